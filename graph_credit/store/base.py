@@ -1,0 +1,129 @@
+"""The backend-neutral store interface.
+
+A store persists subjects, dated role edges, records and their lifecycle events, honours, list
+entries, derived facts, cases with their feedback items and the audit log. It answers the few
+primitive reads the engine needs (edges around a set of nodes as of a date, records and facts of a
+set of subjects). It knows nothing of the rules: those live in ``graph_credit.engine``.
+
+Writes are idempotent upserts keyed by natural ids. ``transaction()`` groups writes so that a
+record and everything derived from it become visible together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from ..model import (
+    Cause,
+    DerivedFact,
+    DishonestyRecord,
+    Honour,
+    ListEntry,
+    Organisation,
+    Person,
+    RecordEvent,
+    RoleEdge,
+)
+
+Direction = Literal["in", "out", "both"]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteCounts:
+    """What an upsert batch did: rows new, rows changed, rows already identical."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: WriteCounts) -> WriteCounts:
+        return WriteCounts(
+            self.inserted + other.inserted, self.updated + other.updated, self.unchanged + other.unchanged
+        )
+
+
+class NotFound(KeyError):
+    """A referenced subject, record, edge or case does not exist."""
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Every backend implements exactly this; the conformance suite in tests/ checks it."""
+
+    name: str
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Group the writes made inside the block into one atomic, durable commit (re-entrant)."""
+        ...
+
+    def close(self) -> None: ...
+
+    # -- subjects --------------------------------------------------------------------------
+    def put_organisations(self, rows: Sequence[Organisation]) -> WriteCounts: ...
+    def put_persons(self, rows: Sequence[Person]) -> WriteCounts: ...
+    def get_organisations(self, codes: Sequence[str]) -> dict[str, Organisation]: ...
+    def get_persons(self, keys: Sequence[str]) -> dict[str, Person]: ...
+    def iter_organisations(self) -> Iterator[Organisation]: ...
+    def iter_persons(self) -> Iterator[Person]: ...
+
+    # -- role edges ------------------------------------------------------------------------
+    def put_roles(self, rows: Sequence[RoleEdge]) -> WriteCounts: ...
+    def delete_roles(self, edge_ids: Sequence[str]) -> int: ...
+    def get_roles(self, edge_ids: Sequence[str]) -> dict[str, RoleEdge]: ...
+    def roles_of(
+        self, nodes: Sequence[str], direction: Direction = "both", as_of: date | None = None
+    ) -> list[RoleEdge]:
+        """Edges touching ``nodes``: ``in`` = held in these organisations, ``out`` = held by these
+        holders. With ``as_of``, only edges whose interval contains that date."""
+        ...
+
+    def iter_roles(self) -> Iterator[RoleEdge]: ...
+
+    # -- records, events, honours, list entries ----------------------------------------------
+    def put_records(self, rows: Sequence[DishonestyRecord]) -> WriteCounts: ...
+    def get_records(self, ids: Sequence[str]) -> dict[str, DishonestyRecord]: ...
+    def records_of(self, subjects: Sequence[str]) -> list[DishonestyRecord]: ...
+    def iter_records(self) -> Iterator[DishonestyRecord]: ...
+    def put_events(self, rows: Sequence[RecordEvent]) -> WriteCounts: ...
+    def events_of(self, cause_ids: Sequence[str]) -> list[RecordEvent]: ...
+    def put_honours(self, rows: Sequence[Honour]) -> WriteCounts: ...
+    def honours_of(self, holders: Sequence[str]) -> list[Honour]: ...
+    def iter_honours(self) -> Iterator[Honour]: ...
+    def put_list_entries(self, rows: Sequence[ListEntry]) -> WriteCounts: ...
+    def get_list_entries(self, ids: Sequence[str]) -> dict[str, ListEntry]: ...
+    def list_entries_of(self, subjects: Sequence[str]) -> list[ListEntry]: ...
+    def iter_list_entries(self) -> Iterator[ListEntry]: ...
+
+    # -- derived facts -----------------------------------------------------------------------
+    def replace_facts(self, cause: Cause, facts: Sequence[DerivedFact]) -> tuple[list[DerivedFact], list[DerivedFact]]:
+        """Make ``facts`` the complete set derived from ``cause``; return (added or changed, removed)."""
+        ...
+
+    def facts_of(self, targets: Sequence[str]) -> list[DerivedFact]: ...
+    def facts_by_cause(self, causes: Sequence[Cause]) -> list[DerivedFact]: ...
+    def iter_facts(self) -> Iterator[DerivedFact]: ...
+    def causes_touching(self, targets: Sequence[str]) -> list[Cause]:
+        """Causes with at least one fact on one of ``targets``."""
+        ...
+
+    # -- journal: cases, feedback items, withdrawal notices, audit, alerts -------------------
+    def append(self, table: JournalTable, rows: Iterable[dict[str, Any]]) -> int:
+        """Insert rows (dicts with an ``id``) into a journal table; existing ids are left as they are."""
+        ...
+
+    def update(self, table: JournalTable, row_id: str, changes: dict[str, Any]) -> dict[str, Any]: ...
+    def query(self, table: JournalTable, where: dict[str, Any] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Rows whose fields equal every value in ``where``, oldest first."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """Row counts per kind of thing stored."""
+        ...
+
+
+JournalTable = Literal["cases", "case_items", "notices", "audit", "subscriptions", "alerts"]
+JOURNAL_TABLES: tuple[JournalTable, ...] = ("cases", "case_items", "notices", "audit", "subscriptions", "alerts")
