@@ -446,6 +446,9 @@ class SQLiteStore:
                 )
         return added, removed
 
+    def get_facts(self, fact_ids: Sequence[str]) -> dict[str, DerivedFact]:
+        return {f.fact_id: f for f in self._by(_FACT, "fact_id", fact_ids)}
+
     def facts_of(self, targets: Sequence[str]) -> list[DerivedFact]:
         return self._by(_FACT, "target", targets, order="ORDER BY valid_from, fact_id")
 

@@ -1,0 +1,40 @@
+"""Approval checks (应查必查): one subject or a batch, for one matter, as of a date."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter, Depends, Request
+
+from graph_credit.checks import check
+
+from ..deps import engine, resolve, respond, today
+from ..schemas import BatchCheckRequest, CheckRequest, CheckResponse
+from ..security import Principal, principal
+
+router = APIRouter(prefix="/v1/checks", tags=["approval checks"])
+
+
+@router.post("", response_model=CheckResponse)
+def run_check(body: CheckRequest, request: Request, who: Principal = Depends(principal)) -> dict:
+    """Decide **deny**, **review**, **allow** or **green_channel** for a subject and an approval matter.
+
+    Example: `{"subject": "91320281MA1MXXXX0X", "matter": "government_procurement", "purpose": "采购资格审查"}`
+    """
+    eng = engine(request)
+    key = resolve(body.subject)
+    result = check(eng.store, key, body.matter, body.as_of or today(request), eng.jurisdiction, body.depth)
+    return respond(request, who, body.purpose, f"check {body.matter}", asdict(result))  # type: ignore[no-any-return]
+
+
+@router.post("/batch")
+def run_batch(body: BatchCheckRequest, request: Request, who: Principal = Depends(principal)) -> dict:
+    """Check many subjects for one matter in one call (up to 1,000); results in request order."""
+    eng = engine(request)
+    on = body.as_of or today(request)
+    keys = [resolve(s, f"subjects[{i}]") for i, s in enumerate(body.subjects)]
+    results = [asdict(check(eng.store, k, body.matter, on, eng.jurisdiction, body.depth)) for k in keys]
+    payload = {"as_of": on, "matter": body.matter, "results": results,
+               "decisions": {d: sum(r["decision"] == d for r in results)
+                             for d in ("deny", "review", "allow", "green_channel")}}
+    return respond(request, who, body.purpose, f"batch check {body.matter}", payload)  # type: ignore[no-any-return]

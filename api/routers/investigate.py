@@ -1,0 +1,54 @@
+"""For investigators: neighbourhood subgraph, shortest connection, timeline, explanation of a fact."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+
+from graph_credit.risk import neighbourhood, shortest_connection
+from graph_credit.views import graph_json, step_dict, timeline
+
+from ..deps import engine, resolve, respond, today
+from ..security import Principal, principal, require
+
+router = APIRouter(prefix="/v1", tags=["investigation"])
+Purpose = Header(None, alias="X-Purpose", max_length=200)
+
+
+@router.get("/subjects/{subject}/neighbourhood")
+def get_neighbourhood(subject: str, request: Request, as_of: date | None = None,
+                      depth: int = Query(1, ge=1, le=3), max_fanout: int = Query(200, ge=1, le=2000),
+                      purpose: str | None = Purpose, who: Principal = Depends(require("investigator"))) -> dict:
+    """Nodes and edges (JSON a graph viewer can draw) around a subject as of a date; hubs paged."""
+    eng = engine(request)
+    hood = neighbourhood(eng.store, resolve(subject), as_of or today(request), depth, max_fanout)
+    return respond(request, who, purpose, "neighbourhood", graph_json(eng.store, hood))  # type: ignore[no-any-return]
+
+
+@router.get("/connections")
+def get_connection(a: str, b: str, request: Request, as_of: date | None = None,
+                   max_depth: int = Query(6, ge=1, le=8), purpose: str | None = Purpose,
+                   who: Principal = Depends(require("investigator"))) -> dict:
+    """The shortest chain of role edges between two subjects as of a date (null if none within max_depth)."""
+    eng = engine(request)
+    path = shortest_connection(eng.store, resolve(a, "a"), resolve(b, "b"), as_of or today(request), max_depth)
+    data = {"a": resolve(a, "a"), "b": resolve(b, "b"),
+            "path": None if path is None else [step_dict(s) for s in path]}
+    return respond(request, who, purpose, "connection", data)  # type: ignore[no-any-return]
+
+
+@router.get("/subjects/{subject}/timeline")
+def get_timeline(subject: str, request: Request, purpose: str | None = Purpose,
+                 who: Principal = Depends(require("investigator", "department"))) -> dict:
+    """Roles taken and left, acts, records, lifecycle events, list entries and consequences, by date."""
+    eng = engine(request)
+    key = resolve(subject)
+    return respond(request, who, purpose, "timeline", {"subject": key, "events": timeline(eng.store, key)})  # type: ignore[no-any-return]
+
+
+@router.get("/facts/{fact_id}/explain")
+def explain(fact_id: str, request: Request, purpose: str | None = Purpose,
+            who: Principal = Depends(principal)) -> dict:
+    """Why a consequence applies: the record or list entry, the edge and its interval, the rule, the basis."""
+    return respond(request, who, purpose, "explain", engine(request).explain(fact_id))  # type: ignore[no-any-return]

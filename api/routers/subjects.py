@@ -1,0 +1,55 @@
+"""Subject profile, related-party risk and ownership penetration."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+
+from graph_credit.risk import effective_ownership, related_parties
+from graph_credit.views import profile, step_dict, subject_dict
+
+from ..deps import engine, resolve, respond, today
+from ..security import Principal, principal
+
+router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
+Purpose = Header(None, alias="X-Purpose", max_length=200)
+
+
+@router.get("/{subject}")
+def get_profile(subject: str, request: Request, as_of: date | None = None,
+                purpose: str | None = Purpose, who: Principal = Depends(principal)) -> dict:
+    """Own records with lifecycle, derived consequences with status and provenance, honours, lists."""
+    eng = engine(request)
+    key = resolve(subject)
+    data = profile(eng.store, key, as_of or today(request), eng.jurisdiction)
+    return respond(request, who, purpose, "profile", data)  # type: ignore[no-any-return]
+
+
+@router.get("/{subject}/related")
+def get_related(subject: str, request: Request, as_of: date | None = None,
+                depth: int = Query(2, ge=1, le=3), max_fanout: int = Query(200, ge=1, le=2000),
+                purpose: str | None = Purpose, who: Principal = Depends(principal)) -> dict:
+    """Scored related parties up to `depth` hops (roles, shareholding up and down, shared persons)."""
+    eng = engine(request)
+    key = resolve(subject)
+    on = as_of or today(request)
+    parties, hood = related_parties(eng.store, key, on, depth, max_fanout)
+    data = {"subject": key, "as_of": on, "depth": depth, "truncated": hood.truncated,
+            "related": [{"subject": subject_dict(eng.store, p.subject), "distance": p.distance, "score": p.score,
+                         "reasons": p.reasons, "path": [step_dict(s) for s in p.path]} for p in parties]}
+    return respond(request, who, purpose, "related", data)  # type: ignore[no-any-return]
+
+
+@router.get("/{subject}/ownership")
+def get_ownership(subject: str, request: Request, as_of: date | None = None,
+                  threshold: float = Query(0.25, gt=0, le=1),
+                  purpose: str | None = Purpose, who: Principal = Depends(principal)) -> dict:
+    """Effective stakes of all direct and indirect holders; beneficial owners at or above `threshold`."""
+    eng = engine(request)
+    key = resolve(subject)
+    on = as_of or today(request)
+    stakes = effective_ownership(eng.store, key, on)
+    holders = [{"holder": h, "effective_stake": round(s, 6), "beneficial_owner": s >= threshold}
+               for h, s in stakes.items()]
+    return respond(request, who, purpose, "ownership", {"subject": key, "as_of": on, "holders": holders})  # type: ignore[no-any-return]

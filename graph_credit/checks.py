@@ -1,0 +1,135 @@
+"""Approval checks (应查必查): what applies to a subject for one approval matter on one date.
+
+The decision comes from the catalogue: an active fact on the subject whose consequence carries a
+mandatory punishment measure bearing on the matter denies; a recommended one, or related-party risk
+above the review threshold, asks for review; an incentive (red list, or the clean-years rule)
+opens the green channel; otherwise allow. Every measure in the answer names its source fact,
+record, rule and legal basis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from .derive import subject_kind
+from .lifecycle import read_lifecycle
+from .policy import load_policy
+from .risk import related_parties, weights
+from .store.base import Store
+
+__all__ = ["CheckResult", "UnknownMatter", "check", "green_channel_basis"]
+
+DECISIONS = ("deny", "review", "allow", "green_channel")
+
+
+class UnknownMatter(ValueError):
+    def __init__(self, matter: str, known: list[str]) -> None:
+        super().__init__(f"matter: unknown approval matter {matter!r}; known: {', '.join(sorted(known))}")
+
+
+@dataclass
+class CheckResult:
+    subject: str
+    subject_kind: str
+    matter: str
+    as_of: date
+    decision: str
+    measures: list[dict[str, Any]] = field(default_factory=list)
+    related: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    green_channel: dict[str, Any] | None = None
+    policy: dict[str, str] = field(default_factory=dict)
+
+
+def _years_before(d: date, years: int) -> date:
+    try:
+        return d.replace(year=d.year - years)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year - years, day=28)
+
+
+def green_channel_basis(store: Store, subject: str, as_of: date, jurisdiction: str = "default") -> dict | None:
+    """P7: a red list fact in force, or N consecutive years (default 3) with no adverse record."""
+    for f in store.facts_of([subject]):
+        if f.consequence == "green_channel" and f.status_on(as_of) == "active":
+            return {"reason": "red_list", "fact_id": f.fact_id, "cause": str(f.cause), "basis": list(f.basis)}
+    snap = load_policy(jurisdiction).at(as_of)
+    years = snap.green_channel.clean_years
+    since = _years_before(as_of, years)
+    if subject_kind(subject) == "organisation":
+        org = store.get_organisations([subject]).get(subject)
+        if org is None or org.registered_on is None or org.registered_on > since:
+            return None
+    for r in store.records_of([subject]):
+        if r.decision_date > as_of:
+            continue
+        life = read_lifecycle(store.events_of([r.record_id]), snap.objection.verification_days)
+        if life.withdrawn_on is not None and life.withdrawn_on <= as_of:
+            continue  # a withdrawn record is not an adverse record
+        if r.decision_date > since or (r.period_end or r.decision_date) > since:
+            return None
+    return {"reason": "clean_years", "years": years, "since": since.isoformat(),
+            "basis": [str(b) for b in snap.green_channel.basis]}
+
+
+def check(
+    store: Store, subject: str, matter: str, as_of: date, jurisdiction: str = "default", depth: int = 2,
+    with_related: bool = True,
+) -> CheckResult:
+    snap = load_policy(jurisdiction).at(as_of)
+    if matter not in snap.matters:
+        raise UnknownMatter(matter, list(snap.matters))
+    kind = subject_kind(subject)
+    result = CheckResult(subject, kind, matter, as_of, "allow",
+                         policy={"jurisdiction": snap.jurisdiction, "version": snap.version})
+    binding: set[str] = set()
+    adverse = False
+    for f in store.facts_of([subject]):
+        status = f.status_on(as_of)
+        if status not in ("active", "suspended"):
+            continue
+        fsnap = snap if f.jurisdiction == snap.jurisdiction else load_policy(f.jurisdiction).at(as_of)
+        for m in fsnap.measures_for(f.consequence, kind):
+            if m.kind != "punishment" or matter not in m.matters:
+                continue
+            item = {"code": m.code, "name": m.name_zh, "name_en": m.name_en, "binding": m.binding,
+                    "status": status, "fact_id": f.fact_id, "cause": str(f.cause), "rule_id": f.rule_id,
+                    "consequence": f.consequence, "target_role": f.target_role, "edge_id": f.edge_id,
+                    "valid_from": f.valid_from.isoformat(),
+                    "valid_to": f.valid_to.isoformat() if f.valid_to else None,
+                    "basis": [str(b) for b in m.basis], "rule_basis": list(f.basis)}
+            if status == "suspended":
+                result.warnings.append({"kind": "suspended_during_objection", **item})
+                continue
+            result.measures.append(item)
+            binding.add(m.binding)
+        if status == "active" and f.consequence != "green_channel":
+            adverse = True
+    if "mandatory" in binding:
+        result.decision = "deny"
+    elif "recommended" in binding:
+        result.decision = "review"
+    if with_related:
+        parties, _ = related_parties(store, subject, as_of, depth)
+        threshold = float(weights()["review_threshold"])
+        for p in parties:
+            result.related.append({
+                "subject": p.subject, "distance": p.distance, "score": p.score, "reasons": p.reasons,
+                "path": [{"from": s.source, "to": s.target, "edge_id": s.edge_id, "role": s.role,
+                          "valid_from": s.valid_from.isoformat(),
+                          "valid_to": s.valid_to.isoformat() if s.valid_to else None, "ratio": s.ratio}
+                         for s in p.path],
+            })
+        if result.decision == "allow" and any(p.score >= threshold for p in parties):
+            result.decision = "review"
+    if result.decision == "allow" and not adverse:
+        basis = green_channel_basis(store, subject, as_of, jurisdiction)
+        incentives = [m for m in snap.measures_for("green_channel", kind) if matter in m.matters]
+        if basis and incentives:
+            result.decision = "green_channel"
+            result.green_channel = {**basis, "measures": [
+                {"code": m.code, "name": m.name_zh, "name_en": m.name_en, "binding": m.binding,
+                 "basis": [str(b) for b in m.basis]} for m in incentives]}
+    return result

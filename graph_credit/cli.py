@@ -1,0 +1,149 @@
+"""The ``graph-credit`` command: serve, import, generate, recompute, check, export."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import typer
+
+from .engine import Engine
+from .model import Cause
+from .store import open_store
+
+app = typer.Typer(help="graph-credit: joint incentive and joint punishment over a responsibility graph.",
+                  no_args_is_help=True)
+
+StoreOpt = typer.Option(None, "--store", envvar="GRAPH_CREDIT_STORE",
+                        help="SQLite path or neo4j:// URL (default data/graph-credit.sqlite)")
+
+
+def load_data(store_url: str | None, source: Path, jurisdiction: str = "default", progress: bool = True) -> dict:
+    """Import a directory of CSV/Parquet files, then derive the consequences of what changed."""
+    from .io import import_dir
+
+    store = open_store(store_url)
+    try:
+        engine = Engine(store, jurisdiction)
+        report = import_dir(store, source, progress=progress)
+        t = report.touched
+        causes = [Cause("record", r) for r in t.records] + [Cause("list", e) for e in t.list_entries]
+        causes += engine.causes_of_orgs(sorted(t.orgs))
+        causes += store.causes_touching(sorted(t.honour_holders))
+        causes += engine.causes_of_subjects(sorted(t.list_subjects)) if hasattr(t, "list_subjects") else []
+        refreshed = engine.refresh(causes, "import")
+        return {"report": report, "causes": refreshed.causes, "facts_added": len(refreshed.added),
+                "facts_removed": len(refreshed.removed), "counts": store.counts()}
+    finally:
+        store.close()
+
+
+@app.command("import")
+def import_cmd(source: Path = typer.Argument(..., exists=True, file_okay=False, help="directory of CSV/Parquet"),
+               store: str | None = StoreOpt, report_csv: Path | None = typer.Option(None, help="write bad rows here"),
+               jurisdiction: str = typer.Option("default")) -> None:
+    """Import organisations, persons, roles, records, honours and list entries; bad rows are reported."""
+    out = load_data(store, source, jurisdiction)
+    report = out["report"]
+    typer.echo(report.summary())
+    if report_csv and report.errors:
+        report.write_csv(report_csv)
+        typer.echo(f"row-level report: {report_csv}")
+    typer.echo(f"derived: {out['causes']} causes, {out['facts_added']} facts added, "
+               f"{out['facts_removed']} removed")
+    typer.echo("stored: " + ", ".join(f"{k}={v}" for k, v in out["counts"].items()))
+
+
+@app.command()
+def generate(orgs: int = typer.Argument(1000, min=10), out: Path = typer.Argument(Path("data/synthetic")),
+             seed: int = 7, fmt: str = typer.Option("csv", help="csv or parquet")) -> None:
+    """Write a seeded synthetic dataset in the import format."""
+    from .synth import generate as gen
+
+    data = gen(orgs, seed=seed)
+    data.write(out, fmt=fmt)
+    typer.echo(f"wrote {orgs} organisations (seed {seed}) to {out}")
+
+
+def ensure_demo(store_url: str, orgs: int = 2000, seed: int = 7) -> None:
+    """Load the synthetic demo dataset into an empty store."""
+    store = open_store(store_url)
+    try:
+        empty = store.counts()["organisations"] == 0
+    finally:
+        store.close()
+    if not empty:
+        return
+    from .synth import generate as gen
+
+    with tempfile.TemporaryDirectory() as tmp:
+        gen(orgs, seed=seed).write(Path(tmp), fmt="csv")
+        out = load_data(store_url, Path(tmp))
+    typer.echo(out["report"].summary())
+
+
+@app.command()
+def serve(store: str | None = StoreOpt, host: str = "127.0.0.1", port: int = 8000,
+          demo: bool = typer.Option(False, help="load demo data into an empty store; enable demo API keys"),
+          demo_orgs: int = 2000) -> None:
+    """Run the HTTP API with uvicorn."""
+    import uvicorn
+
+    url = store or "data/graph-credit.sqlite"
+    if demo:
+        ensure_demo(url, demo_orgs)
+        os.environ["GRAPH_CREDIT_DEMO"] = "1"
+    os.environ["GRAPH_CREDIT_STORE"] = url
+    from api.app import create_app
+
+    uvicorn.run(create_app(), host=host, port=port)
+
+
+@app.command()
+def recompute(store: str | None = StoreOpt, jurisdiction: str = "default") -> None:
+    """Derive every consequence from scratch and report what changed."""
+    s = open_store(store)
+    try:
+        result = Engine(s, jurisdiction).recompute_all(progress=True)
+        typer.echo(f"recomputed {result.causes} causes: {len(result.added)} facts added or changed, "
+                   f"{len(result.removed)} removed")
+    finally:
+        s.close()
+
+
+@app.command()
+def check(subject: str, matter: str, as_of: str | None = None, store: str | None = StoreOpt,
+          jurisdiction: str = "default") -> None:
+    """Run one approval check and print the JSON answer."""
+    from dataclasses import asdict
+
+    from .checks import check as run
+    from .ids import subject_key
+
+    s = open_store(store)
+    try:
+        on = date.fromisoformat(as_of) if as_of else date.today()
+        typer.echo(json.dumps(asdict(run(s, subject_key(subject), matter, on, jurisdiction)), default=str,
+                              ensure_ascii=False, indent=2))
+    finally:
+        s.close()
+
+
+@app.command("export-neo4j")
+def export_neo4j(out: Path, store: str | None = StoreOpt) -> None:
+    """Write neo4j-admin import CSV files (typed headers, ID spaces) and the import command."""
+    from .io import export_neo4j_admin
+
+    s = open_store(store)
+    try:
+        counts = export_neo4j_admin(s, out)
+        typer.echo(", ".join(f"{k}={v}" for k, v in counts.items()))
+    finally:
+        s.close()
+
+
+if __name__ == "__main__":
+    app()

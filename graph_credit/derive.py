@@ -1,0 +1,188 @@
+"""Derivation: the consequences of one cause (a record or a list entry) under the policy in force.
+
+``derive_record`` and ``derive_list_entry`` are the only places rules are applied. They read the
+graph through the store interface and return facts; they never write. The same function serves
+incremental updates and full recomputation, which is why the two always agree.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from .lifecycle import Lifecycle, read_lifecycle
+from .model import Cause, DerivedFact, DishonestyRecord, ListEntry, RoleEdge
+from .policy import Affect, PolicySnapshot, Rule, load_policy
+from .store.base import Store
+
+__all__ = ["derive", "derive_list_entry", "derive_record", "subject_kind"]
+
+
+def subject_kind(key: str) -> str:
+    from .ids import is_person_key
+
+    return "person" if is_person_key(key) else "organisation"
+
+
+def derive(store: Store, cause: Cause) -> list[DerivedFact]:
+    """All facts that ``cause`` implies now; empty if the cause no longer exists."""
+    if cause.kind == "record":
+        record = store.get_records([cause.id]).get(cause.id)
+        return derive_record(store, record) if record else []
+    if cause.kind == "list":
+        entry = store.get_list_entries([cause.id]).get(cause.id)
+        return derive_list_entry(store, entry) if entry else []
+    raise ValueError(f"unknown cause kind {cause.kind!r}")
+
+
+def _end(rule: Rule, life: Lifecycle, natural_end: date | None) -> tuple[date | None, str | None]:
+    """The earliest lifting event the rule allows, and its name."""
+    ends: list[tuple[date, str]] = []
+    if "expiry" in rule.lifted_by and natural_end is not None:
+        ends.append((natural_end, "expired"))
+    if "repair" in rule.lifted_by and life.repaired_on is not None:
+        ends.append((life.repaired_on, "repaired"))
+    if "exit" in rule.lifted_by and life.exited_on is not None:
+        ends.append((life.exited_on, "exited"))
+    if life.withdrawn_on is not None:  # an upheld objection or revocation withdraws everything
+        ends.append((life.withdrawn_on, "withdrawn"))
+    if not ends:
+        return None, None
+    return min(ends)
+
+
+def _matches(rule: Rule, record: DishonestyRecord, kind: str, org_type: str | None) -> bool:
+    t = rule.trigger
+    return (
+        t.event == "dishonesty_record"
+        and (t.severities is None or record.severity in t.severities)
+        and (t.subject_kinds is None or kind in t.subject_kinds)
+        and (t.categories is None or record.category in t.categories)
+        and (t.org_types is None or org_type in t.org_types)
+    )
+
+
+def _targets(
+    affect: Affect, record: DishonestyRecord, edges: list[RoleEdge]
+) -> list[tuple[str, str, RoleEdge | None]]:
+    """(target, target_role, edge) for one affect line, from the roles held at the act date."""
+    on = record.responsibility_date
+    if affect.target == "subject":
+        return [(record.subject, "subject", None)]
+    held = [e for e in edges if e.active_on(on) and (affect.role in (None, "*") or e.role == affect.role)]
+    if affect.by == "position":
+        return [(e.holder, e.role.value, e) for e in held]
+    out: list[tuple[str, str, RoleEdge | None]] = []
+    for named in record.responsible:
+        if affect.role not in (None, "*") and named.role is not None and named.role != affect.role:
+            continue
+        mine = [e for e in held if e.holder == named.person and (named.role is None or e.role == named.role)]
+        if mine:
+            out.extend((named.person, "directly_responsible", e) for e in mine)
+        elif affect.role in (None, "*") and not any(e.holder == named.person for e in edges):
+            # Named staff with no registered role in the organisation: the record itself is the link.
+            out.append((named.person, "directly_responsible", None))
+    return out
+
+
+def derive_record(store: Store, record: DishonestyRecord) -> list[DerivedFact]:
+    snap = load_policy(record.jurisdiction).at(record.decision_date)
+    life = read_lifecycle(store.events_of([record.record_id]), snap.objection.verification_days)
+    kind = subject_kind(record.subject)
+    org_type = None
+    edges: list[RoleEdge] = []
+    if kind == "organisation":
+        org = store.get_organisations([record.subject]).get(record.subject)
+        org_type = org.org_type if org else None
+        edges = store.roles_of([record.subject], "in")
+    natural_end = record.period_end or (
+        record.decision_date + timedelta(days=snap.punishment_period_days.get(record.severity, 1095))
+    )
+    suspended = life.suspensions() if snap.objection.suspends_measures else ()
+    cause = Cause("record", record.record_id)
+    facts: dict[str, DerivedFact] = {}
+    honours_cache: dict[str, list] = {}
+    for rule in snap.rules:
+        if not _matches(rule, record, kind, org_type):
+            continue
+        end, ended_by = _end(rule, life, natural_end)
+        for affect in rule.affects:
+            for target, target_role, edge in _targets(affect, record, edges):
+                base = dict(
+                    cause=cause, rule_id=rule.id, rule_version=rule.version, consequence=rule.consequence,
+                    target=target, target_role=target_role, valid_from=record.decision_date, valid_to=end,
+                    ended_by=ended_by, basis=tuple(str(b) for b in rule.basis), suspended=suspended,
+                    jurisdiction=snap.jurisdiction, edge_id=edge.edge_id if edge else None,
+                    edge_from=edge.valid_from if edge else None, edge_to=edge.valid_to if edge else None,
+                )
+                if rule.consequence == "honour_revocation":
+                    if target not in honours_cache:
+                        honours_cache[target] = store.honours_of([target])
+                    for honour in honours_cache[target]:
+                        if honour.awarded_on <= record.decision_date:
+                            f = DerivedFact(**base, object_id=honour.honour_id)  # type: ignore[arg-type]
+                            facts.setdefault(f.fact_id, f)
+                else:
+                    f = DerivedFact(**base)  # type: ignore[arg-type]
+                    facts.setdefault(f.fact_id, f)
+    if life.repaired_on is not None and life.withdrawn_on is None and facts:
+        # Repaired subjects stay key monitoring objects (Tibet (17), Jiangyin (23)).
+        days = snap.repair.monitoring_days
+        f = DerivedFact(
+            cause=cause, rule_id="REPAIR", rule_version=snap.version, consequence="key_monitoring",
+            target=record.subject, target_role="subject", valid_from=life.repaired_on,
+            valid_to=life.repaired_on + timedelta(days=days) if days else None,
+            ended_by="expired" if days else None, basis=tuple(str(b) for b in snap.repair.basis),
+            jurisdiction=snap.jurisdiction,
+        )
+        facts[f.fact_id] = f
+    return sorted(facts.values(), key=lambda f: f.fact_id)
+
+
+def derive_list_entry(store: Store, entry: ListEntry, jurisdiction: str = "default") -> list[DerivedFact]:
+    if entry.status not in ("effective", "exited"):
+        return []  # proposed and in-publicity entries have no consequences yet
+    snap: PolicySnapshot = load_policy(jurisdiction).at(entry.valid_from)
+    life = read_lifecycle(store.events_of([entry.entry_id]), snap.objection.verification_days)
+    suspended = life.suspensions() if snap.objection.suspends_measures else ()
+    cause = Cause("list", entry.entry_id)
+    exit_on = min((d for d in (entry.valid_to, life.exited_on) if d is not None), default=None)
+    facts: dict[str, DerivedFact] = {}
+
+    def add(rule_id: str, version: str, consequence: str, start: date, end: date | None, ended_by: str | None,
+            basis: tuple[str, ...], object_id: str | None = None) -> None:
+        if life.withdrawn_on is not None and (end is None or life.withdrawn_on < end):
+            end, ended_by = life.withdrawn_on, "withdrawn"
+        f = DerivedFact(
+            cause=cause, rule_id=rule_id, rule_version=version, consequence=consequence, target=entry.subject,
+            target_role="subject", valid_from=start, valid_to=end, ended_by=ended_by, basis=basis,
+            suspended=suspended, object_id=object_id, jurisdiction=snap.jurisdiction,
+        )
+        facts[f.fact_id] = f
+
+    kind = subject_kind(entry.subject)
+    for rule in snap.rules:
+        t = rule.trigger
+        if t.event != "list_entry" or (t.lists is not None and entry.list not in t.lists):
+            continue
+        if t.subject_kinds is not None and kind not in t.subject_kinds:
+            continue
+        basis = tuple(str(b) for b in rule.basis)
+        if rule.consequence == "red_list_removal":
+            # P5: every red entry of the subject still in force once the black entry takes effect.
+            for red in store.list_entries_of([entry.subject]):
+                if red.list != "red" or red.status not in ("effective", "exited"):
+                    continue
+                if red.valid_to is not None and red.valid_to <= entry.valid_from:
+                    continue
+                add(rule.id, rule.version, rule.consequence, max(red.valid_from, entry.valid_from), None, None,
+                    basis, object_id=red.entry_id)
+            continue
+        lifted = "exit" in rule.lifted_by and exit_on is not None
+        add(rule.id, rule.version, rule.consequence, entry.valid_from, exit_on if lifted else None,
+            "exited" if lifted else None, basis)
+        if rule.aftercare is not None and "exit" in rule.aftercare.on and exit_on is not None:
+            days = rule.aftercare.duration_days
+            add(rule.id, rule.version, rule.aftercare.consequence, exit_on,
+                exit_on + timedelta(days=days) if days else None, "expired" if days else None,
+                tuple(str(b) for b in rule.aftercare.basis))
+    return sorted(facts.values(), key=lambda f: f.fact_id)

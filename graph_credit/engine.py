@@ -1,0 +1,255 @@
+"""The engine: writes that keep derived facts in step with their causes, and the questions asked of them.
+
+Every write that can change a consequence finds the causes it may affect and re-derives exactly
+those in the same transaction, so a reader never sees a record without its consequences or a fact
+whose cause is gone. Facts that disappear or end are journalled as withdrawal notices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from tqdm import tqdm
+
+from .derive import derive, subject_kind
+from .lifecycle import LifecycleError, read_lifecycle, validate_event
+from .model import (
+    Cause,
+    DerivedFact,
+    DishonestyRecord,
+    Honour,
+    ListEntry,
+    Organisation,
+    Person,
+    RecordEvent,
+    RoleEdge,
+    stable_id,
+)
+from .policy import load_policy
+from .store.base import NotFound, Store, WriteCounts
+
+__all__ = ["Engine", "RefreshResult"]
+
+
+@dataclass
+class RefreshResult:
+    causes: int = 0
+    added: list[DerivedFact] = field(default_factory=list)
+    removed: list[DerivedFact] = field(default_factory=list)
+
+    def __iadd__(self, other: RefreshResult) -> RefreshResult:
+        self.causes += other.causes
+        self.added += other.added
+        self.removed += other.removed
+        return self
+
+
+class Engine:
+    """Rules and lifecycle above any ``Store``; ``jurisdiction`` is the deployment's default policy."""
+
+    def __init__(self, store: Store, jurisdiction: str = "default") -> None:
+        self.store = store
+        self.jurisdiction = jurisdiction
+        load_policy(jurisdiction)  # fail at start-up, not at the first record, on a broken policy
+
+    # -- derivation ------------------------------------------------------------------------------
+    def refresh(self, causes: Iterable[Cause], reason: str = "recomputed") -> RefreshResult:
+        """Re-derive ``causes`` and store the result; journal what was withdrawn or changed."""
+        result = RefreshResult()
+        with self.store.transaction():
+            for cause in sorted(set(causes), key=str):
+                added, removed = self.store.replace_facts(cause, derive(self.store, cause))
+                result.causes += 1
+                result.added += added
+                result.removed += removed
+                self._notify(cause, added, removed, reason)
+        return result
+
+    def _notify(self, cause: Cause, added: list[DerivedFact], removed: list[DerivedFact], reason: str) -> None:
+        """Journal a notice for every fact removed or newly ended, for the departments that acted on it."""
+        notices = []
+        for f in removed:
+            notices.append(_notice(f, "removed", reason))
+        for f in added:
+            if f.ended_by in ("withdrawn", "repaired", "exited"):
+                notices.append(_notice(f, f.ended_by, reason))
+        if notices:
+            self.store.append("notices", notices)
+
+    def causes_of_orgs(self, orgs: Sequence[str]) -> list[Cause]:
+        """Records on these organisations: their consequences depend on the organisations' edges."""
+        return [Cause("record", r.record_id) for r in self.store.records_of(orgs)]
+
+    def causes_of_subjects(self, subjects: Sequence[str]) -> list[Cause]:
+        causes = self.causes_of_orgs(subjects)
+        causes += [Cause("list", e.entry_id) for e in self.store.list_entries_of(subjects)]
+        return causes
+
+    def recompute_all(self, progress: bool = False) -> RefreshResult:
+        """Derive every consequence from scratch; stale facts of vanished causes are dropped."""
+        causes = [Cause("record", r.record_id) for r in self.store.iter_records()]
+        causes += [Cause("list", e.entry_id) for e in self.store.iter_list_entries()]
+        stale = {f.cause for f in self.store.iter_facts()} - set(causes)
+        result = RefreshResult()
+        batch = 2_000
+        for i in tqdm(range(0, len(causes), batch), disable=not progress, desc="recompute", unit="batch"):
+            result += self.refresh(causes[i : i + batch])
+        if stale:
+            result += self.refresh(stale, reason="cause deleted")
+        return result
+
+    # -- writes ----------------------------------------------------------------------------------
+    def put_subjects(self, orgs: Sequence[Organisation] = (), persons: Sequence[Person] = ()) -> WriteCounts:
+        with self.store.transaction():
+            return self.store.put_organisations(orgs) + self.store.put_persons(persons)
+
+    def put_roles(self, edges: Sequence[RoleEdge], reason: str = "registration data changed") -> RefreshResult:
+        """Add or correct role edges; consequences that depended on the organisations are re-derived."""
+        with self.store.transaction():
+            self.store.put_roles(edges)
+            return self.refresh(self.causes_of_orgs(sorted({e.org for e in edges})), reason)
+
+    def delete_roles(self, edge_ids: Sequence[str], reason: str = "registration data corrected") -> RefreshResult:
+        with self.store.transaction():
+            found = self.store.get_roles(edge_ids)
+            missing = sorted(set(edge_ids) - set(found))
+            if missing:
+                raise NotFound(f"edge_id: unknown role edge(s) {', '.join(missing)}")
+            self.store.delete_roles(edge_ids)
+            return self.refresh(self.causes_of_orgs(sorted({e.org for e in found.values()})), reason)
+
+    def put_records(self, records: Sequence[DishonestyRecord]) -> RefreshResult:
+        with self.store.transaction():
+            self.store.put_records(records)
+            return self.refresh([Cause("record", r.record_id) for r in records], "record written")
+
+    def put_honours(self, honours: Sequence[Honour]) -> RefreshResult:
+        """New honours may fall under an existing revocation: re-derive causes touching the holders."""
+        with self.store.transaction():
+            self.store.put_honours(honours)
+            return self.refresh(self.store.causes_touching(sorted({h.holder for h in honours})), "honour written")
+
+    def put_list_entries(self, entries: Sequence[ListEntry]) -> RefreshResult:
+        """List entries interact per subject (P5), so every entry of each subject is re-derived."""
+        with self.store.transaction():
+            self.store.put_list_entries(entries)
+            subjects = sorted({e.subject for e in entries})
+            return self.refresh(
+                [Cause("list", e.entry_id) for e in self.store.list_entries_of(subjects)], "list entry written"
+            )
+
+    def add_event(self, event: RecordEvent) -> RefreshResult:
+        """Record a lifecycle event (objection, repair, revocation, exit) and re-derive its cause."""
+        with self.store.transaction():
+            cause, subject = self._cause_of(event.cause_id)
+            days = self.policy_snapshot(cause).objection.verification_days
+            validate_event(self.store.events_of([event.cause_id]), event, days)
+            self.store.put_events([event])
+            if event.kind == "objection_filed":
+                self.store.append("objections", [{"id": event.event_id, "cause": str(cause), "subject": subject,
+                                                  "filed_on": event.on.isoformat(), "by": event.by}])
+            causes = [cause]
+            if cause.kind == "list":  # P5 links the subject's entries to one another
+                causes = [Cause("list", e.entry_id) for e in self.store.list_entries_of([subject])]
+            return self.refresh(causes, event.kind)
+
+    def _cause_of(self, cause_id: str) -> tuple[Cause, str]:
+        record = self.store.get_records([cause_id]).get(cause_id)
+        if record is not None:
+            return Cause("record", cause_id), record.subject
+        entry = self.store.get_list_entries([cause_id]).get(cause_id)
+        if entry is not None:
+            return Cause("list", cause_id), entry.subject
+        raise NotFound(f"cause_id: no record or list entry {cause_id!r}")
+
+    def policy_snapshot(self, cause: Cause):  # type: ignore[no-untyped-def]
+        if cause.kind == "record":
+            record = self.store.get_records([cause.id])[cause.id]
+            return load_policy(record.jurisdiction).at(record.decision_date)
+        entry = self.store.get_list_entries([cause.id])[cause.id]
+        return load_policy(self.jurisdiction).at(entry.valid_from)
+
+    # -- reads -----------------------------------------------------------------------------------
+    def facts_on(self, subject: str, as_of: date, include_ended: bool = False) -> list[tuple[DerivedFact, str]]:
+        """The facts on ``subject`` with their status as of the date (pending facts are left out)."""
+        out = []
+        for f in self.store.facts_of([subject]):
+            status = f.status_on(as_of)
+            if status == "pending" or (not include_ended and status not in ("active", "suspended")):
+                continue
+            out.append((f, status))
+        return out
+
+    def explain(self, fact_id: str) -> dict:
+        """The provenance chain of one fact: cause (record or list entry), edge, rule, basis, lifecycle."""
+        for f in self.store.get_facts([fact_id]).values():
+            chain: dict = {"fact": fact_dict(f)}
+            if f.cause.kind == "record":
+                rec = self.store.get_records([f.cause.id]).get(f.cause.id)
+                chain["record"] = record_dict(rec) if rec else None
+            else:
+                entry = self.store.get_list_entries([f.cause.id]).get(f.cause.id)
+                chain["list_entry"] = entry and _plain(entry)
+            if f.edge_id:
+                edge = self.store.get_roles([f.edge_id]).get(f.edge_id)
+                chain["edge"] = _plain(edge) if edge else {"edge_id": f.edge_id, "deleted": True}
+            snap = load_policy(f.jurisdiction)
+            try:
+                rule = snap.at(f.valid_from).rule(f.rule_id)
+                chain["rule"] = {"id": rule.id, "version": rule.version, "title": rule.title,
+                                 "basis": [b.model_dump() if hasattr(b, "model_dump") else _plain(b)
+                                           for b in rule.basis]}
+            except KeyError:
+                chain["rule"] = {"id": f.rule_id, "version": f.rule_version, "basis": list(f.basis)}
+            chain["events"] = [_plain(e) for e in self.store.events_of([f.cause.id])]
+            return chain
+        raise NotFound(f"fact_id: no derived fact {fact_id!r}")
+
+    def objections(self, as_of: date) -> list[dict]:
+        """Objections with their verification deadline and whether they are pending or overdue."""
+        out = []
+        for cause_text in sorted({o["cause"] for o in self.store.query("objections")}):
+            cause = Cause.parse(cause_text)
+            days = self.policy_snapshot(cause).objection.verification_days
+            for o in read_lifecycle(self.store.events_of([cause.id]), days).objections:
+                out.append({"cause": cause_text, "filed_on": o.filed_on, "deadline": o.deadline,
+                            "resolved_on": o.resolved_on, "upheld": o.upheld,
+                            "pending": o.pending_on(as_of), "overdue": o.overdue_on(as_of)})
+        return out
+
+
+def _plain(obj: object) -> dict:
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {k: (v.value if hasattr(v, "value") else v) for k, v in asdict(obj).items()}
+    raise TypeError(type(obj))
+
+
+def fact_dict(f: DerivedFact, status: str | None = None) -> dict:
+    d = _plain(f)
+    d["cause"] = str(f.cause)
+    d["target_kind"] = subject_kind(f.target)
+    if status is not None:
+        d["status"] = status
+    return d
+
+
+def record_dict(r: DishonestyRecord) -> dict:
+    d = _plain(r)
+    d["responsible"] = [{"person": x.person, "role": x.role.value if x.role else None} for x in r.responsible]
+    return d
+
+
+def _notice(f: DerivedFact, change: str, reason: str) -> dict:
+    return {
+        "id": stable_id(f.fact_id, change, f.valid_to, reason),
+        "fact_id": f.fact_id, "cause": str(f.cause), "target": f.target, "consequence": f.consequence,
+        "rule_id": f.rule_id, "change": change, "reason": reason,
+        "effective": (f.valid_to or f.valid_from).isoformat(),
+    }
+
+
+__all__ += ["LifecycleError", "fact_dict", "record_dict"]
