@@ -40,6 +40,6 @@ def respond(request: Request, who: Principal, purpose: str | None, what: str, pa
         return mask_for_public(payload, masked)
     if not purpose or not purpose.strip():
         raise HTTPException(400, {"code": "purpose_required", "field": "X-Purpose",
-                                  "message": "reading personal data needs a purpose (X-Purpose header or purpose field)"})
+                                  "message": "reading personal data needs a purpose (X-Purpose header or body)"})
     audit_read(eng.store, who, purpose.strip(), what, persons)
     return payload

@@ -124,15 +124,17 @@ def derive_record(store: Store, record: DishonestyRecord) -> list[DerivedFact]:
                 else:
                     f = DerivedFact(**base)  # type: ignore[arg-type]
                     facts.setdefault(f.fact_id, f)
-    if life.repaired_on is not None and life.withdrawn_on is None and facts:
+    if life.repaired_on is not None and facts:
         # Repaired subjects stay key monitoring objects (Tibet (17), Jiangyin (23)).
         days = snap.repair.monitoring_days
+        ends = [(life.repaired_on + timedelta(days=days), "expired")] if days else []
+        if life.withdrawn_on is not None:
+            ends.append((max(life.withdrawn_on, life.repaired_on), "withdrawn"))
+        end, ended_by = min(ends) if ends else (None, None)
         f = DerivedFact(
             cause=cause, rule_id="REPAIR", rule_version=snap.version, consequence="key_monitoring",
-            target=record.subject, target_role="subject", valid_from=life.repaired_on,
-            valid_to=life.repaired_on + timedelta(days=days) if days else None,
-            ended_by="expired" if days else None, basis=tuple(str(b) for b in snap.repair.basis),
-            jurisdiction=snap.jurisdiction,
+            target=record.subject, target_role="subject", valid_from=life.repaired_on, valid_to=end,
+            ended_by=ended_by, basis=tuple(str(b) for b in snap.repair.basis), jurisdiction=snap.jurisdiction,
         )
         facts[f.fact_id] = f
     return sorted(facts.values(), key=lambda f: f.fact_id)

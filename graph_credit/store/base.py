@@ -117,7 +117,9 @@ class Store(Protocol):
         ...
 
     def update(self, table: JournalTable, row_id: str, changes: dict[str, Any]) -> dict[str, Any]: ...
-    def query(self, table: JournalTable, where: dict[str, Any] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    def query(
+        self, table: JournalTable, where: dict[str, Any] | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
         """Rows whose fields equal every value in ``where``, oldest first."""
         ...
 

@@ -1,0 +1,30 @@
+# One command for each job on a fresh machine; each installs what it needs into .venv first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: install serve test lint bench
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The service on the embedded store, with the synthetic demo data loaded into an empty store.
+serve: install
+	$(VENV)/bin/graph-credit serve --demo --store data/demo.sqlite --host 127.0.0.1 --port 8000
+
+lint: install
+	$(VENV)/bin/ruff check graph_credit api tests bench
+	$(VENV)/bin/mypy graph_credit api
+
+# Lint, types, then the whole suite (Neo4j conformance runs only when NEO4J_URI is set).
+test: lint
+	$(VENV)/bin/pytest -q -rs
+
+bench: install
+	$(PY) bench/run.py

@@ -1,0 +1,168 @@
+"""The HTTP API through FastAPI's TestClient: every endpoint, every role, errors as 4xx JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import Settings, create_app
+from graph_credit.engine import Engine
+from graph_credit.store import SQLiteStore
+from tests.scenario import D, World, build
+
+PUBLIC = {"X-API-Key": "demo-public"}
+MARKET = {"X-API-Key": "demo-market", "X-Purpose": "test"}
+FINANCE = {"X-API-Key": "demo-finance", "X-Purpose": "test"}
+INVESTIGATOR = {"Authorization": "Bearer demo-investigator", "X-Purpose": "investigation 2021-01"}
+ADMIN = {"X-API-Key": "demo-admin", "X-Purpose": "audit"}
+
+
+@pytest.fixture
+def env(tmp_path) -> Iterator[tuple[TestClient, World]]:  # type: ignore[no-untyped-def]
+    store = SQLiteStore(tmp_path / "api.sqlite")
+    world = build(Engine(store))
+    app = create_app(Settings(demo=True, today=D("2021-01-01"), public_rate_per_minute=1000), store=store)
+    with TestClient(app) as client:
+        yield client, world
+
+
+def test_check_denies_with_measures_basis_and_paths(env) -> None:  # type: ignore[no-untyped-def]
+    client, w = env
+    r = client.post("/v1/checks", json={"subject": w["org_a"], "matter": "government_procurement",
+                                        "purpose": "采购资格审查"}, headers=MARKET)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["decision"] == "deny"
+    assert body["measures"] and all(m["basis"] and m["cause"] == "record:R1" for m in body["measures"])
+
+
+def test_check_by_id_number_and_batch(env) -> None:  # type: ignore[no-untyped-def]
+    client, w = env
+    r = client.post("/v1/checks", json={"subject": w.id_numbers["p_lr_old"], "matter":
+                                        "legal_representative_registration", "purpose": "登记"}, headers=MARKET)
+    assert r.json()["decision"] == "deny"
+    r = client.post("/v1/checks/batch", json={"subjects": [w["org_a"], w["org_c"]], "matter": "government_procurement",
+                                              "purpose": "批量审查"}, headers=MARKET)
+    assert [x["decision"] for x in r.json()["results"]] == ["deny", "review"]
+
+
+def test_public_role_sees_masked_data_only_and_is_not_audited(env) -> None:  # type: ignore[no-untyped-def]
+    client, w = env
+    r = client.get(f"/v1/subjects/{w['org_c']}/related", headers=PUBLIC)
+    assert r.status_code == 200
+    text = r.text
+    for name in ("p_principal", "p_lr_old"):
+        assert w[name] not in text and w.id_numbers[name] not in text
+    assert "***" in text
+
+
+def test_person_reads_are_audited_and_need_a_purpose(env) -> None:  # type: ignore[no-untyped-def]
+    client, w = env
+    r = client.get(f"/v1/subjects/{w['p_lr_old']}", headers={"X-API-Key": "demo-investigator"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "purpose_required"
+    r = client.get(f"/v1/subjects/{w['p_lr_old']}", headers=INVESTIGATOR)
+    assert r.status_code == 200
+    assert r.json()["subject"]["masked_id"].startswith("320")
+    audit = client.get("/v1/audit", headers=ADMIN).json()["entries"]
+    assert any(w["p_lr_old"] in e["persons"] and e["purpose"] == "investigation 2021-01" for e in audit)
+    assert client.get("/v1/audit", headers=MARKET).status_code == 403
+
+
+def test_profile_related_ownership_neighbourhood_connection_timeline_explain(env) -> None:  # type: ignore[no-untyped-def]
+    client, w = env
+    prof = client.get(f"/v1/subjects/{w['org_a']}", headers=INVESTIGATOR).json()
+    assert {h["honour_id"]: h["status"] for h in prof["honours"]} == {"H-A": "revoked"}
+    fact_id = prof["derived"][0]["fact_id"]
+    chain = client.get(f"/v1/facts/{fact_id}/explain", headers=INVESTIGATOR).json()
+    assert chain["record"]["record_id"] == "R1" and chain["rule"]["basis"]
+    own = client.get(f"/v1/subjects/{w['org_a']}/ownership", headers=INVESTIGATOR).json()
+    stakes = {h["holder"]: h["effective_stake"] for h in own["holders"]}
+    assert stakes == {w["p_holder"]: 0.6, w["org_b"]: 0.4}
+    hood = client.get(f"/v1/subjects/{w['org_a']}/neighbourhood?depth=2", headers=INVESTIGATOR).json()
+    assert {n["id"] for n in hood["nodes"]} >= {w["org_a"], w["org_c"], w["p_principal"]}
+    conn = client.get(f"/v1/connections?a={w['org_a']}&b={w['org_c']}", headers=INVESTIGATOR).json()
+    assert len(conn["path"]) == 2
+    tl = client.get(f"/v1/subjects/{w['org_a']}/timeline", headers=INVESTIGATOR).json()
+    assert any(e["kind"] == "act" for e in tl["events"])
+    assert client.get(f"/v1/subjects/{w['org_a']}/neighbourhood", headers=PUBLIC).status_code == 403
+
+
+def test_department_workflow_and_ownership_of_records(env) -> None:  # type: ignore[no-untyped-def]
+    client, w = env
+    rec = {"record_id": "R9", "subject": w["org_c"], "category": "market_order", "severity": "serious",
+           "act_date": "2020-11-01", "decision_date": "2020-12-01", "period_end": "2022-12-01"}
+    assert client.post("/v1/records", json=rec, headers=FINANCE).status_code == 201
+    # another department cannot alter it or decide on it
+    assert client.post("/v1/records", json=rec, headers=MARKET).status_code == 403
+    ev = client.post("/v1/records/R9/events", json={"kind": "objection_filed", "on": "2020-12-05"}, headers=MARKET)
+    assert ev.status_code == 201
+    assert client.post("/v1/records/R9/events", json={"kind": "objection_upheld", "on": "2020-12-09"},
+                       headers=MARKET).status_code == 403
+    assert client.post("/v1/records/R9/events", json={"kind": "objection_rejected", "on": "2020-12-09"},
+                       headers=FINANCE).status_code == 201
+    objections = client.get("/v1/objections", headers=FINANCE).json()["objections"]
+    assert objections[0]["resolved_on"] == "2020-12-09"
+    case = client.post("/v1/cases", json={"cause_id": "R9"}, headers=FINANCE).json()
+    items = client.get("/v1/cases/items", headers=FINANCE).json()["items"]
+    mine = [i for i in items if i["case_id"] == case["id"]]
+    assert mine and all(i["department"] == "finance" for i in mine)
+    fb = client.post(f"/v1/cases/items/{mine[0]['id']}/feedback", json={"status": "refused"}, headers=FINANCE)
+    assert fb.status_code == 422 and fb.json()["error"]["field"] == "reason"
+    fb = client.post(f"/v1/cases/items/{mine[0]['id']}/feedback", json={"status": "applied"}, headers=FINANCE)
+    assert fb.status_code == 200
+    stats = client.get("/v1/cases/statistics", headers=FINANCE).json()["statistics"]
+    assert any(s["applied"] == 1 for s in stats)
+
+
+def test_red_list_proposal_refused_when_black_listed(env) -> None:  # type: ignore[no-untyped-def]
+    client, w = env
+    black = {"entry_id": "B1", "subject": w["org_c"], "list": "black", "name": "失信黑名单",
+             "valid_from": "2020-06-01", "status": "effective"}
+    assert client.post("/v1/list-entries", json=black, headers=MARKET).status_code == 201
+    red = {"entry_id": "RD1", "subject": w["org_c"], "list": "red", "name": "诚信典型", "valid_from": "2020-07-01"}
+    r = client.post("/v1/list-entries", json=red, headers=FINANCE)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "black_list_conflict"
+
+
+def test_registration_corrections_only_by_registration_authority(env) -> None:  # type: ignore[no-untyped-def]
+    client, w = env
+    edge = {"holder": w.id_numbers["p_lr_new"], "org": w["org_a"], "role": "LEGAL_REPRESENTATIVE",
+            "valid_from": "2019-01-01"}
+    assert client.post("/v1/roles", json=edge, headers=FINANCE).status_code == 403
+    r = client.post("/v1/roles", json=edge, headers=MARKET)
+    assert r.status_code == 201 and r.json()["facts_changed"] > 0
+    assert client.delete(f"/v1/roles/{r.json()['edge_id']}", headers=MARKET).status_code == 200
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"subject": "91320281000000001X", "matter": "licensing", "purpose": "x"}, "subject"),
+    ({"subject": "not-a-code-at-all!!", "matter": "licensing", "purpose": "x"}, "subject"),
+    ({"subject": "91320281000000001", "matter": "licensing", "purpose": "x"}, "subject"),
+    ({"subject": "MATCH (n) DETACH DELETE n //", "matter": "licensing", "purpose": "x"}, "subject"),
+])
+def test_bad_subjects_get_422_naming_the_field(env, body, field) -> None:  # type: ignore[no-untyped-def]
+    client, _ = env
+    r = client.post("/v1/checks", json=body, headers=MARKET)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == field
+
+
+def test_unknown_matter_auth_and_payload_limits(env) -> None:  # type: ignore[no-untyped-def]
+    client, w = env
+    r = client.post("/v1/checks", json={"subject": w["org_a"], "matter": "bogus", "purpose": "x"}, headers=MARKET)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_matter"
+    assert client.post("/v1/checks", json={}, headers={"X-API-Key": "nope"}).status_code == 401
+    assert client.get("/v1/policy").status_code == 401
+    big = client.post("/v1/checks", content=b"x" * 2_000_000, headers={**MARKET, "content-type": "application/json"})
+    assert big.status_code == 413
+
+
+def test_policy_and_catalogue_readout(env) -> None:  # type: ignore[no-untyped-def]
+    client, _ = env
+    policy = client.get("/v1/policy", headers=PUBLIC).json()
+    assert {r["id"] for r in policy["rules"]} >= {"P1", "P2", "P3", "P5", "P6", "P7", "P8"}
+    cat = client.get("/v1/catalogue?matter=government_procurement", headers=PUBLIC).json()
+    assert cat["measures"] and all("government_procurement" in m["matters"] for m in cat["measures"])
+    assert client.get("/v1/health").json()["counts"]["organisations"] == 3

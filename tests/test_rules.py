@@ -1,0 +1,218 @@
+"""Scenario tests, one per rule and lifecycle path, named after the clause they implement."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from graph_credit.cases import case_statistics, open_case, open_items, report_feedback
+from graph_credit.checks import check
+from graph_credit.engine import Engine
+from graph_credit.lifecycle import LifecycleError
+from graph_credit.model import Cause, DishonestyRecord, ListEntry, RecordEvent, Role, RoleEdge
+from graph_credit.store import SQLiteStore
+from tests.scenario import D, World, build, consequences, r1
+
+ON = D("2021-01-01")  # during R1's punishment period
+
+
+@pytest.fixture
+def world(tmp_path) -> World:  # type: ignore[no-untyped-def]
+    return build(Engine(SQLiteStore(tmp_path / "g.sqlite")))
+
+
+def targets(w: World, rule_id: str, on: date = ON) -> set[str]:
+    names = {v: k for k, v in w.ids.items()}
+    return {names[f.target] for f in w.store.iter_facts() if f.rule_id == rule_id and f.status_on(on) == "active"}
+
+
+def test_p1_xiaoyi_30_personal_credit_entry_for_representative_principal_and_named(world: World) -> None:
+    assert targets(world, "P1") == {"p_lr_old", "p_principal", "p_director", "p_cpa"}
+
+
+def test_temporal_principle_a_representative_appointed_after_the_act_is_not_responsible(world: World) -> None:
+    assert consequences(world, "p_lr_new", ON) == set()
+    assert "personal_credit_entry" in consequences(world, "p_lr_old", ON)
+
+
+def test_p2_xiaoyi_20_market_ban_on_organisation_representative_principal_and_named_practitioner(
+    world: World,
+) -> None:
+    assert targets(world, "P2") == {"org_a", "p_lr_old", "p_principal", "p_cpa"}
+
+
+def test_p3_xiaoyi_21_honours_revoked_and_no_commendation(world: World) -> None:
+    revoked = {f.object_id for f in world.store.iter_facts()
+               if f.consequence == "honour_revocation" and f.status_on(ON) == "active"}
+    assert revoked == {"H-A", "H-LR"}  # H-LATE came after the decision; the un-named director keeps H-DIR2
+    barred = {f.target for f in world.store.iter_facts() if f.consequence == "commendation_ineligible"}
+    assert world["p_manager"] in barred and world["p_director2"] not in barred
+    assert world["p_director"] in barred  # named directly responsible
+
+
+def test_p0_joint_punishment_denies_government_procurement(world: World) -> None:
+    result = check(world.store, world["org_a"], "government_procurement", ON)
+    assert result.decision == "deny"
+    assert {m["binding"] for m in result.measures} >= {"mandatory"}
+    assert all(m["cause"] == "record:R1" and m["basis"] for m in result.measures)
+
+
+def test_check_after_expiry_xiaoyi_42_allows(world: World) -> None:
+    assert consequences(world, "org_a", D("2023-09-01")) - {"honour_revocation"} == set()
+    assert check(world.store, world["org_a"], "government_procurement", D("2024-01-01"),
+                 with_related=False).decision in ("allow", "green_channel")
+
+
+def test_banned_person_denied_registration_as_legal_representative(world: World) -> None:
+    result = check(world.store, world["p_lr_old"], "legal_representative_registration", ON)
+    assert result.decision == "deny"
+
+
+def test_related_party_risk_makes_clean_company_reviewable(world: World) -> None:
+    result = check(world.store, world["org_c"], "government_procurement", ON)
+    assert result.measures == []
+    assert result.decision == "review"
+    principal = next(r for r in result.related if r["subject"] == world["p_principal"])
+    assert principal["path"][0]["role"] == "LEGAL_REPRESENTATIVE"
+
+
+def test_p4_shandong_11_judgment_defaulter_barred_from_public_institution_representative() -> None:
+    engine = Engine(SQLiteStore(":memory:"), "shandong")
+    w = build(engine, record=False)
+    engine.put_records([DishonestyRecord("R4", w["p_other"], "judgment_defaulter", "serious", D("2020-01-01"),
+                                         jurisdiction="shandong")])
+    assert "public_institution_lr_bar" in consequences(w, "p_other", ON)
+    assert check(engine.store, w["p_other"], "public_institution_lr_registration", ON, "shandong").decision == "deny"
+
+
+def test_p6_xiaoyi_23_judgment_defaulter_high_consumption_restriction() -> None:
+    engine = Engine(SQLiteStore(":memory:"))
+    w = build(engine, category="judgment_defaulter")
+    assert "high_consumption_restriction" in consequences(w, "org_a", ON)
+
+
+def _red(w: World, entry_id: str = "RED1", start: str = "2019-01-01") -> ListEntry:
+    return ListEntry(entry_id, w["org_c"], "red", "诚信典型", "development_reform", "Xiaoyi 1", D(start))
+
+
+def _black(w: World, start: str = "2020-03-01", end: str | None = None) -> ListEntry:
+    return ListEntry("BLACK1", w["org_c"], "black", "失信黑名单", "market_regulation", "Jiangyin (6)", D(start),
+                     D(end) if end else None)
+
+
+def test_p7_xiaoyi_5_red_list_opens_green_channel(world: World) -> None:
+    world.engine.put_list_entries([_red(world)])
+    result = check(world.store, world["org_c"], "licensing", ON, with_related=False)
+    assert result.decision == "green_channel"
+    assert result.green_channel and result.green_channel["reason"] == "red_list"
+
+
+def test_p7_three_clean_years_open_green_channel(world: World) -> None:
+    result = check(world.store, world["org_c"], "licensing", ON, with_related=False)
+    assert result.decision == "green_channel" and result.green_channel["reason"] == "clean_years"  # type: ignore[index]
+    # the dishonest company is not eligible, even after its period ends, until three clean years pass
+    assert check(world.store, world["org_a"], "licensing", D("2024-01-01"), with_related=False).green_channel is None
+
+
+def test_p5_jiangyin_6_black_list_removes_red_list(world: World) -> None:
+    world.engine.put_list_entries([_red(world), _black(world)])
+    removal = [f for f in world.store.facts_of([world["org_c"]]) if f.consequence == "red_list_removal"]
+    assert [f.object_id for f in removal] == ["RED1"]
+    assert check(world.store, world["org_c"], "licensing", ON, with_related=False).decision != "green_channel"
+
+
+def test_p8_jiangyin_17_key_supervision_then_key_monitoring_after_exit(world: World) -> None:
+    world.engine.put_list_entries([_black(world, end="2021-06-01")])
+    assert "key_supervision" in consequences(world, "org_c", ON)
+    after = consequences(world, "org_c", D("2021-07-01"))
+    assert "key_supervision" not in after and "key_monitoring" in after
+
+
+def test_objection_xiaoyi_43_suspends_measures_during_verification(world: World) -> None:
+    world.engine.add_event(RecordEvent("R1", "objection_filed", D("2020-10-01")))
+    statuses = {s for _, s in world.engine.facts_on(world["org_a"], D("2020-10-15"))}
+    assert statuses == {"suspended"}
+    result = check(world.store, world["org_a"], "government_procurement", D("2020-10-15"), with_related=False)
+    assert result.decision != "deny" and result.warnings
+    world.engine.add_event(RecordEvent("R1", "objection_rejected", D("2020-10-20")))
+    assert check(world.store, world["org_a"], "government_procurement", ON, with_related=False).decision == "deny"
+
+
+def test_objection_jiangyin_24_measures_not_suspended() -> None:
+    engine = Engine(SQLiteStore(":memory:"), "jiangyin")
+    w = build(engine, record=False)
+    engine.put_records([r1(w, jurisdiction="jiangyin")])
+    engine.add_event(RecordEvent("R1", "objection_filed", D("2020-10-01")))
+    assert {s for _, s in engine.facts_on(w["org_a"], D("2020-10-15"))} == {"active"}
+
+
+def test_objection_tibet_18_twenty_day_verification_deadline_and_overdue() -> None:
+    engine = Engine(SQLiteStore(":memory:"), "tibet")
+    w = build(engine, record=False)
+    engine.put_records([r1(w, jurisdiction="tibet")])
+    engine.add_event(RecordEvent("R1", "objection_filed", D("2020-10-01")))
+    (o,) = engine.objections(D("2020-10-21"))
+    assert o["deadline"] == D("2020-10-21") and not o["overdue"]
+    assert engine.objections(D("2020-10-22"))[0]["overdue"]
+
+
+def test_objection_upheld_withdraws_everything_restores_honours_and_notifies(world: World) -> None:
+    world.engine.add_event(RecordEvent("R1", "objection_filed", D("2020-10-01")))
+    world.engine.add_event(RecordEvent("R1", "objection_upheld", D("2020-10-10"), detail="记录有误"))
+    assert all(f.ended_by == "withdrawn" for f in world.store.facts_by_cause([Cause("record", "R1")]))
+    assert consequences(world, "p_lr_old", ON) == set()
+    notices = world.store.query("notices", {"reason": "objection_upheld"})
+    assert {n["fact_id"] for n in notices} == {f.fact_id for f in world.store.facts_by_cause([Cause("record", "R1")])}
+    with pytest.raises(LifecycleError):
+        world.engine.add_event(RecordEvent("R1", "repair_applied", D("2020-11-01")))
+
+
+def test_credit_repair_tibet_17_lifts_measures_and_keeps_key_monitoring(world: World) -> None:
+    world.engine.add_event(RecordEvent("R1", "repair_applied", D("2021-03-01")))
+    world.engine.add_event(RecordEvent("R1", "repair_approved", D("2021-04-01")))
+    after = consequences(world, "org_a", D("2021-05-01"))
+    assert "joint_punishment" not in after and "market_ban" not in after
+    assert "key_monitoring" in after
+    assert "honour_revocation" in after  # a revoked honour is not restored by repair
+
+
+def test_corrected_registration_data_rederives(world: World) -> None:
+    old_lr = next(e for e in world.store.roles_of([world["org_a"]], "in") if e.holder == world["p_lr_old"])
+    world.engine.delete_roles([old_lr.edge_id])
+    assert consequences(world, "p_lr_old", ON) == set()
+    # the new representative's appointment is corrected to before the act: now responsible
+    world.engine.put_roles([RoleEdge(world["p_lr_new"], Role.LEGAL_REPRESENTATIVE, world["org_a"], D("2019-01-01"))])
+    assert "personal_credit_entry" in consequences(world, "p_lr_new", ON)
+
+
+def test_explain_returns_the_whole_chain(world: World) -> None:
+    fact = next(f for f in world.store.facts_of([world["p_lr_old"]]) if f.rule_id == "P1")
+    chain = world.engine.explain(fact.fact_id)
+    assert chain["record"]["record_id"] == "R1"
+    assert chain["edge"]["role"] == "LEGAL_REPRESENTATIVE"
+    assert chain["edge"]["valid_to"] == D("2020-06-01")
+    assert chain["rule"]["id"] == "P1" and chain["rule"]["basis"]
+
+
+def test_trigger_and_feedback_xiaoyi_31_closed_loop(world: World) -> None:
+    case = open_case(world.store, Cause("record", "R1"), "market_regulation", ON)
+    assert case["items"] > 0
+    items = open_items(world.store, ON)
+    assert len(items) == case["items"]
+    item = items[0]
+    with pytest.raises(PermissionError):
+        report_feedback(world.store, item["id"], "not-" + item["department"], "applied", ON)
+    report_feedback(world.store, item["id"], item["department"], "applied", ON)
+    stats = case_statistics(world.store, D("2021-03-01"))
+    assert sum(s["applied"] for s in stats) == 1
+    assert sum(s["overdue"] for s in stats) == case["items"] - 1
+    assert open_case(world.store, Cause("record", "R1"), "market_regulation", ON)["id"] == case["id"]
+
+
+def test_everything_is_deterministic_as_of_a_date(world: World) -> None:
+    first = check(world.store, world["org_c"], "government_procurement", ON)
+    again = check(world.store, world["org_c"], "government_procurement", ON)
+    assert first == again
+    before_act = check(world.store, world["org_a"], "government_procurement", D("2019-06-01"), with_related=False)
+    assert before_act.measures == []
