@@ -42,7 +42,7 @@ class Settings:
             store=env("GRAPH_CREDIT_STORE", cls.store),
             jurisdiction=env("GRAPH_CREDIT_JURISDICTION", cls.jurisdiction),
             demo=env("GRAPH_CREDIT_DEMO", "0") == "1",
-            today=date.fromisoformat(env("GRAPH_CREDIT_TODAY")) if env("GRAPH_CREDIT_TODAY") else None,
+            today=date.fromisoformat(today) if (today := env("GRAPH_CREDIT_TODAY")) else None,
             public_rate_per_minute=int(env("GRAPH_CREDIT_PUBLIC_RATE", str(cls.public_rate_per_minute))),
             max_body_bytes=int(env("GRAPH_CREDIT_MAX_BODY", str(cls.max_body_bytes))),
         )
@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.limiter = RateLimiter(settings.public_rate_per_minute)
 
     @app.middleware("http")
-    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def limit_body(request: Request, call_next):
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
             return _error(413, "payload_too_large", f"request body exceeds {settings.max_body_bytes} bytes")

@@ -76,7 +76,7 @@ def principal(
     return found
 
 
-def require(*roles: str):  # type: ignore[no-untyped-def]
+def require(*roles: str):
     def dep(p: Principal = Depends(principal)) -> Principal:
         if not p.at_least(*roles):
             raise HTTPException(403, {"code": "forbidden", "message": f"needs role {' or '.join(roles)}"})

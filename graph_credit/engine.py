@@ -164,7 +164,7 @@ class Engine:
             return Cause("list", cause_id), entry.subject
         raise NotFound(f"cause_id: no record or list entry {cause_id!r}")
 
-    def policy_snapshot(self, cause: Cause):  # type: ignore[no-untyped-def]
+    def policy_snapshot(self, cause: Cause):
         if cause.kind == "record":
             record = self.store.get_records([cause.id])[cause.id]
             return load_policy(record.jurisdiction).at(record.decision_date)

@@ -21,23 +21,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from stdnum.cn import ric, uscc
-
 from graph_credit.engine import Engine
 from graph_credit.ids import mask_id_number, person_key
 from graph_credit.model import DishonestyRecord, Honour, Organisation, Person, Responsible, Role, RoleEdge
+from tests.helpers import make_id_number, make_uscc
 
 D = date.fromisoformat
 
 
-def uscc_for(n: int) -> str:
-    body = f"91320281{n:09d}"
-    return body + uscc.calc_check_digit(body + "0")
-
-
-def id_number_for(n: int) -> str:
-    body = f"32028119800101{n % 1000:03d}"
-    return body + ric.calc_check_digit(body + "0")
+uscc_for = make_uscc
+id_number_for = make_id_number
 
 
 PEOPLE = ("p_lr_old", "p_lr_new", "p_principal", "p_manager", "p_director", "p_director2", "p_holder", "p_cpa",
@@ -58,7 +51,7 @@ class World:
         return self.engine.store
 
 
-def build(engine: Engine, category: str = "market_order", record: bool = True) -> World:
+def build(engine: Engine, category: str = "tax_evasion", record: bool = True) -> World:
     w = World(engine)
     for i, name in enumerate(PEOPLE, start=1):
         w.id_numbers[name] = id_number_for(i)
@@ -97,7 +90,7 @@ def build(engine: Engine, category: str = "market_order", record: bool = True) -
     return w
 
 
-def r1(w: World, category: str = "market_order", **changes: object) -> DishonestyRecord:
+def r1(w: World, category: str = "tax_evasion", **changes: object) -> DishonestyRecord:
     fields: dict[str, object] = dict(
         record_id="R1", subject=w["org_a"], category=category, severity="serious", decision_date=D("2020-09-01"),
         act_date=D("2019-05-01"), document_no="澄市监罚〔2020〕1号", department="market_regulation",

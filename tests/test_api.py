@@ -91,7 +91,7 @@ def test_profile_related_ownership_neighbourhood_connection_timeline_explain(env
 
 def test_department_workflow_and_ownership_of_records(env) -> None:  # type: ignore[no-untyped-def]
     client, w = env
-    rec = {"record_id": "R9", "subject": w["org_c"], "category": "market_order", "severity": "serious",
+    rec = {"record_id": "R9", "subject": w["org_c"], "category": "tax_evasion", "severity": "serious",
            "act_date": "2020-11-01", "decision_date": "2020-12-01", "period_end": "2022-12-01"}
     assert client.post("/v1/records", json=rec, headers=FINANCE).status_code == 201
     # another department cannot alter it or decide on it

@@ -34,7 +34,7 @@ BASE = date(2015, 1, 1)
 ORGS = [uscc_for(100 + i) for i in range(4)]
 PERSONS = [person_key(id_number_for(200 + i)) for i in range(6)]
 ROLES = list(Role)
-CATEGORIES = ["market_order", "judgment_defaulter", "health_safety"]
+CATEGORIES = ["tax_evasion", "judgment_defaulter", "food_drug"]
 
 
 def day(n: int) -> date:

@@ -24,7 +24,7 @@ def run_check(body: CheckRequest, request: Request, who: Principal = Depends(pri
     eng = engine(request)
     key = resolve(body.subject)
     result = check(eng.store, key, body.matter, body.as_of or today(request), eng.jurisdiction, body.depth)
-    return respond(request, who, body.purpose, f"check {body.matter}", asdict(result))  # type: ignore[no-any-return]
+    return respond(request, who, body.purpose, f"check {body.matter}", asdict(result))
 
 
 @router.post("/batch")
@@ -37,4 +37,4 @@ def run_batch(body: BatchCheckRequest, request: Request, who: Principal = Depend
     payload = {"as_of": on, "matter": body.matter, "results": results,
                "decisions": {d: sum(r["decision"] == d for r in results)
                              for d in ("deny", "review", "allow", "green_channel")}}
-    return respond(request, who, body.purpose, f"batch check {body.matter}", payload)  # type: ignore[no-any-return]
+    return respond(request, who, body.purpose, f"batch check {body.matter}", payload)

@@ -23,7 +23,7 @@ def get_neighbourhood(subject: str, request: Request, as_of: date | None = None,
     """Nodes and edges (JSON a graph viewer can draw) around a subject as of a date; hubs paged."""
     eng = engine(request)
     hood = neighbourhood(eng.store, resolve(subject), as_of or today(request), depth, max_fanout)
-    return respond(request, who, purpose, "neighbourhood", graph_json(eng.store, hood))  # type: ignore[no-any-return]
+    return respond(request, who, purpose, "neighbourhood", graph_json(eng.store, hood))
 
 
 @router.get("/connections")
@@ -35,7 +35,7 @@ def get_connection(a: str, b: str, request: Request, as_of: date | None = None,
     path = shortest_connection(eng.store, resolve(a, "a"), resolve(b, "b"), as_of or today(request), max_depth)
     data = {"a": resolve(a, "a"), "b": resolve(b, "b"),
             "path": None if path is None else [step_dict(s) for s in path]}
-    return respond(request, who, purpose, "connection", data)  # type: ignore[no-any-return]
+    return respond(request, who, purpose, "connection", data)
 
 
 @router.get("/subjects/{subject}/timeline")
@@ -44,11 +44,11 @@ def get_timeline(subject: str, request: Request, purpose: str | None = Purpose,
     """Roles taken and left, acts, records, lifecycle events, list entries and consequences, by date."""
     eng = engine(request)
     key = resolve(subject)
-    return respond(request, who, purpose, "timeline", {"subject": key, "events": timeline(eng.store, key)})  # type: ignore[no-any-return]
+    return respond(request, who, purpose, "timeline", {"subject": key, "events": timeline(eng.store, key)})
 
 
 @router.get("/facts/{fact_id}/explain")
 def explain(fact_id: str, request: Request, purpose: str | None = Purpose,
             who: Principal = Depends(principal)) -> dict:
     """Why a consequence applies: the record or list entry, the edge and its interval, the rule, the basis."""
-    return respond(request, who, purpose, "explain", engine(request).explain(fact_id))  # type: ignore[no-any-return]
+    return respond(request, who, purpose, "explain", engine(request).explain(fact_id))

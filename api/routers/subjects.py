@@ -23,7 +23,7 @@ def get_profile(subject: str, request: Request, as_of: date | None = None,
     eng = engine(request)
     key = resolve(subject)
     data = profile(eng.store, key, as_of or today(request), eng.jurisdiction)
-    return respond(request, who, purpose, "profile", data)  # type: ignore[no-any-return]
+    return respond(request, who, purpose, "profile", data)
 
 
 @router.get("/{subject}/related")
@@ -38,7 +38,7 @@ def get_related(subject: str, request: Request, as_of: date | None = None,
     data = {"subject": key, "as_of": on, "depth": depth, "truncated": hood.truncated,
             "related": [{"subject": subject_dict(eng.store, p.subject), "distance": p.distance, "score": p.score,
                          "reasons": p.reasons, "path": [step_dict(s) for s in p.path]} for p in parties]}
-    return respond(request, who, purpose, "related", data)  # type: ignore[no-any-return]
+    return respond(request, who, purpose, "related", data)
 
 
 @router.get("/{subject}/ownership")
@@ -52,4 +52,4 @@ def get_ownership(subject: str, request: Request, as_of: date | None = None,
     stakes = effective_ownership(eng.store, key, on)
     holders = [{"holder": h, "effective_stake": round(s, 6), "beneficial_owner": s >= threshold}
                for h, s in stakes.items()]
-    return respond(request, who, purpose, "ownership", {"subject": key, "as_of": on, "holders": holders})  # type: ignore[no-any-return]
+    return respond(request, who, purpose, "ownership", {"subject": key, "as_of": on, "holders": holders})

@@ -207,6 +207,7 @@ class SQLiteStore:
         self._owner: int | None = None
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
         self._writer = self._connect()
         self._writer.executescript(_SCHEMA)
 
@@ -228,7 +229,7 @@ class SQLiteStore:
         if con is None:
             con = self._connect()
             self._local.con = con
-            with self._lock:
+            with self._readers_lock:  # not self._lock: a writer holds that for its whole transaction
                 self._readers.append(con)
         return con
 
@@ -259,7 +260,7 @@ class SQLiteStore:
         return self._con().execute(sql, params).fetchall()
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._readers_lock:
             for con in self._readers:
                 con.close()
             self._readers.clear()
@@ -305,15 +306,19 @@ class SQLiteStore:
                 out[row[0]] = tuple(row)
         return out
 
-    def _by(self, table: _Table, column: str, values: Sequence[Any], extra: str = "", order: str = "") -> list[Any]:
-        out: list[Any] = []
+    def _by(self, table: _Table, column: str, values: Sequence[Any], order: tuple[str, ...] = ()) -> list[Any]:
+        """Rows whose ``column`` is in ``values``, sorted by the ``order`` columns across all chunks."""
+        rows: list[tuple[Any, ...]] = []
         cols = ", ".join(table.columns)
         values = list(dict.fromkeys(values))
         for i in range(0, len(values), _CHUNK):
             chunk = values[i : i + _CHUNK]
-            sql = f"SELECT {cols} FROM {table.name} WHERE {column} IN ({','.join('?' * len(chunk))}) {extra} {order}"  # noqa: S608
-            out.extend(table.from_row(r) for r in self._read(sql, chunk))
-        return out
+            sql = f"SELECT {cols} FROM {table.name} WHERE {column} IN ({','.join('?' * len(chunk))})"  # noqa: S608
+            rows.extend(self._read(sql, chunk))
+        if order:
+            at = [table.columns.index(c) for c in order]
+            rows.sort(key=lambda r: tuple(r[i] for i in at))
+        return [table.from_row(r) for r in rows]
 
     def _iter(self, table: _Table) -> Iterator[Any]:
         # A dedicated connection so a long iteration neither blocks nor sees concurrent writes.
@@ -395,7 +400,7 @@ class SQLiteStore:
         return {r.record_id: r for r in self._by(_RECORD, "record_id", ids)}
 
     def records_of(self, subjects: Sequence[str]) -> list[DishonestyRecord]:
-        return self._by(_RECORD, "subject", subjects, order="ORDER BY decision_date, record_id")
+        return self._by(_RECORD, "subject", subjects, order=("decision_date", "record_id"))
 
     def iter_records(self) -> Iterator[DishonestyRecord]:
         return self._iter(_RECORD)
@@ -404,13 +409,13 @@ class SQLiteStore:
         return self._upsert(_EVENT, rows)
 
     def events_of(self, cause_ids: Sequence[str]) -> list[RecordEvent]:
-        return self._by(_EVENT, "cause_id", cause_ids, order="ORDER BY on_date, event_id")
+        return self._by(_EVENT, "cause_id", cause_ids, order=("on_date", "event_id"))
 
     def put_honours(self, rows: Sequence[Honour]) -> WriteCounts:
         return self._upsert(_HONOUR, rows)
 
     def honours_of(self, holders: Sequence[str]) -> list[Honour]:
-        return self._by(_HONOUR, "holder", holders, order="ORDER BY awarded_on, honour_id")
+        return self._by(_HONOUR, "holder", holders, order=("awarded_on", "honour_id"))
 
     def iter_honours(self) -> Iterator[Honour]:
         return self._iter(_HONOUR)
@@ -422,7 +427,7 @@ class SQLiteStore:
         return {e.entry_id: e for e in self._by(_LIST, "entry_id", ids)}
 
     def list_entries_of(self, subjects: Sequence[str]) -> list[ListEntry]:
-        return self._by(_LIST, "subject", subjects, order="ORDER BY valid_from, entry_id")
+        return self._by(_LIST, "subject", subjects, order=("valid_from", "entry_id"))
 
     def iter_list_entries(self) -> Iterator[ListEntry]:
         return self._iter(_LIST)
@@ -450,10 +455,10 @@ class SQLiteStore:
         return {f.fact_id: f for f in self._by(_FACT, "fact_id", fact_ids)}
 
     def facts_of(self, targets: Sequence[str]) -> list[DerivedFact]:
-        return self._by(_FACT, "target", targets, order="ORDER BY valid_from, fact_id")
+        return self._by(_FACT, "target", targets, order=("valid_from", "fact_id"))
 
     def facts_by_cause(self, causes: Sequence[Cause]) -> list[DerivedFact]:
-        return self._by(_FACT, "cause", [str(c) for c in causes], order="ORDER BY valid_from, fact_id")
+        return self._by(_FACT, "cause", [str(c) for c in causes], order=("valid_from", "fact_id"))
 
     def iter_facts(self) -> Iterator[DerivedFact]:
         return self._iter(_FACT)

@@ -1,0 +1,3 @@
+MATCH (e:RecordEvent)
+WHERE e.event_id IN $ids
+RETURN properties(e) AS p

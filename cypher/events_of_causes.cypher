@@ -1,0 +1,3 @@
+MATCH (e:RecordEvent)
+WHERE e.cause_id IN $cause_ids
+RETURN properties(e) AS p

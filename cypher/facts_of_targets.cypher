@@ -1,0 +1,3 @@
+MATCH (f:DerivedFact)
+WHERE f.target IN $targets
+RETURN properties(f) AS p

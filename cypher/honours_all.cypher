@@ -1,0 +1,3 @@
+MATCH (h:Honour)
+RETURN properties(h) AS p
+ORDER BY h.honour_id

@@ -1,0 +1,3 @@
+MATCH (h:Honour)
+WHERE h.honour_id IN $ids
+RETURN properties(h) AS p

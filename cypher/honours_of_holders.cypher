@@ -1,0 +1,3 @@
+MATCH (h:Honour)
+WHERE h.holder IN $holders
+RETURN properties(h) AS p

@@ -1,0 +1,2 @@
+MATCH (j:Journal)
+RETURN j.tbl AS tbl, count(j) AS n

@@ -1,0 +1,3 @@
+MATCH (j:Journal {tbl: $tbl})
+WHERE j.id IN $ids
+RETURN j.id AS id

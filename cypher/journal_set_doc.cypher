@@ -1,0 +1,2 @@
+MATCH (j:Journal {tbl: $tbl, id: $id})
+SET j.doc = $doc

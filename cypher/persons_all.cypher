@@ -1,0 +1,4 @@
+MATCH (p:Person)
+WHERE NOT p:Placeholder
+RETURN properties(p) AS p
+ORDER BY p.key

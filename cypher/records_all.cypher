@@ -1,0 +1,3 @@
+MATCH (x:DishonestyRecord)
+RETURN properties(x) AS p
+ORDER BY x.record_id

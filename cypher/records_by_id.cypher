@@ -1,0 +1,3 @@
+MATCH (x:DishonestyRecord)
+WHERE x.record_id IN $ids
+RETURN properties(x) AS p

@@ -1,0 +1,3 @@
+MATCH (x:DishonestyRecord)
+WHERE x.subject IN $subjects
+RETURN properties(x) AS p

@@ -1,0 +1,33 @@
+// Constraints and indexes, applied at connect time. One statement per block, each ending in ';'.
+// Every subject node carries :Subject {id} (USCC or person key) besides :Organisation / :Person.
+CREATE CONSTRAINT subject_id IF NOT EXISTS FOR (s:Subject) REQUIRE s.id IS UNIQUE;
+CREATE CONSTRAINT organisation_code IF NOT EXISTS FOR (o:Organisation) REQUIRE o.code IS UNIQUE;
+CREATE CONSTRAINT person_key IF NOT EXISTS FOR (p:Person) REQUIRE p.key IS UNIQUE;
+CREATE CONSTRAINT record_id IF NOT EXISTS FOR (x:DishonestyRecord) REQUIRE x.record_id IS UNIQUE;
+CREATE CONSTRAINT event_id IF NOT EXISTS FOR (e:RecordEvent) REQUIRE e.event_id IS UNIQUE;
+CREATE CONSTRAINT honour_id IF NOT EXISTS FOR (h:Honour) REQUIRE h.honour_id IS UNIQUE;
+CREATE CONSTRAINT list_entry_id IF NOT EXISTS FOR (l:ListEntry) REQUIRE l.entry_id IS UNIQUE;
+CREATE CONSTRAINT fact_id IF NOT EXISTS FOR (f:DerivedFact) REQUIRE f.fact_id IS UNIQUE;
+CREATE CONSTRAINT journal_row IF NOT EXISTS FOR (j:Journal) REQUIRE (j.tbl, j.id) IS UNIQUE;
+CREATE CONSTRAINT journal_counter IF NOT EXISTS FOR (c:JournalCounter) REQUIRE c.tbl IS UNIQUE;
+CREATE INDEX journal_seq IF NOT EXISTS FOR (j:Journal) ON (j.tbl, j.seq);
+CREATE INDEX record_subject IF NOT EXISTS FOR (x:DishonestyRecord) ON (x.subject);
+CREATE INDEX event_cause IF NOT EXISTS FOR (e:RecordEvent) ON (e.cause_id);
+CREATE INDEX honour_holder IF NOT EXISTS FOR (h:Honour) ON (h.holder);
+CREATE INDEX list_entry_subject IF NOT EXISTS FOR (l:ListEntry) ON (l.subject);
+CREATE INDEX fact_target IF NOT EXISTS FOR (f:DerivedFact) ON (f.target);
+CREATE INDEX fact_cause IF NOT EXISTS FOR (f:DerivedFact) ON (f.cause);
+CREATE INDEX legal_representative_edge_id IF NOT EXISTS FOR ()-[r:LEGAL_REPRESENTATIVE]-() ON (r.edge_id);
+CREATE INDEX legal_representative_valid_from IF NOT EXISTS FOR ()-[r:LEGAL_REPRESENTATIVE]-() ON (r.valid_from);
+CREATE INDEX principal_edge_id IF NOT EXISTS FOR ()-[r:PRINCIPAL]-() ON (r.edge_id);
+CREATE INDEX principal_valid_from IF NOT EXISTS FOR ()-[r:PRINCIPAL]-() ON (r.valid_from);
+CREATE INDEX senior_manager_edge_id IF NOT EXISTS FOR ()-[r:SENIOR_MANAGER]-() ON (r.edge_id);
+CREATE INDEX senior_manager_valid_from IF NOT EXISTS FOR ()-[r:SENIOR_MANAGER]-() ON (r.valid_from);
+CREATE INDEX director_edge_id IF NOT EXISTS FOR ()-[r:DIRECTOR]-() ON (r.edge_id);
+CREATE INDEX director_valid_from IF NOT EXISTS FOR ()-[r:DIRECTOR]-() ON (r.valid_from);
+CREATE INDEX supervisor_edge_id IF NOT EXISTS FOR ()-[r:SUPERVISOR]-() ON (r.edge_id);
+CREATE INDEX supervisor_valid_from IF NOT EXISTS FOR ()-[r:SUPERVISOR]-() ON (r.valid_from);
+CREATE INDEX shareholder_edge_id IF NOT EXISTS FOR ()-[r:SHAREHOLDER]-() ON (r.edge_id);
+CREATE INDEX shareholder_valid_from IF NOT EXISTS FOR ()-[r:SHAREHOLDER]-() ON (r.valid_from);
+CREATE INDEX practitioner_edge_id IF NOT EXISTS FOR ()-[r:PRACTITIONER]-() ON (r.edge_id);
+CREATE INDEX practitioner_valid_from IF NOT EXISTS FOR ()-[r:PRACTITIONER]-() ON (r.valid_from);

@@ -1,0 +1,3 @@
+// Delete every node and relationship: used by the conformance suite on its test database only.
+MATCH (n)
+DETACH DELETE n

@@ -1,0 +1,1752 @@
+"""Bulk import and export.
+
+Import: one CSV (UTF-8, BOM tolerated, ``.csv`` or ``.csv.gz``) or Parquet file per kind, in the
+column format of ``docs/data-format.md``. Rows are validated with vectorised checks (check
+characters, enums, dates, intervals, shareholding sums, references, duplicate keys); a bad row is
+reported with its file, line, field and reason and skipped, good rows load. Writes are idempotent
+upserts keyed by natural ids, one ``store.transaction()`` per batch, so re-running an import changes
+nothing and a failure never leaves half a batch behind. Clear resident ID numbers are pseudonymised
+on the way in and never stored.
+
+Export: ``to_networkx`` and ``to_frames`` for analysts, ``export_neo4j_admin`` for bulk loading Neo4j.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io as _io
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from stdnum.cn import ric
+from stdnum.exceptions import ValidationError
+from tqdm.auto import tqdm
+
+from . import ids
+from .ids import InvalidIdentifier, is_person_key, normalise_id_number, normalise_uscc
+from .model import (
+    LIST_STATUSES,
+    LISTS,
+    ORG_TYPES,
+    SEVERITIES,
+    DishonestyRecord,
+    Honour,
+    ListEntry,
+    Organisation,
+    Person,
+    Responsible,
+    Role,
+    RoleEdge,
+)
+from .store.base import Store, WriteCounts
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+__all__ = [
+    "COLUMNS",
+    "KINDS",
+    "REQUIRED",
+    "ImportReport",
+    "RowError",
+    "Touched",
+    "export_neo4j_admin",
+    "import_dir",
+    "import_frames",
+    "read_file",
+    "to_frames",
+    "to_networkx",
+]
+
+KINDS = ("organisations", "persons", "roles", "records", "honours", "list_entries")
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "organisations": ("code", "name", "org_type", "region", "industry", "registered_on", "deregistered_on"),
+    "persons": ("id_number", "name", "region"),
+    "roles": (
+        "holder_id",
+        "org_code",
+        "role",
+        "valid_from",
+        "valid_to",
+        "ratio",
+        "subscribed_capital",
+        "title",
+    ),
+    "records": (
+        "record_id",
+        "subject_id",
+        "category",
+        "severity",
+        "act_date",
+        "decision_date",
+        "document_no",
+        "department",
+        "basis",
+        "period_end",
+        "responsible",
+        "jurisdiction",
+    ),
+    "honours": ("honour_id", "holder_id", "title", "awarding_body", "awarded_on"),
+    "list_entries": (
+        "entry_id",
+        "subject_id",
+        "list",
+        "name",
+        "determining_unit",
+        "basis",
+        "valid_from",
+        "valid_to",
+        "publicity_from",
+        "publicity_to",
+        "status",
+    ),
+}
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "organisations": ("code", "name"),
+    "persons": ("id_number", "name"),
+    "roles": ("holder_id", "org_code", "role", "valid_from"),
+    "records": ("record_id", "subject_id", "category", "severity", "decision_date"),
+    "honours": ("honour_id", "holder_id", "title", "awarded_on"),
+    "list_entries": ("entry_id", "subject_id", "list", "valid_from"),
+}
+NUMERIC = frozenset({"ratio", "subscribed_capital"})
+_PERSON_FIELDS = frozenset({"id_number", "holder_id", "subject_id", "responsible"})
+_ROLES = {r.value: r for r in Role}
+_OPEN = 10**8  # an open interval end, as a day ordinal
+_EPS = 1e-9  # ratios are decimals: tolerate float rounding in sums
+
+
+# -- report --------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """One problem with one row. ``line`` is the 1-based line in the file, the header being line 1
+    (for Parquet files and DataFrames: row position + 2, as if there were a header line)."""
+
+    file: str
+    line: int
+    field: str
+    value: str
+    reason: str
+
+
+@dataclass
+class Touched:
+    """What an import changed, so the caller can re-derive its consequences."""
+
+    records: set[str] = field(default_factory=set)  # record ids inserted or updated
+    list_entries: set[str] = field(default_factory=set)  # list entry ids inserted or updated
+    list_subjects: set[str] = field(default_factory=set)  # subjects of those list entries
+    orgs: set[str] = field(default_factory=set)  # organisations whose role edges were inserted or updated
+    role_holders: set[str] = field(default_factory=set)  # holders of those edges
+    honour_holders: set[str] = field(default_factory=set)  # holders of honours inserted or updated
+
+
+@dataclass
+class ImportReport:
+    """Row-level errors, write counts per kind, and what changed."""
+
+    errors: list[RowError] = field(default_factory=list)
+    counts: dict[str, WriteCounts] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)  # data rows read per kind
+    files: dict[str, str] = field(default_factory=dict)
+    touched: Touched = field(default_factory=Touched)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def rejected(self, kind: str) -> int:
+        """Rows of ``kind`` that were skipped (a row with several problems counts once)."""
+        name = self.files.get(kind)
+        return len({e.line for e in self.errors if e.file == name})
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            [(e.file, e.line, e.field, e.value, e.reason) for e in self.errors],
+            columns=["file", "line", "field", "value", "reason"],
+        )
+
+    def write_csv(self, path: str | Path) -> Path:
+        """The row-level report as CSV (UTF-8 with BOM, so spreadsheet programs show Chinese text)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.to_frame().to_csv(path, index=False, encoding="utf-8-sig")
+        return path
+
+    def summary(self) -> str:
+        lines = []
+        for kind in KINDS:
+            if kind not in self.rows:
+                continue
+            c = self.counts.get(kind, WriteCounts())
+            lines.append(
+                f"{kind:<14} {self.rows[kind]:>10,} rows: {c.inserted:,} inserted, {c.updated:,} updated, "
+                f"{c.unchanged:,} unchanged, {self.rejected(kind):,} rejected"
+                + (f" ({self.seconds[kind]:.1f} s)" if kind in self.seconds else "")
+            )
+        if self.errors:
+            lines.append(f"{len(self.errors):,} problems; first ones:")
+            lines += [f"  {e.file}:{e.line} {e.field}={e.value!r}: {e.reason}" for e in self.errors[:10]]
+        else:
+            lines.append("no problems")
+        return "\n".join(lines)
+
+
+# -- reading ---------------------------------------------------------------------------------------
+@dataclass
+class _Source:
+    kind: str
+    name: str  # file name used in the report
+    frame: pd.DataFrame  # text columns as Arrow strings without nulls; "_line" with line numbers
+    errors: list[RowError]
+
+
+def _find_files(directory: Path) -> dict[str, Path]:
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory} is not a directory")
+    found: dict[str, Path] = {}
+    for kind in KINDS:
+        candidates = [
+            p for ext in (".csv", ".csv.gz", ".parquet") if (p := directory / f"{kind}{ext}").exists()
+        ]
+        if len(candidates) > 1:
+            raise ValueError(f"more than one file for {kind}: {', '.join(p.name for p in candidates)}")
+        if candidates:
+            found[kind] = candidates[0]
+    if not found:
+        raise FileNotFoundError(f"no import files in {directory} (expected e.g. organisations.csv)")
+    return found
+
+
+def _csv_header(path: Path) -> list[str]:
+    with pa.input_stream(str(path), compression="detect") as f:
+        head = f.read(1 << 20)
+    text = head.decode("utf-8-sig", errors="replace")
+    first = next(csv.reader(_io.StringIO(text)), [])
+    return [c.strip() for c in first]
+
+
+def _read_csv(path: Path, kind: str) -> tuple[pa.Table, np.ndarray, list[RowError]]:
+    """All columns as strings; rows with the wrong number of fields are reported, not fatal."""
+    import pyarrow.csv as pcsv
+
+    names = _csv_header(path)
+    if not names or names == [""]:
+        raise pa.ArrowInvalid("empty file: no header line")
+    bad: list[tuple[int | None, str, int, int]] = []
+
+    def on_invalid(row: Any) -> str:
+        bad.append((row.number, row.text, row.expected_columns, row.actual_columns))
+        return "skip"
+
+    def read(threads: bool) -> pa.Table:
+        bad.clear()
+        return pcsv.read_csv(
+            path,
+            read_options=pcsv.ReadOptions(column_names=names, skip_rows=1, use_threads=threads),
+            parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+            convert_options=pcsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+
+    table = read(threads=True)
+    if bad:  # only a single-threaded read numbers the bad rows
+        table = read(threads=False)
+    # Record numbers (the header is record 1); skipped records leave gaps.
+    bad_records = np.array(sorted(b[0] for b in bad if b[0] is not None), dtype=np.int64)
+    records = np.setdiff1d(np.arange(2, table.num_rows + len(bad_records) + 2), bad_records)[: table.num_rows]
+    # A quoted value spanning lines moves every later record down: count the line breaks.
+    extra = np.zeros(table.num_rows + len(bad_records) + 2, dtype=np.int64)
+    for col in table.columns:
+        if pc.any(pc.match_substring(col, "\n")).as_py():
+            extra[records] += pc.count_substring(col, "\n").to_numpy(zero_copy_only=False)
+    for number, text, *_ in bad:
+        if number is not None:
+            extra[number] += text.count("\n")
+    shift = np.concatenate([[0], np.cumsum(extra)[:-1]])
+    lines = records + shift[records]
+    errors = [
+        RowError(
+            path.name,
+            int(n + shift[n]) if n is not None else 0,
+            "",
+            _mask_text(text[:200]),
+            f"expected {exp} fields, found {act}",
+        )
+        for n, text, exp, act in bad
+    ]
+    return table, lines, errors
+
+
+def read_file(path: str | Path, kind: str | None = None) -> tuple[pd.DataFrame, list[RowError]]:
+    """Read one import file into the normalised frame the validators work on (plus ``_line``)."""
+    path = Path(path)
+    kind = kind or path.name.split(".")[0]
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        frame = table.to_pandas(types_mapper=pd.ArrowDtype)
+        lines = np.arange(len(frame), dtype=np.int64) + 2
+        errors: list[RowError] = []
+    else:
+        table, lines, errors = _read_csv(path, kind)
+        frame = table.to_pandas(types_mapper=pd.ArrowDtype)
+    return _normalise(frame, kind, lines), errors
+
+
+def _to_text(s: pd.Series) -> pa.Array:
+    """Any column as Arrow strings: dates as YYYY-MM-DD, integral floats without '.0', nulls ''."""
+    dtype = s.dtype
+    if isinstance(dtype, pd.ArrowDtype):
+        arr = pa.array(s)
+        t = arr.type
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            return arr.cast(pa.string())
+        if pa.types.is_date(t):
+            return arr.cast(pa.string())
+        if pa.types.is_timestamp(t):
+            return arr.cast(pa.date32(), safe=False).cast(pa.string())
+        if pa.types.is_integer(t) or pa.types.is_boolean(t):
+            return arr.cast(pa.string())
+        s = pd.Series(arr.to_pylist(), dtype=object)
+    elif pd.api.types.is_datetime64_any_dtype(dtype):
+        return pa.array(s).cast(pa.date32(), safe=False).cast(pa.string())
+    elif pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+        return pa.array(s.astype(str).tolist(), type=pa.string())
+    elif pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+        return pa.array(s.astype(object).where(s.notna(), None).tolist(), type=pa.string())
+    return pa.array([_text(v) for v in s.tolist()], type=pa.string())
+
+
+def _text(v: Any) -> str | None:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, str):
+        return v
+    if isinstance(v, float):
+        if v != v:  # NaN
+            return None
+        return str(int(v)) if v.is_integer() else repr(v)
+    if isinstance(v, pd.Timestamp):
+        return v.date().isoformat()
+    if isinstance(v, date):  # datetime is a date: keep the date part
+        return v.isoformat()[:10]
+    return str(v)
+
+
+def _normalise(frame: pd.DataFrame, kind: str, lines: np.ndarray) -> pd.DataFrame:
+    """Text columns stripped, Arrow strings, '' for missing; numeric columns left as they are."""
+    out: dict[str, Any] = {}
+    for col in frame.columns:
+        name = str(col).strip().lstrip("\ufeff")
+        if name not in COLUMNS[kind]:
+            continue  # extra columns are ignored (documented)
+        s = frame[col]
+        if name in NUMERIC and (
+            pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
+        ):
+            out[name] = pd.to_numeric(s, errors="coerce").astype(float).to_numpy()
+            continue
+        arr = pc.utf8_trim_whitespace(pc.fill_null(_to_text(s), ""))
+        out[name] = pd.Series(pd.arrays.ArrowExtensionArray(arr))
+    df = pd.DataFrame(
+        {k: (v if isinstance(v, np.ndarray) else v.array) for k, v in out.items()},
+        index=pd.RangeIndex(len(frame)),
+    )
+    df["_line"] = np.asarray(lines, dtype=np.int64)
+    return df
+
+
+# -- vectorised identifier checks --------------------------------------------------------------------
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_W = np.array([pow(3, i, 31) for i in range(17)], dtype=np.int64)
+_USCC_LUT = np.full(256, -1, dtype=np.int64)
+_USCC_LUT[np.frombuffer(_USCC_ALPHABET.encode(), dtype=np.uint8)] = np.arange(31)
+_RIC_W = np.array([pow(2, 17 - i, 11) for i in range(17)], dtype=np.int64)
+_DIM = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def _matrix(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the 18-character ASCII values and their bytes as an (n, 18) matrix."""
+    cand = np.fromiter((len(v) == 18 and v.isascii() for v in values), dtype=bool, count=len(values))
+    pos = np.flatnonzero(cand)
+    joined = "".join(values[i] for i in pos).encode("ascii")
+    return pos, np.frombuffer(joined, dtype=np.uint8).reshape(-1, 18).astype(np.int64)
+
+
+def _uscc_valid(values: list[str]) -> np.ndarray:
+    """GB 32100 as python-stdnum checks it: 8 digits, 10 alphabet characters, check character."""
+    ok = np.zeros(len(values), dtype=bool)
+    pos, m = _matrix(values)
+    if len(pos):
+        idx = _USCC_LUT[m]
+        fmt = ((m[:, :8] >= 48) & (m[:, :8] <= 57)).all(axis=1) & (idx[:, 8:] >= 0).all(axis=1)
+        check = (31 - (idx[:, :17] * _USCC_W).sum(axis=1) % 31) % 31
+        ok[pos] = fmt & (check == idx[:, 17])
+    return ok
+
+
+@lru_cache(maxsize=65536)
+def _birthplace_ok(place: str, year: int) -> bool:
+    try:
+        ric.get_birth_place(f"{place}{year:04d}01010000")
+    except (ValidationError, KeyError):  # python-stdnum raises KeyError for province-only codes
+        return False
+    return True
+
+
+def _ric_valid(values: list[str]) -> np.ndarray:
+    """GB 11643 as python-stdnum checks it: digits, check character, birth date, and a birthplace
+    code that existed in the birth year."""
+    ok = np.zeros(len(values), dtype=bool)
+    pos, m = _matrix(values)
+    if not len(pos):
+        return ok
+    d = m - 48
+    digits = ((d[:, :17] >= 0) & (d[:, :17] <= 9)).all(axis=1)
+    last = np.where(m[:, 17] == ord("X"), 10, d[:, 17])
+    last_ok = (last >= 0) & (last <= 10)
+    check = (1 - (np.clip(d[:, :17], 0, 9) * _RIC_W).sum(axis=1)) % 11
+    year = d[:, 6] * 1000 + d[:, 7] * 100 + d[:, 8] * 10 + d[:, 9]
+    month = d[:, 10] * 10 + d[:, 11]
+    day = d[:, 12] * 10 + d[:, 13]
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    dim = _DIM[np.clip(month - 1, 0, 11)] + ((month == 2) & leap)
+    good = (
+        digits
+        & last_ok
+        & (check == last)
+        & (year >= 1)
+        & (month >= 1)
+        & (month <= 12)
+        & (day >= 1)
+        & (day <= dim)
+    )
+    places = ["".join(map(chr, row)) for row in m[good][:, :6]]
+    years = year[good].tolist()
+    good_idx = np.flatnonzero(good)
+    good[good_idx] = [_birthplace_ok(p, y) for p, y in zip(places, years, strict=True)]
+    ok[pos] = good
+    return ok
+
+
+def _pseudonyms(clear: Sequence[str], cache: dict[str, str] | None = None) -> list[str]:
+    """``ids.person_key`` for numbers already validated here (same key and HMAC; tested equal).
+    ``cache`` keeps them across files: the persons file and the roles file name the same people."""
+    cache = {} if cache is None else cache
+    key = ids._key()
+    prefix = ids.PERSON_PREFIX
+    out = []
+    for c in clear:
+        k = cache.get(c)
+        if k is None:
+            k = cache[c] = prefix + hmac.new(key, c.encode(), hashlib.sha256).hexdigest()[:24]
+        out.append(k)
+    return out
+
+
+def _mask(clear: str) -> str:
+    return clear[:3] + "*" * 11 + clear[-4:]
+
+
+_ID_LIKE = re.compile(r"(?<![0-9A-Za-z])(\d{3})\d{11}(\d{3}[0-9Xx])(?![0-9A-Za-z])")
+
+
+def _mask_text(text: str) -> str:
+    """Mask anything that looks like a resident ID number: the report may travel further than the file."""
+    return _ID_LIKE.sub(lambda m: m.group(1) + "*" * 11 + m.group(2), text)
+
+
+@dataclass
+class _Ids:
+    """Per-row identifier resolution: ``key`` is the graph key (USCC or person key), ``person``
+    whether it is a person, ``reason`` why it is invalid (None when valid)."""
+
+    key: np.ndarray
+    person: np.ndarray
+    reason: np.ndarray
+
+
+def _resolve(s: pd.Series, accept: str, known_orgs: set[str], cache: dict[str, str] | None = None) -> _Ids:
+    """Validate a column of USCCs (``accept='org'``), ID numbers (``'person'``) or either (``'any'``)."""
+    codes, uniques = pd.factorize(s)
+    raw = [str(u) for u in np.asarray(uniques, dtype=object).tolist()]
+    n = len(raw)
+    key = np.empty(n, dtype=object)
+    person = np.zeros(n, dtype=bool)
+    reason = np.full(n, None, dtype=object)
+    as_org = [v.replace(" ", "").replace("-", "").upper() for v in raw]
+    as_person = [v.upper() for v in raw]
+    org_ok = _uscc_valid(as_org) if accept != "person" else np.zeros(n, dtype=bool)
+    person_ok = _ric_valid(as_person) if accept != "org" else np.zeros(n, dtype=bool)
+    if accept == "any":  # a USCC of a known organisation wins over an equal-looking ID number
+        known = np.fromiter((c in known_orgs for c in as_org), dtype=bool, count=n)
+        person_ok &= ~(org_ok & known)
+        org_ok &= ~person_ok
+    for i in np.flatnonzero(org_ok):
+        key[i] = as_org[i]
+    pi = np.flatnonzero(person_ok)
+    key[pi] = _pseudonyms([as_person[i] for i in pi], cache) if len(pi) else []
+    person[pi] = True
+    # Invalid values: ask python-stdnum (via graph_credit.ids) for the reason, and accept what
+    # its own normalisation accepts, so the result is exactly that of the scalar validators.
+    for i in np.flatnonzero(~org_ok & ~person_ok):
+        v = raw[i]
+        if not v:
+            reason[i] = "missing"
+            continue
+        looks_personal = accept == "person" or (
+            accept == "any"
+            and len(as_person[i]) == 18
+            and as_person[i][:17].isdigit()
+            and as_person[i][6:8] in ("18", "19", "20")
+        )
+        try:
+            if looks_personal:
+                clear = normalise_id_number(v)
+                key[i], person[i] = _pseudonyms([clear])[0], True
+            else:
+                key[i] = normalise_uscc(v)
+        except InvalidIdentifier as exc:
+            what = "resident ID number" if looks_personal else "USCC"
+            reason[i] = f"invalid {what}: {exc.reason}"
+    return _Ids(key[codes], person[codes], reason[codes])
+
+
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_BAD = object()
+
+
+@dataclass
+class _Dates:
+    value: np.ndarray  # date or None
+    ordinal: np.ndarray  # day ordinal, -1 when missing
+    bad: np.ndarray
+
+
+def _dates(s: pd.Series) -> _Dates:
+    codes, uniques = pd.factorize(s)
+    objs: list[Any] = []
+    for u in np.asarray(uniques, dtype=object).tolist():
+        u = str(u)
+        if not u:
+            objs.append(None)
+        elif _DATE_RE.fullmatch(u):
+            try:
+                objs.append(date.fromisoformat(u))
+            except ValueError:
+                objs.append(_BAD)
+        else:
+            objs.append(_BAD)
+    arr = np.empty(len(objs), dtype=object)
+    arr[:] = objs
+    bad_u = np.fromiter((o is _BAD for o in objs), dtype=bool, count=len(objs))
+    ords = np.fromiter(
+        (o.toordinal() if isinstance(o, date) else -1 for o in objs), dtype=np.int64, count=len(objs)
+    )
+    value = arr[codes]
+    bad = bad_u[codes]
+    value[bad] = None
+    return _Dates(value, ords[codes], bad)
+
+
+def _numbers(df: pd.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray]:
+    """(float values with NaN when empty, mask of values that are not numbers)."""
+    if col not in df:
+        return np.full(len(df), np.nan), np.zeros(len(df), dtype=bool)
+    s = df[col]
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind == "f":
+        v = s.to_numpy(dtype=float)
+        return v, ~np.isfinite(v) & ~np.isnan(v)
+    text = s.astype(object).to_numpy()
+    v = pd.to_numeric(pd.Series(text).replace("", np.nan), errors="coerce").to_numpy(dtype=float)
+    empty = text == ""
+    return v, (~empty & ~np.isfinite(v))
+
+
+def _raw(rows: _Rows, col: str) -> np.ndarray:
+    """A column's values as given, for the report."""
+    return (
+        rows.df[col].astype(object).to_numpy() if col in rows.df else np.full(len(rows.df), "", dtype=object)
+    )
+
+
+def _obj(values: np.ndarray) -> np.ndarray:
+    """NaN to None in an object array (dataclass fields hold None, never NaN)."""
+    out = values.astype(object)
+    out[pd.isna(values)] = None
+    return out
+
+
+# -- import machinery ----------------------------------------------------------------------------------
+class _Rows:
+    """One file's rows, the bad-row mask and the errors found so far."""
+
+    def __init__(self, src: _Source) -> None:
+        self.kind = src.kind
+        self.file = src.name
+        self.df = src.frame
+        self.lines = src.frame["_line"].to_numpy()
+        self.bad = np.zeros(len(src.frame), dtype=bool)
+        self.errors: list[pd.DataFrame] = (
+            []
+            if not src.errors
+            else [
+                pd.DataFrame(
+                    [(e.line, e.field, e.value, e.reason) for e in src.errors],
+                    columns=["line", "field", "value", "reason"],
+                )
+            ]
+        )
+
+    def col(self, name: str) -> pd.Series:
+        if name in self.df:
+            return self.df[name]
+        return pd.Series(pd.arrays.ArrowExtensionArray(pa.array([""] * len(self.df), type=pa.string())))
+
+    def empty(self, name: str) -> np.ndarray:
+        """Rows where the column is empty (Arrow-side: no Python strings for big files)."""
+        return (self.col(name).str.len() == 0).to_numpy(dtype=bool)
+
+    def take(self, name: str, pos: np.ndarray) -> list[Any]:
+        """Values at ``pos`` as Python objects, without materialising the whole column."""
+        col = self.col(name)
+        return col.iloc[pos].tolist() if len(pos) else []
+
+    def text(self, name: str) -> np.ndarray:
+        return np.array(self.col(name).astype(object).to_numpy(), dtype=object)  # a writable copy
+
+    def flag(
+        self,
+        mask: np.ndarray,
+        fld: str,
+        reason: str | np.ndarray,
+        values: np.ndarray | None = None,
+        only_good: bool = False,
+    ) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if only_good:
+            mask = mask & ~self.bad
+        if not mask.any():
+            return
+        idx = np.flatnonzero(mask)
+        given = values[idx] if values is not None else self.take(fld, idx)
+        vals = ["" if v is None or (isinstance(v, float) and v != v) else str(v) for v in given]
+        if fld in _PERSON_FIELDS:
+            vals = [_mask_text(v) for v in vals]
+        reasons = (
+            [reason] * len(idx) if isinstance(reason, str) else [str(r) for r in np.asarray(reason)[idx]]
+        )
+        self.errors.append(
+            pd.DataFrame({"line": self.lines[idx], "field": fld, "value": vals, "reason": reasons})
+        )
+        self.bad |= mask
+
+    def required(self) -> None:
+        for fld in REQUIRED[self.kind]:
+            if fld not in NUMERIC:
+                self.flag(self.empty(fld), fld, "missing")
+
+    def duplicates(self, keys: pd.DataFrame | pd.Series, fld: str, what: str) -> None:
+        """Flag the second and later rows with the same key among rows still good."""
+        good = ~self.bad
+        k = keys[good] if isinstance(keys, pd.Series) else keys.loc[good]
+        dup = k.duplicated(keep="first").to_numpy()
+        if not dup.any():
+            return
+        first_line = (
+            pd.Series(self.lines[good], index=k.index)
+            .groupby([k[c] for c in k.columns] if isinstance(k, pd.DataFrame) else k, sort=False)
+            .transform("first")
+            .to_numpy()
+        )
+        mask = np.zeros(len(self.df), dtype=bool)
+        reason = np.full(len(self.df), None, dtype=object)
+        idx = np.flatnonzero(good)[dup]
+        mask[idx] = True
+        reason[idx] = [f"duplicate {what} (first on line {n})" for n in first_line[dup]]
+        self.flag(mask, fld, reason)
+
+    def report(self) -> list[RowError]:
+        if not self.errors:
+            return []
+        df = pd.concat(self.errors, ignore_index=True).sort_values("line", kind="stable")
+        cols = (df[c].tolist() for c in ("line", "field", "value", "reason"))
+        return [RowError(self.file, int(n), str(f), str(v), str(r)) for n, f, v, r in zip(*cols, strict=True)]
+
+
+class _Importer:
+    def __init__(self, store: Store, report: ImportReport, progress: bool, batch_size: int) -> None:
+        self.store = store
+        self.report = report
+        self.progress = progress
+        self.batch = max(1, batch_size)
+        self.known_orgs: set[str] = set()  # organisation codes known to exist (this import or the store)
+        self.known_persons: set[str] = set()
+        self.absent_orgs: set[str] = set()
+        self.absent_persons: set[str] = set()
+        self.pseudonyms: dict[str, str] = {}  # clear ID number -> person key, for this import only
+
+    # references ---------------------------------------------------------------------------------
+    def _exist(self, keys: np.ndarray, person: np.ndarray) -> np.ndarray:
+        """Whether each key names a subject in this import or already in the store."""
+        for is_person, known, absent, getter in (
+            (False, self.known_orgs, self.absent_orgs, self.store.get_organisations),
+            (True, self.known_persons, self.absent_persons, self.store.get_persons),
+        ):
+            wanted = {k for k in keys[person == is_person] if k is not None}
+            ask = sorted(wanted - known - absent)
+            for i in range(0, len(ask), 10_000):
+                chunk = ask[i : i + 10_000]
+                found = set(getter(chunk))
+                known.update(found)
+                absent.update(set(chunk) - found)
+        out = np.zeros(len(keys), dtype=bool)
+        org_rows = ~person
+        out[org_rows] = pd.Series(keys[org_rows], dtype=object).isin(self.known_orgs).to_numpy()
+        out[person] = pd.Series(keys[person], dtype=object).isin(self.known_persons).to_numpy()
+        return out
+
+    def subjects(self, rows: _Rows, fld: str, accept: str = "any") -> _Ids:
+        """Resolve a subject column, flag invalid identifiers and references to unknown subjects."""
+        res = _resolve(rows.col(fld), accept, self.known_orgs, self.pseudonyms)
+        invalid = res.reason != None  # noqa: E711 - elementwise on an object array
+        rows.flag(invalid & ~rows.empty(fld), fld, res.reason)
+        ok = ~invalid & ~rows.bad
+        exists = np.zeros(len(res.key), dtype=bool)
+        exists[ok] = self._exist(res.key[ok], res.person[ok])
+        what = np.where(res.person, "person", "organisation")
+        rows.flag(ok & ~exists, fld, np.char.add(what.astype(str), " not in this import nor in the store"))
+        return res
+
+    def dates(self, rows: _Rows, fld: str) -> _Dates:
+        d = _dates(rows.col(fld))
+        rows.flag(d.bad, fld, "not a date (YYYY-MM-DD)")
+        return d
+
+    def enum(
+        self, rows: _Rows, fld: str, allowed: Iterable[str], default: str | None = None, upper: bool = False
+    ) -> np.ndarray:
+        codes, uniques = pd.factorize(rows.col(fld))
+        cased = [str(u).upper() if upper else str(u).lower() for u in np.asarray(uniques, dtype=object)]
+        norm = np.array([*cased, ""], dtype=object)
+        values = norm[codes]  # code -1 (none here: no nulls) would pick the trailing ""
+        if default is not None:
+            values[values == ""] = default
+        allowed = tuple(allowed)
+        rows.flag(
+            ~pd.Series(values, dtype=object).isin(allowed).to_numpy() & (values != ""),
+            fld,
+            f"must be one of {', '.join(allowed)}",
+        )
+        return values
+
+    # writing ------------------------------------------------------------------------------------------
+    def _bar(self, kind: str, total: int) -> Any:
+        return tqdm(total=total, desc=kind, unit="row", disable=not self.progress, leave=False)
+
+    def _write(
+        self,
+        kind: str,
+        items: list[Any],
+        put: Callable[[Sequence[Any]], WriteCounts],
+        existing: Callable[[list[Any]], Mapping[str, Any]] | None,
+        key: Callable[[Any], str],
+        touch: Callable[[list[Any]], None] | None = None,
+    ) -> None:
+        """Upsert in batches, each in one transaction. With ``existing``, compare first and send only
+        new or changed rows (so ``touch`` sees exactly what changed)."""
+        total = self.report.counts.get(kind, WriteCounts())
+        with self._bar(kind, len(items)) as bar:
+            for i in range(0, len(items), self.batch):
+                chunk = items[i : i + self.batch]
+                with self.store.transaction():
+                    if existing is None:
+                        counts = put(chunk)
+                    else:
+                        old = existing(chunk)
+                        changed = [x for x in chunk if old.get(key(x)) != x]
+                        counts = put(changed) + WriteCounts(unchanged=len(chunk) - len(changed))
+                        if touch and changed:
+                            touch(changed)
+                total += counts
+                bar.update(len(chunk))
+        self.report.counts[kind] = total
+
+    # kinds ---------------------------------------------------------------------------------------------
+    def organisations(self, rows: _Rows) -> None:
+        rows.required()
+        code = _resolve(rows.col("code"), "org", set())
+        rows.flag((code.reason != None) & ~rows.empty("code"), "code", code.reason)  # noqa: E711
+        rows.duplicates(pd.Series(code.key), "code", "code")
+        org_type = self.enum(rows, "org_type", ORG_TYPES, default="enterprise")
+        region = rows.text("region")
+        bad_region = (region != "") & ~rows.col("region").str.fullmatch(r"\d{6}").to_numpy(dtype=bool)
+        rows.flag(bad_region, "region", "must be a 6-digit administrative division code")
+        reg, dereg = self.dates(rows, "registered_on"), self.dates(rows, "deregistered_on")
+        rows.flag(
+            (dereg.ordinal >= 0) & (reg.ordinal >= 0) & (dereg.ordinal < reg.ordinal),
+            "deregistered_on",
+            "before registered_on",
+        )
+        good = np.flatnonzero(~rows.bad)
+        keys = code.key[good]
+        regions = [
+            r or (k[2:8] if k else "") for r, k in zip(region[good].tolist(), keys.tolist(), strict=True)
+        ]
+        items = [
+            Organisation(*args)
+            for args in zip(
+                keys.tolist(),
+                rows.text("name")[good].tolist(),
+                org_type[good].tolist(),
+                regions,
+                rows.text("industry")[good].tolist(),
+                reg.value[good].tolist(),
+                dereg.value[good].tolist(),
+                strict=True,
+            )
+        ]
+        self.known_orgs.update(keys.tolist())
+        self._write("organisations", items, self.store.put_organisations, None, lambda o: o.code)
+
+    def persons(self, rows: _Rows) -> None:
+        rows.required()
+        raw = rows.text("id_number")
+        clear = np.array([v.upper() for v in raw], dtype=object) if len(raw) else raw
+        res = _resolve(rows.col("id_number"), "person", set(), self.pseudonyms)
+        rows.flag((res.reason != None) & (raw != ""), "id_number", res.reason)  # noqa: E711
+        rows.duplicates(pd.Series(res.key), "id_number", "resident ID number")
+        region = rows.text("region")
+        bad_region = (region != "") & ~rows.col("region").str.fullmatch(r"\d{6}").to_numpy(dtype=bool)
+        rows.flag(bad_region, "region", "must be a 6-digit administrative division code")
+        good = np.flatnonzero(~rows.bad)
+        keys = res.key[good].tolist()
+        items = [
+            Person(k, _mask(c), n, r)
+            for k, c, n, r in zip(
+                keys,
+                clear[good].tolist(),
+                rows.text("name")[good].tolist(),
+                region[good].tolist(),
+                strict=True,
+            )
+        ]
+        self.known_persons.update(keys)
+        self._write("persons", items, self.store.put_persons, None, lambda p: p.key)
+
+    def roles(self, rows: _Rows) -> None:
+        rows.required()
+        role = self.enum(rows, "role", _ROLES, upper=True)
+        org = _resolve(rows.col("org_code"), "org", self.known_orgs)
+        rows.flag((org.reason != None) & ~rows.empty("org_code"), "org_code", org.reason)  # noqa: E711
+        ok = ~rows.bad & (org.reason == None)  # noqa: E711
+        exists = np.zeros(len(org.key), dtype=bool)
+        exists[ok] = self._exist(org.key[ok], np.zeros(int(ok.sum()), dtype=bool))
+        rows.flag(ok & ~exists, "org_code", "organisation not in this import nor in the store")
+        holder = self.subjects(rows, "holder_id")
+        vf, vt = self.dates(rows, "valid_from"), self.dates(rows, "valid_to")
+        rows.flag(
+            (vt.ordinal >= 0) & (vf.ordinal >= 0) & (vt.ordinal <= vf.ordinal),
+            "valid_to",
+            "not after valid_from (intervals are [valid_from, valid_to))",
+        )
+        ratio, ratio_bad = _numbers(rows.df, "ratio")
+        raw_ratio = _raw(rows, "ratio")
+        rows.flag(ratio_bad, "ratio", "not a number", values=raw_ratio)
+        has_ratio = ~np.isnan(ratio)
+        rows.flag(
+            has_ratio & ~ratio_bad & ((ratio <= 0) | (ratio > 1)),
+            "ratio",
+            "must be in (0, 1]",
+            values=raw_ratio,
+        )
+        rows.flag(
+            has_ratio & (role != "SHAREHOLDER"),
+            "ratio",
+            "only a SHAREHOLDER edge has a ratio",
+            values=raw_ratio,
+        )
+        capital, cap_bad = _numbers(rows.df, "subscribed_capital")
+        rows.flag(
+            cap_bad | (capital < 0),
+            "subscribed_capital",
+            "must be a non-negative number",
+            values=_raw(rows, "subscribed_capital"),
+        )
+        is_org_holder = ~holder.person & (holder.reason == None)  # noqa: E711
+        rows.flag(
+            is_org_holder & (role != "SHAREHOLDER") & (role != ""),
+            "holder_id",
+            "an organisation can only hold a SHAREHOLDER edge",
+            only_good=True,
+        )
+        rows.flag(
+            is_org_holder & (holder.key == org.key),
+            "holder_id",
+            "an organisation cannot hold itself",
+            only_good=True,
+        )
+        frame = pd.DataFrame(
+            {
+                "holder": holder.key,
+                "role": role,
+                "org": org.key,
+                "vf": vf.ordinal,
+                "vt": np.where(vt.ordinal >= 0, vt.ordinal, _OPEN),
+                "ratio": ratio,
+                "pos": np.arange(len(role)),
+            }
+        )
+        rows.duplicates(
+            frame[["holder", "role", "org", "vf"]],
+            "valid_from",
+            "edge (same holder, role, organisation and valid_from)",
+        )
+        good = frame[~rows.bad]
+        # Checks against stored edges and the writes go organisation by organisation, so each batch
+        # sees every edge of its organisations.
+        good = good.sort_values(["org", "pos"], kind="stable")
+        orgs = good["org"].to_numpy()
+        starts = [0]
+        while starts[-1] < len(good):
+            nxt = min(starts[-1] + self.batch, len(good))
+            while 0 < nxt < len(good) and orgs[nxt] == orgs[nxt - 1]:
+                nxt += 1
+            starts.append(nxt)
+        total = self.report.counts.get("roles", WriteCounts())
+        vf_v, vt_v = vf.value, vt.value
+        ratio_o, cap_o = _obj(ratio), _obj(capital)
+        touched = self.report.touched
+        with self._bar("roles", len(good)) as bar:
+            for a, b in zip(starts, starts[1:], strict=False):
+                part = good.iloc[a:b]
+                pos = part["pos"].to_numpy()
+                hs, rs, os_ = holder.key[pos].tolist(), role[pos].tolist(), org.key[pos].tolist()
+                # model.stable_id(holder, role, org, valid_from) on the ISO text we already have.
+                eids = [
+                    hashlib.blake2b(f"{h}\x1f{r}\x1f{o}\x1f{f}".encode(), digest_size=10).hexdigest()
+                    for h, r, o, f in zip(hs, rs, os_, rows.take("valid_from", pos), strict=True)
+                ]
+                items = [
+                    RoleEdge(h, _ROLES[r], o, f, t, q, c, ti, eid)
+                    for h, r, o, f, t, q, c, ti, eid in zip(
+                        hs,
+                        rs,
+                        os_,
+                        vf_v[pos].tolist(),
+                        vt_v[pos].tolist(),
+                        ratio_o[pos].tolist(),
+                        cap_o[pos].tolist(),
+                        rows.take("title", pos),
+                        eids,
+                        strict=True,
+                    )
+                ]
+                with self.store.transaction():
+                    stored = self.store.roles_of(sorted(set(part["org"])), "in")
+                    keep = self._edge_checks(rows, part, eids, stored)
+                    old = {e.edge_id: e for e in stored}
+                    items = [e for e, k in zip(items, keep, strict=True) if k]
+                    changed = [e for e in items if old.get(e.edge_id) != e]
+                    changed.sort(key=lambda e: e.edge_id)  # primary-key order: sequential B-tree inserts
+                    total += self.store.put_roles(changed) + WriteCounts(unchanged=len(items) - len(changed))
+                touched.orgs.update(e.org for e in changed)
+                touched.role_holders.update(e.holder for e in changed)
+                bar.update(len(part))
+        self.report.counts["roles"] = total
+
+    def _edge_checks(
+        self, rows: _Rows, part: pd.DataFrame, edge_ids: list[str], stored: list[RoleEdge]
+    ) -> np.ndarray:
+        """Overlapping intervals for one (holder, role, organisation) and shareholding sums over 1,
+        against this batch's rows and the stored edges they do not replace. Returns rows to keep."""
+        replaced = set(edge_ids)
+        others = [e for e in stored if e.edge_id not in replaced]
+        file_rows = part[["holder", "role", "org", "vf", "vt", "ratio", "pos"]].reset_index(drop=True)
+        st = pd.DataFrame(
+            {
+                "holder": [e.holder for e in others],
+                "role": [e.role.value for e in others],
+                "org": [e.org for e in others],
+                "vf": [e.valid_from.toordinal() for e in others],
+                "vt": [e.valid_to.toordinal() if e.valid_to else _OPEN for e in others],
+                "ratio": [e.ratio if e.ratio is not None else np.nan for e in others],
+                "pos": -1,
+            }
+        )
+        both = pd.concat([file_rows, st], ignore_index=True) if len(st) else file_rows
+        ok = np.ones(len(both), dtype=bool)  # file rows first, in the order of ``part``
+        lines = rows.lines
+
+        # Overlaps: only groups with more than one edge can overlap (few; a plain loop is fine).
+        multi = both[both.duplicated(["holder", "role", "org"], keep=False)]
+        posarr = both["pos"].to_numpy()  # row of ``both`` -> position in the file (-1: stored)
+        if len(multi):
+            multi = multi.sort_values(["holder", "role", "org", "vf", "pos"], kind="stable")
+            for _, grp in multi.groupby(["holder", "role", "org"], sort=False):
+                kept: list[tuple[int, int, int]] = []  # (vf, vt, row in ``both``) accepted so far
+                for f, t, i in zip(grp["vf"], grp["vt"], grp.index, strict=True):
+                    clash = next(((kf, kt, ki) for kf, kt, ki in kept if f < kt and kf < t), None)
+                    if clash is None:
+                        kept.append((f, t, i))
+                        continue
+                    victim, other = i, clash[2]
+                    if posarr[i] < 0:  # a stored edge stays: reject the file row it clashes with
+                        victim, other = other, i
+                        kept.remove(clash)
+                        kept.append((f, t, i))
+                    other_pos = posarr[other]
+                    where = f"line {lines[other_pos]}" if other_pos >= 0 else "an edge already stored"
+                    self._reject(
+                        rows,
+                        int(posarr[victim]),
+                        "valid_from",
+                        f"overlaps the interval of {where} for the same holder, role and organisation",
+                    )
+                    ok[victim] = False
+
+        # Shareholding: the ratios in force on any day may not sum past 1. A vectorised sweep finds
+        # the organisations concerned; for those (few) a greedy sweep rejects the latest entrant.
+        sh = both[ok & (both["role"] == "SHAREHOLDER").to_numpy() & both["ratio"].notna().to_numpy()]
+        sh = sh[sh.groupby("org")["ratio"].transform("size") > 1] if len(sh) else sh
+        if len(sh):
+            ev = pd.concat(
+                [
+                    pd.DataFrame({"org": sh["org"], "day": sh["vf"], "delta": sh["ratio"]}),
+                    pd.DataFrame({"org": sh["org"], "day": sh["vt"], "delta": -sh["ratio"]}),
+                ]
+            ).sort_values(["org", "day", "delta"], kind="stable")  # ends before starts on the same day
+            ev["sum"] = ev.groupby("org")["delta"].cumsum()
+            for org_code in ev.loc[ev["sum"] > 1 + _EPS, "org"].unique():
+                for i, total, day in self._overflow(sh[sh["org"] == org_code], lines):
+                    self._reject(
+                        rows,
+                        int(posarr[i]),
+                        "ratio",
+                        f"shareholding ratios of {org_code} would sum to {total:.6g} "
+                        f"on {date.fromordinal(int(day)).isoformat()}",
+                    )
+                    ok[i] = False
+        return ok[: len(part)]
+
+    @staticmethod
+    def _overflow(sh: pd.DataFrame, lines: np.ndarray) -> list[tuple[int, float, int]]:
+        """Sweep one organisation's shareholder edges by date; whenever the ratios in force exceed 1,
+        drop the file row that entered last. Stored edges are never dropped. Returns (row, sum, day)."""
+        index = [int(i) for i in sh.index]
+        vf = dict(zip(index, sh["vf"].astype(int).tolist(), strict=True))
+        vt = dict(zip(index, sh["vt"].astype(int).tolist(), strict=True))
+        ratio = dict(zip(index, sh["ratio"].astype(float).tolist(), strict=True))
+        pos = dict(zip(index, sh["pos"].astype(int).tolist(), strict=True))
+        events: list[tuple[int, int, int, int, int]] = []
+        for i in index:
+            r0, r1 = (0, 0) if pos[i] < 0 else (1, int(lines[pos[i]]))
+            events.append((vf[i], 1, r0, r1, i))
+            if vt[i] < _OPEN:
+                events.append((vt[i], 0, r0, r1, i))  # ends sort before starts on the same day
+        active: dict[int, tuple[int, int, int]] = {}
+        total, out, dropped = 0.0, [], set()
+        for day, start, r0, r1, i in sorted(events):
+            if i in dropped:
+                continue
+            if not start:
+                if active.pop(i, None) is not None:
+                    total -= ratio[i]
+                continue
+            active[i] = (vf[i], r0, r1)
+            total += ratio[i]
+            while total > 1 + _EPS:
+                mine = [j for j in active if pos[j] >= 0]
+                if not mine:
+                    break
+                j = max(mine, key=lambda j: active[j])
+                out.append((j, total, day))
+                total -= ratio[j]
+                del active[j]
+                dropped.add(j)
+        return out
+
+    @staticmethod
+    def _reject(rows: _Rows, pos: int, fld: str, reason: str) -> None:
+        mask = np.zeros(len(rows.bad), dtype=bool)
+        mask[pos] = True
+        rows.flag(mask, fld, reason, values=_raw(rows, "ratio") if fld == "ratio" else None)
+
+    def records(self, rows: _Rows) -> None:
+        rows.required()
+        rows.duplicates(rows.col("record_id"), "record_id", "record_id")
+        subject = self.subjects(rows, "subject_id")
+        severity = self.enum(rows, "severity", SEVERITIES)
+        act, decision, end = (self.dates(rows, f) for f in ("act_date", "decision_date", "period_end"))
+        rows.flag(
+            (act.ordinal >= 0) & (decision.ordinal >= 0) & (act.ordinal > decision.ordinal),
+            "act_date",
+            "after decision_date",
+        )
+        rows.flag(
+            (end.ordinal >= 0) & (decision.ordinal >= 0) & (end.ordinal < decision.ordinal),
+            "period_end",
+            "before decision_date",
+        )
+        responsible = self._responsible(rows)
+        jurisdiction = rows.text("jurisdiction")
+        jurisdiction[jurisdiction == ""] = "default"
+        good = np.flatnonzero(~rows.bad)
+        t = {
+            f: rows.text(f)[good].tolist()
+            for f in ("record_id", "category", "document_no", "department", "basis")
+        }
+        items = [
+            DishonestyRecord(
+                record_id=i,
+                subject=s,
+                category=c,
+                severity=sv,
+                decision_date=dd,
+                act_date=ad,
+                document_no=dn,
+                department=dp,
+                basis=bs,
+                period_end=pe,
+                responsible=rs,
+                jurisdiction=j,
+            )
+            for i, s, c, sv, dd, ad, dn, dp, bs, pe, rs, j in zip(
+                t["record_id"],
+                subject.key[good].tolist(),
+                t["category"],
+                severity[good].tolist(),
+                decision.value[good].tolist(),
+                act.value[good].tolist(),
+                t["document_no"],
+                t["department"],
+                t["basis"],
+                end.value[good].tolist(),
+                [responsible.get(int(g), ()) for g in good],
+                jurisdiction[good].tolist(),
+                strict=True,
+            )
+        ]
+
+        def touch(changed: list[DishonestyRecord]) -> None:
+            self.report.touched.records.update(r.record_id for r in changed)
+
+        self._write(
+            "records",
+            items,
+            self.store.put_records,
+            lambda chunk: self.store.get_records([r.record_id for r in chunk]),
+            lambda r: r.record_id,
+            touch,
+        )
+
+    def _responsible(self, rows: _Rows) -> dict[int, tuple[Responsible, ...]]:
+        """Parse ``id_number:ROLE;id_number`` items; a bad item rejects its row."""
+        text = rows.text("responsible")
+        out: dict[int, tuple[Responsible, ...]] = {}
+        nonempty = np.flatnonzero((text != "") & ~rows.bad)
+        if not len(nonempty):
+            return out
+        pos, ids_, roles_ = [], [], []
+        for p in nonempty:
+            for item in str(text[p]).split(";"):
+                item = item.strip()
+                if item:
+                    ident, _, r = item.partition(":")
+                    pos.append(p)
+                    ids_.append(ident.strip())
+                    roles_.append(r.strip().upper())
+        items = pd.DataFrame({"pos": pos, "id": ids_, "role": roles_})
+        res = _resolve(
+            pd.Series(pd.arrays.ArrowExtensionArray(pa.array(ids_, type=pa.string()))),
+            "person",
+            set(),
+            self.pseudonyms,
+        )
+        problem = np.full(len(items), None, dtype=object)
+        problem[res.reason != None] = res.reason[res.reason != None]  # noqa: E711
+        bad_role = (items["role"] != "") & ~items["role"].isin(list(_ROLES))
+        problem[bad_role.to_numpy() & (problem == None)] = "unknown role"  # noqa: E711
+        fine = problem == None  # noqa: E711
+        exists = np.zeros(len(items), dtype=bool)
+        exists[fine] = self._exist(res.key[fine], np.ones(int(fine.sum()), dtype=bool))
+        problem[fine & ~exists] = "person not in this import nor in the store"
+        for p, ident, r, why in zip(items["pos"], items["id"], items["role"], problem, strict=True):
+            if why is not None:
+                mask = np.zeros(len(rows.bad), dtype=bool)
+                mask[p] = True
+                rows.flag(
+                    mask,
+                    "responsible",
+                    f"{why}",
+                    values=np.array([f"{ident}:{r}" if r else ident] * len(mask), dtype=object),
+                )
+        for at, grp in items.assign(key=res.key).groupby("pos", sort=False):
+            named = tuple(
+                dict.fromkeys(
+                    Responsible(k, _ROLES[r] if r else None)
+                    for k, r in zip(grp["key"], grp["role"], strict=True)
+                )
+            )
+            out[cast(int, at)] = named
+        return out
+
+    def honours(self, rows: _Rows) -> None:
+        rows.required()
+        rows.duplicates(rows.col("honour_id"), "honour_id", "honour_id")
+        holder = self.subjects(rows, "holder_id")
+        awarded = self.dates(rows, "awarded_on")
+        good = np.flatnonzero(~rows.bad)
+        items = [
+            Honour(*a)
+            for a in zip(
+                rows.text("honour_id")[good].tolist(),
+                holder.key[good].tolist(),
+                rows.text("title")[good].tolist(),
+                rows.text("awarding_body")[good].tolist(),
+                awarded.value[good].tolist(),
+                strict=True,
+            )
+        ]
+
+        def existing(chunk: list[Honour]) -> dict[str, Honour]:
+            return {h.honour_id: h for h in self.store.honours_of(sorted({h.holder for h in chunk}))}
+
+        def touch(changed: list[Honour]) -> None:
+            self.report.touched.honour_holders.update(h.holder for h in changed)
+
+        self._write("honours", items, self.store.put_honours, existing, lambda h: h.honour_id, touch)
+
+    def list_entries(self, rows: _Rows) -> None:
+        rows.required()
+        rows.duplicates(rows.col("entry_id"), "entry_id", "entry_id")
+        subject = self.subjects(rows, "subject_id")
+        which = self.enum(rows, "list", LISTS)
+        status = self.enum(rows, "status", LIST_STATUSES, default="effective")
+        vf, vt, pf, pt = (
+            self.dates(rows, f) for f in ("valid_from", "valid_to", "publicity_from", "publicity_to")
+        )
+        rows.flag(
+            (vt.ordinal >= 0) & (vf.ordinal >= 0) & (vt.ordinal <= vf.ordinal),
+            "valid_to",
+            "not after valid_from",
+        )
+        rows.flag(
+            (pt.ordinal >= 0) & (pf.ordinal >= 0) & (pt.ordinal < pf.ordinal),
+            "publicity_to",
+            "before publicity_from",
+        )
+        good = np.flatnonzero(~rows.bad)
+        t = {f: rows.text(f)[good].tolist() for f in ("entry_id", "name", "determining_unit", "basis")}
+        items = [
+            ListEntry(*a)
+            for a in zip(
+                t["entry_id"],
+                subject.key[good].tolist(),
+                which[good].tolist(),
+                t["name"],
+                t["determining_unit"],
+                t["basis"],
+                vf.value[good].tolist(),
+                vt.value[good].tolist(),
+                pf.value[good].tolist(),
+                pt.value[good].tolist(),
+                status[good].tolist(),
+                strict=True,
+            )
+        ]
+
+        def touch(changed: list[ListEntry]) -> None:
+            self.report.touched.list_entries.update(e.entry_id for e in changed)
+            self.report.touched.list_subjects.update(e.subject for e in changed)
+
+        self._write(
+            "list_entries",
+            items,
+            self.store.put_list_entries,
+            lambda chunk: self.store.get_list_entries([e.entry_id for e in chunk]),
+            lambda e: e.entry_id,
+            touch,
+        )
+
+    def run(self, src: _Source) -> None:
+        started = time.perf_counter()
+        rows = _Rows(src)
+        self.report.rows[src.kind] = len(src.frame)
+        self.report.files[src.kind] = src.name
+        missing = [c for c in REQUIRED[src.kind] if c not in src.frame.columns]
+        if missing:
+            rows.errors = [
+                pd.DataFrame(
+                    {
+                        "line": 1,
+                        "field": missing,
+                        "value": "",
+                        "reason": "required column missing from the header",
+                    }
+                )
+            ]
+            self.report.counts[src.kind] = WriteCounts()
+        else:
+            getattr(self, src.kind)(rows)
+        self.report.errors.extend(rows.report())
+        self.report.seconds[src.kind] = time.perf_counter() - started
+
+
+def import_dir(
+    store: Store, path: str | Path, *, progress: bool = True, batch_size: int = 50_000
+) -> ImportReport:
+    """Import ``organisations``, ``persons``, ``roles``, ``records``, ``honours`` and ``list_entries``
+    files (``.csv``, ``.csv.gz`` or ``.parquet``) from a directory, in dependency order."""
+    files = _find_files(Path(path))
+    report = ImportReport()
+    importer = _Importer(store, report, progress, batch_size)
+    for kind in KINDS:
+        if kind not in files:
+            continue
+        name = files[kind].name
+        try:
+            frame, errors = read_file(files[kind], kind)
+        except (pa.ArrowInvalid, OSError, UnicodeError) as exc:  # not UTF-8, not Parquet, truncated, ...
+            report.rows[kind], report.files[kind], report.counts[kind] = 0, name, WriteCounts()
+            report.errors.append(RowError(name, 1, "", "", f"cannot read the file: {exc}"))
+            continue
+        importer.run(_Source(kind, name, frame, errors))
+    return report
+
+
+def import_frames(
+    store: Store,
+    frames: Mapping[str, pd.DataFrame],
+    source_names: Mapping[str, str] | None = None,
+    *,
+    progress: bool = False,
+    batch_size: int = 50_000,
+) -> ImportReport:
+    """Import DataFrames in the file format (keys are kinds); ``source_names`` name them in the report."""
+    unknown = set(frames) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown kinds: {', '.join(sorted(unknown))}")
+    report = ImportReport()
+    importer = _Importer(store, report, progress, batch_size)
+    names = source_names or {}
+    for kind in KINDS:
+        if kind in frames:
+            frame = frames[kind]
+            normal = _normalise(frame, kind, np.arange(len(frame), dtype=np.int64) + 2)
+            importer.run(_Source(kind, names.get(kind, f"{kind}.csv"), normal, []))
+    return report
+
+
+# -- export ------------------------------------------------------------------------------------------
+def _node_attrs(store: Store, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+    keys = list(dict.fromkeys(keys))
+    persons = [k for k in keys if is_person_key(k)]
+    orgs = [k for k in keys if not is_person_key(k)]
+    out: dict[str, dict[str, Any]] = {}
+    for o in store.get_organisations(orgs).values():
+        out[o.code] = _org_attrs(o)
+    for p in store.get_persons(persons).values():
+        out[p.key] = _person_attrs(p)
+    return out
+
+
+def _org_attrs(o: Organisation) -> dict[str, Any]:
+    return {
+        "kind": "organisation",
+        "name": o.name,
+        "org_type": o.org_type,
+        "region": o.region,
+        "industry": o.industry,
+        "registered_on": o.registered_on,
+        "deregistered_on": o.deregistered_on,
+    }
+
+
+def _person_attrs(p: Person) -> dict[str, Any]:
+    return {"kind": "person", "name": p.name, "masked": p.masked_id, "region": p.region}
+
+
+def _add_edge(g: nx.MultiDiGraph, e: RoleEdge) -> None:
+    g.add_edge(
+        e.holder,
+        e.org,
+        key=e.edge_id,
+        role=e.role.value,
+        valid_from=e.valid_from,
+        valid_to=e.valid_to,
+        ratio=e.ratio,
+        subscribed_capital=e.subscribed_capital,
+        title=e.title,
+    )
+
+
+def to_networkx(
+    store: Store, nodes: Sequence[str] | None = None, as_of: date | None = None, depth: int = 1
+) -> nx.MultiDiGraph:
+    """The responsibility graph as a networkx MultiDiGraph: holder -> organisation edges keyed by
+    ``edge_id`` (role, valid_from, valid_to, ratio, subscribed_capital, title); nodes carry ``kind``,
+    ``name`` and, for persons, only the ``masked`` ID number. With ``nodes`` (USCCs, ID numbers or
+    person keys), the ``depth``-hop neighbourhood; with ``as_of``, only edges in force that day."""
+    import networkx as nx
+
+    g = nx.MultiDiGraph()
+    if nodes is None:
+        for o in store.iter_organisations():
+            g.add_node(o.code, **_org_attrs(o))
+        for p in store.iter_persons():
+            g.add_node(p.key, **_person_attrs(p))
+        for e in store.iter_roles():
+            if as_of is None or e.active_on(as_of):
+                _add_edge(g, e)
+        return g
+    seen = {ids.subject_key(n) for n in nodes}
+    frontier = set(seen)
+    for _ in range(max(0, depth)):
+        if not frontier:
+            break
+        nxt: set[str] = set()
+        for e in store.roles_of(sorted(frontier), "both", as_of):
+            _add_edge(g, e)
+            nxt.update((e.holder, e.org))
+        frontier = nxt - seen
+        seen |= nxt
+    for key, attrs in _node_attrs(store, seen).items():
+        g.add_node(key, **attrs)
+    g.add_nodes_from(seen)  # keys not stored stay as bare nodes
+    return g
+
+
+def _date_series(values: list[date | None]) -> pd.Series:
+    # datetime64[s] holds any ISO date (years 1-9999), unlike the default nanosecond unit.
+    arr = np.array(
+        [np.datetime64(v, "D") if v is not None else np.datetime64("NaT") for v in values],
+        dtype="datetime64[D]",
+    )
+    return pd.Series(arr.astype("datetime64[s]"))
+
+
+def _frame(
+    rows: list[tuple[Any, ...]], columns: Sequence[str], date_cols: Iterable[str] = ()
+) -> pd.DataFrame:
+    df = (
+        pd.DataFrame.from_records(rows, columns=list(columns))
+        if rows
+        else pd.DataFrame(columns=list(columns))
+    )
+    for c in date_cols:
+        df[c] = _date_series(df[c].tolist()) if len(df) else pd.Series([], dtype="datetime64[s]")
+    return df
+
+
+def to_frames(store: Store, as_of: date | None = None) -> dict[str, pd.DataFrame]:
+    """Everything stored, as DataFrames with date columns as ``datetime64[s]``. Persons carry only the
+    pseudonymous key and the masked ID number. With ``as_of``: role edges, list entries and facts in
+    force that day, records decided and honours awarded on or before it."""
+
+    def in_force(a: date | None, b: date | None) -> bool:
+        return as_of is None or ((a is None or a <= as_of) and (b is None or as_of < b))
+
+    out = {
+        "organisations": _frame(
+            [
+                (o.code, o.name, o.org_type, o.region, o.industry, o.registered_on, o.deregistered_on)
+                for o in store.iter_organisations()
+            ],
+            COLUMNS["organisations"],
+            ("registered_on", "deregistered_on"),
+        ),
+        "persons": _frame(
+            [(p.key, p.masked_id, p.name, p.region) for p in store.iter_persons()],
+            ("key", "masked_id", "name", "region"),
+        ),
+        "roles": _frame(
+            [
+                (
+                    e.edge_id,
+                    e.holder,
+                    "person" if is_person_key(e.holder) else "organisation",
+                    e.role.value,
+                    e.org,
+                    e.valid_from,
+                    e.valid_to,
+                    e.ratio,
+                    e.subscribed_capital,
+                    e.title,
+                )
+                for e in store.iter_roles()
+                if in_force(e.valid_from, e.valid_to)
+            ],
+            (
+                "edge_id",
+                "holder",
+                "holder_kind",
+                "role",
+                "org",
+                "valid_from",
+                "valid_to",
+                "ratio",
+                "subscribed_capital",
+                "title",
+            ),
+            ("valid_from", "valid_to"),
+        ),
+        "records": _frame(
+            [
+                (
+                    r.record_id,
+                    r.subject,
+                    r.category,
+                    r.severity,
+                    r.act_date,
+                    r.decision_date,
+                    r.document_no,
+                    r.department,
+                    r.basis,
+                    r.period_end,
+                    ";".join(f"{x.person}:{x.role.value}" if x.role else x.person for x in r.responsible),
+                    r.jurisdiction,
+                )
+                for r in store.iter_records()
+                if as_of is None or r.decision_date <= as_of
+            ],
+            (
+                "record_id",
+                "subject",
+                "category",
+                "severity",
+                "act_date",
+                "decision_date",
+                "document_no",
+                "department",
+                "basis",
+                "period_end",
+                "responsible",
+                "jurisdiction",
+            ),
+            ("act_date", "decision_date", "period_end"),
+        ),
+        "honours": _frame(
+            [
+                (h.honour_id, h.holder, h.title, h.awarding_body, h.awarded_on)
+                for h in store.iter_honours()
+                if as_of is None or h.awarded_on <= as_of
+            ],
+            ("honour_id", "holder", "title", "awarding_body", "awarded_on"),
+            ("awarded_on",),
+        ),
+        "list_entries": _frame(
+            [
+                (
+                    e.entry_id,
+                    e.subject,
+                    e.list,
+                    e.name,
+                    e.determining_unit,
+                    e.basis,
+                    e.valid_from,
+                    e.valid_to,
+                    e.publicity_from,
+                    e.publicity_to,
+                    e.status,
+                )
+                for e in store.iter_list_entries()
+                if in_force(e.valid_from, e.valid_to)
+            ],
+            (
+                "entry_id",
+                "subject",
+                "list",
+                "name",
+                "determining_unit",
+                "basis",
+                "valid_from",
+                "valid_to",
+                "publicity_from",
+                "publicity_to",
+                "status",
+            ),
+            ("valid_from", "valid_to", "publicity_from", "publicity_to"),
+        ),
+        "facts": _frame(
+            [
+                (
+                    f.fact_id,
+                    str(f.cause),
+                    f.rule_id,
+                    f.rule_version,
+                    f.consequence,
+                    f.target,
+                    f.target_role,
+                    f.valid_from,
+                    f.valid_to,
+                    ";".join(f.basis),
+                    f.edge_id,
+                    f.edge_from,
+                    f.edge_to,
+                    f.object_id,
+                    f.ended_by,
+                    f.jurisdiction,
+                )
+                for f in store.iter_facts()
+                if in_force(f.valid_from, f.valid_to)
+            ],
+            (
+                "fact_id",
+                "cause",
+                "rule_id",
+                "rule_version",
+                "consequence",
+                "target",
+                "target_role",
+                "valid_from",
+                "valid_to",
+                "basis",
+                "edge_id",
+                "edge_from",
+                "edge_to",
+                "object_id",
+                "ended_by",
+                "jurisdiction",
+            ),
+            ("valid_from", "valid_to", "edge_from", "edge_to"),
+        ),
+    }
+    return out
+
+
+_NEO4J_FILES = {
+    "organisations": (
+        "code:ID(Organisation)",
+        "name",
+        "org_type",
+        "region",
+        "industry",
+        "registered_on:date",
+        "deregistered_on:date",
+    ),
+    "persons": ("key:ID(Person)", "masked_id", "name", "region"),
+    "roles_person": (
+        ":START_ID(Person)",
+        ":END_ID(Organisation)",
+        ":TYPE",
+        "edge_id",
+        "valid_from:date",
+        "valid_to:date",
+        "ratio:float",
+        "subscribed_capital:float",
+        "title",
+    ),
+    "roles_organisation": (
+        ":START_ID(Organisation)",
+        ":END_ID(Organisation)",
+        ":TYPE",
+        "edge_id",
+        "valid_from:date",
+        "valid_to:date",
+        "ratio:float",
+        "subscribed_capital:float",
+        "title",
+    ),
+}
+
+
+def _cell(v: Any) -> Any:
+    if v is None:
+        return ""  # an empty unquoted field: no property
+    if isinstance(v, date):
+        return v.isoformat()
+    return v
+
+
+def export_neo4j_admin(store: Store, out_dir: str | Path, database: str = "neo4j") -> dict[str, int]:
+    """Write ``neo4j-admin database import full`` CSV files (typed headers, ``Organisation`` and
+    ``Person`` ID spaces, one relationship type per role) and ``import.sh`` with the exact command.
+    Persons are exported with their pseudonymous key and masked ID number only."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    multiline = False
+
+    def write(name: str, rows: Iterator[tuple[Any, ...]]) -> None:
+        nonlocal multiline
+        n = 0
+        with open(out / f"{name}.csv", "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+            w.writerow(_NEO4J_FILES[name])
+            for row in rows:
+                cells = [_cell(v) for v in row]
+                multiline = multiline or any(isinstance(c, str) and ("\n" in c or "\r" in c) for c in cells)
+                w.writerow(cells)
+                n += 1
+        counts[name] = n
+
+    write(
+        "organisations",
+        (
+            (o.code, o.name, o.org_type, o.region, o.industry, o.registered_on, o.deregistered_on)
+            for o in store.iter_organisations()
+        ),
+    )
+    write("persons", ((p.key, p.masked_id, p.name, p.region) for p in store.iter_persons()))
+
+    def rels(person: bool) -> Iterator[tuple[Any, ...]]:
+        for e in store.iter_roles():
+            if is_person_key(e.holder) == person:
+                yield (
+                    e.holder,
+                    e.org,
+                    e.role.value,
+                    e.edge_id,
+                    e.valid_from,
+                    e.valid_to,
+                    e.ratio,
+                    e.subscribed_capital,
+                    e.title,
+                )
+
+    write("roles_person", rels(True))
+    write("roles_organisation", rels(False))
+    args = [
+        '"$DATABASE"',
+        "--id-type=string",
+        "--nodes=Organisation=organisations.csv",
+        "--nodes=Person=persons.csv",
+        "--relationships=roles_person.csv",
+        "--relationships=roles_organisation.csv",
+    ]
+    if multiline:
+        args.append("--multiline-fields=true")
+    script = (
+        "#!/bin/sh\n"
+        "# Generated by graph-credit: load these files into a new, empty Neo4j database.\n"
+        "# Stop the database first; add --overwrite-destination to replace an existing one.\n"
+        "set -eu\n"
+        'cd "$(dirname "$0")"\n'
+        f'DATABASE="${{1:-{database}}}"\n'
+        '"${NEO4J_HOME:+$NEO4J_HOME/bin/}neo4j-admin" database import full \\\n  '
+        + " \\\n  ".join(args)
+        + "\n"
+    )
+    path = out / "import.sh"
+    path.write_text(script, encoding="utf-8")
+    path.chmod(0o755)
+    return counts

@@ -1,0 +1,103 @@
+"""Store backends for the conformance suite.
+
+``store`` is parametrised over every backend: a SQLite file, SQLite in memory, and Neo4j. The
+Neo4j run needs a server: set NEO4J_URI (and NEO4J_USER, NEO4J_PASSWORD, optionally
+NEO4J_DATABASE). Its database is WIPED before each test, so point it at a test database.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+# Test modules import each other as ``tests.*`` (tests.helpers, tests.scenario): make the
+# repository root importable however pytest is started (``pytest`` or ``python -m pytest``).
+ROOT = str(Path(__file__).resolve().parents[1])
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from graph_credit.store import SQLiteStore, Store  # noqa: E402
+
+NEO4J_SKIP = "NEO4J_URI not set: Neo4j conformance run skipped"
+
+BACKENDS = [
+    pytest.param("sqlite-file", id="sqlite-file"),
+    pytest.param("sqlite-memory", id="sqlite-memory"),
+    pytest.param(
+        "neo4j",
+        id="neo4j",
+        marks=[pytest.mark.neo4j, pytest.mark.skipif(not os.environ.get("NEO4J_URI"), reason=NEO4J_SKIP)],
+    ),
+]
+
+
+def open_neo4j() -> Store:
+    from graph_credit.store.neo4j import Neo4jStore
+
+    return Neo4jStore(
+        os.environ["NEO4J_URI"],
+        os.environ.get("NEO4J_USER", "neo4j"),
+        os.environ.get("NEO4J_PASSWORD", ""),
+        database=os.environ.get("NEO4J_DATABASE") or None,
+    )
+
+
+def wipe_neo4j(store: Store) -> None:
+    from graph_credit.store.cypher import statement
+    from graph_credit.store.neo4j import Neo4jStore
+
+    assert isinstance(store, Neo4jStore)
+    store.driver.execute_query(statement("wipe_database").text, database_=store.database)
+
+
+@dataclass
+class Backend:
+    """One backend under test; ``reopen()`` opens another store on the same data (None: can't)."""
+
+    kind: str
+    connect: Callable[[], Store]
+    persistent: bool
+    opened: list[Store] = field(default_factory=list)
+
+    def open(self) -> Store:
+        store = self.connect()
+        self.opened.append(store)
+        return store
+
+    def reopen(self) -> Store:
+        if not self.persistent:
+            pytest.skip(f"{self.kind} keeps nothing once closed")
+        return self.open()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    kind = request.param
+    if kind == "sqlite-file":
+        path = tmp_path / "store.sqlite"
+        b = Backend(kind, lambda: SQLiteStore(path), persistent=True)
+    elif kind == "sqlite-memory":
+        b = Backend(kind, lambda: SQLiteStore(":memory:"), persistent=False)
+    else:
+        b = Backend(kind, open_neo4j, persistent=True)
+        first = open_neo4j()
+        try:
+            wipe_neo4j(first)
+        finally:
+            first.close()
+    yield b
+    for store in b.opened:
+        try:
+            store.close()
+        except Exception:  # already closed by the test
+            pass
+
+
+@pytest.fixture
+def store(backend: Backend) -> Store:
+    return backend.open()
