@@ -34,6 +34,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     ValidationError,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -442,6 +443,11 @@ class PunishmentPeriodPolicy(_Model):
             raise ValueError("periods must be positive")
         return MappingProxyType(dict(v))
 
+    @field_serializer("days")
+    def _dump_days(self, v: Mapping[str, int]) -> dict[str, int]:
+        # The read-only view has no pydantic serializer; dumps (JSON included) get a plain dict.
+        return dict(v)
+
     def __hash__(self) -> int:
         return hash((tuple(sorted(self.days.items())), self.basis, self.note))
 
@@ -530,7 +536,8 @@ class PolicySnapshot:
 
     @property
     def punishment_period_days(self) -> Mapping[str, int]:
-        return self.punishment_period.days
+        # A fresh dict: serialisable (a read-only view is not, for pydantic or FastAPI) and harmless to mutate.
+        return dict(self.punishment_period.days)
 
     def rule(self, rule_id: str) -> Rule:
         try:

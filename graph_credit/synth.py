@@ -253,29 +253,29 @@ _TITLES = {
 _TITLE_LIST = tuple(dict.fromkeys(t for ts in _TITLES.values() for t in ts))
 _T = {t: i for i, t in enumerate(_TITLE_LIST)}
 
-# Record categories: code, initiating department, legal basis.
+# Record categories (policy category ids), initiating department (policy department ids), legal basis.
 CATEGORIES = (
-    ("food_safety", "市场监督管理局", "《中华人民共和国食品安全法》第一百二十三条"),
-    ("drug_safety", "市场监督管理局", "《中华人民共和国药品管理法》第一百一十六条"),
-    ("environment", "生态环境局", "《中华人民共和国环境保护法》第六十三条"),
-    ("construction_quality", "住房和城乡建设局", "《建设工程质量管理条例》第六十四条"),
-    ("work_safety", "应急管理局", "《中华人民共和国安全生产法》第一百一十四条"),
-    ("fire_safety", "消防救援大队", "《中华人民共和国消防法》第六十条"),
-    ("tax_evasion", "税务局", "《中华人民共和国税收征收管理法》第六十三条"),
-    ("wage_arrears", "人力资源和社会保障局", "《保障农民工工资支付条例》第四十八条"),
-    ("illegal_fundraising", "地方金融监督管理局", "《防范和处置非法集资条例》第三十条"),
-    ("counterfeit", "市场监督管理局", "《中华人民共和国产品质量法》第五十条"),
-    ("bid_rigging", "发展和改革局", "《中华人民共和国招标投标法》第五十三条"),
-    ("false_advertising", "市场监督管理局", "《中华人民共和国广告法》第五十五条"),
-    ("false_documents", "行政审批局", "《中华人民共和国行政许可法》第七十九条"),
-    ("construction_misconduct", "住房和城乡建设局", "《建筑市场信用管理暂行办法》第八条"),
+    ("food_drug", "market_regulation", "《中华人民共和国食品安全法》第一百二十三条"),
+    ("food_drug", "food_drug", "《中华人民共和国药品管理法》第一百一十六条"),
+    ("environment", "environment", "《中华人民共和国环境保护法》第六十三条"),
+    ("construction_quality", "housing_construction", "《建设工程质量管理条例》第六十四条"),
+    ("work_safety", "work_safety", "《中华人民共和国安全生产法》第一百一十四条"),
+    ("fire_safety", "public_security", "《中华人民共和国消防法》第六十条"),
+    ("tax_evasion", "tax", "《中华人民共和国税收征收管理法》第六十三条"),
+    ("wage_arrears", "human_resources", "《保障农民工工资支付条例》第四十八条"),
+    ("illegal_fundraising", "financial_affairs", "《防范和处置非法集资条例》第三十条"),
+    ("counterfeit_ip", "market_regulation", "《中华人民共和国产品质量法》第五十条"),
+    ("bid_rigging", "development_reform", "《中华人民共和国招标投标法》第五十三条"),
+    ("false_advertising", "market_regulation", "《中华人民共和国广告法》第五十五条"),
+    ("contract_fraud", "market_regulation", "《中华人民共和国行政许可法》第七十九条"),
+    ("qualification_lending", "housing_construction", "《建筑市场信用管理暂行办法》第八条"),
 )
 _CAT_P = np.array([6, 3, 10, 8, 9, 4, 10, 9, 2, 5, 4, 4, 3, 5], dtype=float)
 _CAT_P /= _CAT_P.sum()
 _MINOR_CATEGORIES = (0, 2, 4, 5, 9, 11)  # general and minor records: everyday administrative penalties
 JUDGMENT_DEFAULT = (
-    "judgment_default",
-    "人民法院",
+    "judgment_defaulter",
+    "court",
     "《最高人民法院关于公布失信被执行人名单信息的若干规定》第一条",
 )
 _ORG_HONOURS = (
@@ -292,15 +292,15 @@ _PERSON_HONOURS = (
     ("见义勇为先进个人", "人民政府"),
 )
 _RED_LISTS = (
-    ("诚信典型红名单", "发展和改革局"),
-    ("守信激励对象名单", "市场监督管理局"),
-    ("A级纳税人名单", "税务局"),
+    ("诚信典型红名单", "development_reform"),
+    ("守信激励对象名单", "market_regulation"),
+    ("A级纳税人名单", "tax"),
 )
 _BLACK_NAMES = {
     "tax_evasion": "重大税收违法失信主体名单",
     "wage_arrears": "拖欠农民工工资失信联合惩戒对象名单",
     "construction_quality": "建筑市场主体黑名单",
-    "construction_misconduct": "建筑市场主体黑名单",
+    "qualification_lending": "建筑市场主体黑名单",
 }
 
 
@@ -921,10 +921,9 @@ class _Chunk:
         r_total = m + n_def
         reg_of = np.concatenate([self.region[rec_orgs], d_region])
         juris = _vocab([r[4] for r in REGIONS], reg_of)
-        place = _vocab([r[1] for r in REGIONS], reg_of)
         cat_all = np.concatenate([cat, np.full(n_def, len(CATEGORIES))])
         cats = (*CATEGORIES, JUDGMENT_DEFAULT)
-        dept = _join(place, _vocab([c[1] for c in cats], cat_all))
+        dept = _vocab([c[1] for c in cats], cat_all)
         year = (
             np.concatenate([decision, d_decision])
             .astype("datetime64[D]")

@@ -101,3 +101,31 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
 @pytest.fixture
 def store(backend: Backend) -> Store:
     return backend.open()
+
+
+def _fresh_neo4j() -> Store:
+    store = open_neo4j()
+    wipe_neo4j(store)
+    return store
+
+
+# The engine suites (rules, properties) run on every backend, Neo4j when NEO4J_URI is set.
+@pytest.fixture(params=BACKENDS)
+def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Store]]:
+    """A factory of empty stores of one backend; everything it opened is closed afterwards."""
+    opened: list[Store] = []
+    counter = iter(range(1_000_000))
+
+    def make() -> Store:
+        if request.param == "neo4j":
+            store = _fresh_neo4j()
+        elif request.param == "sqlite-memory":
+            store = SQLiteStore(":memory:")
+        else:
+            store = SQLiteStore(tmp_path / f"engine-{next(counter)}.sqlite")
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()

@@ -64,7 +64,7 @@ def test_person_reads_are_audited_and_need_a_purpose(env) -> None:  # type: igno
     assert r.status_code == 400 and r.json()["error"]["code"] == "purpose_required"
     r = client.get(f"/v1/subjects/{w['p_lr_old']}", headers=INVESTIGATOR)
     assert r.status_code == 200
-    assert r.json()["subject"]["masked_id"].startswith("320")
+    assert r.json()["subject"]["masked_id"].startswith("110")
     audit = client.get("/v1/audit", headers=ADMIN).json()["entries"]
     assert any(w["p_lr_old"] in e["persons"] and e["purpose"] == "investigation 2021-01" for e in audit)
     assert client.get("/v1/audit", headers=MARKET).status_code == 403

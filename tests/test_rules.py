@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import pytest
@@ -11,15 +12,15 @@ from graph_credit.checks import check
 from graph_credit.engine import Engine
 from graph_credit.lifecycle import LifecycleError
 from graph_credit.model import Cause, DishonestyRecord, ListEntry, RecordEvent, Role, RoleEdge
-from graph_credit.store import SQLiteStore
+from graph_credit.store import Store
 from tests.scenario import D, World, build, consequences, r1
 
 ON = D("2021-01-01")  # during R1's punishment period
 
 
 @pytest.fixture
-def world(tmp_path) -> World:  # type: ignore[no-untyped-def]
-    return build(Engine(SQLiteStore(tmp_path / "g.sqlite")))
+def world(new_store: Callable[[], Store]) -> World:
+    return build(Engine(new_store()))
 
 
 def targets(w: World, rule_id: str, on: date = ON) -> set[str]:
@@ -77,8 +78,10 @@ def test_related_party_risk_makes_clean_company_reviewable(world: World) -> None
     assert principal["path"][0]["role"] == "LEGAL_REPRESENTATIVE"
 
 
-def test_p4_shandong_11_judgment_defaulter_barred_from_public_institution_representative() -> None:
-    engine = Engine(SQLiteStore(":memory:"), "shandong")
+def test_p4_shandong_11_judgment_defaulter_barred_from_public_institution_representative(
+    new_store: Callable[[], Store],
+) -> None:
+    engine = Engine(new_store(), "shandong")
     w = build(engine, record=False)
     engine.put_records([DishonestyRecord("R4", w["p_other"], "judgment_defaulter", "serious", D("2020-01-01"),
                                          jurisdiction="shandong")])
@@ -86,8 +89,8 @@ def test_p4_shandong_11_judgment_defaulter_barred_from_public_institution_repres
     assert check(engine.store, w["p_other"], "public_institution_lr_registration", ON, "shandong").decision == "deny"
 
 
-def test_p6_xiaoyi_23_judgment_defaulter_high_consumption_restriction() -> None:
-    engine = Engine(SQLiteStore(":memory:"))
+def test_p6_xiaoyi_23_judgment_defaulter_high_consumption_restriction(new_store: Callable[[], Store]) -> None:
+    engine = Engine(new_store())
     w = build(engine, category="judgment_defaulter")
     assert "high_consumption_restriction" in consequences(w, "org_a", ON)
 
@@ -139,16 +142,16 @@ def test_objection_xiaoyi_43_suspends_measures_during_verification(world: World)
     assert check(world.store, world["org_a"], "government_procurement", ON, with_related=False).decision == "deny"
 
 
-def test_objection_jiangyin_24_measures_not_suspended() -> None:
-    engine = Engine(SQLiteStore(":memory:"), "jiangyin")
+def test_objection_jiangyin_24_measures_not_suspended(new_store: Callable[[], Store]) -> None:
+    engine = Engine(new_store(), "jiangyin")
     w = build(engine, record=False)
     engine.put_records([r1(w, jurisdiction="jiangyin")])
     engine.add_event(RecordEvent("R1", "objection_filed", D("2020-10-01")))
     assert {s for _, s in engine.facts_on(w["org_a"], D("2020-10-15"))} == {"active"}
 
 
-def test_objection_tibet_18_twenty_day_verification_deadline_and_overdue() -> None:
-    engine = Engine(SQLiteStore(":memory:"), "tibet")
+def test_objection_tibet_18_twenty_day_verification_deadline_and_overdue(new_store: Callable[[], Store]) -> None:
+    engine = Engine(new_store(), "tibet")
     w = build(engine, record=False)
     engine.put_records([r1(w, jurisdiction="tibet")])
     engine.add_event(RecordEvent("R1", "objection_filed", D("2020-10-01")))

@@ -112,7 +112,7 @@ def test_records_honours_lists(data: SyntheticData) -> None:
     serious_orgs = rec[(rec["severity"] == "serious") & rec["subject_id"].isin(codes)]
     assert len(serious_orgs) == 30  # 1% of organisations
     assert set(rec["severity"]) == {"serious", "general", "minor"}
-    assert (rec.loc[~rec["subject_id"].isin(codes), "category"] == "judgment_default").all()
+    assert (rec.loc[~rec["subject_id"].isin(codes), "category"] == "judgment_defaulter").all()
     assert (~rec["subject_id"].isin(codes)).sum() > 0
     known = rec["act_date"].notna()
     assert (rec.loc[known, "decision_date"] >= rec.loc[known, "act_date"]).all()
