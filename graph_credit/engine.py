@@ -60,20 +60,25 @@ class Engine:
         result = RefreshResult()
         with self.store.transaction():
             for cause in sorted(set(causes), key=str):
+                before = {f.fact_id: f.ended_by for f in self.store.facts_by_cause([cause])}
                 added, removed = self.store.replace_facts(cause, derive(self.store, cause))
                 result.causes += 1
                 result.added += added
                 result.removed += removed
-                self._notify(cause, added, removed, reason)
+                self._notify(before, added, removed, reason)
         return result
 
-    def _notify(self, cause: Cause, added: list[DerivedFact], removed: list[DerivedFact], reason: str) -> None:
-        """Journal a notice for every fact removed or newly ended, for the departments that acted on it."""
-        notices = []
-        for f in removed:
-            notices.append(_notice(f, "removed", reason))
+    def _notify(
+        self, before: dict[str, str | None], added: list[DerivedFact], removed: list[DerivedFact], reason: str
+    ) -> None:
+        """Journal a notice for every fact removed, or newly ended early, for the departments that acted on it.
+
+        Only transitions count: a fact first derived already ended (history loaded by an import) is no news.
+        """
+        notices = [_notice(f, "removed", reason) for f in removed]
         for f in added:
-            if f.ended_by in ("withdrawn", "repaired", "exited"):
+            newly_ended = f.fact_id in before and before[f.fact_id] != f.ended_by
+            if newly_ended and f.ended_by in ("withdrawn", "repaired", "exited"):
                 notices.append(_notice(f, f.ended_by, reason))
         if notices:
             self.store.append("notices", notices)
@@ -153,7 +158,28 @@ class Engine:
             causes = [cause]
             if cause.kind == "list":  # P5 links the subject's entries to one another
                 causes = [Cause("list", e.entry_id) for e in self.store.list_entries_of([subject])]
-            return self.refresh(causes, event.kind)
+            result = self.refresh(causes, event.kind)
+            if event.kind == "objection_upheld":
+                self.store.append("notices", [self._remedy(cause, subject, event)])
+            return result
+
+    def _remedy(self, cause: Cause, subject: str, event: RecordEvent) -> dict:
+        """Jiangyin (24): a wrong black listing or record is corrected with a written clarification that
+        restores the subject's reputation; the benefits of a wrong red listing are clawed back."""
+        red = cause.kind == "list" and self.store.get_list_entries([cause.id])[cause.id].list == "red"
+        withdrawn = [f for f in self.store.facts_by_cause([cause]) if f.ended_by == "withdrawn"]
+        return {
+            "id": stable_id(str(cause), "remedy", event.event_id),
+            "cause": str(cause), "target": subject, "change": "clawback" if red else "clarification",
+            "reason": event.kind, "effective": event.on.isoformat(), "detail": event.detail,
+            "facts": sorted(f.fact_id for f in withdrawn),
+            # benefits granted while the wrong red listing stood, for the departments to recover
+            "benefit_periods": [
+                {"fact_id": f.fact_id, "from": f.valid_from.isoformat(), "to": (f.valid_to or event.on).isoformat()}
+                for f in withdrawn if red and f.consequence == "green_channel"
+            ],
+            "basis": ["Jiangyin (24)"],
+        }
 
     def _cause_of(self, cause_id: str) -> tuple[Cause, str]:
         record = self.store.get_records([cause_id]).get(cause_id)

@@ -166,7 +166,11 @@ def test_objection_upheld_withdraws_everything_restores_honours_and_notifies(wor
     assert all(f.ended_by == "withdrawn" for f in world.store.facts_by_cause([Cause("record", "R1")]))
     assert consequences(world, "p_lr_old", ON) == set()
     notices = world.store.query("notices", {"reason": "objection_upheld"})
-    assert {n["fact_id"] for n in notices} == {f.fact_id for f in world.store.facts_by_cause([Cause("record", "R1")])}
+    withdrawn = {f.fact_id for f in world.store.facts_by_cause([Cause("record", "R1")])}
+    assert {n["fact_id"] for n in notices if n["change"] == "withdrawn"} == withdrawn
+    (clarification,) = [n for n in notices if n["change"] == "clarification"]
+    assert clarification["target"] == world["org_a"] and set(clarification["facts"]) == withdrawn
+    assert clarification["basis"] == ["Jiangyin (24)"]
     with pytest.raises(LifecycleError):
         world.engine.add_event(RecordEvent("R1", "repair_applied", D("2020-11-01")))
 
@@ -219,3 +223,14 @@ def test_everything_is_deterministic_as_of_a_date(world: World) -> None:
     assert first == again
     before_act = check(world.store, world["org_a"], "government_procurement", D("2019-06-01"), with_related=False)
     assert before_act.measures == []
+
+
+def test_objection_upheld_on_a_wrong_red_listing_jiangyin_24_claws_back_benefits(world: World) -> None:
+    world.engine.put_list_entries([_red(world)])
+    world.engine.add_event(RecordEvent("RED1", "objection_filed", D("2020-02-01")))
+    world.engine.add_event(RecordEvent("RED1", "objection_upheld", D("2020-02-10")))
+    assert check(world.store, world["org_c"], "licensing", ON, with_related=False).green_channel != {
+        "reason": "red_list"}
+    (clawback,) = world.store.query("notices", {"change": "clawback"})
+    assert clawback["benefit_periods"] and clawback["benefit_periods"][0]["from"] == "2019-01-01"
+    assert clawback["benefit_periods"][0]["to"] == "2020-02-10"
