@@ -22,6 +22,10 @@ from .store.base import Store
 __all__ = ["CheckResult", "UnknownMatter", "check", "green_channel_basis"]
 
 DECISIONS = ("deny", "review", "allow", "green_channel")
+# Consequences that do not stand in the way of the green channel: the incentive itself, and the
+# lasting record of a past act (a revoked honour or an ended red listing stays so), which the
+# clean-years test already weighs through the record behind it.
+NOT_ADVERSE = frozenset({"green_channel", "honour_revocation", "red_list_removal"})
 
 
 class UnknownMatter(ValueError):
@@ -105,7 +109,7 @@ def check(
                 continue
             result.measures.append(item)
             binding.add(m.binding)
-        if status == "active" and f.consequence != "green_channel":
+        if status == "active" and f.consequence not in NOT_ADVERSE:
             adverse = True
     if "mandatory" in binding:
         result.decision = "deny"

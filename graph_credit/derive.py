@@ -107,6 +107,8 @@ def derive_record(store: Store, record: DishonestyRecord) -> list[DerivedFact]:
         end, ended_by = _end(rule, life, natural_end)
         for affect in rule.affects:
             for target, target_role, edge in _targets(affect, record, edges):
+                if not snap.measures_for(rule.consequence, subject_kind(target)):
+                    continue  # no measure reaches this kind of target (a personal credit entry for a company)
                 base = dict(
                     cause=cause, rule_id=rule.id, rule_version=rule.version, consequence=rule.consequence,
                     target=target, target_role=target_role, valid_from=record.decision_date, valid_to=end,
@@ -169,22 +171,50 @@ def derive_list_entry(store: Store, entry: ListEntry, jurisdiction: str = "defau
         if t.subject_kinds is not None and kind not in t.subject_kinds:
             continue
         basis = tuple(str(b) for b in rule.basis)
+        lifted = "exit" in rule.lifted_by and exit_on is not None
+        end, ended_by = (exit_on, "exited") if lifted else (None, None)
         if rule.consequence == "red_list_removal":
-            # P5: every red entry of the subject still in force once the black entry takes effect.
+            # P5: every red entry of the subject still in force once the black entry takes effect; the bar
+            # on red listing lasts as long as the black listing.
             for red in store.list_entries_of([entry.subject]):
                 if red.list != "red" or red.status not in ("effective", "exited"):
                     continue
                 if red.valid_to is not None and red.valid_to <= entry.valid_from:
                     continue
-                add(rule.id, rule.version, rule.consequence, max(red.valid_from, entry.valid_from), None, None,
-                    basis, object_id=red.entry_id)
+                start = max(red.valid_from, entry.valid_from)
+                if end is None or start < end:  # a red listing after the black one ended is untouched
+                    add(rule.id, rule.version, rule.consequence, start, end, ended_by, basis, object_id=red.entry_id)
             continue
-        lifted = "exit" in rule.lifted_by and exit_on is not None
-        add(rule.id, rule.version, rule.consequence, entry.valid_from, exit_on if lifted else None,
-            "exited" if lifted else None, basis)
+        if entry.list == "red":
+            removed = _red_removed_on(store, entry, jurisdiction)
+            if removed is not None and (end is None or removed < end):
+                end, ended_by = removed, "removed"
+        add(rule.id, rule.version, rule.consequence, entry.valid_from, end, ended_by, basis)
         if rule.aftercare is not None and "exit" in rule.aftercare.on and exit_on is not None:
             days = rule.aftercare.duration_days
             add(rule.id, rule.version, rule.aftercare.consequence, exit_on,
                 exit_on + timedelta(days=days) if days else None, "expired" if days else None,
                 tuple(str(b) for b in rule.aftercare.basis))
     return sorted(facts.values(), key=lambda f: f.fact_id)
+
+
+def _red_removed_on(store: Store, red: ListEntry, jurisdiction: str) -> date | None:
+    """P5 seen from the red entry: the first date a black entry of the subject, in force and under a policy
+    with the cross-check, overlaps the red listing. A black entry withdrawn on objection removes nothing."""
+    red_end = red.valid_to
+    dates = []
+    for black in store.list_entries_of([red.subject]):
+        if black.list != "black" or black.status not in ("effective", "exited"):
+            continue
+        snap = load_policy(jurisdiction).at(black.valid_from)
+        if not any(r.consequence == "red_list_removal" and r.trigger.event == "list_entry"
+                   and (r.trigger.lists is None or "black" in r.trigger.lists) for r in snap.rules):
+            continue
+        life = read_lifecycle(store.events_of([black.entry_id]), snap.objection.verification_days)
+        if life.withdrawn_on is not None:
+            continue
+        black_end = min((d for d in (black.valid_to, life.exited_on) if d is not None), default=None)
+        start = max(red.valid_from, black.valid_from)
+        if (red_end is None or start < red_end) and (black_end is None or start < black_end):
+            dates.append(start)
+    return min(dates, default=None)

@@ -11,7 +11,7 @@ from graph_credit.cases import case_statistics, open_case, open_items, report_fe
 from graph_credit.checks import check
 from graph_credit.engine import Engine
 from graph_credit.lifecycle import LifecycleError
-from graph_credit.model import Cause, DishonestyRecord, ListEntry, RecordEvent, Role, RoleEdge
+from graph_credit.model import Cause, DishonestyRecord, ListEntry, RecordEvent, Responsible, Role, RoleEdge
 from graph_credit.store import Store
 from tests.scenario import D, World, build, consequences, r1
 
@@ -123,6 +123,29 @@ def test_p5_jiangyin_6_black_list_removes_red_list(world: World) -> None:
     removal = [f for f in world.store.facts_of([world["org_c"]]) if f.consequence == "red_list_removal"]
     assert [f.object_id for f in removal] == ["RED1"]
     assert check(world.store, world["org_c"], "licensing", ON, with_related=False).decision != "green_channel"
+
+
+def test_p5_the_bar_on_red_listing_ends_with_the_black_listing_but_the_old_red_entry_stays_removed(
+    world: World,
+) -> None:
+    world.engine.put_list_entries([_red(world), _black(world, end="2021-06-01")])
+    assert check(world.store, world["org_c"], "red_list", ON, with_related=False).decision == "deny"
+    later = check(world.store, world["org_c"], "red_list", D("2021-07-01"), with_related=False)
+    assert later.decision != "deny"
+    assert (later.green_channel or {}).get("reason") != "red_list"
+
+
+def test_a_revoked_honour_does_not_bar_the_green_channel_once_three_clean_years_have_passed(world: World) -> None:
+    assert "honour_revocation" in consequences(world, "org_a", D("2027-01-01"))
+    result = check(world.store, world["org_a"], "licensing", D("2027-01-01"), with_related=False)
+    assert result.decision == "green_channel" and result.green_channel["reason"] == "clean_years"  # type: ignore[index]
+
+
+def test_p1_personal_credit_entries_reach_persons_only(world: World) -> None:
+    named = (Responsible(world["org_b"], Role.SHAREHOLDER), Responsible(world["p_director"], Role.DIRECTOR))
+    world.engine.put_records([r1(world, responsible=named)])
+    p1 = {f.target for f in world.store.iter_facts() if f.rule_id == "P1"}
+    assert world["p_director"] in p1 and world["org_b"] not in p1
 
 
 def test_p8_jiangyin_17_key_supervision_then_key_monitoring_after_exit(world: World) -> None:
