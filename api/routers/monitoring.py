@@ -1,0 +1,182 @@
+"""Monitoring and withdrawal notices: subscriptions, alerts with their webhook delivery state, notices.
+
+A department's subscriptions and alerts belong to the department, an investigator's to the key that
+made them; admins see all. Someone else's subscription or alert answers 404, not 403: who watches
+whom is itself confidential. Notices are listed per addressed department.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from graph_credit import monitor
+
+from ..deps import engine, known, resolve, respond, today
+from ..schemas import Day, NoticeAckIn, SubscriptionIn
+from ..security import Principal, require
+
+router = APIRouter(prefix="/v1", tags=["monitoring and notices"])
+WATCHERS = ("department", "investigator")
+STATES = "^(pending|delivered|failed|cancelled|none)$"
+
+
+def _purpose(purpose: str | None = Header(None, alias="X-Purpose", description="Why personal data is read "
+                                          "(audited); at most 200 characters")) -> str | None:
+    # Checked here rather than as maxLength in the schema: the header is often fixed per client, so a
+    # generated over-long value would be replaced before it is sent (and the schema would then lie).
+    if purpose is not None and len(purpose) > 200:
+        raise HTTPException(422, {"code": "invalid_request", "field": "X-Purpose",
+                                  "message": "X-Purpose: at most 200 characters"})
+    return purpose
+
+
+Purpose = Depends(_purpose)
+
+
+def _mine(who: Principal, row: dict[str, Any]) -> bool:
+    if who.role == "admin":
+        return True
+    if who.department:
+        return row.get("department") == who.department
+    return row.get("department") is None and row.get("owner_key") == who.key_id
+
+
+def _scope(who: Principal) -> dict[str, Any]:
+    if who.role == "admin":
+        return {}
+    return {"department": who.department} if who.department else {"owner_key": who.key_id}
+
+
+def _subscription(request: Request, who: Principal, sub_id: str) -> dict[str, Any]:
+    found = engine(request).store.query("subscriptions", {"id": sub_id})
+    if not found or not _mine(who, found[0]):
+        raise HTTPException(404, {"code": "not_found", "field": "subscription_id",
+                                  "message": f"no subscription {sub_id!r}"})
+    return found[0]
+
+
+def _alert(request: Request, who: Principal, alert_id: str) -> dict[str, Any]:
+    found = engine(request).store.query("alerts", {"id": alert_id})
+    if not found or not _mine(who, found[0]):
+        raise HTTPException(404, {"code": "not_found", "field": "alert_id", "message": f"no alert {alert_id!r}"})
+    return found[0]
+
+
+@router.post("/subscriptions", status_code=201)
+def post_subscription(body: SubscriptionIn, request: Request, response: Response,
+                      who: Principal = Depends(require(*WATCHERS))) -> dict:
+    """Watch a subject (and its related parties within `depth`); 200 with the existing one if already watched.
+
+    With `webhook_url`, every alert is POSTed there with `X-Graph-Credit-Signature: sha256=<hex>`, the
+    HMAC-SHA256 of `"<X-Graph-Credit-Timestamp>.<body>"` under the subscription's secret (shown once)."""
+    eng = engine(request)
+    subject = known(eng, resolve(body.subject))
+    row, created, secret = monitor.subscribe(
+        eng.store, subject=subject, depth=body.depth, owner_key=who.key_id, owner_name=who.name, role=who.role,
+        department=who.department, purpose=body.purpose, since=today(request), webhook_url=body.webhook_url,
+        secret=body.secret, label=body.label)
+    if not created:
+        response.status_code = 200
+    out = monitor.subscription_view(row) | {"created": created}
+    if secret:
+        out["secret"] = secret  # generated: the only time it is shown
+    return respond(request, who, body.purpose, "subscription", out)
+
+
+@router.api_route("/subscriptions", methods=["PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"], include_in_schema=False)
+def subscriptions_other_methods() -> JSONResponse:
+    """Starlette would answer another method with the first route's Allow header only (POST)."""
+    return JSONResponse({"error": {"code": "method_not_allowed", "message": "Method Not Allowed", "field": None}},
+                        status_code=405, headers={"Allow": "GET, POST"})
+
+
+@router.get("/subscriptions")
+def get_subscriptions(request: Request, status: str | None = Query(None, pattern="^(active|cancelled)$"),
+                      purpose: str | None = Purpose, who: Principal = Depends(require(*WATCHERS))) -> dict:
+    """The caller's subscriptions (a department's: all of the department's; admins: everyone's)."""
+    where = _scope(who) | ({"status": status} if status else {})
+    rows = [monitor.subscription_view(r) for r in engine(request).store.query("subscriptions", where) if _mine(who, r)]
+    return respond(request, who, purpose, "subscriptions", {"subscriptions": rows})
+
+
+@router.delete("/subscriptions/{subscription_id}")
+def delete_subscription(subscription_id: str, request: Request, purpose: str | None = Purpose,
+                        who: Principal = Depends(require(*WATCHERS))) -> dict:
+    """Stop watching; alerts not yet delivered are kept as `cancelled`."""
+    _subscription(request, who, subscription_id)
+    row = monitor.unsubscribe(engine(request).store, subscription_id)
+    return respond(request, who, purpose, "subscription", monitor.subscription_view(row))
+
+
+@router.get("/alerts")
+def get_alerts(request: Request, state: str | None = Query(None, pattern=STATES),
+               subscription_id: str | None = Query(None, max_length=64), limit: int = Query(200, ge=1, le=5000),
+               purpose: str | None = Purpose, who: Principal = Depends(require(*WATCHERS))) -> dict:
+    """The caller's alerts, newest first, each with its delivery state, attempts, last error and next attempt."""
+    where = _scope(who)
+    if state:
+        where["delivery_state"] = state
+    if subscription_id:
+        where["subscription_id"] = subscription_id
+    rows = [r for r in engine(request).store.query("alerts", where) if _mine(who, r)]
+    return respond(request, who, purpose, "alerts", {"alerts": rows[::-1][:limit]})
+
+
+@router.get("/alerts/{alert_id}")
+def get_alert(alert_id: str, request: Request, purpose: str | None = Purpose,
+              who: Principal = Depends(require(*WATCHERS))) -> dict:
+    return respond(request, who, purpose, "alert", _alert(request, who, alert_id))
+
+
+@router.post("/alerts/{alert_id}/retry")
+def retry_alert(alert_id: str, request: Request, purpose: str | None = Purpose,
+                who: Principal = Depends(require(*WATCHERS))) -> dict:
+    """Queue a failed or cancelled alert for delivery again (fresh attempt budget, history kept)."""
+    _alert(request, who, alert_id)
+    row = monitor.retry_alert(engine(request).store, alert_id)
+    return respond(request, who, purpose, "alert", row)
+
+
+@router.post("/deliveries")
+def post_deliver(request: Request, who: Principal = Depends(require("admin"))) -> dict:
+    """Run one delivery round now (what the background deliverer does every interval)."""
+    settings = request.app.state.settings
+    return monitor.deliver_pending(engine(request).store, policy=settings.delivery_policy())
+
+
+@router.get("/notices")
+def get_notices(request: Request, acknowledged: bool | None = None,
+                change: str | None = Query(None, max_length=32), department: str | None = Query(None, max_length=64),
+                limit: int = Query(500, ge=1, le=10000), purpose: str | None = Purpose,
+                who: Principal = Depends(require("department"))) -> dict:
+    """Withdrawal notices addressed to the caller's department: what changed (withdrawn, repaired, exited,
+    removed, expired; clarification or clawback), why, since when, and the department's measures it touches.
+    Admins see every notice, or one department's view with `department`."""
+    if who.role == "admin":
+        dept = department
+    elif who.department:
+        dept = who.department
+    else:
+        raise HTTPException(403, {"code": "forbidden", "message": "this key is not bound to a department"})
+    rows = monitor.notices_for(engine(request).store, dept, acknowledged, change)
+    return respond(request, who, purpose, "notices", {"department": dept, "notices": rows[::-1][:limit]})
+
+
+@router.post("/notices/{notice_id}/ack")
+def post_ack(notice_id: str, body: NoticeAckIn, request: Request, department: str | None = Query(None, max_length=64),
+             purpose: str | None = Purpose, who: Principal = Depends(require("department"))) -> dict:
+    """Acknowledge a notice for the caller's department (admins name the department); the first one stands."""
+    dept = department if who.role == "admin" and department else who.department
+    if not dept:
+        raise HTTPException(403, {"code": "forbidden", "message": "this key is not bound to a department"})
+    row = monitor.acknowledge_notice(engine(request).store, notice_id, dept, who.name or who.key_id, body.note)
+    return respond(request, who, purpose, "notice", row)
+
+
+@router.post("/notices/sweep")
+def post_sweep(request: Request, as_of: Day | None = None, who: Principal = Depends(require("admin"))) -> dict:
+    """Expiry notices and expiry alerts as of a date (default today); idempotent, also run daily by the deliverer."""
+    return monitor.sweep(engine(request).store, as_of or today(request))

@@ -1,0 +1,483 @@
+"""Evasion patterns (规避惩戒), flagged for review with their evidence.
+
+Three patterns, each timed against an *anchor*: the act date or decision date of a dishonesty record on an
+organisation, or the first day of a black list entry on it.
+
+- ``control_change``: a legal representative or principal leaves, or the controlling shareholder (at least
+  ``min_ratio``, or the single largest holder) loses control, within ``window_days`` before the anchor;
+- ``stake_below_threshold``: a holding at or above a threshold (5%, 25%, 50%) is cut to just below it
+  (within ``margin``) within ``window_days`` before the anchor;
+- ``person_move``: a person who held a role in the dishonest firm at the act date takes up a role in another
+  firm of the same industry within ``window_days`` after the firm's record.
+
+Windows, roles and thresholds are data, in ``evasion.yaml`` beside this module. A flag decides nothing: it
+names the change, the anchor, the days between them and the edges and records that show it, for a
+reviewer. Everything is read through ``Store`` and is deterministic as of a date: only edges that started,
+and records decided, on or before that date are looked at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .derive import subject_kind
+from .lifecycle import read_lifecycle
+from .model import DishonestyRecord, ListEntry, Role, RoleEdge, stable_id
+from .policy import load_policy
+from .risk_items import shift
+from .store.base import Store
+
+__all__ = [
+    "EvasionConfig",
+    "EvasionFlag",
+    "evasion_config",
+    "evasion_flags",
+    "evasion_frame",
+    "load_evasion_config",
+    "scan_region",
+]
+
+PATTERNS = ("control_change", "stake_below_threshold", "person_move")
+Anchor = Literal["act_date", "decision_date", "black_list"]
+
+
+# -- configuration ----------------------------------------------------------------------------------------
+
+
+class _Cfg(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ControllingStake(_Cfg):
+    min_ratio: float = Field(gt=0, le=1)
+    largest_holder: bool = True
+
+
+class _Pattern(_Cfg):
+    title: str = Field(min_length=1)
+    window_days: int = Field(gt=0, le=3660)
+    severities: frozenset[Literal["serious", "general", "minor"]] | None = None
+
+
+class ControlChange(_Pattern):
+    anchors: tuple[Anchor, ...] = Field(min_length=1)
+    roles: tuple[Role, ...] = Field(min_length=1)
+    controlling_stake: ControllingStake | None = None
+
+    @field_validator("roles")
+    @classmethod
+    def _no_shareholder(cls, v: tuple[Role, ...]) -> tuple[Role, ...]:
+        if Role.SHAREHOLDER in v:
+            raise ValueError("shareholding control is configured under controlling_stake, not roles")
+        return v
+
+
+class StakeBelowThreshold(_Pattern):
+    anchors: tuple[Anchor, ...] = Field(min_length=1)
+    thresholds: tuple[float, ...] = Field(min_length=1)
+    margin: float = Field(gt=0, lt=1)
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0 < t <= 1 for t in v):
+            raise ValueError("thresholds are shares in (0, 1]")
+        return tuple(sorted(set(v)))
+
+
+class PersonMove(_Pattern):
+    anchor: Literal["act_date", "decision_date"] = "decision_date"
+    roles_from: tuple[Role, ...] = Field(min_length=1)
+    roles_to: tuple[Role, ...] = Field(min_length=1)
+    industry_prefix: int = Field(ge=1, le=5)
+
+
+class EvasionConfig(_Cfg):
+    version: str = Field(min_length=1)
+    exclude_withdrawn: bool = True
+    control_change: ControlChange
+    stake_below_threshold: StakeBelowThreshold
+    person_move: PersonMove
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int | float) else v
+
+
+def load_evasion_config(path: str | Path) -> EvasionConfig:
+    """Read and validate an evasion configuration; errors name the file and the key path."""
+    text = Path(path).read_text(encoding="utf-8")
+    return _parse(text, str(path))
+
+
+def _parse(text: str, name: str) -> EvasionConfig:
+    try:
+        return EvasionConfig.model_validate(yaml.safe_load(text))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ValueError(f"{name}: {where}: {first['msg']}") from None
+
+
+@lru_cache(maxsize=1)
+def evasion_config() -> EvasionConfig:
+    """The packaged configuration, ``graph_credit/evasion.yaml``."""
+    text = resources.files("graph_credit").joinpath("evasion.yaml").read_text(encoding="utf-8")
+    return _parse(text, "evasion.yaml")
+
+
+# -- flags ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvasionFlag:
+    """One pattern match for review.
+
+    ``subject`` is the organisation whose record the change is timed against (for ``person_move``, the
+    person who moved); ``subjects`` everyone involved. ``days`` counts from the change to the anchor
+    (``control_change``, ``stake_below_threshold``) or from the anchor to the new role (``person_move``).
+    ``evidence`` holds the edges (with ``change``: ended, started or held) and the record or list entry.
+    """
+
+    pattern: str
+    subject: str
+    subjects: tuple[str, ...]
+    cause: str
+    anchor: str
+    anchor_date: date
+    change_date: date
+    days: int
+    detail: dict[str, Any]
+    evidence: tuple[dict[str, Any], ...]
+    config: dict[str, Any]
+    flag_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.flag_id:
+            edges = sorted(e["edge_id"] for e in self.evidence if e.get("kind") == "edge")
+            object.__setattr__(self, "flag_id", stable_id(self.pattern, self.subject, self.cause, self.anchor,
+                                                          self.change_date, *edges))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"flag_id": self.flag_id, "pattern": self.pattern, "subject": self.subject,
+                "subjects": list(self.subjects), "cause": self.cause, "anchor": self.anchor,
+                "anchor_date": self.anchor_date, "change_date": self.change_date, "days": self.days,
+                "detail": self.detail, "evidence": list(self.evidence), "config": self.config,
+                "status": "for_review"}
+
+
+def _edge(e: RoleEdge, change: str) -> dict[str, Any]:
+    return {"kind": "edge", "change": change, "edge_id": e.edge_id, "holder": e.holder, "role": e.role.value,
+            "org": e.org, "valid_from": e.valid_from, "valid_to": e.valid_to, "ratio": e.ratio}
+
+
+def _record(r: DishonestyRecord) -> dict[str, Any]:
+    return {"kind": "record", "record_id": r.record_id, "subject": r.subject, "category": r.category,
+            "severity": r.severity, "act_date": r.act_date, "decision_date": r.decision_date,
+            "document_no": r.document_no, "department": r.department}
+
+
+def _entry(e: ListEntry) -> dict[str, Any]:
+    return {"kind": "list_entry", "entry_id": e.entry_id, "subject": e.subject, "list": e.list, "name": e.name,
+            "valid_from": e.valid_from, "valid_to": e.valid_to, "determining_unit": e.determining_unit}
+
+
+@dataclass(frozen=True)
+class _AnchorAt:
+    kind: str
+    on: date
+    cause: str
+    evidence: dict[str, Any]
+
+
+def _withdrawn_by(store: Store, cause_id: str, jurisdiction: str, decided: date, as_of: date) -> bool:
+    days = load_policy(jurisdiction).at(decided).objection.verification_days
+    life = read_lifecycle(store.events_of([cause_id]), days)
+    return life.withdrawn_on is not None and life.withdrawn_on <= as_of
+
+
+def _records(store: Store, orgs: Sequence[str], as_of: date, severities: frozenset[str] | None,
+             cfg: EvasionConfig) -> list[DishonestyRecord]:
+    out = []
+    for r in store.records_of(orgs):
+        if r.decision_date > as_of or (severities is not None and r.severity not in severities):
+            continue
+        if cfg.exclude_withdrawn and _withdrawn_by(store, r.record_id, r.jurisdiction, r.decision_date, as_of):
+            continue
+        out.append(r)
+    return sorted(out, key=lambda r: (r.decision_date, r.record_id))
+
+
+def _anchors(store: Store, org: str, as_of: date, kinds: Iterable[str], severities: frozenset[str] | None,
+             cfg: EvasionConfig) -> list[_AnchorAt]:
+    kinds = set(kinds)
+    out: list[_AnchorAt] = []
+    for r in _records(store, [org], as_of, severities, cfg):
+        cause = f"record:{r.record_id}"
+        if "act_date" in kinds and r.act_date is not None:
+            out.append(_AnchorAt("act_date", r.act_date, cause, _record(r)))
+        if "decision_date" in kinds:
+            out.append(_AnchorAt("decision_date", r.decision_date, cause, _record(r)))
+    if "black_list" in kinds:
+        for e in store.list_entries_of([org]):
+            if e.list != "black" or e.status not in ("effective", "exited") or e.valid_from > as_of:
+                continue
+            if cfg.exclude_withdrawn and _withdrawn_by(store, e.entry_id, "default", e.valid_from, as_of):
+                continue
+            out.append(_AnchorAt("black_list", e.valid_from, f"list:{e.entry_id}", _entry(e)))
+    return out
+
+
+def _known(edges: Iterable[RoleEdge], as_of: date) -> list[RoleEdge]:
+    """Edges registered by ``as_of``; an end after ``as_of`` is not known yet."""
+    return [e for e in edges if e.valid_from <= as_of]
+
+
+def _change_days(edges: Iterable[RoleEdge], start: date, end: date) -> list[date]:
+    days = {d for e in edges for d in (e.valid_from, e.valid_to) if d is not None and start <= d <= end}
+    return sorted(days)
+
+
+def _holdings(edges: Iterable[RoleEdge], on: date) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for e in edges:
+        if e.role == Role.SHAREHOLDER and e.ratio and e.active_on(on):
+            out[e.holder] = round(out.get(e.holder, 0.0) + e.ratio, 6)
+    return out
+
+
+def _controllers(holdings: dict[str, float], stake: ControllingStake) -> set[str]:
+    found = {h for h, r in holdings.items() if r >= stake.min_ratio}
+    if stake.largest_holder and holdings:
+        top = max(holdings.values())
+        leaders = [h for h, r in holdings.items() if r == top]
+        if len(leaders) == 1:
+            found.add(leaders[0])
+    return found
+
+
+def _changed_at(edges: Iterable[RoleEdge], holders: set[str], day: date) -> list[dict[str, Any]]:
+    out = []
+    for e in edges:
+        if e.holder not in holders:
+            continue
+        if e.valid_to == day:
+            out.append(_edge(e, "ended"))
+        elif e.valid_from == day:
+            out.append(_edge(e, "started"))
+    return out
+
+
+def _flag(pattern: str, subject: str, subjects: Iterable[str], anchor: _AnchorAt, day: date, days: int,
+          detail: dict[str, Any], edges: list[dict[str, Any]], config: dict[str, Any]) -> EvasionFlag:
+    seen: dict[str, dict[str, Any]] = {}
+    for e in edges:
+        seen.setdefault(e["edge_id"], e)
+    evidence = tuple(sorted(seen.values(), key=lambda e: (e["valid_from"], e["edge_id"]))) + (anchor.evidence,)
+    return EvasionFlag(pattern, subject, tuple(sorted(set(subjects) | {subject})), anchor.cause, anchor.kind,
+                       anchor.on, day, days, detail, evidence, config)
+
+
+def _control_changes(store: Store, org: str, edges: list[RoleEdge], as_of: date, cfg: EvasionConfig
+                     ) -> list[EvasionFlag]:
+    pc = cfg.control_change
+    config = {"window_days": pc.window_days, "roles": [r.value for r in pc.roles],
+              "controlling_stake": pc.controlling_stake.model_dump() if pc.controlling_stake else None}
+    flags = []
+    for anchor in _anchors(store, org, as_of, pc.anchors, pc.severities, cfg):
+        start = shift(anchor.on, -pc.window_days)
+        for role in pc.roles:
+            mine = [e for e in edges if e.role == role]
+            for day in _change_days(mine, start, anchor.on):
+                before = {e.holder for e in mine if e.active_on(shift(day, -1))}
+                after = {e.holder for e in mine if e.active_on(day)}
+                left = before - after
+                if not left:
+                    continue
+                came = after - before
+                evidence = _changed_at(mine, left | came, day)
+                if not came:  # the successor may be registered some days later, still before the anchor
+                    later = [e for e in mine if day < e.valid_from <= anchor.on and e.holder not in before]
+                    came = {e.holder for e in later}
+                    evidence += [_edge(e, "started") for e in later]
+                detail: dict[str, Any] = {"role": role.value, "from": sorted(left), "to": sorted(came)}
+                flags.append(_flag("control_change", org, left | came, anchor, day, (anchor.on - day).days,
+                                   detail, evidence, config))
+        if pc.controlling_stake is None:
+            continue
+        shares = [e for e in edges if e.role == Role.SHAREHOLDER]
+        for day in _change_days(shares, start, anchor.on):
+            before_h, after_h = _holdings(shares, shift(day, -1)), _holdings(shares, day)
+            before = _controllers(before_h, pc.controlling_stake)
+            after = _controllers(after_h, pc.controlling_stake)
+            left = before - after
+            if not left:
+                continue
+            came = after - before
+            evidence = _changed_at(shares, left | came, day)
+            evidence += [_edge(e, "held") for e in shares if e.holder in came and e.active_on(day)]
+            detail = {"role": "controlling_shareholder", "from": sorted(left), "to": sorted(came),
+                      "stakes": [{"holder": h, "before": before_h.get(h, 0.0), "after": after_h.get(h, 0.0)}
+                                 for h in sorted(left | came)]}
+            flags.append(_flag("control_change", org, left | came, anchor, day, (anchor.on - day).days,
+                               detail, evidence, config))
+    return flags
+
+
+def _stake_cuts(store: Store, org: str, edges: list[RoleEdge], as_of: date, cfg: EvasionConfig
+                ) -> list[EvasionFlag]:
+    pc = cfg.stake_below_threshold
+    config = {"window_days": pc.window_days, "thresholds": list(pc.thresholds), "margin": pc.margin}
+    shares = [e for e in edges if e.role == Role.SHAREHOLDER]
+    flags = []
+    for anchor in _anchors(store, org, as_of, pc.anchors, pc.severities, cfg):
+        start = shift(anchor.on, -pc.window_days)
+        for day in _change_days(shares, start, anchor.on):
+            before, after = _holdings(shares, shift(day, -1)), _holdings(shares, day)
+            for holder in sorted(before):
+                was, now = before[holder], after.get(holder, 0.0)
+                for t in pc.thresholds:
+                    if was >= t and round(t - pc.margin, 6) <= now < t:
+                        detail = {"holder": holder, "threshold": t, "ratio_before": was, "ratio_after": now,
+                                  "below_by": round(t - now, 6)}
+                        evidence = _changed_at(shares, {holder}, day)
+                        flags.append(_flag("stake_below_threshold", org, [holder], anchor, day,
+                                           (anchor.on - day).days, detail, evidence, config))
+    return flags
+
+
+def _same_industry(a: str, b: str, prefix: int) -> bool:
+    return bool(a) and bool(b) and a[:prefix] == b[:prefix]
+
+
+def _moves_from(store: Store, org: str, as_of: date, cfg: EvasionConfig, only_person: str | None = None,
+                only_to: str | None = None) -> list[EvasionFlag]:
+    """People who held a role in the dishonest ``org`` at the act date and took a role in a new firm of the
+    same industry within the window after its record."""
+    pc = cfg.person_move
+    config = {"window_days": pc.window_days, "anchor": pc.anchor, "industry_prefix": pc.industry_prefix,
+              "roles_from": [r.value for r in pc.roles_from], "roles_to": [r.value for r in pc.roles_to]}
+    records = _records(store, [org], as_of, pc.severities, cfg)
+    if not records:
+        return []
+    orgs = store.get_organisations([org])
+    old = orgs.get(org)
+    if old is None or not old.industry:
+        return []
+    inside = _known(store.roles_of([org], "in"), as_of)
+    flags = []
+    for r in records:
+        act = r.responsibility_date
+        kind, opened = ("act_date", r.act_date) if pc.anchor == "act_date" and r.act_date else \
+            ("decision_date", r.decision_date)
+        closes = shift(opened, pc.window_days)
+        anchor = _AnchorAt(kind, opened, f"record:{r.record_id}", _record(r))
+        held = [e for e in inside if e.role in pc.roles_from and e.active_on(act)
+                and subject_kind(e.holder) == "person" and (only_person is None or e.holder == only_person)]
+        people = sorted({e.holder for e in held})
+        if not people:
+            continue
+        theirs = [e for e in _known(store.roles_of(people, "out"), as_of) if e.org != org]
+        targets = store.get_organisations(sorted({e.org for e in theirs}))
+        for e in theirs:
+            if e.role not in pc.roles_to or not opened <= e.valid_from <= closes:
+                continue
+            if only_to is not None and e.org != only_to:
+                continue
+            new = targets.get(e.org)
+            if new is None or not _same_industry(old.industry, new.industry, pc.industry_prefix):
+                continue
+            if any(x.org == e.org and x.holder == e.holder and x.valid_from < opened for x in theirs):
+                continue  # already in that firm before the record: not a move
+            origin = [x for x in held if x.holder == e.holder]
+            detail = {"person": e.holder, "from_org": org, "to_org": e.org,
+                      "roles_from": sorted({x.role.value for x in origin}), "role_to": e.role.value,
+                      "industry": new.industry, "to_org_registered_on": new.registered_on}
+            evidence = [_edge(x, "held") for x in origin] + [_edge(e, "started")]
+            flags.append(_flag("person_move", e.holder, [org, e.org], anchor, e.valid_from,
+                               (e.valid_from - opened).days, detail, evidence, config))
+    return flags
+
+
+def _org_flags(store: Store, org: str, as_of: date, cfg: EvasionConfig) -> list[EvasionFlag]:
+    edges = _known(store.roles_of([org], "in"), as_of)
+    return (_control_changes(store, org, edges, as_of, cfg) + _stake_cuts(store, org, edges, as_of, cfg)
+            + _moves_from(store, org, as_of, cfg))
+
+
+def _unique(flags: Iterable[EvasionFlag]) -> list[EvasionFlag]:
+    seen: dict[str, EvasionFlag] = {}
+    for f in flags:
+        seen.setdefault(f.flag_id, f)
+    return sorted(seen.values(), key=lambda f: (f.anchor_date, f.change_date, f.pattern, f.subject, f.flag_id))
+
+
+def evasion_flags(store: Store, subject: str, as_of: date, config: EvasionConfig | None = None
+                  ) -> list[EvasionFlag]:
+    """Every flag involving ``subject`` as of the date.
+
+    For an organisation: changes timed against its own records and black listings, people who left it for
+    a same-industry firm, and people who came to it from a dishonest firm. For a person: their moves, and
+    changes in any organisation where the person is among those involved.
+    """
+    cfg = config or evasion_config()
+    flags: list[EvasionFlag] = []
+    if subject_kind(subject) == "organisation":
+        flags += _org_flags(store, subject, as_of, cfg)
+        arrivals = [e for e in _known(store.roles_of([subject], "in"), as_of)
+                    if e.role in cfg.person_move.roles_to and subject_kind(e.holder) == "person"]
+        people = sorted({e.holder for e in arrivals})
+        if people:
+            others = sorted({e.org for e in store.roles_of(people, "out")} - {subject})
+            for org in others:
+                flags += _moves_from(store, org, as_of, cfg, only_to=subject)
+    else:
+        orgs = sorted({e.org for e in _known(store.roles_of([subject], "out"), as_of)})
+        for org in orgs:
+            edges = _known(store.roles_of([org], "in"), as_of)
+            found = _control_changes(store, org, edges, as_of, cfg) + _stake_cuts(store, org, edges, as_of, cfg)
+            flags += [f for f in found if subject in f.subjects]
+            flags += _moves_from(store, org, as_of, cfg, only_person=subject)
+    return _unique(flags)
+
+
+def scan_region(store: Store, region: str, as_of: date, config: EvasionConfig | None = None,
+                limit: int | None = None) -> list[EvasionFlag]:
+    """Every flag on organisations registered in ``region`` (administrative division code prefix) with a
+    record or black list entry; people moving out of them are followed to new firms anywhere."""
+    cfg = config or evasion_config()
+    orgs = sorted(o.code for o in store.iter_organisations() if o.region.startswith(region))
+    flagged: set[str] = set()
+    for i in range(0, len(orgs), 1000):
+        chunk = orgs[i : i + 1000]
+        flagged |= {r.subject for r in store.records_of(chunk)}
+        flagged |= {e.subject for e in store.list_entries_of(chunk) if e.list == "black"}
+    flags: list[EvasionFlag] = []
+    for org in sorted(flagged):
+        flags += _org_flags(store, org, as_of, cfg)
+    found = _unique(flags)
+    return found[:limit] if limit is not None else found
+
+
+def evasion_frame(flags: Sequence[EvasionFlag]) -> pd.DataFrame:
+    """The flags as a pandas DataFrame, one row per flag, with the evidence edge ids and the scalar details."""
+    rows = [{"flag_id": f.flag_id, "pattern": f.pattern, "subject": f.subject, "cause": f.cause,
+             "anchor": f.anchor, "anchor_date": f.anchor_date, "change_date": f.change_date, "days": f.days,
+             "subjects": list(f.subjects),
+             "evidence_edges": [e["edge_id"] for e in f.evidence if e.get("kind") == "edge"],
+             **{f"detail_{k}": v for k, v in f.detail.items() if not isinstance(v, dict)}} for f in flags]
+    columns = ["flag_id", "pattern", "subject", "cause", "anchor", "anchor_date", "change_date", "days",
+               "subjects", "evidence_edges"]
+    return pd.DataFrame(rows, columns=list(dict.fromkeys(columns + [k for r in rows for k in r])))
+
