@@ -26,5 +26,7 @@ lint: install
 test: lint
 	$(VENV)/bin/pytest -q -rs
 
+# Generates 10^5 and 10^6 organisations, measures, prints the table, rewrites bench/RESULTS.md.
 bench: install
+	$(PY) -m pip install -q -e '.[dev,bench]'
 	$(PY) bench/run.py

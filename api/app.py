@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,16 +13,37 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graph_credit.cases import CaseError
 from graph_credit.checks import UnknownMatter
 from graph_credit.engine import Engine
 from graph_credit.ids import InvalidIdentifier
 from graph_credit.lifecycle import LifecycleError
+from graph_credit.monitor import Deliverer, DeliveryPolicy
 from graph_credit.store import NotFound, Store, open_store
 
-from .routers import admin, checks, departments, investigate, subjects
+from .routers import admin, analysis, checks, departments, investigate, monitoring, subjects
+from .schemas import ErrorResponse
 from .security import RateLimiter, load_keys
+
+log = logging.getLogger("graph_credit.api")
+
+# Documented on every operation: the error body is always ErrorResponse (FastAPI's default 422 body,
+# HTTPValidationError, is never sent, so it is not documented either).
+ERROR_RESPONSES: dict[int | str, dict] = {
+    status: {"model": ErrorResponse, "description": text}
+    for status, text in (
+        (400, "Bad request (e.g. a personal-data read without a purpose)"),
+        (401, "No API key, or an unknown one"),
+        (403, "The key's role or department may not do this"),
+        (404, "No such subject, record, fact, edge or case item"),
+        (409, "Conflicts with the stored state (lifecycle, black list)"),
+        (413, "Request body too large"),
+        (422, "Invalid input: the field at fault is named"),
+        (429, "Rate limit exceeded"),
+    )
+}
 
 
 @dataclass
@@ -34,6 +56,14 @@ class Settings:
     today: date | None = None
     public_rate_per_minute: int = 120
     max_body_bytes: int = 1_000_000
+    auth_failures_per_minute: int = 60  # per client address: slows down guessing API keys
+    # Webhook deliverer: seconds between rounds, 0 = no background thread (Settings() default; from_env: 10).
+    webhook_interval: float = 0.0
+    webhook_max_attempts: int = 8
+    webhook_backoff: float = 30.0  # seconds before the first retry; doubles per failure, capped at an hour
+
+    def delivery_policy(self) -> DeliveryPolicy:
+        return DeliveryPolicy(max_attempts=self.webhook_max_attempts, backoff=self.webhook_backoff)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -45,14 +75,59 @@ class Settings:
             today=date.fromisoformat(today) if (today := env("GRAPH_CREDIT_TODAY")) else None,
             public_rate_per_minute=int(env("GRAPH_CREDIT_PUBLIC_RATE", str(cls.public_rate_per_minute))),
             max_body_bytes=int(env("GRAPH_CREDIT_MAX_BODY", str(cls.max_body_bytes))),
+            auth_failures_per_minute=int(env("GRAPH_CREDIT_AUTH_FAILURES", str(cls.auth_failures_per_minute))),
+            webhook_interval=float(env("GRAPH_CREDIT_WEBHOOK_INTERVAL", "10")),
+            webhook_max_attempts=int(env("GRAPH_CREDIT_WEBHOOK_MAX_ATTEMPTS", str(cls.webhook_max_attempts))),
+            webhook_backoff=float(env("GRAPH_CREDIT_WEBHOOK_BACKOFF", str(cls.webhook_backoff))),
         )
 
 
-def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
-    body = {"code": code, "message": message}
-    if field:
-        body["field"] = field
-    return JSONResponse({"error": body}, status_code=status)
+def _error(status: int, code: str, message: str, field: str | None = None,
+           headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, "field": field or None}}, status_code=status,
+                        headers=headers)
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, whether or not a Content-Length is sent
+    (a chunked body is counted as it arrives and never buffered past the limit)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = _error(413, "payload_too_large", f"request body exceeds {self.limit} bytes")
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await too_large(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body, replayed = b"".join(chunks), False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -62,7 +137,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = store is None
         app.state.engine = Engine(store or open_store(settings.store), settings.jurisdiction)
+        app.state.engine.clock = lambda: settings.today or date.today()
+        app.state.deliverer = None
+        if settings.webhook_interval > 0:  # alerts are stored by the writes; this thread posts them
+            app.state.deliverer = Deliverer(app.state.engine.store, settings.webhook_interval,
+                                            app.state.engine.clock, policy=settings.delivery_policy())
+            app.state.deliverer.start()
         yield
+        if app.state.deliverer is not None:
+            app.state.deliverer.stop()
         if own:
             app.state.engine.store.close()
 
@@ -77,29 +160,36 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             "`Authorization: Bearer <key>`. Reads of personal data need a purpose (`X-Purpose`) and are audited."
         ),
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,
     )
     app.state.settings = settings
     app.state.keys = load_keys(settings.demo)
     app.state.limiter = RateLimiter(settings.public_rate_per_minute)
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
-            return _error(413, "payload_too_large", f"request body exceeds {settings.max_body_bytes} bytes")
-        return await call_next(request)
+    app.state.auth_limiter = RateLimiter(settings.auth_failures_per_minute)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
         field = ".".join(str(p) for p in first["loc"] if p not in ("body", "query", "path", "header"))
-        return JSONResponse({"error": {"code": "invalid_request", "field": field, "message": first["msg"],
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if first.get("type") == "json_invalid":  # loc is ("body", character position)
+            field, message = "body", f"not valid JSON (at character {first['loc'][-1]})"
+        elif not field and ": " in message:  # a model-level check names its field first ("valid_to: ...")
+            field = message.split(": ", 1)[0]
+        elif not field and tuple(first["loc"]) == ("body",):
+            field = "body"
+        return JSONResponse({"error": {"code": "invalid_request", "field": field or None, "message": message,
                                        "details": [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-                                                   for e in exc.errors()][:20]}}, status_code=422)
+                                                   for e in errors][:20]}}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, dict) else {"code": "http_error", "message": str(exc.detail)}
+        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+        detail: dict[str, object] = dict(exc.detail) if isinstance(exc.detail, dict) else {
+            "code": codes.get(exc.status_code, "http_error"), "message": str(exc.detail)}
+        detail.setdefault("field", None)
         return JSONResponse({"error": detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(InvalidIdentifier)
@@ -133,6 +223,32 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         message = str(exc)
         return _error(422, "invalid_value", message, message.split(":", 1)[0] if ":" in message else None)
 
-    for router in (checks.router, subjects.router, investigate.router, departments.router, admin.router):
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A bug, not bad input: logged with its traceback, answered without internals.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error(500, "internal_error", "internal error; it has been logged")
+
+    default_openapi = app.openapi
+
+    def openapi_with_json_errors() -> dict:
+        """Errors are JSON on every route, HTML ones included: document them so (FastAPI files an extra
+        response under the route's own media type)."""
+        if app.openapi_schema is None:
+            for ops in default_openapi()["paths"].values():
+                for op in ops.values():
+                    for status, response in op.get("responses", {}).items():
+                        content = response.get("content", {})
+                        if status[:1] in "45" and "application/json" not in content:
+                            for media in [m for m, c in content.items()
+                                          if c.get("schema", {}).get("$ref", "").endswith("/ErrorResponse")]:
+                                content["application/json"] = content.pop(media)
+        return app.openapi_schema or default_openapi()
+
+    app.openapi = openapi_with_json_errors  # type: ignore[method-assign]
+
+    for router in (checks.router, subjects.router, investigate.router, departments.router, monitoring.router,
+                   admin.router):
         app.include_router(router)
+    app.include_router(analysis.router)
     return app

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
 from fastapi import HTTPException, Request
 
 from graph_credit.engine import Engine
-from graph_credit.ids import subject_key
+from graph_credit.ids import InvalidIdentifier, is_person_key, subject_key
 
 from .security import Principal, audit_read, mask_for_public, persons_in
 
@@ -24,20 +25,35 @@ def today(request: Request) -> date:
     return fixed or date.today()
 
 
+_PERSON_KEY = re.compile(r"p[0-9a-f]{24}")
+
+
 def resolve(value: str, field: str = "subject") -> str:
-    return subject_key(value, field)
+    """A USCC, a resident ID number or a person key (``p`` and 24 hex digits) to a graph key."""
+    v = value.strip()
+    if len(v) == 25 and v.startswith("p") and not _PERSON_KEY.fullmatch(v):
+        raise InvalidIdentifier(field, v, "not a USCC, a resident ID number or a person key")
+    return subject_key(v, field)
+
+
+def known(eng: Engine, key: str, field: str = "subject") -> str:
+    """``key`` if the subject is stored (as the import requires of every reference), else a 422 naming the field."""
+    found = eng.store.get_persons([key]) if is_person_key(key) else eng.store.get_organisations([key])
+    if key not in found:
+        raise InvalidIdentifier(field, key, "no such organisation or person is registered")
+    return key
 
 
 def respond(request: Request, who: Principal, purpose: str | None, what: str, payload: Any) -> Any:
     """Masks personal data for the public role; audits every read of personal data by anyone else."""
     persons = persons_in(payload)
-    if not persons:
-        return payload
     eng = engine(request)
-    if who.role == "public":
-        found = eng.store.get_persons(sorted(persons))
+    if who.role == "public":  # always: free text may hold an ID number even when no person key is present
+        found = eng.store.get_persons(sorted(persons)) if persons else {}
         masked = {k: (found[k].masked_id if k in found else "***") for k in persons}
         return mask_for_public(payload, masked)
+    if not persons:
+        return payload
     if not purpose or not purpose.strip():
         raise HTTPException(400, {"code": "purpose_required", "field": "X-Purpose",
                                   "message": "reading personal data needs a purpose (X-Purpose header or body)"})

@@ -1,6 +1,9 @@
-"""Import benchmark: generate N organisations, write CSV, import into a fresh SQLite file.
+"""Import alone, for profiling: generate N organisations, write CSV, import into a fresh SQLite file.
 
     .venv/bin/python bench/bench_import.py [N] [--reimport] [--profile] [--keep DIR]
+
+The benchmark proper (every scenario, the comparison, RESULTS.md) is ``bench/run.py``; this script
+is the quick loop for working on ``graph_credit.io`` and the store's bulk path.
 
 Prints rows, seconds, edges/s, peak RSS and bytes on disk per edge. ``--reimport`` also times a
 second import of the same files (every row unchanged); ``--profile`` writes a cProfile of the

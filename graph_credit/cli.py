@@ -11,7 +11,6 @@ from pathlib import Path
 import typer
 
 from .engine import Engine
-from .model import Cause
 from .store import open_store
 
 app = typer.Typer(help="graph-credit: joint incentive and joint punishment over a responsibility graph.",
@@ -22,19 +21,11 @@ StoreOpt = typer.Option(None, "--store", envvar="GRAPH_CREDIT_STORE",
 
 
 def load_data(store_url: str | None, source: Path, jurisdiction: str = "default", progress: bool = True) -> dict:
-    """Import a directory of CSV/Parquet files, then derive the consequences of what changed."""
-    from .io import import_dir
-
+    """Import a directory of CSV/Parquet files and derive the consequences of what changed, in one
+    transaction (Engine.import_dir): a crash leaves all of it or none of it."""
     store = open_store(store_url)
     try:
-        engine = Engine(store, jurisdiction)
-        report = import_dir(store, source, progress=progress)
-        t = report.touched
-        causes = [Cause("record", r) for r in t.records] + [Cause("list", e) for e in t.list_entries]
-        causes += engine.causes_of_orgs(sorted(t.orgs))
-        causes += store.causes_touching(sorted(t.honour_holders))
-        causes += engine.causes_of_subjects(sorted(t.list_subjects)) if hasattr(t, "list_subjects") else []
-        refreshed = engine.refresh(causes, "import")
+        report, refreshed = Engine(store, jurisdiction).import_dir(source, progress=progress)
         return {"report": report, "causes": refreshed.causes, "facts_added": len(refreshed.added),
                 "facts_removed": len(refreshed.removed), "counts": store.counts()}
     finally:
@@ -141,6 +132,65 @@ def export_neo4j(out: Path, store: str | None = StoreOpt) -> None:
     try:
         counts = export_neo4j_admin(s, out)
         typer.echo(", ".join(f"{k}={v}" for k, v in counts.items()))
+    finally:
+        s.close()
+
+
+@app.command()
+def deliver(store: str | None = StoreOpt,
+            max_attempts: int = typer.Option(8, envvar="GRAPH_CREDIT_WEBHOOK_MAX_ATTEMPTS", min=1),
+            backoff: float = typer.Option(30.0, envvar="GRAPH_CREDIT_WEBHOOK_BACKOFF", min=0,
+                                          help="seconds before the first retry; doubles per failure")) -> None:
+    """Post due pending alerts to their webhooks once (retry state is kept on each alert)."""
+    from .monitor import DeliveryPolicy, deliver_pending
+
+    s = open_store(store)
+    try:
+        report = deliver_pending(s, policy=DeliveryPolicy(max_attempts=max_attempts, backoff=backoff))
+        typer.echo(json.dumps(report, indent=2))
+    finally:
+        s.close()
+
+
+@app.command()
+def notices(as_of: str | None = typer.Option(None, help="YYYY-MM-DD, default today"),
+            store: str | None = StoreOpt) -> None:
+    """Sweep for expiries: notices to departments and alerts to subscribers for consequences that reached their
+    natural end by the date (idempotent)."""
+    from .monitor import sweep
+
+    s = open_store(store)
+    try:
+        typer.echo(json.dumps(sweep(s, date.fromisoformat(as_of) if as_of else date.today()), indent=2))
+    finally:
+        s.close()
+
+
+@app.command()
+def render(subject: str = typer.Argument(..., help="USCC, resident ID number or person key"),
+           out: Path = typer.Option(..., "--out", help="the file to write: .png, .svg or .html"),
+           as_of: str | None = typer.Option(None, "--as-of", help="YYYY-MM-DD, default today"),
+           depth: int = typer.Option(1, min=1, max=3, help="hops around the subject"),
+           max_fanout: int = typer.Option(30, min=1, help="edges drawn per node; the rest are counted"),
+           store: str | None = StoreOpt) -> None:
+    """Draw a subject's neighbourhood as of a date for investigators: nodes coloured by credit status,
+    edges labelled with role and dates (PNG or SVG picture, or a standalone HTML page with tables)."""
+    from .ids import subject_key
+    from .render import FORMATS, render_neighbourhood
+
+    if out.suffix.lower() not in FORMATS:
+        raise typer.BadParameter(f"must end in {', '.join(FORMATS)}", param_hint="--out")
+    from .ids import InvalidIdentifier
+    from .store import NotFound
+
+    s = open_store(store)
+    try:
+        on = date.fromisoformat(as_of) if as_of else date.today()
+        path = render_neighbourhood(s, subject_key(subject), on, out, depth, max_fanout)
+        typer.echo(f"wrote {path}")
+    except (InvalidIdentifier, NotFound) as exc:
+        typer.echo(f"error: {exc.args[0] if exc.args else exc}", err=True)
+        raise typer.Exit(1) from None
     finally:
         s.close()
 

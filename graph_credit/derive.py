@@ -23,15 +23,27 @@ def subject_kind(key: str) -> str:
     return "person" if is_person_key(key) else "organisation"
 
 
-def derive(store: Store, cause: Cause) -> list[DerivedFact]:
-    """All facts that ``cause`` implies now; empty if the cause no longer exists."""
+def derive(store: Store, cause: Cause, policy: PolicySnapshot | str | None = None) -> list[DerivedFact]:
+    """All facts that ``cause`` implies now; empty if the cause no longer exists.
+
+    ``policy`` overrides the policy the cause is judged under, without writing anything (policy what-if):
+    ``None`` uses the cause's own (the record's jurisdiction at its decision date); a jurisdiction name
+    uses that jurisdiction at the cause's own date; a ``PolicySnapshot`` is used as it is.
+    """
     if cause.kind == "record":
         record = store.get_records([cause.id]).get(cause.id)
-        return derive_record(store, record) if record else []
+        return derive_record(store, record, policy) if record else []
     if cause.kind == "list":
         entry = store.get_list_entries([cause.id]).get(cause.id)
-        return derive_list_entry(store, entry) if entry else []
+        return derive_list_entry(store, entry, policy=policy) if entry else []
     raise ValueError(f"unknown cause kind {cause.kind!r}")
+
+
+def _snapshot(policy: PolicySnapshot | str | None, jurisdiction: str, on: date) -> PolicySnapshot:
+    """The policy a cause dated ``on`` is judged under: its own, another jurisdiction's, or a fixed snapshot."""
+    if isinstance(policy, PolicySnapshot):
+        return policy
+    return load_policy(policy or jurisdiction).at(on)
 
 
 def _end(rule: Rule, life: Lifecycle, natural_end: date | None) -> tuple[date | None, str | None]:
@@ -84,8 +96,10 @@ def _targets(
     return out
 
 
-def derive_record(store: Store, record: DishonestyRecord) -> list[DerivedFact]:
-    snap = load_policy(record.jurisdiction).at(record.decision_date)
+def derive_record(
+    store: Store, record: DishonestyRecord, policy: PolicySnapshot | str | None = None
+) -> list[DerivedFact]:
+    snap = _snapshot(policy, record.jurisdiction, record.decision_date)
     life = read_lifecycle(store.events_of([record.record_id]), snap.objection.verification_days)
     kind = subject_kind(record.subject)
     org_type = None
@@ -142,10 +156,12 @@ def derive_record(store: Store, record: DishonestyRecord) -> list[DerivedFact]:
     return sorted(facts.values(), key=lambda f: f.fact_id)
 
 
-def derive_list_entry(store: Store, entry: ListEntry, jurisdiction: str = "default") -> list[DerivedFact]:
+def derive_list_entry(
+    store: Store, entry: ListEntry, jurisdiction: str = "default", policy: PolicySnapshot | str | None = None
+) -> list[DerivedFact]:
     if entry.status not in ("effective", "exited"):
         return []  # proposed and in-publicity entries have no consequences yet
-    snap: PolicySnapshot = load_policy(jurisdiction).at(entry.valid_from)
+    snap: PolicySnapshot = _snapshot(policy, jurisdiction, entry.valid_from)
     life = read_lifecycle(store.events_of([entry.entry_id]), snap.objection.verification_days)
     suspended = life.suspensions() if snap.objection.suspends_measures else ()
     cause = Cause("list", entry.entry_id)
@@ -186,7 +202,7 @@ def derive_list_entry(store: Store, entry: ListEntry, jurisdiction: str = "defau
                     add(rule.id, rule.version, rule.consequence, start, end, ended_by, basis, object_id=red.entry_id)
             continue
         if entry.list == "red":
-            removed = _red_removed_on(store, entry, jurisdiction)
+            removed = _red_removed_on(store, entry, jurisdiction, policy)
             if removed is not None and (end is None or removed < end):
                 end, ended_by = removed, "removed"
         add(rule.id, rule.version, rule.consequence, entry.valid_from, end, ended_by, basis)
@@ -198,7 +214,9 @@ def derive_list_entry(store: Store, entry: ListEntry, jurisdiction: str = "defau
     return sorted(facts.values(), key=lambda f: f.fact_id)
 
 
-def _red_removed_on(store: Store, red: ListEntry, jurisdiction: str) -> date | None:
+def _red_removed_on(
+    store: Store, red: ListEntry, jurisdiction: str, policy: PolicySnapshot | str | None = None
+) -> date | None:
     """P5 seen from the red entry: the first date a black entry of the subject, in force and under a policy
     with the cross-check, overlaps the red listing. A black entry withdrawn on objection removes nothing."""
     red_end = red.valid_to
@@ -206,7 +224,7 @@ def _red_removed_on(store: Store, red: ListEntry, jurisdiction: str) -> date | N
     for black in store.list_entries_of([red.subject]):
         if black.list != "black" or black.status not in ("effective", "exited"):
             continue
-        snap = load_policy(jurisdiction).at(black.valid_from)
+        snap = _snapshot(policy, jurisdiction, black.valid_from)
         if not any(r.consequence == "red_list_removal" and r.trigger.event == "list_entry"
                    and (r.trigger.lists is None or "black" in r.trigger.lists) for r in snap.rules):
             continue

@@ -7,12 +7,17 @@ whose cause is gone. Facts that disappear or end are journalled as withdrawal no
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
+from . import monitor
 from .derive import derive, subject_kind
 from .lifecycle import LifecycleError, read_lifecycle, validate_event
 from .model import (
@@ -29,6 +34,9 @@ from .model import (
 )
 from .policy import load_policy
 from .store.base import NotFound, Store, WriteCounts
+
+if TYPE_CHECKING:
+    from .io import ImportReport, Touched
 
 __all__ = ["Engine", "RefreshResult"]
 
@@ -53,19 +61,40 @@ class Engine:
         self.store = store
         self.jurisdiction = jurisdiction
         load_policy(jurisdiction)  # fail at start-up, not at the first record, on a broken policy
+        self.clock: Callable[[], date] = date.today  # "today" for monitoring (related parties as of it)
+        self._watch = threading.local()
+
+    @contextmanager
+    def _watching(self, reason: str) -> Iterator[monitor.ChangeLog | None]:
+        """Collect what the outermost write changes; before it commits, alert the subscriptions it concerns
+        (graph_credit.monitor). Nested writes join the outer log. No active subscription: one query, no log."""
+        if hasattr(self._watch, "log"):
+            yield self._watch.log
+            return
+        log = monitor.ChangeLog.open(self.store, reason, self.clock())
+        self._watch.log = log
+        try:
+            yield log
+            if log is not None:
+                monitor.publish(self.store, log)
+        finally:
+            del self._watch.log
 
     # -- derivation ------------------------------------------------------------------------------
     def refresh(self, causes: Iterable[Cause], reason: str = "recomputed") -> RefreshResult:
         """Re-derive ``causes`` and store the result; journal what was withdrawn or changed."""
         result = RefreshResult()
-        with self.store.transaction():
+        with self.store.transaction(), self._watching(reason) as log:
             for cause in sorted(set(causes), key=str):
-                before = {f.fact_id: f.ended_by for f in self.store.facts_by_cause([cause])}
-                added, removed = self.store.replace_facts(cause, derive(self.store, cause))
+                prior = {f.fact_id: f for f in self.store.facts_by_cause([cause])}
+                before = {k: f.ended_by for k, f in prior.items()}
+                added, removed = self.store.replace_facts(cause, derive(self.store, cause, self._policy_of(cause)))
                 result.causes += 1
                 result.added += added
                 result.removed += removed
                 self._notify(before, added, removed, reason)
+                if log is not None:
+                    log.facts(prior, added, removed)
         return result
 
     def _notify(
@@ -81,6 +110,7 @@ class Engine:
             if newly_ended and f.ended_by in ("withdrawn", "repaired", "exited"):
                 notices.append(_notice(f, f.ended_by, reason))
         if notices:
+            monitor.address_notices(self.store, notices, [*added, *removed])  # to the departments with case items
             self.store.append("notices", notices)
 
     def causes_of_orgs(self, orgs: Sequence[str]) -> list[Cause]:
@@ -106,27 +136,62 @@ class Engine:
         return result
 
     # -- writes ----------------------------------------------------------------------------------
+    def import_dir(
+        self, source: str | Path, *, progress: bool = False, batch_size: int = 50_000
+    ) -> tuple[ImportReport, RefreshResult]:
+        """Import a directory of CSV/Parquet files and derive the consequences of what changed, all in
+        ONE transaction: a crash (even ``kill -9``) leaves either nothing of the import or all of it
+        with every consequence derived, never rows whose consequences are missing. (Imported and
+        derived in separate transactions, a crash in between leaves records without consequences,
+        and re-running the import does not repair them: unchanged rows are not re-derived.)"""
+        from .io import import_dir
+
+        with self.store.transaction():
+            report = import_dir(self.store, source, progress=progress, batch_size=batch_size)
+            return report, self.refresh(self.causes_of_import(report.touched), "import")
+
+    def causes_of_import(self, touched: Touched) -> list[Cause]:
+        """Every cause whose consequences an import that changed ``touched`` may have changed."""
+        causes = [Cause("record", r) for r in touched.records] + [Cause("list", e) for e in touched.list_entries]
+        causes += self.causes_of_orgs(sorted(touched.orgs))
+        causes += self.store.causes_touching(sorted(touched.honour_holders))
+        causes += self.causes_of_subjects(sorted(touched.list_subjects))
+        return causes
+
     def put_subjects(self, orgs: Sequence[Organisation] = (), persons: Sequence[Person] = ()) -> WriteCounts:
         with self.store.transaction():
             return self.store.put_organisations(orgs) + self.store.put_persons(persons)
 
-    def put_roles(self, edges: Sequence[RoleEdge], reason: str = "registration data changed") -> RefreshResult:
-        """Add or correct role edges; consequences that depended on the organisations are re-derived."""
-        with self.store.transaction():
+    def put_roles(
+        self, edges: Sequence[RoleEdge], reason: str = "registration data changed", check: bool = False
+    ) -> RefreshResult:
+        """Add or correct role edges; consequences that depended on the organisations are re-derived.
+
+        With ``check``, the edges are first validated against the stored ones (``ValueError`` naming
+        the field, see ``check_roles``); the check and the write are one transaction."""
+        with self.store.transaction(), self._watching(reason) as log:
+            if check:
+                check_roles(self.store, edges)
+            if log is not None:
+                log.roles(edges)
             self.store.put_roles(edges)
             return self.refresh(self.causes_of_orgs(sorted({e.org for e in edges})), reason)
 
     def delete_roles(self, edge_ids: Sequence[str], reason: str = "registration data corrected") -> RefreshResult:
-        with self.store.transaction():
+        with self.store.transaction(), self._watching(reason) as log:
             found = self.store.get_roles(edge_ids)
             missing = sorted(set(edge_ids) - set(found))
             if missing:
                 raise NotFound(f"edge_id: unknown role edge(s) {', '.join(missing)}")
+            if log is not None:
+                log.roles_deleted(found.values())
             self.store.delete_roles(edge_ids)
             return self.refresh(self.causes_of_orgs(sorted({e.org for e in found.values()})), reason)
 
     def put_records(self, records: Sequence[DishonestyRecord]) -> RefreshResult:
-        with self.store.transaction():
+        with self.store.transaction(), self._watching("record written") as log:
+            if log is not None:
+                log.records(records)
             self.store.put_records(records)
             return self.refresh([Cause("record", r.record_id) for r in records], "record written")
 
@@ -138,7 +203,9 @@ class Engine:
 
     def put_list_entries(self, entries: Sequence[ListEntry]) -> RefreshResult:
         """List entries interact per subject (P5), so every entry of each subject is re-derived."""
-        with self.store.transaction():
+        with self.store.transaction(), self._watching("list entry written") as log:
+            if log is not None:
+                log.list_entries(entries)
             self.store.put_list_entries(entries)
             subjects = sorted({e.subject for e in entries})
             return self.refresh(
@@ -147,10 +214,12 @@ class Engine:
 
     def add_event(self, event: RecordEvent) -> RefreshResult:
         """Record a lifecycle event (objection, repair, revocation, exit) and re-derive its cause."""
-        with self.store.transaction():
+        with self.store.transaction(), self._watching(event.kind) as log:
             cause, subject = self._cause_of(event.cause_id)
             days = self.policy_snapshot(cause).objection.verification_days
             validate_event(self.store.events_of([event.cause_id]), event, days)
+            if log is not None:
+                log.event(event, cause, subject)
             self.store.put_events([event])
             if event.kind == "objection_filed":
                 self.store.append("objections", [{"id": event.event_id, "cause": str(cause), "subject": subject,
@@ -160,7 +229,9 @@ class Engine:
                 causes = [Cause("list", e.entry_id) for e in self.store.list_entries_of([subject])]
             result = self.refresh(causes, event.kind)
             if event.kind == "objection_upheld":
-                self.store.append("notices", [self._remedy(cause, subject, event)])
+                remedy = self._remedy(cause, subject, event)
+                monitor.address_notices(self.store, [remedy])
+                self.store.append("notices", [remedy])
             return result
 
     def _remedy(self, cause: Cause, subject: str, event: RecordEvent) -> dict:
@@ -189,6 +260,10 @@ class Engine:
         if entry is not None:
             return Cause("list", cause_id), entry.subject
         raise NotFound(f"cause_id: no record or list entry {cause_id!r}")
+
+    def _policy_of(self, cause: Cause) -> str | None:
+        """A record carries its jurisdiction; a list entry is judged under the deployment's."""
+        return None if cause.kind == "record" else self.jurisdiction
 
     def policy_snapshot(self, cause: Cause):
         if cause.kind == "record":
@@ -246,6 +321,38 @@ class Engine:
         return out
 
 
+_RATIO_EPS = 1e-9  # ratios are decimals: tolerate float rounding in sums (as the import does)
+
+
+def check_roles(store: Store, edges: Sequence[RoleEdge]) -> None:
+    """Raise ``ValueError("field: reason")`` if an edge ends before it starts, has a ratio outside
+    (0, 1], or would make the shareholding ratios of an organisation in force on some day sum past 1
+    together with the stored edges it does not replace (as the import checks).
+
+    Unlike the import, an interval overlapping a stored one of the same holder, role and organisation
+    is accepted: the API registers corrections that way (tests/test_api.py)."""
+    new = {e.edge_id: e for e in edges}
+    for org in sorted({e.org for e in edges}):
+        mine = [e for e in new.values() if e.org == org]
+        for e in mine:
+            if e.valid_to is not None and e.valid_to <= e.valid_from:
+                raise ValueError(f"valid_to: must be after valid_from ({e.valid_from})")
+            if e.ratio is not None and not 0 < e.ratio <= 1:
+                raise ValueError(f"ratio: must be in (0, 1], not {e.ratio}")
+        edges_of_org = {e.edge_id: e for e in store.roles_of([org], "in")} | {e.edge_id: e for e in mine}
+        events: list[tuple[date, int, float]] = []  # (day, 0 end / 1 start, delta): ends first on a day
+        for e in edges_of_org.values():
+            if e.role.value == "SHAREHOLDER" and e.ratio is not None:
+                events.append((e.valid_from, 1, e.ratio))
+                if e.valid_to is not None:
+                    events.append((e.valid_to, 0, -e.ratio))
+        total = 0.0
+        for day, _, delta in sorted(events):
+            total += delta
+            if total > 1 + _RATIO_EPS:
+                raise ValueError(f"ratio: shareholding ratios of {org} would sum to {total:.6g} on {day}")
+
+
 def _plain(obj: object) -> dict:
     from dataclasses import asdict, is_dataclass
 
@@ -278,4 +385,4 @@ def _notice(f: DerivedFact, change: str, reason: str) -> dict:
     }
 
 
-__all__ += ["LifecycleError", "fact_dict", "record_dict"]
+__all__ += ["LifecycleError", "check_roles", "fact_dict", "record_dict"]

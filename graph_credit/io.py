@@ -50,7 +50,7 @@ from .model import (
     Role,
     RoleEdge,
 )
-from .store.base import Store, WriteCounts
+from .store.base import RoleColumns, Store, WriteCounts
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -391,6 +391,22 @@ def _matrix(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return pos, np.frombuffer(joined, dtype=np.uint8).reshape(-1, 18).astype(np.int64)
 
 
+_VALIDATE_CHUNK = 1 << 18  # values per vectorised pass: bounds the (n, 18) matrices in memory
+
+
+def _in_chunks(check: Callable[[list[str]], np.ndarray]) -> Callable[[list[str]], np.ndarray]:
+    def run(values: list[str]) -> np.ndarray:
+        if len(values) <= _VALIDATE_CHUNK:
+            return check(values)
+        return np.concatenate(
+            [check(values[i : i + _VALIDATE_CHUNK]) for i in range(0, len(values), _VALIDATE_CHUNK)]
+        )
+
+    run.__doc__ = check.__doc__
+    return run
+
+
+@_in_chunks
 def _uscc_valid(values: list[str]) -> np.ndarray:
     """GB 32100 as python-stdnum checks it: 8 digits, 10 alphabet characters, check character."""
     ok = np.zeros(len(values), dtype=bool)
@@ -412,6 +428,7 @@ def _birthplace_ok(place: str, year: int) -> bool:
     return True
 
 
+@_in_chunks
 def _ric_valid(values: list[str]) -> np.ndarray:
     """GB 11643 as python-stdnum checks it: digits, check character, birth date, and a birthplace
     code that existed in the birth year."""
@@ -439,10 +456,12 @@ def _ric_valid(values: list[str]) -> np.ndarray:
         & (day >= 1)
         & (day <= dim)
     )
-    places = ["".join(map(chr, row)) for row in m[good][:, :6]]
-    years = year[good].tolist()
+    # The birthplace check once per distinct (place, year): numbers share few of those.
     good_idx = np.flatnonzero(good)
-    good[good_idx] = [_birthplace_ok(p, y) for p, y in zip(places, years, strict=True)]
+    place = (d[good_idx, :6] * np.array([100_000, 10_000, 1_000, 100, 10, 1])).sum(axis=1)
+    pairs, inverse = np.unique(place * 10_000 + year[good_idx], return_inverse=True)
+    fine = np.array([_birthplace_ok(f"{int(x) // 10_000:06d}", int(x) % 10_000) for x in pairs], dtype=bool)
+    good[good_idx] = fine[inverse.ravel()]
     ok[pos] = good
     return ok
 
@@ -453,13 +472,21 @@ def _pseudonyms(clear: Sequence[str], cache: dict[str, str] | None = None) -> li
     cache = {} if cache is None else cache
     key = ids._key()
     prefix = ids.PERSON_PREFIX
+    digest = hmac.digest  # one-shot HMAC in C: several times faster than an hmac.new object per number
     out = []
     for c in clear:
         k = cache.get(c)
         if k is None:
-            k = cache[c] = prefix + hmac.new(key, c.encode(), hashlib.sha256).hexdigest()[:24]
+            k = cache[c] = prefix + digest(key, c.encode(), "sha256").hex()[:24]
         out.append(k)
     return out
+
+
+def _normalised_id(value: str) -> str:
+    try:
+        return normalise_id_number(value)
+    except InvalidIdentifier:
+        return value.upper()
 
 
 def _mask(clear: str) -> str:
@@ -482,6 +509,7 @@ class _Ids:
     key: np.ndarray
     person: np.ndarray
     reason: np.ndarray
+    code: np.ndarray  # equal codes for equal keys (-1 where invalid): for grouping without hashing keys
 
 
 def _resolve(s: pd.Series, accept: str, known_orgs: set[str], cache: dict[str, str] | None = None) -> _Ids:
@@ -492,8 +520,8 @@ def _resolve(s: pd.Series, accept: str, known_orgs: set[str], cache: dict[str, s
     key = np.empty(n, dtype=object)
     person = np.zeros(n, dtype=bool)
     reason = np.full(n, None, dtype=object)
-    as_org = [v.replace(" ", "").replace("-", "").upper() for v in raw]
-    as_person = [v.upper() for v in raw]
+    as_org = [v.replace(" ", "").replace("-", "").upper() for v in raw] if accept != "person" else raw
+    as_person = [v.upper() for v in raw] if accept != "org" else raw
     org_ok = _uscc_valid(as_org) if accept != "person" else np.zeros(n, dtype=bool)
     person_ok = _ric_valid(as_person) if accept != "org" else np.zeros(n, dtype=bool)
     if accept == "any":  # a USCC of a known organisation wins over an equal-looking ID number
@@ -527,7 +555,9 @@ def _resolve(s: pd.Series, accept: str, known_orgs: set[str], cache: dict[str, s
         except InvalidIdentifier as exc:
             what = "resident ID number" if looks_personal else "USCC"
             reason[i] = f"invalid {what}: {exc.reason}"
-    return _Ids(key[codes], person[codes], reason[codes])
+    # Distinct inputs can normalise to one key (case, spaces): number the keys, not the inputs.
+    key_code = pd.factorize(key)[0] if n else np.zeros(0, dtype=np.int64)
+    return _Ids(key[codes], person[codes], reason[codes], key_code[codes])
 
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -575,24 +605,48 @@ def _numbers(df: pd.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(s.dtype, np.dtype) and s.dtype.kind == "f":
         v = s.to_numpy(dtype=float)
         return v, ~np.isfinite(v) & ~np.isnan(v)
-    text = s.astype(object).to_numpy()
-    v = pd.to_numeric(pd.Series(text).replace("", np.nan), errors="coerce").to_numpy(dtype=float)
-    empty = text == ""
-    return v, (~empty & ~np.isfinite(v))
+    # Parse each distinct text once (a column of 10^7 rows holds far fewer distinct values).
+    codes, uniques = pd.factorize(s)
+    text = np.asarray(uniques, dtype=object)
+    parsed = pd.to_numeric(pd.Series(text, dtype=object).replace("", np.nan), errors="coerce").to_numpy(dtype=float)
+    bad_u = (text != "") & ~np.isfinite(parsed)
+    return parsed[codes], bad_u[codes]
 
 
-def _raw(rows: _Rows, col: str) -> np.ndarray:
+class _LazyRaw:
+    """A column's values as given, for the report, materialised only at the rows reported."""
+
+    def __init__(self, rows: _Rows, col: str) -> None:
+        self._rows = rows
+        self._col = col
+
+    def __getitem__(self, idx: np.ndarray) -> np.ndarray:
+        df = self._rows.df
+        if self._col not in df:
+            return np.full(len(np.atleast_1d(idx)), "", dtype=object)
+        return np.asarray(df[self._col].iloc[idx].astype(object).to_numpy(), dtype=object)
+
+
+def _raw(rows: _Rows, col: str) -> _LazyRaw:
     """A column's values as given, for the report."""
-    return (
-        rows.df[col].astype(object).to_numpy() if col in rows.df else np.full(len(rows.df), "", dtype=object)
+    return _LazyRaw(rows, col)
+
+
+def _codes(values: np.ndarray) -> np.ndarray:
+    """Integer codes of the distinct values (for grouping without hashing strings again and again)."""
+    return pd.factorize(values)[0]
+
+
+def _take_columns(cols: RoleColumns, idx: np.ndarray) -> RoleColumns:
+    """The rows ``idx`` of a column batch."""
+    if len(idx) == len(cols):
+        return cols
+    at = idx.tolist()
+    return RoleColumns(
+        edge_id=[cols.edge_id[i] for i in at], holder=[cols.holder[i] for i in at], role=[cols.role[i] for i in at],
+        org=[cols.org[i] for i in at], valid_from=cols.valid_from[idx], valid_to=cols.valid_to[idx],
+        ratio=cols.ratio[idx], subscribed_capital=cols.subscribed_capital[idx], title=[cols.title[i] for i in at],
     )
-
-
-def _obj(values: np.ndarray) -> np.ndarray:
-    """NaN to None in an object array (dataclass fields hold None, never NaN)."""
-    out = values.astype(object)
-    out[pd.isna(values)] = None
-    return out
 
 
 # -- import machinery ----------------------------------------------------------------------------------
@@ -638,7 +692,7 @@ class _Rows:
         mask: np.ndarray,
         fld: str,
         reason: str | np.ndarray,
-        values: np.ndarray | None = None,
+        values: np.ndarray | _LazyRaw | None = None,
         only_good: bool = False,
     ) -> None:
         mask = np.asarray(mask, dtype=bool)
@@ -707,22 +761,25 @@ class _Importer:
     # references ---------------------------------------------------------------------------------
     def _exist(self, keys: np.ndarray, person: np.ndarray) -> np.ndarray:
         """Whether each key names a subject in this import or already in the store."""
+        codes, uniques = pd.factorize(keys)  # each distinct key once (a file names each many times)
+        distinct = np.asarray(uniques, dtype=object).tolist()
+        is_person_u = np.zeros(len(distinct), dtype=bool)
+        is_person_u[codes[codes >= 0]] = person[codes >= 0]
+        found_u = np.zeros(len(distinct), dtype=bool)
         for is_person, known, absent, getter in (
             (False, self.known_orgs, self.absent_orgs, self.store.get_organisations),
             (True, self.known_persons, self.absent_persons, self.store.get_persons),
         ):
-            wanted = {k for k in keys[person == is_person] if k is not None}
+            sel = np.flatnonzero(is_person_u == is_person).tolist()
+            wanted = {distinct[i] for i in sel}
             ask = sorted(wanted - known - absent)
             for i in range(0, len(ask), 10_000):
                 chunk = ask[i : i + 10_000]
                 found = set(getter(chunk))
                 known.update(found)
                 absent.update(set(chunk) - found)
-        out = np.zeros(len(keys), dtype=bool)
-        org_rows = ~person
-        out[org_rows] = pd.Series(keys[org_rows], dtype=object).isin(self.known_orgs).to_numpy()
-        out[person] = pd.Series(keys[person], dtype=object).isin(self.known_persons).to_numpy()
-        return out
+            found_u[sel] = [distinct[i] in known for i in sel]
+        return np.where(codes >= 0, found_u[codes], False)
 
     def subjects(self, rows: _Rows, fld: str, accept: str = "any") -> _Ids:
         """Resolve a subject column, flag invalid identifiers and references to unknown subjects."""
@@ -732,8 +789,13 @@ class _Importer:
         ok = ~invalid & ~rows.bad
         exists = np.zeros(len(res.key), dtype=bool)
         exists[ok] = self._exist(res.key[ok], res.person[ok])
-        what = np.where(res.person, "person", "organisation")
-        rows.flag(ok & ~exists, fld, np.char.add(what.astype(str), " not in this import nor in the store"))
+        missing = ok & ~exists
+        if missing.any():  # reasons only for the rows reported (a column holds 10^7 rows)
+            at = np.flatnonzero(missing)
+            why = np.full(len(missing), None, dtype=object)
+            why[at] = np.where(res.person[at], "person not in this import nor in the store",
+                               "organisation not in this import nor in the store")
+            rows.flag(missing, fld, why)
         return res
 
     def dates(self, rows: _Rows, fld: str) -> _Dates:
@@ -774,6 +836,10 @@ class _Importer:
         """Upsert in batches, each in one transaction. With ``existing``, compare first and send only
         new or changed rows (so ``touch`` sees exactly what changed)."""
         total = self.report.counts.get(kind, WriteCounts())
+        # Key order (keys are unique: duplicates were rejected): batch after batch then touches a
+        # narrow key range of the B-tree instead of every leaf page, which makes a commit write
+        # (and the WAL checkpoint rewrite) a few pages rather than the whole table.
+        items = sorted(items, key=key)
         with self._bar(kind, len(items)) as bar:
             for i in range(0, len(items), self.batch):
                 chunk = items[i : i + self.batch]
@@ -830,7 +896,9 @@ class _Importer:
     def persons(self, rows: _Rows) -> None:
         rows.required()
         raw = rows.text("id_number")
-        clear = np.array([v.upper() for v in raw], dtype=object) if len(raw) else raw
+        # Non-ASCII digits (full-width) name the same person: mask the normalised number, not the input.
+        clear = np.array([v.upper() if v.isascii() else _normalised_id(v) for v in raw], dtype=object) if len(
+            raw) else raw
         res = _resolve(rows.col("id_number"), "person", set(), self.pseudonyms)
         rows.flag((res.reason != None) & (raw != ""), "id_number", res.reason)  # noqa: E711
         rows.duplicates(pd.Series(res.key), "id_number", "resident ID number")
@@ -904,73 +972,87 @@ class _Importer:
             "an organisation cannot hold itself",
             only_good=True,
         )
-        frame = pd.DataFrame(
-            {
-                "holder": holder.key,
-                "role": role,
-                "org": org.key,
-                "vf": vf.ordinal,
-                "vt": np.where(vt.ordinal >= 0, vt.ordinal, _OPEN),
-                "ratio": ratio,
-                "pos": np.arange(len(role)),
-            }
-        )
+        org_code = org.code
         rows.duplicates(
-            frame[["holder", "role", "org", "vf"]],
+            pd.DataFrame({"holder": holder.code, "role": _codes(role), "org": org_code, "vf": vf.ordinal}),
             "valid_from",
             "edge (same holder, role, organisation and valid_from)",
         )
-        good = frame[~rows.bad]
+        vt_open = np.where(vt.ordinal >= 0, vt.ordinal, _OPEN)
         # Checks against stored edges and the writes go organisation by organisation, so each batch
-        # sees every edge of its organisations.
-        good = good.sort_values(["org", "pos"], kind="stable")
-        orgs = good["org"].to_numpy()
+        # sees every edge of its organisations (rows of one organisation stay in file order).
+        good_pos = np.flatnonzero(~rows.bad)
+        good_pos = good_pos[np.argsort(org_code[good_pos], kind="stable")]
+        orgs = org_code[good_pos]
         starts = [0]
-        while starts[-1] < len(good):
-            nxt = min(starts[-1] + self.batch, len(good))
-            while 0 < nxt < len(good) and orgs[nxt] == orgs[nxt - 1]:
+        while starts[-1] < len(good_pos):
+            nxt = min(starts[-1] + self.batch, len(good_pos))
+            while 0 < nxt < len(good_pos) and orgs[nxt] == orgs[nxt - 1]:
                 nxt += 1
             starts.append(nxt)
+        del orgs, org_code
+
+        def frame(pos: np.ndarray) -> pd.DataFrame:
+            return pd.DataFrame({"holder": holder.key[pos], "role": role[pos], "org": org.key[pos],
+                                 "vf": vf.ordinal[pos], "vt": vt_open[pos], "ratio": ratio[pos], "pos": pos})
+
+        vt_ord = np.where(vt.ordinal >= 0, vt.ordinal, 0)
+        vf_text = pa.array(rows.col("valid_from"))
+        titles = pa.array(rows.col("title"))
+        # With no edge stored yet there is nothing to compare with or check against: the batches go
+        # to the store's bulk path (rows appended, indexes built once at the end).
+        fresh = next(iter(self.store.iter_roles()), None) is None
+
+        def columns(pos: np.ndarray) -> RoleColumns:
+            take = pa.array(pos)
+            hs, rs, os_ = holder.key[pos].tolist(), role[pos].tolist(), org.key[pos].tolist()
+            # model.stable_id(holder, role, org, valid_from), on the ISO text already at hand.
+            joined = pc.binary_join_element_wise(
+                pa.array(hs, pa.string()), pa.array(rs, pa.string()), pa.array(os_, pa.string()),
+                vf_text.take(take), "\x1f",
+            ).cast(pa.binary()).to_pylist()
+            blake = hashlib.blake2b
+            return RoleColumns(
+                edge_id=[blake(k, digest_size=10).hexdigest() for k in joined],
+                holder=hs, role=rs, org=os_, valid_from=vf.ordinal[pos], valid_to=vt_ord[pos],
+                ratio=ratio[pos], subscribed_capital=capital[pos], title=titles.take(take).to_pylist(),
+            )
+
         total = self.report.counts.get("roles", WriteCounts())
-        vf_v, vt_v = vf.value, vt.value
-        ratio_o, cap_o = _obj(ratio), _obj(capital)
         touched = self.report.touched
-        with self._bar("roles", len(good)) as bar:
-            for a, b in zip(starts, starts[1:], strict=False):
-                part = good.iloc[a:b]
-                pos = part["pos"].to_numpy()
-                hs, rs, os_ = holder.key[pos].tolist(), role[pos].tolist(), org.key[pos].tolist()
-                # model.stable_id(holder, role, org, valid_from) on the ISO text we already have.
-                eids = [
-                    hashlib.blake2b(f"{h}\x1f{r}\x1f{o}\x1f{f}".encode(), digest_size=10).hexdigest()
-                    for h, r, o, f in zip(hs, rs, os_, rows.take("valid_from", pos), strict=True)
-                ]
-                items = [
-                    RoleEdge(h, _ROLES[r], o, f, t, q, c, ti, eid)
-                    for h, r, o, f, t, q, c, ti, eid in zip(
-                        hs,
-                        rs,
-                        os_,
-                        vf_v[pos].tolist(),
-                        vt_v[pos].tolist(),
-                        ratio_o[pos].tolist(),
-                        cap_o[pos].tolist(),
-                        rows.take("title", pos),
-                        eids,
-                        strict=True,
-                    )
-                ]
-                with self.store.transaction():
-                    stored = self.store.roles_of(sorted(set(part["org"])), "in")
-                    keep = self._edge_checks(rows, part, eids, stored)
-                    old = {e.edge_id: e for e in stored}
-                    items = [e for e, k in zip(items, keep, strict=True) if k]
-                    changed = [e for e in items if old.get(e.edge_id) != e]
-                    changed.sort(key=lambda e: e.edge_id)  # primary-key order: sequential B-tree inserts
-                    total += self.store.put_roles(changed) + WriteCounts(unchanged=len(items) - len(changed))
-                touched.orgs.update(e.org for e in changed)
-                touched.role_holders.update(e.holder for e in changed)
-                bar.update(len(part))
+        with self._bar("roles", len(good_pos)) as bar:
+
+            def loaded() -> Iterator[RoleColumns]:
+                nonlocal total
+                for a, b in zip(starts, starts[1:], strict=False):
+                    part = frame(good_pos[a:b])
+                    cols = columns(good_pos[a:b])
+                    keep = self._edge_checks(rows, part, list(cols.edge_id), [])
+                    batch = _take_columns(cols, np.flatnonzero(keep))
+                    total += WriteCounts(inserted=len(batch))
+                    touched.orgs.update(batch.org)
+                    touched.role_holders.update(batch.holder)
+                    yield batch
+                    bar.update(len(part))
+
+            if fresh:
+                self.store.load_roles(loaded())
+            else:
+                for a, b in zip(starts, starts[1:], strict=False):
+                    part = frame(good_pos[a:b])
+                    cols = columns(good_pos[a:b])
+                    items = cols.edges()
+                    with self.store.transaction():
+                        stored = self.store.roles_of(sorted(set(part["org"])), "in")
+                        keep = self._edge_checks(rows, part, list(cols.edge_id), stored)
+                        old = {e.edge_id: e for e in stored}
+                        items = [e for e, k in zip(items, keep, strict=True) if k]
+                        changed = [e for e in items if old.get(e.edge_id) != e]
+                        changed.sort(key=lambda e: e.edge_id)  # primary-key order: sequential B-tree inserts
+                        total += self.store.put_roles(changed) + WriteCounts(unchanged=len(items) - len(changed))
+                    touched.orgs.update(e.org for e in changed)
+                    touched.role_holders.update(e.holder for e in changed)
+                    bar.update(len(part))
         self.report.counts["roles"] = total
 
     def _edge_checks(
@@ -1306,9 +1388,41 @@ class _Importer:
             ]
             self.report.counts[src.kind] = WriteCounts()
         else:
+            _refuse_control_characters(rows)
             getattr(self, src.kind)(rows)
         self.report.errors.extend(rows.report())
         self.report.seconds[src.kind] = time.perf_counter() - started
+
+
+# Refused in every text field, as the API refuses them: control characters other than tab and line
+# breaks (NUL...), bidirectional marks, embeddings, overrides and isolates, the BOM and non-characters.
+_BAD_TEXT_RE2 = (
+    r"[\x{0}-\x{8}\x{b}\x{c}\x{e}-\x{1f}\x{7f}-\x{9f}\x{61c}\x{200e}\x{200f}\x{202a}-\x{202e}"
+    r"\x{2066}-\x{2069}\x{feff}\x{fffe}\x{ffff}]"
+)
+_BAD_TEXT = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\ufffe\uffff]"
+)
+
+
+def _refuse_control_characters(rows: _Rows) -> None:
+    """Flag rows with a refused character in any text column (one vectorised RE2 scan per column)."""
+    for col in rows.df.columns:
+        s = rows.df[col]
+        if col == "_line" or not isinstance(s.dtype, pd.ArrowDtype):
+            continue
+        mask = s.str.contains(_BAD_TEXT_RE2, regex=True).to_numpy(dtype=bool, na_value=False)
+        if not mask.any():
+            continue
+        idx = np.flatnonzero(mask)
+        values = np.full(len(mask), "", dtype=object)
+        reasons = np.full(len(mask), None, dtype=object)
+        for i, v in zip(idx, s.iloc[idx].tolist(), strict=True):
+            m = _BAD_TEXT.search(v)
+            at = m.start() if m else 0
+            reasons[i] = f"contains U+{ord(v[at]):04X} at position {at}: control and bidirectional characters refused"
+            values[i] = v.encode("unicode_escape").decode("ascii")
+        rows.flag(mask, str(col), reasons, values=values)
 
 
 def import_dir(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,8 @@ from graph_credit.model import (
     Role,
     RoleEdge,
 )
-from graph_credit.store import JOURNAL_TABLES, NotFound, Store, WriteCounts
+from graph_credit.store import JOURNAL_TABLES, NotFound, SQLiteStore, Store, WriteCounts
+from graph_credit.store.base import RoleColumns
 from tests.helpers import make_id_number, make_uscc
 
 if TYPE_CHECKING:
@@ -90,6 +92,7 @@ COVERED = {
     "iter_organisations",
     "iter_persons",
     "put_roles",
+    "load_roles",
     "delete_roles",
     "get_roles",
     "roles_of",
@@ -312,6 +315,59 @@ def test_delete_roles(store: Store, graph: dict[str, Any]) -> None:
 
 def test_iter_roles_in_edge_id_order(store: Store, graph: dict[str, Any]) -> None:
     assert list(store.iter_roles()) == sorted(graph["edges"].values(), key=lambda x: x.edge_id)
+
+
+def columns(edges: list[RoleEdge]) -> RoleColumns:
+    import numpy as np
+
+    return RoleColumns(
+        edge_id=[e.edge_id for e in edges],
+        holder=[e.holder for e in edges],
+        role=[e.role.value for e in edges],
+        org=[e.org for e in edges],
+        valid_from=np.array([e.valid_from.toordinal() for e in edges], dtype=np.int64),
+        valid_to=np.array([e.valid_to.toordinal() if e.valid_to else 0 for e in edges], dtype=np.int64),
+        ratio=np.array([e.ratio if e.ratio is not None else np.nan for e in edges], dtype=float),
+        subscribed_capital=np.array(
+            [e.subscribed_capital if e.subscribed_capital is not None else np.nan for e in edges], dtype=float
+        ),
+        title=[e.title for e in edges],
+    )
+
+
+def test_load_roles_into_an_empty_store_then_upserts(store: Store) -> None:
+    a, b = make_uscc(1), make_uscc(2)
+    first = [
+        edge(pkey(1), Role.LEGAL_REPRESENTATIVE, a, "2020-01-01", "2021-01-01"),
+        edge(pkey(2), Role.DIRECTOR, a, "2018-05-01", title="董事长"),
+        edge(pkey(3), Role.SHAREHOLDER, a, "2015-01-01", ratio=0.6, subscribed_capital=600.0),
+    ]
+    second = [edge(a, Role.SHAREHOLDER, b, "2016-01-01", ratio=1.0)]
+    assert store.load_roles(iter([columns(first), columns([]), columns(second)])) == 4
+    assert store.get_roles([e.edge_id for e in first + second]) == {e.edge_id: e for e in first + second}
+    assert {e.edge_id for e in store.roles_of([a], "in", as_of=D("2020-06-01"))} == {e.edge_id for e in first}
+    assert store.roles_of([a], "out") == second
+    # Into a store that has edges: an upsert by edge id (a changed edge replaces the stored one).
+    closed = edge(pkey(2), Role.DIRECTOR, a, "2018-05-01", "2023-01-01", title="董事长")
+    assert store.load_roles([columns([closed, second[0]])]) == 2
+    assert store.get_roles([closed.edge_id]) == {closed.edge_id: closed}
+    assert store.counts()["roles"] == 4
+    assert list(store.iter_roles()) == sorted([first[0], closed, first[2], second[0]], key=lambda e: e.edge_id)
+    assert store.put_roles([closed]) == WriteCounts(0, 0, 1)
+
+
+def test_load_roles_rolls_back_the_batch_that_fails(store: Store) -> None:
+    a = make_uscc(1)
+    good = [edge(pkey(1), Role.DIRECTOR, a, "2020-01-01")]
+
+    def batches() -> Iterator[RoleColumns]:
+        yield columns(good)
+        raise RuntimeError("the source failed")
+
+    with pytest.raises(RuntimeError):
+        store.load_roles(batches())
+    assert store.get_roles([good[0].edge_id]) == {good[0].edge_id: good[0]}  # the committed batch stays
+    assert store.roles_of([a], "in") == good  # and is found (the indexes are back)
 
 
 # -- records, events, honours, list entries --------------------------------------------------------
@@ -737,3 +793,122 @@ def test_data_persists_after_close_and_reopen(store: Store, backend: Backend) ->
     assert again.roles_of([make_uscc(1)], "in", as_of=D("2024-01-01"))[0].holder == pkey(1)
     assert again.query("cases") == [{"id": "c1"}]
     assert again.put_organisations([org(1)]) == WriteCounts(0, 0, 1)
+
+
+# -- the SQLite graph index: the same answers as SQL --------------------------------------------------
+
+
+def random_edges(n_orgs: int, n_persons: int, n_edges: int, seed: int) -> list[RoleEdge]:
+    import random
+
+    rng = random.Random(seed)
+    orgs = [make_uscc(i) for i in range(n_orgs)]
+    people = [pkey(i) for i in range(n_persons)]
+    out: dict[str, RoleEdge] = {}
+    while len(out) < n_edges:
+        o = rng.choice(orgs)
+        start = D("2010-01-01") + timedelta(days=rng.randrange(5000))
+        end = start + timedelta(days=rng.randrange(1, 4000)) if rng.random() < 0.4 else None
+        if rng.random() < 0.15:
+            h = rng.choice(orgs)
+            if h == o:
+                continue
+            e = RoleEdge(h, Role.SHAREHOLDER, o, start, end, ratio=rng.choice([None, 0.25, 0.1]),
+                         subscribed_capital=rng.choice([None, 100.0]))
+        else:
+            hub = rng.random() < 0.1
+            h = people[0] if hub else rng.choice(people)  # one hub person with many roles
+            e = RoleEdge(h, rng.choice(list(Role)), o, start, end, title=rng.choice(["", "董事长", "经理"]))
+        out[e.edge_id] = e
+    return list(out.values())
+
+
+def test_graph_index_follows_writes_and_is_saved_for_the_next_run(tmp_path: Any) -> None:
+    from graph_credit import risk
+
+    path = tmp_path / "g.sqlite"
+    fast, plain = SQLiteStore(path), SQLiteStore(path, graph_index=False)
+    fast._save_min = 0  # save even a small index
+    try:
+        edges = random_edges(60, 40, 600, seed=3)
+        fast.put_roles(edges[:300])
+        fast.load_roles([columns(edges[300:])])
+        fast.warm()
+        assert fast.graph_index_bytes() > 0
+        origin, on = edges[0].org, D("2024-06-01")
+
+        def same(a: SQLiteStore) -> None:
+            x, y = risk.neighbourhood(a, origin, on, 3), risk.neighbourhood(plain, origin, on, 3)
+            assert (x.distance, dict(x.paths), dict(x.edges)) == (y.distance, dict(y.paths), dict(y.edges))
+
+        same(fast)
+        # A write makes the index stale; reads answer from the committed data (rebuilt or SQL).
+        fast.delete_roles([edges[1].edge_id, edges[2].edge_id])
+        same(fast)
+        # Inside a write transaction the writer's own, uncommitted edges are seen (SQL).
+        with fast.transaction():
+            fast.put_roles([edges[1]])
+            assert fast.traverse(origin, on, 2, 200) is None
+            assert edges[1] in fast.roles_of([edges[1].org], "in")
+        same(fast)
+        fast.warm()
+        saved = list((tmp_path / "g.sqlite.graph").iterdir())
+        assert len(saved) == 1 and saved[0].name.startswith("gen-")
+        fast.close()
+        again = SQLiteStore(path)
+        again.warm()  # mapped from the saved files, not rebuilt
+        assert again._index is not None and again._index.gen == int(saved[0].name[4:])
+        same(again)
+        again.close()
+    finally:
+        plain.close()
+
+
+def test_graph_index_traversal_equals_the_generic_neighbourhood(tmp_path: Any) -> None:
+    from graph_credit import risk
+
+    path = tmp_path / "g.sqlite"
+    fast, plain = SQLiteStore(path), SQLiteStore(path, graph_index=False)
+    try:
+        edges = random_edges(80, 50, 900, seed=5)
+        fast.put_roles(edges)
+        fast.warm()
+        origins = sorted({e.org for e in edges})[:40] + [pkey(0), pkey(7), make_uscc(999)]
+        assert fast.traverse(origins[0], D("2016-01-01"), 2, 200) is not None  # the index answers
+        assert plain.traverse(origins[0], D("2016-01-01"), 2, 200) is None
+        for origin in origins:
+            for on in (D("2016-01-01"), D("2024-06-01")):
+                for depth, fanout in ((2, 200), (3, 5), (1, 2)):
+                    a = risk.neighbourhood(fast, origin, on, depth, fanout)
+                    b = risk.neighbourhood(plain, origin, on, depth, fanout)
+                    assert a.distance == b.distance
+                    assert dict(a.paths) == dict(b.paths)
+                    assert dict(a.edges) == dict(b.edges)
+                    assert a.truncated == b.truncated
+    finally:
+        fast.close()
+        plain.close()
+
+
+def test_fact_filter_sees_committed_facts_only(tmp_path: Any) -> None:
+    path = tmp_path / "f.sqlite"
+    store = SQLiteStore(path)
+    try:
+        keys = [make_uscc(i) for i in range(10)]
+        cause = Cause("record", "R1")
+        assert store.facts_of(keys) == []
+        f = fact(cause, keys[3])
+        with ThreadPoolExecutor(1) as reader:
+            with store.transaction():
+                store.replace_facts(cause, [f])
+                assert reader.submit(store.facts_of, keys).result(30) == []
+                assert store.facts_of(keys) == [f]
+            assert reader.submit(store.facts_of, keys).result(30) == [f]
+            with pytest.raises(RuntimeError), store.transaction():
+                store.replace_facts(Cause("record", "R2"), [fact(Cause("record", "R2"), keys[5])])
+                raise RuntimeError("roll back")
+            assert reader.submit(store.facts_of, keys).result(30) == [f]
+            assert store.facts_of(keys) == [f]
+    finally:
+        store.close()
+

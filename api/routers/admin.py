@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
-
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 
 from graph_credit.policy import available_jurisdictions, load_policy
 
-from ..deps import engine, today
+from ..deps import engine, respond, today
+from ..schemas import Day
 from ..security import Principal, principal, require
 
 router = APIRouter(prefix="/v1", tags=["policy and administration"])
 
 
 @router.get("/policy")
-def get_policy(request: Request, as_of: date | None = None, jurisdiction: str | None = None,
+def get_policy(request: Request, as_of: Day | None = None, jurisdiction: str | None = Query(None, max_length=32),
                who: Principal = Depends(principal)) -> dict:
     """The rules in force on a date, with their legal basis, and the objection/repair settings."""
     jur = jurisdiction or engine(request).jurisdiction
@@ -29,7 +28,7 @@ def get_policy(request: Request, as_of: date | None = None, jurisdiction: str | 
 
 
 @router.get("/catalogue")
-def get_catalogue(request: Request, as_of: date | None = None, matter: str | None = Query(None, max_length=64),
+def get_catalogue(request: Request, as_of: Day | None = None, matter: str | None = Query(None, max_length=64),
                   who: Principal = Depends(principal)) -> dict:
     """The measures catalogue (措施清单) in force, optionally only the measures bearing on one matter."""
     snap = load_policy(engine(request).jurisdiction).at(as_of or today(request))
@@ -39,11 +38,14 @@ def get_catalogue(request: Request, as_of: date | None = None, matter: str | Non
 
 
 @router.get("/audit")
-def get_audit(request: Request, key_id: str | None = None, limit: int = Query(1000, ge=1, le=10000),
+def get_audit(request: Request, key_id: str | None = Query(None, max_length=64),
+              limit: int = Query(1000, ge=1, le=10000), purpose: str | None = Header(None, alias="X-Purpose",
+                                                                                    max_length=200),
               who: Principal = Depends(require("admin"))) -> dict:
-    """Who read whose personal data, when and why (admins only)."""
+    """Who read whose personal data, when and why (admins only). The log names persons: reading it is
+    itself a read of personal data, with a purpose, and audited."""
     where = {"key_id": key_id} if key_id else None
-    return {"entries": engine(request).store.query("audit", where, limit)}
+    return respond(request, who, purpose, "audit log", {"entries": engine(request).store.query("audit", where, limit)})
 
 
 @router.get("/health")

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/checks", tags=["approval checks"])
 def run_check(body: CheckRequest, request: Request, who: Principal = Depends(principal)) -> dict:
     """Decide **deny**, **review**, **allow** or **green_channel** for a subject and an approval matter.
 
-    Example: `{"subject": "91320281MA1MXXXX0X", "matter": "government_procurement", "purpose": "采购资格审查"}`
+    Example: `{"subject": "91320281MA1MXXXX0Q", "matter": "government_procurement", "purpose": "采购资格审查"}`
     """
     eng = engine(request)
     key = resolve(body.subject)

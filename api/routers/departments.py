@@ -6,21 +6,22 @@ admins may act for any department.
 
 from __future__ import annotations
 
-from datetime import date
-
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 
 from graph_credit.cases import case_statistics, open_case, open_items, report_feedback
+from graph_credit.engine import Engine
 from graph_credit.model import Cause, DishonestyRecord, ListEntry, RecordEvent, Responsible, RoleEdge
+from graph_credit.policy import available_jurisdictions
 
-from ..deps import engine, resolve, today
-from ..schemas import CaseIn, EventIn, FeedbackIn, ListEntryIn, RecordIn, RoleIn
+from ..deps import engine, known, resolve, respond, today
+from ..schemas import CaseIn, Day, EventIn, FeedbackIn, ListEntryIn, RecordIn, RoleIn
 from ..security import Principal, require
 
 router = APIRouter(prefix="/v1", tags=["departments"])
 REGISTRATION_DEPARTMENT = "market_regulation"
 # Events a front desk may register for the subject; the rest are decisions of the issuing department.
 SUBJECT_EVENTS = {"objection_filed", "repair_applied"}
+Purpose = Header(None, alias="X-Purpose", max_length=200)
 
 
 def _own(who: Principal, owner: str, what: str) -> None:
@@ -39,9 +40,6 @@ def put_record(body: RecordIn, request: Request, who: Principal = Depends(requir
     """Write a dishonesty record (the caller is its initiating department); consequences derive at once."""
     eng = engine(request)
     dept = _department(who)
-    existing = eng.store.get_records([body.record_id]).get(body.record_id)
-    if existing is not None:
-        _own(who, existing.department, f"record {body.record_id}")
     record = DishonestyRecord(
         record_id=body.record_id, subject=resolve(body.subject), category=body.category, severity=body.severity,
         decision_date=body.decision_date, act_date=body.act_date, document_no=body.document_no, department=dept,
@@ -49,7 +47,18 @@ def put_record(body: RecordIn, request: Request, who: Principal = Depends(requir
         responsible=tuple(Responsible(resolve(r.id_number, f"responsible[{i}].id_number"), r.role)
                           for i, r in enumerate(body.responsible)),
     )
-    result = eng.put_records([record])
+    if record.jurisdiction not in available_jurisdictions():
+        raise HTTPException(422, {"code": "invalid_value", "field": "jurisdiction",
+                                  "message": f"unknown jurisdiction {record.jurisdiction!r}"})
+    known(eng, record.subject)
+    for i, r in enumerate(record.responsible):
+        known(eng, r.person, f"responsible[{i}].id_number")
+    # The ownership check and the write are one transaction: no other department can slip in between.
+    with eng.store.transaction():
+        existing = eng.store.get_records([body.record_id]).get(body.record_id)
+        if existing is not None:
+            _own(who, existing.department, f"record {body.record_id}")
+        result = eng.put_records([record])
     return {"record_id": record.record_id, "facts_added": len(result.added), "facts_removed": len(result.removed),
             "facts": [f.fact_id for f in result.added]}
 
@@ -75,10 +84,12 @@ def add_event(cause_id: str, body: EventIn, request: Request, who: Principal = D
 def put_role(body: RoleIn, request: Request, who: Principal = Depends(require("department"))) -> dict:
     """Register or correct a role edge (registration authority only); dependent consequences re-derive."""
     _own(who, REGISTRATION_DEPARTMENT, "registration data")
-    edge = RoleEdge(holder=resolve(body.holder, "holder"), role=body.role, org=resolve(body.org, "org"),
+    eng = engine(request)
+    edge = RoleEdge(holder=known(eng, resolve(body.holder, "holder"), "holder"), role=body.role,
+                    org=known(eng, resolve(body.org, "org"), "org"),
                     valid_from=body.valid_from, valid_to=body.valid_to, ratio=body.ratio,
                     subscribed_capital=body.subscribed_capital, title=body.title)
-    result = engine(request).put_roles([edge])
+    result = eng.put_roles([edge], check=True)
     return {"edge_id": edge.edge_id, "facts_changed": len(result.added), "facts_removed": len(result.removed)}
 
 
@@ -95,7 +106,12 @@ def put_list_entry(body: ListEntryIn, request: Request, who: Principal = Depends
     """Propose, publicise or make effective a red or black list entry, with the P5 cross-check."""
     eng = engine(request)
     dept = _department(who)
-    key = resolve(body.subject)
+    key = known(eng, resolve(body.subject))
+    with eng.store.transaction():  # ownership check, P5 check and write see one state
+        return _put_list_entry(eng, body, who, dept, key)
+
+
+def _put_list_entry(eng: Engine, body: ListEntryIn, who: Principal, dept: str, key: str) -> dict:
     existing = eng.store.get_list_entries([body.entry_id]).get(body.entry_id)
     if existing is not None:
         _own(who, existing.determining_unit, f"list entry {body.entry_id}")
@@ -119,38 +135,47 @@ def put_list_entry(body: ListEntryIn, request: Request, who: Principal = Depends
 def post_case(body: CaseIn, request: Request, who: Principal = Depends(require("department"))) -> dict:
     """Open a joint punishment (record) or joint incentive (red list entry) case and fan it out."""
     eng = engine(request)
+    dept = _department(who)
     record = eng.store.get_records([body.cause_id]).get(body.cause_id)
+    entry = None if record else eng.store.get_list_entries([body.cause_id]).get(body.cause_id)
+    if record is None and entry is None:
+        raise HTTPException(404, {"code": "not_found", "field": "cause_id",
+                                  "message": f"no record or list entry {body.cause_id!r}"})
+    # Only the department that decided the record (or determined the list entry) initiates its case.
+    _own(who, record.department if record else entry.determining_unit, body.cause_id)  # type: ignore[union-attr]
     cause = Cause("record", body.cause_id) if record else Cause("list", body.cause_id)
-    return open_case(eng.store, cause, _department(who), body.opened_on or today(request), body.due_days,
-                     eng.jurisdiction)
+    return open_case(eng.store, cause, dept, body.opened_on or today(request), body.due_days, eng.jurisdiction)
 
 
 @router.get("/cases/items")
-def get_items(request: Request, department: str | None = None, as_of: date | None = None,
-              who: Principal = Depends(require("department"))) -> dict:
-    """Open items (pending feedback), with overdue flags; a department sees its own."""
+def get_items(request: Request, department: str | None = Query(None, max_length=64), as_of: Day | None = None,
+              purpose: str | None = Purpose, who: Principal = Depends(require("department"))) -> dict:
+    """Open items (pending feedback), with overdue flags; a department sees its own. Items name their
+    targets, who may be persons: the read needs a purpose and is audited."""
     dept = department if who.role == "admin" else _department(who)
-    return {"items": open_items(engine(request).store, as_of or today(request), dept)}
+    items = open_items(engine(request).store, as_of or today(request), dept)
+    return respond(request, who, purpose, "case items", {"items": items})
 
 
 @router.post("/cases/items/{item_id}/feedback")
-def post_feedback(item_id: str, body: FeedbackIn, request: Request,
+def post_feedback(item_id: str, body: FeedbackIn, request: Request, purpose: str | None = Purpose,
                   who: Principal = Depends(require("department"))) -> dict:
     """Report applied, not applicable, or refused (with reason) on one of the department's items."""
     dept = _department(who)
-    return report_feedback(engine(request).store, item_id, dept, body.status, body.reported_on or today(request),
+    item = report_feedback(engine(request).store, item_id, dept, body.status, body.reported_on or today(request),
                            body.reason)
+    return respond(request, who, purpose or "case feedback", "case item feedback", item)
 
 
 @router.get("/cases/statistics")
-def get_statistics(request: Request, as_of: date | None = None,
+def get_statistics(request: Request, as_of: Day | None = None,
                    who: Principal = Depends(require("department", "investigator"))) -> dict:
     """Completion per department and measure (跟踪问效)."""
     return {"statistics": case_statistics(engine(request).store, as_of or today(request))}
 
 
 @router.get("/objections")
-def get_objections(request: Request, as_of: date | None = None, overdue_only: bool = Query(False),
+def get_objections(request: Request, as_of: Day | None = None, overdue_only: bool = Query(False),
                    who: Principal = Depends(require("department", "investigator"))) -> dict:
     """Objections with their verification deadline, pending and overdue flags."""
     rows = engine(request).objections(as_of or today(request))

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import HTMLResponse, Response
 
 from graph_credit.risk import neighbourhood, shortest_connection
 from graph_credit.views import graph_json, step_dict, timeline
 
 from ..deps import engine, resolve, respond, today
+from ..schemas import Day
 from ..security import Principal, principal, require
 
 router = APIRouter(prefix="/v1", tags=["investigation"])
@@ -17,7 +19,7 @@ Purpose = Header(None, alias="X-Purpose", max_length=200)
 
 
 @router.get("/subjects/{subject}/neighbourhood")
-def get_neighbourhood(subject: str, request: Request, as_of: date | None = None,
+def get_neighbourhood(subject: str, request: Request, as_of: Day | None = None,
                       depth: int = Query(1, ge=1, le=3), max_fanout: int = Query(200, ge=1, le=2000),
                       purpose: str | None = Purpose, who: Principal = Depends(require("investigator"))) -> dict:
     """Nodes and edges (JSON a graph viewer can draw) around a subject as of a date; hubs paged."""
@@ -26,8 +28,43 @@ def get_neighbourhood(subject: str, request: Request, as_of: date | None = None,
     return respond(request, who, purpose, "neighbourhood", graph_json(eng.store, hood))
 
 
+_NO_STORE = {"Cache-Control": "no-store"}  # pictures carry personal data: no shared caches
+
+
+def _picture(request: Request, subject: str, as_of: date | None, depth: int, max_fanout: int,
+             purpose: str | None, who: Principal, what: str) -> dict:
+    from graph_credit.render import neighbourhood_graph
+
+    eng = engine(request)
+    data = neighbourhood_graph(eng.store, resolve(subject), as_of or today(request), depth, max_fanout)
+    return respond(request, who, purpose, what, data)  # audited like the JSON neighbourhood
+
+
+@router.get("/subjects/{subject}/neighbourhood.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}, "description": "the picture"}})
+def get_neighbourhood_png(subject: str, request: Request, as_of: Day | None = None,
+                          depth: int = Query(1, ge=1, le=3), max_fanout: int = Query(30, ge=1, le=200),
+                          purpose: str | None = Purpose, who: Principal = Depends(require("investigator"))) -> Response:
+    """The neighbourhood drawn as a PNG: nodes coloured by credit status, edges labelled with role and dates."""
+    from graph_credit.render import render_png
+
+    data = _picture(request, subject, as_of, depth, max_fanout, purpose, who, "neighbourhood.png")
+    return Response(render_png(data), media_type="image/png", headers=_NO_STORE)
+
+
+@router.get("/subjects/{subject}/neighbourhood.html", response_class=HTMLResponse)
+def get_neighbourhood_html(subject: str, request: Request, as_of: Day | None = None,
+                           depth: int = Query(1, ge=1, le=3), max_fanout: int = Query(30, ge=1, le=200),
+                           purpose: str | None = Purpose,
+                           who: Principal = Depends(require("investigator"))) -> HTMLResponse:
+    """A standalone HTML page: the picture (inline SVG), a legend and tables of subjects and role edges."""
+    from graph_credit.render import render_html
+
+    data = _picture(request, subject, as_of, depth, max_fanout, purpose, who, "neighbourhood.html")
+    return HTMLResponse(render_html(data), headers=_NO_STORE)
+
 @router.get("/connections")
-def get_connection(a: str, b: str, request: Request, as_of: date | None = None,
+def get_connection(a: str, b: str, request: Request, as_of: Day | None = None,
                    max_depth: int = Query(6, ge=1, le=8), purpose: str | None = Purpose,
                    who: Principal = Depends(require("investigator"))) -> dict:
     """The shortest chain of role edges between two subjects as of a date (null if none within max_depth)."""

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi import APIRouter, Depends, Header, Query, Request
 
 from graph_credit.risk import effective_ownership, related_parties
 from graph_credit.views import profile, step_dict, subject_dict
 
 from ..deps import engine, resolve, respond, today
+from ..schemas import Day
 from ..security import Principal, principal
 
 router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
@@ -17,7 +16,7 @@ Purpose = Header(None, alias="X-Purpose", max_length=200)
 
 
 @router.get("/{subject}")
-def get_profile(subject: str, request: Request, as_of: date | None = None,
+def get_profile(subject: str, request: Request, as_of: Day | None = None,
                 purpose: str | None = Purpose, who: Principal = Depends(principal)) -> dict:
     """Own records with lifecycle, derived consequences with status and provenance, honours, lists."""
     eng = engine(request)
@@ -27,7 +26,7 @@ def get_profile(subject: str, request: Request, as_of: date | None = None,
 
 
 @router.get("/{subject}/related")
-def get_related(subject: str, request: Request, as_of: date | None = None,
+def get_related(subject: str, request: Request, as_of: Day | None = None,
                 depth: int = Query(2, ge=1, le=3), max_fanout: int = Query(200, ge=1, le=2000),
                 purpose: str | None = Purpose, who: Principal = Depends(principal)) -> dict:
     """Scored related parties up to `depth` hops (roles, shareholding up and down, shared persons)."""
@@ -42,7 +41,7 @@ def get_related(subject: str, request: Request, as_of: date | None = None,
 
 
 @router.get("/{subject}/ownership")
-def get_ownership(subject: str, request: Request, as_of: date | None = None,
+def get_ownership(subject: str, request: Request, as_of: Day | None = None,
                   threshold: float = Query(0.25, gt=0, le=1),
                   purpose: str | None = Purpose, who: Principal = Depends(principal)) -> dict:
     """Effective stakes of all direct and indirect holders; beneficial owners at or above `threshold`."""

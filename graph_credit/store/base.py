@@ -11,11 +11,13 @@ record and everything derived from it become visible together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
+
+import numpy as np
 
 from ..model import (
     Cause,
@@ -50,6 +52,68 @@ class NotFound(KeyError):
     """A referenced subject, record, edge or case does not exist."""
 
 
+@dataclass(frozen=True)
+class RoleColumns:
+    """A batch of role edges as parallel columns, for bulk loading (``Store.load_roles``).
+
+    Dates are day ordinals (``date.toordinal()``), ``valid_to`` 0 for an open end; ``ratio`` and
+    ``subscribed_capital`` are NaN when absent; ``role`` holds ``Role`` values.
+    """
+
+    edge_id: Sequence[str]
+    holder: Sequence[str]
+    role: Sequence[str]
+    org: Sequence[str]
+    valid_from: np.ndarray
+    valid_to: np.ndarray
+    ratio: np.ndarray
+    subscribed_capital: np.ndarray
+    title: Sequence[str]
+
+    def __len__(self) -> int:
+        return len(self.edge_id)
+
+    def edges(self) -> list[RoleEdge]:
+        """The batch as ``RoleEdge`` objects (for backends without a columnar path)."""
+        from ..model import Role
+
+        return [
+            RoleEdge(h, Role(r), o, date.fromordinal(f), date.fromordinal(t) if t > 0 else None,
+                     None if q != q else q, None if c != c else c, ti, eid)
+            for eid, h, r, o, f, t, q, c, ti in zip(
+                self.edge_id, self.holder, self.role, self.org, np.asarray(self.valid_from).tolist(),
+                np.asarray(self.valid_to).tolist(), np.asarray(self.ratio, dtype=float).tolist(),
+                np.asarray(self.subscribed_capital, dtype=float).tolist(), self.title, strict=True,
+            )
+        ]
+
+
+class TraversedEdge(NamedTuple):
+    """What a path step needs to say about an edge."""
+
+    edge_id: str
+    role: str
+    holder: str
+    org: str
+    valid_from: date
+    valid_to: date | None
+    ratio: float | None
+
+
+@dataclass
+class Traversal:
+    """A breadth-first neighbourhood computed by a backend's own graph index (optional; see
+    ``SQLiteStore.traverse``), with exactly the result ``risk.neighbourhood`` computes from
+    ``roles_of``. ``parent`` maps each node reached to the node it was first reached from and an
+    edge handle that ``edge`` describes; ``edges`` are all edges followed, by id (read lazily)."""
+
+    distance: dict[str, int]
+    parent: dict[str, tuple[str, int]]
+    edge: Callable[[int], TraversedEdge]
+    edges: Mapping[str, RoleEdge]
+    truncated: dict[str, int]
+
+
 @runtime_checkable
 class Store(Protocol):
     """Every backend implements exactly this; the conformance suite in tests/ checks it."""
@@ -72,6 +136,11 @@ class Store(Protocol):
 
     # -- role edges ------------------------------------------------------------------------
     def put_roles(self, rows: Sequence[RoleEdge]) -> WriteCounts: ...
+    def load_roles(self, batches: Iterable[RoleColumns]) -> int:
+        """Bulk upsert of role edges, one atomic, durable commit per batch, without the comparison
+        ``put_roles`` makes (the caller knows what changed); returns the number of rows loaded."""
+        ...
+
     def delete_roles(self, edge_ids: Sequence[str]) -> int: ...
     def get_roles(self, edge_ids: Sequence[str]) -> dict[str, RoleEdge]: ...
     def roles_of(

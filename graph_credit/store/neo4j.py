@@ -60,7 +60,7 @@ from ..model import (
     Role,
     RoleEdge,
 )
-from .base import JOURNAL_TABLES, Direction, JournalTable, NotFound, WriteCounts
+from .base import JOURNAL_TABLES, Direction, JournalTable, NotFound, RoleColumns, WriteCounts
 from .cypher import schema_statements, statement
 
 __all__ = ["Neo4jStore"]
@@ -709,6 +709,14 @@ class Neo4jStore:
             return counts
 
         return self._unit(work)
+
+    def load_roles(self, batches: Iterable[RoleColumns]) -> int:
+        """Each batch through ``put_roles`` (batched UNWIND writes, one transaction per batch)."""
+        loaded = 0
+        for batch in batches:
+            self.put_roles(batch.edges())
+            loaded += len(batch)
+        return loaded
 
     def delete_roles(self, edge_ids: Sequence[str]) -> int:
         ids = _unique(edge_ids)

@@ -1,13 +1,20 @@
-"""The embedded default store: SQLite in WAL mode on local disk.
+"""The embedded default store: SQLite in WAL mode on local disk, with an in-memory graph index.
 
 Why SQLite: it ships with Python (nothing to install or run), a committed transaction survives
-``kill -9`` (WAL, ``synchronous=FULL`` also survives power loss), and covering indexes on
-``(org, ...)`` and ``(holder, ...)`` answer a one-hop neighbourhood as of a date in tens of
-microseconds from a database far larger than memory, which is what a province (10^7
-organisations) needs on one machine.
+``kill -9`` (WAL, ``synchronous=FULL`` also survives power loss), and it holds a database far
+larger than memory, which is what a province (10^7 organisations) needs on one machine.
 
 One writer connection serialises writes behind a lock; each reading thread has its own
 connection, so readers see the last committed state and never a half-written transaction.
+
+Role edges are stored compactly (dates as day ordinals, the role as a small code, three narrow
+indexes: edge id, organisation, holder). Traversals that do not run inside a write transaction are
+answered from ``_GraphIndex``: the committed role edges as numpy CSR arrays (both directions),
+built from the table and tagged with the generation of the roles it reflects. Every write to roles
+bumps that generation in the same transaction (table ``meta``), so a reader that finds the index
+behind the committed generation falls back to SQL until a rebuild catches up: the index never
+answers with anything but committed data. Likewise ``facts_of`` first drops the subjects that have
+no derived fact at all, using a set of fact targets tagged with the facts generation.
 """
 
 from __future__ import annotations
@@ -15,12 +22,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..model import (
     Cause,
@@ -35,9 +44,23 @@ from ..model import (
     Role,
     RoleEdge,
 )
-from .base import JOURNAL_TABLES, Direction, JournalTable, NotFound, WriteCounts
+from .base import (
+    JOURNAL_TABLES,
+    Direction,
+    JournalTable,
+    NotFound,
+    RoleColumns,
+    Traversal,
+    TraversedEdge,
+    WriteCounts,
+)
 
 _CHUNK = 500  # keys per IN (...) lookup, under SQLite's parameter limit
+_ROLES = tuple(Role)  # stored role code = position here
+_ROLE_CODE = {r.value: i for i, r in enumerate(_ROLES)}
+_OPEN = 2**31 - 1  # an open interval end in the graph index
+_LR = _ROLE_CODE[Role.LEGAL_REPRESENTATIVE.value]
+_SYNC_BUILD_ROWS = 200_000  # smaller role tables are indexed synchronously on first use
 
 
 def _d(value: str | None) -> date | None:
@@ -46,6 +69,16 @@ def _d(value: str | None) -> date | None:
 
 def _iso(value: date | None) -> str | None:
     return value.isoformat() if value else None
+
+
+_DAYS: dict[int, date] = {}
+
+
+def _day(ordinal: int) -> date:
+    d = _DAYS.get(ordinal)
+    if d is None:
+        d = _DAYS[ordinal] = date.fromordinal(ordinal)
+    return d
 
 
 @dataclass(frozen=True)
@@ -74,13 +107,13 @@ _PERSON = _Table(
 )
 _ROLE = _Table(
     "roles",
-    ("edge_id", "holder", "role", "org", "valid_from", "valid_to", "ratio", "subscribed_capital", "title"),
+    ("eid", "holder", "role", "org", "vf", "vt", "ratio", "cap", "title"),
     lambda e: (
-        e.edge_id, e.holder, e.role.value, e.org, _iso(e.valid_from), _iso(e.valid_to),
-        e.ratio, e.subscribed_capital, e.title,
+        e.edge_id, e.holder, _ROLE_CODE[e.role], e.org, e.valid_from.toordinal(),
+        e.valid_to.toordinal() if e.valid_to else None, e.ratio, e.subscribed_capital, e.title,
     ),
     lambda r: RoleEdge(
-        holder=r[1], role=Role(r[2]), org=r[3], valid_from=date.fromisoformat(r[4]), valid_to=_d(r[5]),
+        holder=r[1], role=_ROLES[r[2]], org=r[3], valid_from=_day(r[4]), valid_to=_day(r[5]) if r[5] else None,
         ratio=r[6], subscribed_capital=r[7], title=r[8], edge_id=r[0],
     ),
 )
@@ -128,6 +161,38 @@ _LIST = _Table(
         r[0], r[1], r[2], r[3], r[4], r[5], date.fromisoformat(r[6]), _d(r[7]), _d(r[8]), _d(r[9]), r[10]
     ),
 )
+_JSON_CACHE: dict[str, Any] = {}
+_DATE_CACHE: dict[str, date] = {}
+
+
+def _json_tuple(text: str) -> Any:
+    """json.loads for the small, much repeated lists stored in facts (basis, suspensions)."""
+    found = _JSON_CACHE.get(text)
+    if found is None:
+        found = json.loads(text)
+        found = tuple(found) if all(isinstance(x, str) for x in found) else found
+        if len(_JSON_CACHE) < 100_000:
+            _JSON_CACHE[text] = found
+    return found
+
+
+def _date(text: str) -> date:
+    found = _DATE_CACHE.get(text)
+    if found is None:
+        found = _DATE_CACHE[text] = date.fromisoformat(text)
+    return found
+
+
+def _ddate(text: str | None) -> date | None:
+    return _date(text) if text else None
+
+
+def _suspended(text: str) -> tuple[tuple[date, date | None], ...]:
+    if text == "[]":
+        return ()
+    return tuple((_date(a), _ddate(b)) for a, b in json.loads(text))
+
+
 _FACT = _Table(
     "facts",
     (
@@ -143,25 +208,31 @@ _FACT = _Table(
     ),
     lambda r: DerivedFact(
         cause=Cause.parse(r[1]), rule_id=r[2], rule_version=r[3], consequence=r[4], target=r[5],
-        target_role=r[6], valid_from=date.fromisoformat(r[7]), valid_to=_d(r[8]), basis=tuple(json.loads(r[9])),
-        edge_id=r[10], edge_from=_d(r[11]), edge_to=_d(r[12]), object_id=r[13], ended_by=r[14],
-        suspended=tuple((date.fromisoformat(a), _d(b)) for a, b in json.loads(r[15])), jurisdiction=r[16],
-        fact_id=r[0],
+        target_role=r[6], valid_from=_date(r[7]), valid_to=_ddate(r[8]), basis=tuple(_json_tuple(r[9])),
+        edge_id=r[10], edge_from=_ddate(r[11]), edge_to=_ddate(r[12]), object_id=r[13], ended_by=r[14],
+        suspended=_suspended(r[15]), jurisdiction=r[16], fact_id=r[0],
     ),
 )
 
+_ROLE_INDEXES = (
+    ("roles_eid", "CREATE UNIQUE INDEX IF NOT EXISTS roles_eid ON roles(eid)"),
+    ("roles_org", "CREATE INDEX IF NOT EXISTS roles_org ON roles(org)"),
+    ("roles_holder", "CREATE INDEX IF NOT EXISTS roles_holder ON roles(holder)"),
+)
+
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO meta (k, v) VALUES ('roles_gen', 0), ('facts_gen', 0);
 CREATE TABLE IF NOT EXISTS organisations (
   code TEXT PRIMARY KEY, name TEXT NOT NULL, org_type TEXT NOT NULL, region TEXT NOT NULL,
   industry TEXT NOT NULL, registered_on TEXT, deregistered_on TEXT) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS organisations_region ON organisations(region, industry);
 CREATE TABLE IF NOT EXISTS persons (
   key TEXT PRIMARY KEY, masked_id TEXT NOT NULL, name TEXT NOT NULL, region TEXT NOT NULL) WITHOUT ROWID;
+-- Role edges: vf/vt are day ordinals (vt NULL = open), role is the position in model.Role.
 CREATE TABLE IF NOT EXISTS roles (
-  edge_id TEXT PRIMARY KEY, holder TEXT NOT NULL, role TEXT NOT NULL, org TEXT NOT NULL,
-  valid_from TEXT NOT NULL, valid_to TEXT, ratio REAL, subscribed_capital REAL, title TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS roles_org ON roles(org, valid_from, valid_to, role, holder);
-CREATE INDEX IF NOT EXISTS roles_holder ON roles(holder, valid_from, valid_to, role, org);
+  eid TEXT NOT NULL, holder TEXT NOT NULL, role INTEGER NOT NULL, org TEXT NOT NULL,
+  vf INTEGER NOT NULL, vt INTEGER, ratio REAL, cap REAL, title TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
   record_id TEXT PRIMARY KEY, subject TEXT NOT NULL, category TEXT NOT NULL, severity TEXT NOT NULL,
   decision_date TEXT NOT NULL, act_date TEXT, document_no TEXT NOT NULL, department TEXT NOT NULL,
@@ -193,12 +264,417 @@ CREATE TABLE IF NOT EXISTS journal (
 """
 
 
+def _migrate_v1_roles(con: sqlite3.Connection) -> None:
+    """Stores written before the compact layout kept roles with ISO dates and role names."""
+    cols = [r[1] for r in con.execute("PRAGMA table_info(roles)")]
+    if "edge_id" not in cols:
+        return
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        con.execute("DROP INDEX IF EXISTS roles_org")
+        con.execute("DROP INDEX IF EXISTS roles_holder")
+        con.execute("ALTER TABLE roles RENAME TO roles_v1")
+        con.execute(
+            "CREATE TABLE roles (eid TEXT NOT NULL, holder TEXT NOT NULL, role INTEGER NOT NULL, org TEXT NOT NULL, "
+            "vf INTEGER NOT NULL, vt INTEGER, ratio REAL, cap REAL, title TEXT NOT NULL)"
+        )
+        cases = " ".join(f"WHEN '{name}' THEN {code}" for name, code in _ROLE_CODE.items())
+        con.execute(
+            f"INSERT INTO roles SELECT edge_id, holder, CASE role {cases} END, org, "  # noqa: S608 - constants
+            "CAST(julianday(valid_from) - 1721424.5 AS INTEGER), "
+            "CAST(julianday(valid_to) - 1721424.5 AS INTEGER), ratio, subscribed_capital, title "
+            "FROM roles_v1 ORDER BY org"
+        )
+        con.execute("DROP TABLE roles_v1")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+# -- the in-memory graph index ------------------------------------------------------------------------
+_HEX = np.full(256, 255, dtype=np.uint8)
+_HEX[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
+_INDEX_ARRAYS = ("keys", "org_ptr", "holder", "role", "vf", "vt", "ratio", "eid_hi", "eid_lo", "h_perm", "h_ptr")
+
+
+class _GraphIndex:
+    """Committed role edges as CSR arrays, both directions, for traversals as of a date.
+
+    Only what a traversal needs is kept: nodes are the sorted distinct keys (``keys``, fixed-width
+    bytes, binary-searched); edges are sorted by organisation, so the edges held in node ``n`` are
+    ``org_ptr[n]:org_ptr[n+1]`` and the edges held by ``n`` are ``h_perm[h_ptr[n]:h_ptr[n+1]]``.
+    Per edge: holder, role, valid_from/valid_to (day ordinals), ratio (in millionths; other values
+    in ``odd_ratio``), and the edge id (20 hex digits as 10 bytes; other ids in ``odd_ids``):
+    31 bytes, plus the keys and the pointers. Titles and subscribed capital stay in SQLite.
+    """
+
+    def __init__(self, gen: int, arrays: dict[str, np.ndarray], odd_ids: dict[int, str],
+                 odd_ratio: dict[int, float]) -> None:
+        self.gen = gen
+        self.keys = arrays["keys"]
+        self.org_ptr = arrays["org_ptr"]
+        self.holder = arrays["holder"]
+        self.role = arrays["role"]
+        self.vf = arrays["vf"]
+        self.vt = arrays["vt"]
+        self.ratio = arrays["ratio"]
+        self.eid_hi = arrays["eid_hi"]
+        self.eid_lo = arrays["eid_lo"]
+        self.h_perm = arrays["h_perm"]
+        self.h_ptr = arrays["h_ptr"]
+        self.odd_ids = odd_ids
+        self.odd_ratio = odd_ratio
+
+    def __len__(self) -> int:
+        return len(self.holder)
+
+    @property
+    def nbytes(self) -> int:
+        return int(sum(getattr(self, name).nbytes for name in _INDEX_ARRAYS))
+
+    # -- building, saving, loading ------------------------------------------------------------------
+    @classmethod
+    def build(cls, con: sqlite3.Connection, gen: int) -> _GraphIndex:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        eids: list[pa.Array] = []
+        holders: list[pa.Array] = []
+        orgs: list[pa.Array] = []
+        nums: dict[str, list[np.ndarray]] = {k: [] for k in ("role", "vf", "vt", "ratio")}
+        cur = con.execute("SELECT eid, holder, role, org, vf, vt, ratio FROM roles")
+        while rows := cur.fetchmany(100_000):
+            e, h, r, o, f, t, q = zip(*rows, strict=True)
+            del rows
+            eids.append(pa.array(e, pa.string()))
+            holders.append(pa.array(h, pa.string()))
+            orgs.append(pa.array(o, pa.string()))
+            nums["role"].append(np.array(r, dtype=np.int8))
+            nums["vf"].append(np.array(f, dtype=np.int32))
+            vt = np.array(t, dtype=np.float64)  # None -> NaN
+            nums["vt"].append(np.where(np.isnan(vt), _OPEN, vt).astype(np.int32))
+            nums["ratio"].append(np.array(q, dtype=np.float64))
+            del e, h, r, o, f, t, q
+        cur.close()
+        kinds = {"role": np.int8, "vf": np.int32, "vt": np.int32, "ratio": np.float64}
+        num = {k: (np.concatenate(v) if v else np.zeros(0, dtype=kinds[k])) for k, v in nums.items()}
+        h_all = pa.chunked_array(holders, pa.string())
+        o_all = pa.chunked_array(orgs, pa.string())
+        del holders, orgs
+        keys_arrow = pc.unique(pa.chunked_array([*h_all.chunks, *o_all.chunks], pa.string()))
+        keys_arrow = keys_arrow.take(pc.sort_indices(keys_arrow))
+        keys = _fixed_width(keys_arrow)
+        if len(keys) > 1 and not bool((keys[:-1] < keys[1:]).all()):
+            raise RuntimeError("graph index: key order differs between Arrow and numpy")
+        holder = np.asarray(pc.index_in(h_all, value_set=keys_arrow).to_numpy(), dtype=np.int32)
+        org = np.asarray(pc.index_in(o_all, value_set=keys_arrow).to_numpy(), dtype=np.int32)
+        del h_all, o_all, keys_arrow
+        order = np.argsort(org, kind="stable")
+        org = org[order]
+        holder = holder[order]
+        num = {k: v[order] for k, v in num.items()}
+        ids = pa.chunked_array(eids, pa.string()).combine_chunks() if eids else pa.array([], pa.string())
+        del eids
+        eid_hi, eid_lo, odd_ids = _pack_ids(ids, order)
+        del ids
+        ratio, odd_ratio = _pack_ratios(num.pop("ratio"))
+        nodes = len(keys)
+        ptr = np.int64 if len(org) >= 2**31 else np.int32
+        org_ptr = np.zeros(nodes + 1, dtype=ptr)
+        np.cumsum(np.bincount(org, minlength=nodes), out=org_ptr[1:])
+        del org
+        h_perm = np.argsort(holder, kind="stable").astype(np.int32)
+        h_ptr = np.zeros(nodes + 1, dtype=ptr)
+        np.cumsum(np.bincount(holder, minlength=nodes), out=h_ptr[1:])
+        arrays = {"keys": keys, "org_ptr": org_ptr, "holder": holder, "role": num["role"], "vf": num["vf"],
+                  "vt": num["vt"], "ratio": ratio, "eid_hi": eid_hi, "eid_lo": eid_lo, "h_perm": h_perm,
+                  "h_ptr": h_ptr}
+        return cls(gen, arrays, odd_ids, odd_ratio)
+
+    def save(self, directory: Path) -> None:
+        """Write the arrays under ``directory/gen-<gen>`` (atomically: a temporary name, then a rename)."""
+        final = directory / f"gen-{self.gen}"
+        if final.exists():
+            return
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = directory / f".tmp-{self.gen}-{threading.get_ident()}"
+        tmp.mkdir()
+        for name in _INDEX_ARRAYS:
+            np.save(tmp / f"{name}.npy", getattr(self, name), allow_pickle=False)
+        (tmp / "odd.json").write_text(json.dumps({"ids": self.odd_ids, "ratio": self.odd_ratio}))
+        try:
+            tmp.rename(final)
+        except OSError:  # another process saved the same generation first
+            for p in tmp.iterdir():
+                p.unlink()
+            tmp.rmdir()
+            return
+        for old in directory.iterdir():  # earlier generations: mapped files stay readable once unlinked
+            if old.name != final.name and old.name.startswith("gen-"):
+                for p in old.iterdir():
+                    p.unlink(missing_ok=True)
+                old.rmdir()
+
+    @classmethod
+    def load(cls, directory: Path, gen: int) -> _GraphIndex | None:
+        """The saved index of generation ``gen``, memory-mapped (pages load as they are touched)."""
+        where = directory / f"gen-{gen}"
+        try:
+            # Plain ndarray views of the maps: numpy's memmap subclass costs a Python call per index.
+            arrays = {name: np.load(where / f"{name}.npy", mmap_mode="r").view(np.ndarray) for name in _INDEX_ARRAYS}
+            odd = json.loads((where / "odd.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return cls(gen, arrays, {int(k): v for k, v in odd["ids"].items()},
+                   {int(k): float(v) for k, v in odd["ratio"].items()})
+
+    # -- lookups ---------------------------------------------------------------------------------
+    def nid(self, key: str) -> int:
+        """Node id of ``key``, -1 when no edge touches it."""
+        raw = key.encode()
+        if not len(self.keys) or len(raw) > self.keys.itemsize:
+            return -1
+        pos = int(np.searchsorted(self.keys, np.array(raw, dtype=self.keys.dtype)))  # same dtype: no copy
+        return pos if pos < len(self.keys) and bytes(self.keys[pos]) == raw else -1
+
+    def org_of(self, idx: np.ndarray) -> np.ndarray:
+        # The needle in the array's own dtype, or numpy converts the whole pointer array each call.
+        return np.searchsorted(self.org_ptr, np.asarray(idx, dtype=self.org_ptr.dtype), side="right") - 1
+
+    def edge_ids(self, idx: np.ndarray) -> list[str]:
+        hi = np.asarray(self.eid_hi[idx], dtype=">u8").tobytes()  # big-endian: the bytes in id order
+        lo = np.asarray(self.eid_lo[idx], dtype=">u2").tobytes()
+        odd = self.odd_ids
+        out = []
+        for j, i in enumerate(np.asarray(idx).tolist()):
+            s = odd.get(i) if odd else None
+            out.append(s if s is not None else (hi[8 * j : 8 * j + 8] + lo[2 * j : 2 * j + 2]).hex())
+        return out
+
+    def step(self, i: int) -> TraversedEdge:
+        """What a path step says about edge ``i``."""
+        q = int(self.ratio[i])
+        ratio = self.odd_ratio.get(i) if q == _ODD_RATIO else None if q < 0 else q / 1e6
+        vt = int(self.vt[i])
+        return TraversedEdge(
+            self.edge_ids(np.array([i]))[0], _ROLES[int(self.role[i])].value, bytes(self.keys[self.holder[i]]).decode(),
+            bytes(self.keys[self.org_of(np.array([i]))[0]]).decode(), _day(int(self.vf[i])),
+            None if vt == _OPEN else _day(vt), ratio,
+        )
+
+    # -- traversal -----------------------------------------------------------------------------------
+    def bfs(self, origin: str, on: date, depth: int, max_fanout: int,
+            fetch: Callable[[Sequence[str]], dict[str, RoleEdge]]) -> Traversal | None:
+        """Breadth-first over edges in force on ``on``, both directions, exactly as
+        ``risk.neighbourhood`` does it: per node, incident edges ordered legal representative first,
+        then by edge id; at most ``max_fanout`` followed; a node keeps the first path that reached it."""
+        if self.odd_ids:
+            return None  # the packed order is the id order only for regular ids: let the caller do it
+        distance = {origin: 0}
+        parent: dict[str, tuple[str, int]] = {}
+        followed: list[np.ndarray] = []
+        truncated: dict[str, int] = {}
+        result = Traversal(distance, parent, self.step, _LazyEdges(self, followed, fetch), truncated)
+        start = self.nid(origin)
+        if start < 0:
+            return result
+        day = on.toordinal()
+        seen = {start}
+        frontier = np.array([start], dtype=np.int64)
+        names = {start: origin}
+        org_ptr, h_ptr = self.org_ptr, self.h_ptr
+        for hop in range(1, depth + 1):
+            # Incident edges of the frontier: held in it (other end: the holder), held by it (the org).
+            e_in, p_in = _ranges(org_ptr[frontier], org_ptr[frontier + 1])
+            j, p_out = _ranges(h_ptr[frontier], h_ptr[frontier + 1])
+            e = np.concatenate([e_in, self.h_perm[j]])
+            p = np.concatenate([p_in, p_out])
+            ok = (self.vf[e] <= day) & (self.vt[e] > day)
+            n_in = len(e_in)
+            if not ok.all():
+                n_in = int(ok[:n_in].sum())
+                e, p = e[ok], p[ok]
+            if not len(e):
+                break
+            other = np.concatenate([self.holder[e[:n_in]], self.org_of(e[n_in:])])
+            order = np.lexsort((self.eid_lo[e], self.eid_hi[e], self.role[e] != _LR, p))
+            e, p, other = e[order], p[order], other[order]
+            if len(e) > 1:  # an edge a node holds in itself is found from both sides: count it once
+                dup = (e[1:] == e[:-1]) & (p[1:] == p[:-1])
+                if dup.any():
+                    keep = np.concatenate([[True], ~dup])
+                    e, p, other = e[keep], p[keep], other[keep]
+            counts = np.bincount(p, minlength=len(frontier))
+            if int(counts.max()) > max_fanout:
+                rank = np.arange(len(e)) - (np.cumsum(counts) - counts)[p]
+                for i in np.flatnonzero(counts > max_fanout).tolist():
+                    truncated[self._name(names, int(frontier[i]))] = int(counts[i] - max_fanout)
+                keep = rank < max_fanout
+                e, p, other = e[keep], p[keep], other[keep]
+            followed.append(e)
+            # First discovery wins, in frontier order then edge order (plain Python: short lists).
+            new: list[int] = []
+            src: list[int] = []
+            via: list[int] = []
+            fl = frontier.tolist()
+            for n, pi, x in zip(other.tolist(), p.tolist(), e.tolist(), strict=True):
+                if n not in seen:
+                    seen.add(n)
+                    new.append(n)
+                    src.append(fl[pi])
+                    via.append(x)
+            if not new:
+                break
+            found = [k.decode() for k in self.keys[new].tolist()]
+            for n, name, s, x in zip(new, found, src, via, strict=True):
+                names[n] = name
+                distance[name] = hop
+                parent[name] = (names[s], x)
+            frontier = np.array(new, dtype=np.int64)
+        return result
+
+    def _name(self, names: dict[int, str], nid: int) -> str:
+        s = names.get(nid)
+        if s is None:
+            s = names[nid] = bytes(self.keys[nid]).decode()
+        return s
+
+
+class _LazyEdges(Mapping[str, RoleEdge]):
+    """The edges a traversal followed, by edge id, read from the store only when asked for."""
+
+    def __init__(self, index: _GraphIndex, parts: list[np.ndarray],
+                 fetch: Callable[[Sequence[str]], dict[str, RoleEdge]]) -> None:
+        self._index = index
+        self._parts = parts
+        self._fetch = fetch
+        self._map: dict[str, RoleEdge] | None = None
+
+    def _all(self) -> dict[str, RoleEdge]:
+        if self._map is None:
+            idx = np.unique(np.concatenate(self._parts)) if self._parts else np.zeros(0, dtype=np.int64)
+            found = self._fetch(self._index.edge_ids(idx))
+            self._map = {k: found[k] for k in sorted(found)}
+        return self._map
+
+    def __getitem__(self, key: str) -> RoleEdge:
+        return self._all()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+_ODD_RATIO = -2  # a ratio kept in odd_ratio; -1 = no ratio
+
+
+def _pack_ratios(ratio: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
+    """Ratios as whole millionths when that is exact (it is for decimals of up to six places)."""
+    micro = np.rint(np.nan_to_num(ratio, nan=-1.0) * 1e6)
+    fits = (micro >= 0) & (micro < 2**31 - 1)
+    exact = fits & (micro / 1e6 == ratio)
+    out = np.where(np.isnan(ratio), -1, np.where(exact, micro, _ODD_RATIO)).astype(np.int32)
+    odd = {int(i): float(ratio[i]) for i in np.flatnonzero(out == _ODD_RATIO)}
+    return out, odd
+
+
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The concatenation of ``range(s, e)`` for each pair, and which pair each value came from."""
+    lens = (ends - starts).astype(np.int64)
+    total = int(lens.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    which = np.repeat(np.arange(len(lens)), lens)
+    offsets = np.cumsum(lens) - lens
+    return starts[which] + (np.arange(total) - offsets[which]), which
+
+
+def _fixed_width(keys: Any) -> np.ndarray:
+    """Arrow strings as a numpy fixed-width bytes array (binary search needs fixed width)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not len(keys):
+        return np.zeros(0, dtype="S1")
+    width = int(pc.max(pc.binary_length(keys.cast(pa.binary()))).as_py())
+    out = np.empty(len(keys), dtype=f"S{max(width, 1)}")
+    step = 1 << 19
+    for a in range(0, len(keys), step):
+        out[a : a + step] = [k.encode() for k in keys.slice(a, step).to_pylist()]
+    return out
+
+
+def _pack_ids(ids: Any, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """Edge ids of 20 lowercase hex digits as (8-byte, 2-byte) integers; others kept aside."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(ids)
+    hi = np.zeros(n, dtype=np.uint64)
+    lo = np.zeros(n, dtype=np.uint16)
+    odd: dict[int, str] = {}
+    if n == 0:
+        return hi, lo, odd
+    regular = pc.match_substring_regex(ids, r"^[0-9a-f]{20}$").to_numpy(zero_copy_only=False)
+    if regular.any():
+        reg = ids.filter(pa.array(regular))
+        offsets = np.frombuffer(reg.buffers()[1], dtype=np.int32)[reg.offset : reg.offset + len(reg) + 1]
+        # Every value is 20 bytes, so the values lie back to back in the data buffer.
+        raw = np.frombuffer(reg.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[0] + 20 * len(reg)]
+        raw = raw.reshape(len(reg), 20)
+        h = np.empty(len(reg), dtype=np.uint64)
+        low = np.empty(len(reg), dtype=np.uint16)
+        step = 1 << 20
+        for a in range(0, len(reg), step):
+            nib = _HEX[raw[a : a + step]]
+            byte = np.ascontiguousarray((nib[:, 0::2] << 4) | nib[:, 1::2])  # (m, 10) uint8
+            h[a : a + step] = byte[:, :8].copy().view(">u8").ravel()
+            low[a : a + step] = byte[:, 8:].copy().view(">u2").ravel()
+        hi[regular] = h
+        lo[regular] = low
+    if not regular.all():
+        values = ids.to_pylist()
+        for i in np.flatnonzero(~regular):
+            odd[int(i)] = values[i]
+    # Reorder to the index's edge order; odd ids follow their edges.
+    hi, lo = hi[order], lo[order]
+    if odd:
+        where = np.empty(n, dtype=np.int64)
+        where[order] = np.arange(n)
+        odd = {int(where[i]): s for i, s in odd.items()}
+    return hi, lo, odd
+
+
+def _release_free_memory() -> None:
+    """glibc keeps freed heap pages; ``malloc_trim`` returns them (a no-op elsewhere)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+class _FactTargets:
+    """The subjects that have at least one derived fact, as of a facts generation."""
+
+    __slots__ = ("gen", "targets")
+
+    def __init__(self, gen: int, targets: set[str]) -> None:
+        self.gen = gen
+        self.targets = targets
+
+
+# -- the store ------------------------------------------------------------------------------------------
 class SQLiteStore:
     """Durable embedded store in one SQLite file (``:memory:`` for throwaway use)."""
 
     name = "sqlite"
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(self, path: str | Path = ":memory:", graph_index: bool = True) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -208,16 +684,29 @@ class SQLiteStore:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
-        self._writer = self._connect()
+        self._writer = self._connect(cache_mib=64)
+        _migrate_v1_roles(self._writer)
         self._writer.executescript(_SCHEMA)
+        for _, sql in _ROLE_INDEXES:  # also recreates indexes a killed bulk load had dropped
+            self._writer.execute(sql)
+        self._use_index = graph_index
+        self._index: _GraphIndex | None = None
+        self._index_lock = threading.Lock()
+        self._building = False
+        self._building_lock = threading.Lock()
+        self._save_min = _SYNC_BUILD_ROWS
+        self._facts: _FactTargets | None = None
+        self._facts_lock = threading.Lock()
+        self._closed = False
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, cache_mib: int = 16) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         con.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit is on disk before it is acknowledged, across kill -9 and power loss.
         con.execute("PRAGMA synchronous=FULL")
         con.execute("PRAGMA foreign_keys=OFF")
-        con.execute("PRAGMA cache_size=-262144")  # 256 MiB page cache per connection
+        # Per connection (one per reading thread): the operating system caches the file as well.
+        con.execute(f"PRAGMA cache_size=-{cache_mib * 1024}")
         return con
 
     # -- connections and transactions --------------------------------------------------------
@@ -253,6 +742,9 @@ class SQLiteStore:
                 self._owner = None
                 self._writer.execute("COMMIT")
 
+    def _in_write(self) -> bool:
+        return self._owner == threading.get_ident()
+
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         if self.path == ":memory:":
             with self._lock:
@@ -261,40 +753,163 @@ class SQLiteStore:
 
     def close(self) -> None:
         with self._lock, self._readers_lock:
+            self._closed = True
             for con in self._readers:
                 con.close()
             self._readers.clear()
             self._writer.close()
+            self._index = None
+            self._facts = None
+
+    # -- generations (what the in-memory indexes are up to date with) -------------------------
+    def _gens(self) -> tuple[int, int]:
+        rows = dict(self._read("SELECT k, v FROM meta WHERE k IN ('roles_gen', 'facts_gen')"))
+        return int(rows.get("roles_gen", 0)), int(rows.get("facts_gen", 0))
+
+    def _gen(self, name: str) -> int:
+        return int(self._read("SELECT v FROM meta WHERE k = ?", (name,))[0][0])
+
+    def _bump(self, name: str) -> None:
+        """Inside a write transaction: the committed data of ``name`` changes with it."""
+        self._writer.execute("UPDATE meta SET v = v + 1 WHERE k = ?", (name,))
+
+    # -- the graph index -----------------------------------------------------------------------
+    def warm(self) -> None:
+        """Build the graph index now if it is missing or behind (a server calls this at start-up)."""
+        if self._use_index and not self._in_write():
+            self._ensure_index(wait=True)
+
+    def graph_index_bytes(self) -> int:
+        """Bytes the graph index holds in memory (0 when there is none)."""
+        index = self._index
+        return index.nbytes if index is not None else 0
+
+    def _fresh_index(self) -> _GraphIndex | None:
+        """The graph index if it reflects the committed roles and this thread is not writing."""
+        if not self._use_index or self._in_write():
+            return None
+        index = self._index
+        gen = self._gen("roles_gen")
+        if index is not None and index.gen == gen:
+            return index
+        return self._ensure_index(wait=False, gen=gen)
+
+    def _ensure_index(self, wait: bool, gen: int | None = None) -> _GraphIndex | None:
+        gen = self._gen("roles_gen") if gen is None else gen
+        index = self._index
+        if index is not None and index.gen == gen:
+            return index
+        sidecar = self._sidecar()
+        if sidecar is not None and (loaded := _GraphIndex.load(sidecar, gen)) is not None:
+            return self._install(loaded)  # saved by an earlier run or another process: mapped, not read
+        small = self._read("SELECT max(rowid) FROM roles")[0][0] or 0
+        if wait or small <= _SYNC_BUILD_ROWS:
+            with self._index_lock:
+                index = self._index
+                if index is None or index.gen != self._gen("roles_gen"):
+                    index = self._build_index()
+                return index if index is not None and index.gen == gen else None
+        with self._building_lock:  # never held for long: readers must not wait for a build
+            if self._building:
+                return None
+            self._building = True
+        threading.Thread(target=self._build_in_background, name="graph-index", daemon=True).start()
+        return None
+
+    def _build_in_background(self) -> None:
+        try:
+            if not self._closed:
+                self._build_index()
+        except Exception:  # noqa: BLE001 - the SQL path keeps answering; the next read retries
+            pass
+        finally:
+            self._building = False
+
+    def _install(self, index: _GraphIndex) -> _GraphIndex:
+        """Make ``index`` the current one unless a newer one is already in place."""
+        with self._building_lock:
+            current = self._index
+            if current is None or index.gen >= current.gen:
+                self._index = index
+        return index
+
+    def _sidecar(self) -> Path | None:
+        """Where the graph index of a database file is saved between runs."""
+        return None if self.path == ":memory:" else Path(self.path + ".graph")
+
+    def _build_index(self) -> _GraphIndex | None:
+        """The saved index of the committed generation, or one built from a single snapshot of the
+        committed roles (a read transaction) and then saved."""
+        if self.path == ":memory:":
+            with self._lock:
+                if self._depth:
+                    return None
+                index = _GraphIndex.build(self._writer, self._gen("roles_gen"))
+            return self._install(index)
+        sidecar = self._sidecar()
+        assert sidecar is not None
+        gen = self._gen("roles_gen")
+        loaded = _GraphIndex.load(sidecar, gen)
+        if loaded is not None:
+            return self._install(loaded)
+        con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        try:
+            con.execute("BEGIN")  # one snapshot for the generation and the rows
+            gen = int(con.execute("SELECT v FROM meta WHERE k = 'roles_gen'").fetchone()[0])
+            index = _GraphIndex.build(con, gen)
+            con.execute("COMMIT")
+        finally:
+            con.close()
+        if len(index) >= self._save_min:  # small indexes are rebuilt faster than written
+            try:
+                index.save(sidecar)
+            except OSError:  # a read-only directory: the index lives in memory only
+                pass
+        _release_free_memory()  # the build's temporaries: hand the freed pages back to the system
+        return self._install(index)
+
+    def traverse(self, origin: str, as_of: date, depth: int, max_fanout: int) -> Traversal | None:
+        """Breadth-first neighbourhood from the graph index (see ``base.Traversal``), or None when
+        the index cannot answer for the committed state right now (the caller then uses roles_of)."""
+        index = self._fresh_index()
+        if index is None:
+            return None
+        return index.bfs(origin, as_of, depth, max_fanout, self.get_roles)
 
     # -- generic helpers ---------------------------------------------------------------------
     def _upsert(self, table: _Table, items: Sequence[Any]) -> WriteCounts:
+        """Insert new rows, update changed ones, count both and the unchanged, in one transaction.
+
+        ``INSERT OR IGNORE`` adds the new rows (its changes are the inserts); only when some rows
+        already existed, an ``UPDATE ... WHERE <a column differs>`` rewrites the changed ones (its
+        changes are the updates). Rows go in key order, so B-tree inserts are mostly sequential.
+        """
         if not items:
             return WriteCounts()
         rows = {}
         for item in items:
             row = table.to_row(item)
             rows[row[0]] = row  # last one wins within a batch
+        ordered = sorted(rows.values(), key=lambda r: r[0])
         cols = ", ".join(table.columns)
         marks = ", ".join("?" * len(table.columns))
-        updates = ", ".join(f"{c}=excluded.{c}" for c in table.columns[1:])
-        sql = f"INSERT INTO {table.name} ({cols}) VALUES ({marks}) ON CONFLICT({table.key}) DO UPDATE SET {updates}"  # noqa: S608 - identifiers are module constants
-        inserted = updated = unchanged = 0
+        con = self._writer
         with self.transaction():
-            con = self._writer
-            existing = self._fetch_rows(con, table, list(rows))
-            changed = []
-            for key, row in rows.items():
-                old = existing.get(key)
-                if old is None:
-                    inserted += 1
-                elif old != row:
-                    updated += 1
-                else:
-                    unchanged += 1
-                    continue
-                changed.append(row)
-            con.executemany(sql, changed)
-        return WriteCounts(inserted, updated, unchanged)
+            before = con.total_changes
+            con.executemany(f"INSERT OR IGNORE INTO {table.name} ({cols}) VALUES ({marks})", ordered)  # noqa: S608 - identifiers are module constants
+            inserted = con.total_changes - before
+            updated = 0
+            if inserted < len(ordered):
+                rest = table.columns[1:]
+                sets = ", ".join(f"{c} = ?" for c in rest)
+                differs = " OR ".join(f"{c} IS NOT ?" for c in rest)
+                sql = f"UPDATE {table.name} SET {sets} WHERE ({table.key} = ?) AND ({differs})"  # noqa: S608
+                before = con.total_changes
+                con.executemany(sql, (r[1:] + r[:1] + r[1:] for r in ordered))
+                updated = con.total_changes - before
+            if table is _ROLE and (inserted or updated):
+                self._bump("roles_gen")
+        return WriteCounts(inserted, updated, len(ordered) - inserted - updated)
 
     def _fetch_rows(self, con: sqlite3.Connection, table: _Table, keys: list[Any]) -> dict[Any, tuple[Any, ...]]:
         out: dict[Any, tuple[Any, ...]] = {}
@@ -355,30 +970,70 @@ class SQLiteStore:
     def put_roles(self, rows: Sequence[RoleEdge]) -> WriteCounts:
         return self._upsert(_ROLE, rows)
 
+    def load_roles(self, batches: Iterable[RoleColumns]) -> int:
+        """Bulk upsert without comparison, one transaction per batch. Into an empty roles table the
+        rows are appended with the secondary indexes dropped, and the indexes are rebuilt once at
+        the end (a sort instead of a random B-tree insert per row and index)."""
+        with self._lock:
+            fresh = not self._read("SELECT 1 FROM roles LIMIT 1")
+            cols = ", ".join(_ROLE.columns)
+            marks = ", ".join("?" * len(_ROLE.columns))
+            if fresh:
+                with self.transaction():
+                    for name, _ in _ROLE_INDEXES:
+                        self._writer.execute(f"DROP INDEX IF EXISTS {name}")
+                    self._bump("roles_gen")
+                sql = f"INSERT INTO roles ({cols}) VALUES ({marks})"  # noqa: S608 - module constants
+            else:
+                updates = ", ".join(f"{c}=excluded.{c}" for c in _ROLE.columns[1:])
+                sql = f"INSERT INTO roles ({cols}) VALUES ({marks}) ON CONFLICT(eid) DO UPDATE SET {updates}"  # noqa: S608
+            written = 0
+            try:
+                for batch in batches:
+                    if not len(batch):
+                        continue
+                    with self.transaction():
+                        self._writer.executemany(sql, _role_rows(batch))
+                        self._bump("roles_gen")
+                    written += len(batch)
+            finally:
+                if fresh:
+                    with self.transaction():
+                        for _, create in _ROLE_INDEXES:
+                            self._writer.execute(create)
+                        self._bump("roles_gen")
+        return written
+
     def delete_roles(self, edge_ids: Sequence[str]) -> int:
         with self.transaction():
             n = 0
             for i in range(0, len(edge_ids), _CHUNK):
                 chunk = list(edge_ids[i : i + _CHUNK])
                 cur = self._writer.execute(
-                    f"DELETE FROM roles WHERE edge_id IN ({','.join('?' * len(chunk))})", chunk  # noqa: S608
+                    f"DELETE FROM roles WHERE eid IN ({','.join('?' * len(chunk))})", chunk  # noqa: S608
                 )
                 n += cur.rowcount
+            if n:
+                self._bump("roles_gen")
         return n
 
     def get_roles(self, edge_ids: Sequence[str]) -> dict[str, RoleEdge]:
-        return {e.edge_id: e for e in self._by(_ROLE, "edge_id", edge_ids)}
+        return {e.edge_id: e for e in self._by(_ROLE, "eid", edge_ids)}
 
     def roles_of(
         self, nodes: Sequence[str], direction: Direction = "both", as_of: date | None = None
     ) -> list[RoleEdge]:
+        out = self._roles_sql(list(dict.fromkeys(nodes)), direction, as_of)
+        out.sort(key=lambda e: (e.org, e.role, e.valid_from, e.holder))
+        return out
+
+    def _roles_sql(self, nodes: list[str], direction: Direction, as_of: date | None) -> list[RoleEdge]:
         extra, params = "", []
         if as_of is not None:
-            extra = "AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"
-            params = [as_of.isoformat(), as_of.isoformat()]
+            extra = "AND vf <= ? AND (vt IS NULL OR vt > ?)"
+            params = [as_of.toordinal(), as_of.toordinal()]
         out: list[RoleEdge] = []
         cols = ", ".join(_ROLE.columns)
-        nodes = list(dict.fromkeys(nodes))
         for column in {"in": ("org",), "out": ("holder",), "both": ("org", "holder")}[direction]:
             for i in range(0, len(nodes), _CHUNK):
                 chunk = nodes[i : i + _CHUNK]
@@ -386,7 +1041,6 @@ class SQLiteStore:
                 out.extend(_ROLE.from_row(r) for r in self._read(sql, [*chunk, *params]))
         if direction == "both":
             out = list({e.edge_id: e for e in out}.values())
-        out.sort(key=lambda e: (e.org, e.role, e.valid_from, e.holder))
         return out
 
     def iter_roles(self) -> Iterator[RoleEdge]:
@@ -449,13 +1103,58 @@ class SQLiteStore:
                     f"INSERT OR REPLACE INTO facts ({cols}) VALUES ({', '.join('?' * len(_FACT.columns))})",  # noqa: S608
                     [_FACT.to_row(f) for f in added],
                 )
+            if added or removed:
+                # The target filter is a superset: adding this transaction's targets before the
+                # commit is harmless, and a rollback leaves the generation behind, which a reader
+                # sees as a mismatch and rebuilds from the committed facts.
+                gen = self._gen("facts_gen")
+                self._bump("facts_gen")
+                known = self._facts
+                if known is not None and known.gen == gen:
+                    known.targets.update(f.target for f in added)
+                    known.gen = gen + 1
         return added, removed
+
+    def _fact_filter(self, targets: list[str]) -> list[str]:
+        """``targets`` less those with no derived fact at all (committed state, outside a write)."""
+        if self._in_write() or len(targets) < 4:
+            return targets
+        gen = self._gen("facts_gen")
+        known = self._facts
+        if known is None or known.gen != gen:
+            with self._facts_lock:
+                known = self._facts
+                if known is None or known.gen != gen:
+                    known = self._load_fact_targets()
+                    self._facts = known
+        if known.gen != gen:
+            return targets
+        have = known.targets
+        return [t for t in targets if t in have]
+
+    def _load_fact_targets(self) -> _FactTargets:
+        if self.path == ":memory:":
+            with self._lock:
+                gen = self._gen("facts_gen")
+                return _FactTargets(gen, {r[0] for r in self._writer.execute("SELECT DISTINCT target FROM facts")})
+        con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        try:
+            con.execute("BEGIN")
+            gen = int(con.execute("SELECT v FROM meta WHERE k = 'facts_gen'").fetchone()[0])
+            found = {r[0] for r in con.execute("SELECT DISTINCT target FROM facts")}
+            con.execute("COMMIT")
+        finally:
+            con.close()
+        return _FactTargets(gen, found)
 
     def get_facts(self, fact_ids: Sequence[str]) -> dict[str, DerivedFact]:
         return {f.fact_id: f for f in self._by(_FACT, "fact_id", fact_ids)}
 
     def facts_of(self, targets: Sequence[str]) -> list[DerivedFact]:
-        return self._by(_FACT, "target", targets, order=("valid_from", "fact_id"))
+        wanted = self._fact_filter(list(dict.fromkeys(targets)))
+        if not wanted:
+            return []
+        return self._by(_FACT, "target", wanted, order=("valid_from", "fact_id"))
 
     def facts_by_cause(self, causes: Sequence[Cause]) -> list[DerivedFact]:
         return self._by(_FACT, "cause", [str(c) for c in causes], order=("valid_from", "fact_id"))
@@ -465,7 +1164,7 @@ class SQLiteStore:
 
     def causes_touching(self, targets: Sequence[str]) -> list[Cause]:
         out: set[str] = set()
-        targets = list(dict.fromkeys(targets))
+        targets = self._fact_filter(list(dict.fromkeys(targets)))
         for i in range(0, len(targets), _CHUNK):
             chunk = targets[i : i + _CHUNK]
             sql = f"SELECT DISTINCT cause FROM facts WHERE target IN ({','.join('?' * len(chunk))})"  # noqa: S608
@@ -518,6 +1217,20 @@ class SQLiteStore:
         return out
 
 
+def _role_rows(b: RoleColumns) -> Iterator[tuple[Any, ...]]:
+    """Rows of the roles table from a column batch (ordinals, role codes, None for absent values)."""
+    vt = [t if t > 0 else None for t in np.asarray(b.valid_to).tolist()]
+    ratio = np.asarray(b.ratio, dtype=np.float64)
+    cap = np.asarray(b.subscribed_capital, dtype=np.float64)
+    ratio_o = [None if q != q else q for q in ratio.tolist()] if np.isnan(ratio).any() else ratio.tolist()
+    cap_o = [None if c != c else c for c in cap.tolist()] if np.isnan(cap).any() else cap.tolist()
+    roles = [_ROLE_CODE[str(r)] for r in b.role]
+    return zip(
+        b.edge_id, b.holder, roles, b.org, np.asarray(b.valid_from).tolist(), vt, ratio_o, cap_o, b.title,
+        strict=True,
+    )
+
+
 def _check_table(table: str) -> None:
     if table not in JOURNAL_TABLES:
         raise ValueError(f"unknown journal table {table!r}")
@@ -527,3 +1240,4 @@ def _json_key(key: str) -> str:
     if not key.replace("_", "").isalnum():
         raise ValueError(f"invalid field name {key!r}")
     return key
+
