@@ -21,6 +21,10 @@ ROOT = str(Path(__file__).resolve().parents[1])
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+# One pseudonym key for the whole session, set before anything derives a person key, so test
+# processes and the subprocesses they start agree on every key.
+os.environ.setdefault("GRAPH_CREDIT_PSEUDONYM_KEY", "test-key")
+
 from graph_credit.store import SQLiteStore, Store  # noqa: E402
 
 NEO4J_SKIP = "NEO4J_URI not set: Neo4j conformance run skipped"

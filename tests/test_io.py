@@ -36,8 +36,6 @@ from graph_credit.store import SQLiteStore, WriteCounts
 from graph_credit.synth import generate
 from tests.helpers import make_id_number, make_uscc
 
-os.environ.setdefault("GRAPH_CREDIT_PSEUDONYM_KEY", "test-key")
-
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SQLiteStore]:
