@@ -515,7 +515,15 @@ def phase_ladybug(args: Any) -> None:
           "resident_bytes_per_edge": resident / n, "two_hop": percentiles(lat, cpu), "two_hop_sizes": sizes})
 
 
+def phase_ceiling(args: Any) -> None:
+    """The import's building blocks alone on this machine (``bench/ceiling.py``), one million rows."""
+    from bench.ceiling import measure
+
+    emit({"phase": "ceiling", **measure(1_000_000)})
+
+
 PHASES: dict[str, Callable[[Any], None]] = {
+    "ceiling": phase_ceiling,
     "generate": phase_generate,
     "import": phase_import,
     "derive": phase_derive,

@@ -8,6 +8,8 @@ For each size (default 10^5 and 10^6 organisations) it generates the seeded synt
 (``graph_credit.synth``, CSV), then runs each phase in its own process (so each peak RSS is that
 phase's own):
 
+* ceiling   -- the import's building blocks alone (``bench/ceiling.py``): SQLite rows, edge ids,
+               pseudonyms, per second on this machine;
 * import    -- ``graph_credit.io.import_dir`` into a fresh SQLite store (the embedded default);
 * derive    -- full recomputation of every consequence, then re-derivation of the serious records;
 * index     -- the store's graph index built from the committed roles and saved (a server's first
@@ -41,7 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_MD = ROOT / "bench" / "RESULTS.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
-ALL_PHASES = ("import", "derive", "index", "query", "http", "networkx", "ladybug")
+ALL_PHASES = ("ceiling", "import", "derive", "index", "query", "http", "networkx", "ladybug")
 
 # Issue 6 targets, at 10^6 organisations: (label, key path in the results, comparison, threshold).
 TARGETS: tuple[tuple[str, tuple[str, ...], str, float], ...] = (
@@ -161,6 +163,10 @@ def table(results: dict[int, dict[str, Any]]) -> str:
     row("import: roles phase, edges/s", lambda r: _n(_get(r, ("import", "edges_per_s_roles_phase"))))
     row("import: edges / whole import time", lambda r: _n(_get(r, ("import", "edges_per_s_overall"))))
     row("import: peak RSS", lambda r: _mib(_get(r, ("import", "peak_rss"))))
+    row("building blocks alone: SQLite rows/s (insert, 3 index builds, commit)",
+        lambda r: _n(_get(r, ("ceiling", "sqlite_rows_per_s"))))
+    row("building blocks alone: edge ids/s (BLAKE2b) / pseudonyms/s (HMAC)",
+        lambda r: f"{_n(_get(r, ('ceiling', 'edge_ids_per_s')))} / {_n(_get(r, ('ceiling', 'pseudonyms_per_s')))}")
     row("full recomputation of all consequences: causes / s",
         lambda r: f"{_n(_get(r, ('derive', 'full_causes')))} / {_n(_get(r, ('derive', 'full_seconds')), 1)}")
     row("re-derivation of the serious records: records / s",

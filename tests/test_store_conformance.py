@@ -912,3 +912,32 @@ def test_fact_filter_sees_committed_facts_only(tmp_path: Any) -> None:
     finally:
         store.close()
 
+
+
+def test_a_store_file_of_the_earlier_roles_layout_is_migrated(tmp_path: Any) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    edges = random_edges(10, 10, 40, seed=9)
+    con = sqlite3.connect(path)
+    con.executescript(
+        "CREATE TABLE roles (edge_id TEXT PRIMARY KEY, holder TEXT NOT NULL, role TEXT NOT NULL, org TEXT NOT NULL,"
+        " valid_from TEXT NOT NULL, valid_to TEXT, ratio REAL, subscribed_capital REAL, title TEXT NOT NULL);"
+        "CREATE INDEX roles_org ON roles(org, valid_from, valid_to, role, holder);"
+        "CREATE INDEX roles_holder ON roles(holder, valid_from, valid_to, role, org);"
+    )
+    con.executemany(
+        "INSERT INTO roles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(e.edge_id, e.holder, e.role.value, e.org, e.valid_from.isoformat(),
+          e.valid_to.isoformat() if e.valid_to else None, e.ratio, e.subscribed_capital, e.title) for e in edges],
+    )
+    con.commit()
+    con.close()
+    store = SQLiteStore(path)
+    try:
+        assert sorted(store.iter_roles(), key=lambda e: e.edge_id) == sorted(edges, key=lambda e: e.edge_id)
+        for e in edges[:10]:
+            assert e in store.roles_of([e.org], "in", as_of=e.valid_from)
+        assert store.put_roles(edges) == WriteCounts(0, 0, len(edges))
+    finally:
+        store.close()
