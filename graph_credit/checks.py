@@ -88,6 +88,10 @@ def check(
     kind = subject_kind(subject)
     result = CheckResult(subject, kind, matter, as_of, "allow",
                          policy={"jurisdiction": snap.jurisdiction, "version": snap.version})
+    known = (store.get_organisations([subject]) if kind == "organisation" else store.get_persons([subject]))
+    if subject not in known:
+        # No registration data: nothing derived can apply, but "allow" rests on an empty graph.
+        result.warnings.append({"kind": "subject_not_registered", "subject": subject})
     binding: set[str] = set()
     adverse = False
     for f in store.facts_of([subject]):

@@ -257,3 +257,12 @@ def test_objection_upheld_on_a_wrong_red_listing_jiangyin_24_claws_back_benefits
     (clawback,) = world.store.query("notices", {"change": "clawback"})
     assert clawback["benefit_periods"] and clawback["benefit_periods"][0]["from"] == "2019-01-01"
     assert clawback["benefit_periods"][0]["to"] == "2020-02-10"
+
+
+def test_a_check_on_an_unregistered_subject_warns_that_the_graph_knows_nothing_of_it(world: World) -> None:
+    from tests.helpers import make_uscc
+
+    result = check(world.store, make_uscc(999), "licensing", ON)
+    assert result.decision == "allow" and result.warnings == [{"kind": "subject_not_registered",
+                                                               "subject": make_uscc(999)}]
+    assert check(world.store, world["org_c"], "licensing", ON).warnings == []
