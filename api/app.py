@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from graph_credit.engine import Engine
 from graph_credit.ids import InvalidIdentifier
 from graph_credit.lifecycle import LifecycleError
 from graph_credit.monitor import Deliverer, DeliveryPolicy
+from graph_credit.policy import load_policy
 from graph_credit.store import NotFound, Store, open_store
 
 from .routers import admin, analysis, checks, departments, investigate, monitoring, subjects
@@ -137,6 +139,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = store is None
         app.state.engine = Engine(store or open_store(settings.store), settings.jurisdiction)
+        if own:  # a server's own store: pay the start-up costs before the first request does
+            warm = getattr(app.state.engine.store, "warm", None)
+            if warm is not None:
+                warm()  # the graph index: mapped from its saved files, or built once
+            load_policy(settings.jurisdiction)
+            # What start-up loaded lives as long as the server: keep it out of the cyclic
+            # collector's full passes, which otherwise walk it on every request's garbage.
+            gc.collect()
+            gc.freeze()
         app.state.engine.clock = lambda: settings.today or date.today()
         app.state.deliverer = None
         if settings.webhook_interval > 0:  # alerts are stored by the writes; this thread posts them

@@ -180,9 +180,10 @@ def table(results: dict[int, dict[str, Any]]) -> str:
     row("bare two-hop traversal, SQL (roles_of), p50 / p99 ms", lambda r: _lat(r, "query", "two_hop_sql"))
     row("one approval check, in-process, p50 / p99 ms", lambda r: _lat(r, "query", "check"))
     row("one approval check, HTTP on loopback, p50 / p99 ms", lambda r: _lat(r, "http", "check"))
-    row("batch of checks: checks/s (per CPU second)",
+    row("batch of checks (`check_many`): checks/s (per CPU second); answers as one at a time",
         lambda r: f"{_n(_get(r, ('query', 'batch', 'checks_per_s')))} "
-        f"({_n(_get(r, ('query', 'batch', 'checks_per_cpu_s')))})")
+        f"({_n(_get(r, ('query', 'batch', 'checks_per_cpu_s')))}); "
+        f"{'same' if _get(r, ('query', 'batch_equals_single')) else 'DIFFERENT'}")
     row("related-party risk to depth 3, p50 / p99 ms", lambda r: _lat(r, "query", "related_depth3"))
     row("propagation of one new serious record, p50 / p99 ms", lambda r: _lat(r, "query", "propagation"))
     row("resident bytes per edge (RSS growth: open, index, queries)",

@@ -9,17 +9,22 @@ record, rule and legal basis.
 
 from __future__ import annotations
 
+import gc
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from .derive import subject_kind
 from .lifecycle import read_lifecycle
-from .policy import load_policy
-from .risk import related_parties, weights
+from .model import DerivedFact, DishonestyRecord, RecordEvent
+from .policy import Measure, PolicySnapshot, load_policy
+from .risk import RelatedParty, neighbourhoods, score_related, weights
 from .store.base import Store
 
-__all__ = ["CheckResult", "UnknownMatter", "check", "green_channel_basis"]
+__all__ = ["CheckResult", "UnknownMatter", "check", "check_many", "green_channel_basis"]
 
 DECISIONS = ("deny", "review", "allow", "green_channel")
 # Consequences that do not stand in the way of the green channel: the incentive itself, and the
@@ -56,20 +61,55 @@ def _years_before(d: date, years: int) -> date:
 
 def green_channel_basis(store: Store, subject: str, as_of: date, jurisdiction: str = "default") -> dict | None:
     """P7: a red list fact in force, or N consecutive years (default 3) with no adverse record."""
-    for f in store.facts_of([subject]):
+    return _green_channel(_Subjects(store, [subject]), subject, as_of, load_policy(jurisdiction).at(as_of))
+
+
+class _Subjects:
+    """What a batch of checks reads about its subjects, each kind in one store call."""
+
+    def __init__(self, store: Store, subjects: Sequence[str]) -> None:
+        self.store = store
+        self.kind = {s: subject_kind(s) for s in subjects}
+        orgs = [s for s, k in self.kind.items() if k == "organisation"]
+        self.orgs = store.get_organisations(orgs) if orgs else {}
+        persons = [s for s, k in self.kind.items() if k != "organisation"]
+        self.persons = store.get_persons(persons) if persons else {}
+        self.facts: dict[str, list[DerivedFact]] = defaultdict(list)
+        for f in store.facts_of(list(self.kind)):
+            self.facts[f.target].append(f)
+        self._records: dict[str, list[DishonestyRecord]] | None = None
+        self._events: dict[str, list[RecordEvent]] = {}
+
+    def registered(self, subject: str) -> bool:
+        return subject in self.orgs or subject in self.persons
+
+    def records(self, subject: str) -> list[DishonestyRecord]:
+        if self._records is None:  # read only once a subject needs the clean-years test
+            self._records = defaultdict(list)
+            for r in self.store.records_of(list(self.kind)):
+                self._records[r.subject].append(r)
+            for e in self.store.events_of([r.record_id for rs in self._records.values() for r in rs]):
+                self._events.setdefault(e.cause_id, []).append(e)
+        return self._records.get(subject, [])
+
+    def events(self, record_id: str) -> list[RecordEvent]:
+        return self._events.get(record_id, [])
+
+
+def _green_channel(known: _Subjects, subject: str, as_of: date, snap: PolicySnapshot) -> dict | None:
+    for f in known.facts.get(subject, ()):
         if f.consequence == "green_channel" and f.status_on(as_of) == "active":
             return {"reason": "red_list", "fact_id": f.fact_id, "cause": str(f.cause), "basis": list(f.basis)}
-    snap = load_policy(jurisdiction).at(as_of)
     years = snap.green_channel.clean_years
     since = _years_before(as_of, years)
-    if subject_kind(subject) == "organisation":
-        org = store.get_organisations([subject]).get(subject)
+    if known.kind[subject] == "organisation":
+        org = known.orgs.get(subject)
         if org is None or org.registered_on is None or org.registered_on > since:
             return None
-    for r in store.records_of([subject]):
+    for r in known.records(subject):
         if r.decision_date > as_of:
             continue
-        life = read_lifecycle(store.events_of([r.record_id]), snap.objection.verification_days)
+        life = read_lifecycle(known.events(r.record_id), snap.objection.verification_days)
         if life.withdrawn_on is not None and life.withdrawn_on <= as_of:
             continue  # a withdrawn record is not an adverse record
         if r.decision_date > since or (r.period_end or r.decision_date) > since:
@@ -82,19 +122,54 @@ def check(
     store: Store, subject: str, matter: str, as_of: date, jurisdiction: str = "default", depth: int = 2,
     with_related: bool = True,
 ) -> CheckResult:
+    return check_many(store, [subject], matter, as_of, jurisdiction, depth, with_related)[0]
+
+
+def check_many(
+    store: Store, subjects: Sequence[str], matter: str, as_of: date, jurisdiction: str = "default", depth: int = 2,
+    with_related: bool = True,
+) -> list[CheckResult]:
+    """``check`` of each subject, in order, with each kind of read made once for the whole batch."""
     snap = load_policy(jurisdiction).at(as_of)
     if matter not in snap.matters:
         raise UnknownMatter(matter, list(snap.matters))
-    kind = subject_kind(subject)
+    subjects = list(subjects)
+    with _collector_paused():
+        known = _Subjects(store, subjects)
+        related: list[list[RelatedParty]] = [[] for _ in subjects]
+        if with_related:
+            related = score_related(store, neighbourhoods(store, subjects, as_of, depth))
+        threshold = float(weights()["review_threshold"])
+        incentives = {k: [m for m in snap.measures_for("green_channel", k) if matter in m.matters]
+                      for k in set(known.kind.values())}
+        return [_decide(known, s, matter, as_of, snap, parties, threshold, incentives)
+                for s, parties in zip(subjects, related, strict=True)]
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A batch allocates many small objects that all live until it returns; the cyclic collector
+    would walk them again and again (half the time of a 10^4 batch). Collection resumes after."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _decide(known: _Subjects, subject: str, matter: str, as_of: date, snap: PolicySnapshot,
+            parties: list[RelatedParty], threshold: float, incentives: dict[str, list[Measure]]) -> CheckResult:
+    kind = known.kind[subject]
     result = CheckResult(subject, kind, matter, as_of, "allow",
                          policy={"jurisdiction": snap.jurisdiction, "version": snap.version})
-    known = (store.get_organisations([subject]) if kind == "organisation" else store.get_persons([subject]))
-    if subject not in known:
+    if not known.registered(subject):
         # No registration data: nothing derived can apply, but "allow" rests on an empty graph.
         result.warnings.append({"kind": "subject_not_registered", "subject": subject})
     binding: set[str] = set()
     adverse = False
-    for f in store.facts_of([subject]):
+    for f in known.facts.get(subject, ()):
         status = f.status_on(as_of)
         if status not in ("active", "suspended"):
             continue
@@ -119,25 +194,22 @@ def check(
         result.decision = "deny"
     elif "recommended" in binding:
         result.decision = "review"
-    if with_related:
-        parties, _ = related_parties(store, subject, as_of, depth)
-        threshold = float(weights()["review_threshold"])
-        for p in parties:
-            result.related.append({
-                "subject": p.subject, "distance": p.distance, "score": p.score, "reasons": p.reasons,
-                "path": [{"from": s.source, "to": s.target, "edge_id": s.edge_id, "role": s.role,
-                          "valid_from": s.valid_from.isoformat(),
-                          "valid_to": s.valid_to.isoformat() if s.valid_to else None, "ratio": s.ratio}
-                         for s in p.path],
-            })
-        if result.decision == "allow" and any(p.score >= threshold for p in parties):
-            result.decision = "review"
+    for p in parties:
+        result.related.append({
+            "subject": p.subject, "distance": p.distance, "score": p.score, "reasons": p.reasons,
+            "path": [{"from": s.source, "to": s.target, "edge_id": s.edge_id, "role": s.role,
+                      "valid_from": s.valid_from.isoformat(),
+                      "valid_to": s.valid_to.isoformat() if s.valid_to else None, "ratio": s.ratio}
+                     for s in p.path],
+        })
+    if result.decision == "allow" and any(p.score >= threshold for p in parties):
+        result.decision = "review"
     if result.decision == "allow" and not adverse:
-        basis = green_channel_basis(store, subject, as_of, jurisdiction)
-        incentives = [m for m in snap.measures_for("green_channel", kind) if matter in m.matters]
-        if basis and incentives:
+        basis = _green_channel(known, subject, as_of, snap)
+        measures = incentives[kind]
+        if basis and measures:
             result.decision = "green_channel"
             result.green_channel = {**basis, "measures": [
                 {"code": m.code, "name": m.name_zh, "name_en": m.name_en, "binding": m.binding,
-                 "basis": [str(b) for b in m.basis]} for m in incentives]}
+                 "basis": [str(b) for b in m.basis]} for m in measures]}
     return result

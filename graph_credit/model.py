@@ -224,6 +224,6 @@ class DerivedFact:
             return "pending"
         if self.valid_to is not None and on >= self.valid_to:
             return self.ended_by or "expired"
-        if any(active_on(a, b, on) for a, b in self.suspended):
+        if self.suspended and any(active_on(a, b, on) for a, b in self.suspended):
             return "suspended"
         return "active"

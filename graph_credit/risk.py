@@ -8,7 +8,7 @@ same on every backend. Hub nodes (nominee persons holding thousands of roles) ar
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -18,13 +18,13 @@ from typing import Any
 import yaml
 
 from .ids import is_person_key
-from .model import Role, RoleEdge
+from .model import DerivedFact, Role, RoleEdge
 from .store.base import Store, TraversedEdge
 
 __all__ = ["BeneficialOwner", "Controller", "Holdings", "Neighbourhood", "Ownership", "RelatedParty",
            "analyse_ownership", "beneficial_owners", "control_relation", "effective_ownership", "neighbourhood",
-           "ownership", "related_parties", "shareholdings", "shortest_connection", "stake_through",
-           "ultimate_controllers", "weights"]
+           "neighbourhoods", "ownership", "related_parties", "score_related", "shareholdings", "shortest_connection",
+           "stake_through", "ultimate_controllers", "weights"]
 
 ADVERSE = frozenset({
     "joint_punishment", "market_ban", "key_supervision", "personal_credit_entry", "high_consumption_restriction",
@@ -55,10 +55,18 @@ class Neighbourhood:
     origin: str
     as_of: date
     depth: int
-    distance: dict[str, int]
+    distance: Mapping[str, int]
     paths: Mapping[str, tuple[Step, ...]]
     edges: Mapping[str, RoleEdge]
     truncated: dict[str, int] = field(default_factory=dict)  # node -> edges not followed
+    # The nodes that may carry facts (the origin aside), when the store knows them; else every node.
+    candidates: list[str] | None = None
+
+    def others(self) -> list[str]:
+        """The nodes whose facts related-party risk reads: the candidates, or all but the origin."""
+        if self.candidates is not None:
+            return self.candidates
+        return [n for n in self.distance if n != self.origin]
 
 
 class _Paths(Mapping[str, tuple[Step, ...]]):
@@ -89,11 +97,22 @@ class _Paths(Mapping[str, tuple[Step, ...]]):
 
 def neighbourhood(store: Store, origin: str, as_of: date, depth: int = 2, max_fanout: int = 200) -> Neighbourhood:
     """Breadth-first over role edges in both directions, as of the date, to ``depth`` hops."""
+    return neighbourhoods(store, [origin], as_of, depth, max_fanout)[0]
+
+
+def neighbourhoods(
+    store: Store, origins: Sequence[str], as_of: date, depth: int = 2, max_fanout: int = 200
+) -> list[Neighbourhood]:
+    """``neighbourhood`` of each origin; a backend's own graph index answers them all in one pass."""
     traverse = getattr(store, "traverse", None)  # a backend's own graph index (SQLiteStore), if it can answer
-    fast = traverse(origin, as_of, depth, max_fanout) if traverse is not None else None
+    fast = traverse(origins, as_of, depth, max_fanout) if traverse is not None and origins else None
     if fast is not None:  # the same result, paths and edges built only when read
-        return Neighbourhood(origin, as_of, depth, fast.distance, _Paths(origin, fast.parent, fast.edge),
-                             fast.edges, fast.truncated)
+        return [Neighbourhood(o, as_of, depth, t.distance, _Paths(o, t.parent, t.edge), t.edges, t.truncated,
+                              t.candidates) for o, t in zip(origins, fast, strict=True)]
+    return [_neighbourhood(store, o, as_of, depth, max_fanout) for o in origins]
+
+
+def _neighbourhood(store: Store, origin: str, as_of: date, depth: int, max_fanout: int) -> Neighbourhood:
     distance = {origin: 0}
     paths: dict[str, tuple[Step, ...]] = {origin: ()}
     edges: dict[str, RoleEdge] = {}
@@ -154,20 +173,42 @@ def related_parties(
 ) -> tuple[list[RelatedParty], Neighbourhood]:
     """Parties within ``depth`` hops carrying an adverse consequence active on ``as_of``, scored."""
     hood = hood or neighbourhood(store, subject, as_of, depth, max_fanout)
-    others = [n for n in hood.distance if n != subject]
-    found: dict[str, RelatedParty] = {}
+    return score_related(store, [hood])[0], hood
+
+
+def score_related(store: Store, hoods: Sequence[Neighbourhood]) -> list[list[RelatedParty]]:
+    """The related parties of each neighbourhood (see ``related_parties``), reading the facts of
+    all of them at once and judging each node's facts once per date (hubs recur across a batch)."""
+    wanted = list(dict.fromkeys(n for h in hoods for n in h.others()))
+    by_target: dict[str, list[DerivedFact]] = defaultdict(list)
+    for f in store.facts_of(wanted):
+        by_target[f.target].append(f)
     cw = weights()["consequences"]
-    for f in store.facts_of(others):
-        if f.consequence not in ADVERSE or f.status_on(as_of) != "active":
-            continue
-        path = hood.paths[f.target]
-        score = round(float(cw.get(f.consequence, 0.3)) * path_weight(path), 4)
-        party = found.setdefault(f.target, RelatedParty(f.target, hood.distance[f.target], 0.0, [], path))
-        party.score = max(party.score, score)
-        party.reasons.append({"fact_id": f.fact_id, "consequence": f.consequence, "rule_id": f.rule_id,
-                              "cause": str(f.cause), "basis": list(f.basis), "score": score})
-    ranked = sorted(found.values(), key=lambda p: (-p.score, p.distance, p.subject))
-    return ranked, hood
+    judged: dict[tuple[str, date], list[tuple[float, dict[str, Any]]]] = {}
+
+    def adverse(node: str, on: date) -> list[tuple[float, dict[str, Any]]]:
+        found = judged.get((node, on))
+        if found is None:
+            found = judged[(node, on)] = [
+                (float(cw.get(f.consequence, 0.3)),
+                 {"fact_id": f.fact_id, "consequence": f.consequence, "rule_id": f.rule_id, "cause": str(f.cause),
+                  "basis": list(f.basis)})
+                for f in by_target.get(node, ()) if f.consequence in ADVERSE and f.status_on(on) == "active"]
+        return found
+
+    out = []
+    for hood in hoods:
+        parties = []
+        for node in hood.others():
+            facts = adverse(node, hood.as_of) if node in by_target else None
+            if not facts:
+                continue
+            path = hood.paths[node]
+            weight = path_weight(path)
+            reasons = [{**reason, "score": round(w * weight, 4)} for w, reason in facts]
+            parties.append(RelatedParty(node, hood.distance[node], max(r["score"] for r in reasons), reasons, path))
+        out.append(sorted(parties, key=lambda p: (-p.score, p.distance, p.subject)))
+    return out
 
 
 def shortest_connection(

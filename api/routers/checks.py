@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, Depends, Request
 
-from graph_credit.checks import check
+from graph_credit.checks import check, check_many
 
 from ..deps import engine, resolve, respond, today
 from ..schemas import BatchCheckRequest, CheckRequest, CheckResponse
@@ -33,7 +33,7 @@ def run_batch(body: BatchCheckRequest, request: Request, who: Principal = Depend
     eng = engine(request)
     on = body.as_of or today(request)
     keys = [resolve(s, f"subjects[{i}]") for i, s in enumerate(body.subjects)]
-    results = [asdict(check(eng.store, k, body.matter, on, eng.jurisdiction, body.depth)) for k in keys]
+    results = [asdict(r) for r in check_many(eng.store, keys, body.matter, on, eng.jurisdiction, body.depth)]
     payload = {"as_of": on, "matter": body.matter, "results": results,
                "decisions": {d: sum(r["decision"] == d for r in results)
                              for d in ("deny", "review", "allow", "green_channel")}}

@@ -105,13 +105,16 @@ class Traversal:
     """A breadth-first neighbourhood computed by a backend's own graph index (optional; see
     ``SQLiteStore.traverse``), with exactly the result ``risk.neighbourhood`` computes from
     ``roles_of``. ``parent`` maps each node reached to the node it was first reached from and an
-    edge handle that ``edge`` describes; ``edges`` are all edges followed, by id (read lazily)."""
+    edge handle that ``edge`` describes; ``edges`` are all edges followed, by id (read lazily).
+    ``candidates``, when the backend knows it, lists the nodes reached (the origin aside) that have
+    at least one derived fact: the only ones whose facts are worth reading."""
 
-    distance: dict[str, int]
-    parent: dict[str, tuple[str, int]]
+    distance: Mapping[str, int]
+    parent: Mapping[str, tuple[str, int]]
     edge: Callable[[int], TraversedEdge]
     edges: Mapping[str, RoleEdge]
     truncated: dict[str, int]
+    candidates: list[str] | None = None
 
 
 @runtime_checkable

@@ -61,6 +61,7 @@ _ROLE_CODE = {r.value: i for i, r in enumerate(_ROLES)}
 _OPEN = 2**31 - 1  # an open interval end in the graph index
 _LR = _ROLE_CODE[Role.LEGAL_REPRESENTATIVE.value]
 _SYNC_BUILD_ROWS = 200_000  # smaller role tables are indexed synchronously on first use
+_STEP_CACHE = 200_000  # path steps kept per graph index (about 200 bytes each)
 
 
 def _d(value: str | None) -> date | None:
@@ -295,7 +296,8 @@ def _migrate_v1_roles(con: sqlite3.Connection) -> None:
 # -- the in-memory graph index ------------------------------------------------------------------------
 _HEX = np.full(256, 255, dtype=np.uint8)
 _HEX[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
-_INDEX_ARRAYS = ("keys", "org_ptr", "holder", "role", "vf", "vt", "ratio", "eid_hi", "eid_lo", "h_perm", "h_ptr")
+_INDEX_ARRAYS = ("keys", "org_ptr", "holder", "role", "vf", "vt", "ratio", "eid_hi", "eid_lo", "erank", "h_perm",
+                 "h_ptr")
 
 
 class _GraphIndex:
@@ -305,8 +307,9 @@ class _GraphIndex:
     bytes, binary-searched); edges are sorted by organisation, so the edges held in node ``n`` are
     ``org_ptr[n]:org_ptr[n+1]`` and the edges held by ``n`` are ``h_perm[h_ptr[n]:h_ptr[n+1]]``.
     Per edge: holder, role, valid_from/valid_to (day ordinals), ratio (in millionths; other values
-    in ``odd_ratio``), and the edge id (20 hex digits as 10 bytes; other ids in ``odd_ids``):
-    31 bytes, plus the keys and the pointers. Titles and subscribed capital stay in SQLite.
+    in ``odd_ratio``), the edge id (20 hex digits as 10 bytes; other ids in ``odd_ids``) and the
+    edge's rank in the order a traversal follows edges (legal representative first, then by edge id):
+    35 bytes, plus the keys and the pointers. Titles and subscribed capital stay in SQLite.
     """
 
     def __init__(self, gen: int, arrays: dict[str, np.ndarray], odd_ids: dict[int, str],
@@ -321,10 +324,12 @@ class _GraphIndex:
         self.ratio = arrays["ratio"]
         self.eid_hi = arrays["eid_hi"]
         self.eid_lo = arrays["eid_lo"]
+        self.erank = arrays["erank"]
         self.h_perm = arrays["h_perm"]
         self.h_ptr = arrays["h_ptr"]
         self.odd_ids = odd_ids
         self.odd_ratio = odd_ratio
+        self._steps: dict[int, TraversedEdge] = {}
 
     def __len__(self) -> int:
         return len(self.holder)
@@ -373,9 +378,17 @@ class _GraphIndex:
         order = np.argsort(org, kind="stable")
         org = org[order]
         holder = holder[order]
-        num = {k: v[order] for k, v in num.items()}
         ids = pa.chunked_array(eids, pa.string()).combine_chunks() if eids else pa.array([], pa.string())
         del eids
+        # The order a traversal follows edges: legal representative first, then by edge id (Arrow
+        # sorts strings by their UTF-8 bytes, which is Python's order of str).
+        by = pc.sort_indices(pa.table({"lr": pa.array(num["role"] != _LR), "id": ids}),
+                             sort_keys=[("lr", "ascending"), ("id", "ascending")]).to_numpy()
+        erank = np.empty(len(by), dtype=np.int32)
+        erank[by] = np.arange(len(by), dtype=np.int32)
+        del by
+        erank = erank[order]
+        num = {k: v[order] for k, v in num.items()}
         eid_hi, eid_lo, odd_ids = _pack_ids(ids, order)
         del ids
         ratio, odd_ratio = _pack_ratios(num.pop("ratio"))
@@ -388,7 +401,7 @@ class _GraphIndex:
         h_ptr = np.zeros(nodes + 1, dtype=ptr)
         np.cumsum(np.bincount(holder, minlength=nodes), out=h_ptr[1:])
         arrays = {"keys": keys, "org_ptr": org_ptr, "holder": holder, "role": num["role"], "vf": num["vf"],
-                  "vt": num["vt"], "ratio": ratio, "eid_hi": eid_hi, "eid_lo": eid_lo, "h_perm": h_perm,
+                  "vt": num["vt"], "ratio": ratio, "eid_hi": eid_hi, "eid_lo": eid_lo, "erank": erank, "h_perm": h_perm,
                   "h_ptr": h_ptr}
         return cls(gen, arrays, odd_ids, odd_ratio)
 
@@ -430,13 +443,17 @@ class _GraphIndex:
                    {int(k): float(v) for k, v in odd["ratio"].items()})
 
     # -- lookups ---------------------------------------------------------------------------------
-    def nid(self, key: str) -> int:
-        """Node id of ``key``, -1 when no edge touches it."""
-        raw = key.encode()
-        if not len(self.keys) or len(raw) > self.keys.itemsize:
-            return -1
-        pos = int(np.searchsorted(self.keys, np.array(raw, dtype=self.keys.dtype)))  # same dtype: no copy
-        return pos if pos < len(self.keys) and bytes(self.keys[pos]) == raw else -1
+    def nids(self, keys: Sequence[str]) -> np.ndarray:
+        """The node id of each key, -1 for a key no edge touches."""
+        raw = [k.encode() for k in keys]
+        out = np.full(len(raw), -1, dtype=np.int64)
+        fits = np.array([len(r) <= self.keys.itemsize for r in raw], dtype=bool)
+        if not len(self.keys) or not fits.any():
+            return out
+        wanted = np.array([r for r, ok in zip(raw, fits, strict=True) if ok], dtype=self.keys.dtype)
+        pos = np.minimum(np.searchsorted(self.keys, wanted), len(self.keys) - 1)
+        out[np.flatnonzero(fits)] = np.where(self.keys[pos] == wanted, pos, -1)
+        return out
 
     def org_of(self, idx: np.ndarray) -> np.ndarray:
         # The needle in the array's own dtype, or numpy converts the whole pointer array each call.
@@ -453,41 +470,52 @@ class _GraphIndex:
         return out
 
     def step(self, i: int) -> TraversedEdge:
-        """What a path step says about edge ``i``."""
+        """What a path step says about edge ``i`` (kept: paths through a hub share their edges)."""
+        found = self._steps.get(i)
+        if found is not None:
+            return found
         q = int(self.ratio[i])
         ratio = self.odd_ratio.get(i) if q == _ODD_RATIO else None if q < 0 else q / 1e6
         vt = int(self.vt[i])
-        return TraversedEdge(
-            self.edge_ids(np.array([i]))[0], _ROLES[int(self.role[i])].value, bytes(self.keys[self.holder[i]]).decode(),
-            bytes(self.keys[self.org_of(np.array([i]))[0]]).decode(), _day(int(self.vf[i])),
-            None if vt == _OPEN else _day(vt), ratio,
-        )
+        eid = self.odd_ids.get(i) if self.odd_ids else None
+        if eid is None:
+            eid = (int(self.eid_hi[i]).to_bytes(8, "big") + int(self.eid_lo[i]).to_bytes(2, "big")).hex()
+        org = int(np.searchsorted(self.org_ptr, self.org_ptr.dtype.type(i), side="right")) - 1
+        found = TraversedEdge(eid, _ROLES[int(self.role[i])].value, self.name(int(self.holder[i])), self.name(org),
+                              _day(int(self.vf[i])), None if vt == _OPEN else _day(vt), ratio)
+        if len(self._steps) >= _STEP_CACHE:
+            self._steps.clear()
+        self._steps[i] = found
+        return found
 
     # -- traversal -----------------------------------------------------------------------------------
-    def bfs(self, origin: str, on: date, depth: int, max_fanout: int,
-            fetch: Callable[[Sequence[str]], dict[str, RoleEdge]]) -> Traversal | None:
-        """Breadth-first over edges in force on ``on``, both directions, exactly as
-        ``risk.neighbourhood`` does it: per node, incident edges ordered legal representative first,
-        then by edge id; at most ``max_fanout`` followed; a node keeps the first path that reached it."""
-        if self.odd_ids:
-            return None  # the packed order is the id order only for regular ids: let the caller do it
-        distance = {origin: 0}
-        parent: dict[str, tuple[str, int]] = {}
-        followed: list[np.ndarray] = []
-        truncated: dict[str, int] = {}
-        result = Traversal(distance, parent, self.step, _LazyEdges(self, followed, fetch), truncated)
-        start = self.nid(origin)
-        if start < 0:
-            return result
+    def reach(self, origins: Sequence[str], on: date, depth: int, max_fanout: int) -> _Reach:
+        """Breadth-first from every origin at once over edges in force on ``on``, both directions,
+        exactly as ``risk.neighbourhood`` does it from one: per node, incident edges ordered legal
+        representative first, then by edge id; at most ``max_fanout`` followed; a node keeps the
+        first path that reached it (frontier order, then edge order). One pass of array operations
+        per hop for all origins together."""
+        n0 = len(origins)
+        start = self.nids(origins)
+        scale = max(len(self.keys), 1)  # (origin, node) pairs as one integer: origin * scale + node
+        n_edges = max(len(self.holder), 1)
         day = on.toordinal()
-        seen = {start}
-        frontier = np.array([start], dtype=np.int64)
-        names = {start: origin}
         org_ptr, h_ptr = self.org_ptr, self.h_ptr
+        # Rows: one per (origin, node reached); row i < n0 is origin i itself.
+        src, node = [np.arange(n0, dtype=np.int64)], [start]
+        dist, parent, via = [np.zeros(n0, dtype=np.int8)], [np.full(n0, -1, dtype=np.int64)], [np.full(n0, -1)]
+        followed: list[tuple[np.ndarray, np.ndarray]] = []
+        cut: list[tuple[np.ndarray, np.ndarray]] = []
+        rows = np.flatnonzero(start >= 0)  # the frontier, in (origin, discovery) order
+        f_src, f_node = rows, start[rows]
+        seen = np.sort(f_src * scale + f_node)
+        total = n0
         for hop in range(1, depth + 1):
+            if not len(rows):
+                break
             # Incident edges of the frontier: held in it (other end: the holder), held by it (the org).
-            e_in, p_in = _ranges(org_ptr[frontier], org_ptr[frontier + 1])
-            j, p_out = _ranges(h_ptr[frontier], h_ptr[frontier + 1])
+            e_in, p_in = _ranges(org_ptr[f_node], org_ptr[f_node + 1])
+            j, p_out = _ranges(h_ptr[f_node], h_ptr[f_node + 1])
             e = np.concatenate([e_in, self.h_perm[j]])
             p = np.concatenate([p_in, p_out])
             ok = (self.vf[e] <= day) & (self.vt[e] > day)
@@ -498,47 +526,163 @@ class _GraphIndex:
             if not len(e):
                 break
             other = np.concatenate([self.holder[e[:n_in]], self.org_of(e[n_in:])])
-            order = np.lexsort((self.eid_lo[e], self.eid_hi[e], self.role[e] != _LR, p))
+            order = np.argsort(p * n_edges + self.erank[e], kind="stable")
             e, p, other = e[order], p[order], other[order]
             if len(e) > 1:  # an edge a node holds in itself is found from both sides: count it once
                 dup = (e[1:] == e[:-1]) & (p[1:] == p[:-1])
                 if dup.any():
                     keep = np.concatenate([[True], ~dup])
                     e, p, other = e[keep], p[keep], other[keep]
-            counts = np.bincount(p, minlength=len(frontier))
+            counts = np.bincount(p, minlength=len(rows))
             if int(counts.max()) > max_fanout:
-                rank = np.arange(len(e)) - (np.cumsum(counts) - counts)[p]
-                for i in np.flatnonzero(counts > max_fanout).tolist():
-                    truncated[self._name(names, int(frontier[i]))] = int(counts[i] - max_fanout)
-                keep = rank < max_fanout
+                over = np.flatnonzero(counts > max_fanout)
+                cut.append((rows[over], counts[over] - max_fanout))
+                keep = np.arange(len(e)) - (np.cumsum(counts) - counts)[p] < max_fanout
                 e, p, other = e[keep], p[keep], other[keep]
-            followed.append(e)
-            # First discovery wins, in frontier order then edge order (plain Python: short lists).
-            new: list[int] = []
-            src: list[int] = []
-            via: list[int] = []
-            fl = frontier.tolist()
-            for n, pi, x in zip(other.tolist(), p.tolist(), e.tolist(), strict=True):
-                if n not in seen:
-                    seen.add(n)
-                    new.append(n)
-                    src.append(fl[pi])
-                    via.append(x)
-            if not new:
+            s_of = f_src[p]
+            followed.append((e, s_of))
+            # First discovery wins: the first (origin, node) occurrence in this order, unless seen.
+            key = s_of * scale + other
+            ukey, first = np.unique(key, return_index=True)
+            pos = np.minimum(np.searchsorted(seen, ukey), max(len(seen) - 1, 0))
+            fresh = seen[pos] != ukey if len(seen) else np.ones(len(ukey), dtype=bool)
+            first = np.sort(first[fresh])
+            if not len(first):
                 break
-            found = [k.decode() for k in self.keys[new].tolist()]
-            for n, name, s, x in zip(new, found, src, via, strict=True):
-                names[n] = name
-                distance[name] = hop
-                parent[name] = (names[s], x)
-            frontier = np.array(new, dtype=np.int64)
-        return result
+            src.append(s_of[first])
+            node.append(other[first])
+            dist.append(np.full(len(first), hop, dtype=np.int8))
+            parent.append(rows[p[first]])
+            via.append(e[first])
+            seen = np.sort(np.concatenate([seen, ukey[fresh]]))
+            rows = np.arange(total, total + len(first))
+            total += len(first)
+            f_src, f_node = src[-1], node[-1]
+        return _Reach(self, list(origins), np.concatenate(src), np.concatenate(node), np.concatenate(dist),
+                      np.concatenate(parent), np.concatenate(via), followed, cut)
 
-    def _name(self, names: dict[int, str], nid: int) -> str:
-        s = names.get(nid)
-        if s is None:
-            s = names[nid] = bytes(self.keys[nid]).decode()
-        return s
+    def name(self, nid: int) -> str:
+        return bytes(self.keys[nid]).decode()
+
+
+class _Reach:
+    """The result of ``_GraphIndex.reach``: rows regrouped by origin, each origin's rows in the
+    order a single-origin traversal discovers them (the origin first)."""
+
+    def __init__(self, index: _GraphIndex, origins: list[str], src: np.ndarray, node: np.ndarray, dist: np.ndarray,
+                 parent: np.ndarray, via: np.ndarray, followed: list[tuple[np.ndarray, np.ndarray]],
+                 cut: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        self.index, self.origins = index, origins
+        order = np.argsort(src, kind="stable")
+        moved = np.empty(len(order), dtype=np.int64)
+        moved[order] = np.arange(len(order))
+        self.node, self.dist, self.via = node[order], dist[order], via[order]
+        parent = parent[order]
+        self.parent = np.where(parent >= 0, moved[np.maximum(parent, 0)], -1)
+        self.bounds = np.searchsorted(src[order], np.arange(len(origins) + 1))
+        e = np.concatenate([x for x, _ in followed]) if followed else np.zeros(0, dtype=np.int64)
+        s = np.concatenate([y for _, y in followed]) if followed else np.zeros(0, dtype=np.int64)
+        order = np.argsort(s, kind="stable")
+        self.followed = e[order]
+        self.followed_bounds = np.searchsorted(s[order], np.arange(len(origins) + 1))
+        self.cut: dict[int, dict[str, int]] = {}
+        for where, extra in cut:
+            rows = moved[where]
+            owner = np.searchsorted(self.bounds, rows, side="right") - 1
+            for i, r, n in zip(owner.tolist(), rows.tolist(), extra.tolist(), strict=True):
+                self.cut.setdefault(i, {})[index.name(int(self.node[r]))] = n
+
+    def traversals(self, fetch: Callable[[Sequence[str]], dict[str, RoleEdge]],
+                   flagged: np.ndarray | None) -> list[Traversal]:
+        """Each origin's neighbourhood; ``flagged`` marks the nodes that may carry facts, which
+        become each traversal's ``candidates``."""
+        hits = np.zeros(0, dtype=np.int64)
+        if flagged is not None:
+            reached = np.flatnonzero(self.dist > 0)  # an origin the index lacks has node -1
+            hits = reached[flagged[self.node[reached]]]
+        hit_bounds = np.searchsorted(hits, self.bounds).tolist()
+        bounds = self.bounds.tolist()
+        fb = self.followed_bounds.tolist()
+        out = []
+        for i, origin in enumerate(self.origins):
+            rows = _OriginRows(self, bounds[i], bounds[i + 1], origin)
+            candidates = None
+            if flagged is not None:
+                candidates = [rows.learn(r) for r in hits[hit_bounds[i] : hit_bounds[i + 1]].tolist()]
+            out.append(Traversal(_Distances(rows), _Parents(rows), self.index.step,
+                                 _LazyEdges(self.index, [self.followed[fb[i] : fb[i + 1]]], fetch),
+                                 dict(self.cut.get(i, {})), candidates))
+        return out
+
+
+class _OriginRows:
+    """One origin's rows of a ``_Reach``, with node names decoded only as far as they are asked for."""
+
+    def __init__(self, reach: _Reach, lo: int, hi: int, origin: str) -> None:
+        self.reach, self.lo, self.hi, self.origin = reach, lo, hi, origin
+        self.by_name: dict[str, int] = {origin: lo}  # an origin the index does not know is its only row
+        self.names: dict[int, str] = {lo: origin}
+        self.complete = False
+
+    def learn(self, row: int) -> str:
+        """Decode the name of ``row`` and of the rows on its path back to the origin."""
+        name = self.names.get(row)
+        if name is None:
+            name = self.names[row] = self.reach.index.name(int(self.reach.node[row]))
+            self.by_name[name] = row
+            up = int(self.reach.parent[row])
+            if up >= 0:
+                self.learn(up)
+        return name
+
+    def row(self, name: str) -> int:
+        r = self.by_name.get(name)
+        if r is None and not self.complete:
+            self.everything()
+            r = self.by_name.get(name)
+        if r is None:
+            raise KeyError(name)
+        return r
+
+    def everything(self) -> dict[str, int]:
+        if not self.complete:
+            keys = self.reach.index.keys[self.reach.node[self.lo + 1 : self.hi]].tolist()
+            self.by_name = {self.origin: self.lo} | {k.decode(): r for r, k in enumerate(keys, start=self.lo + 1)}
+            self.names = {r: k for k, r in self.by_name.items()}
+            self.complete = True
+        return self.by_name
+
+
+class _Distances(Mapping[str, int]):
+    def __init__(self, rows: _OriginRows) -> None:
+        self._rows = rows
+
+    def __getitem__(self, name: str) -> int:
+        return int(self._rows.reach.dist[self._rows.row(name)])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows.everything())
+
+    def __len__(self) -> int:
+        return self._rows.hi - self._rows.lo
+
+
+class _Parents(Mapping[str, tuple[str, int]]):
+    def __init__(self, rows: _OriginRows) -> None:
+        self._rows = rows
+
+    def __getitem__(self, name: str) -> tuple[str, int]:
+        r = self._rows.row(name)
+        up = int(self._rows.reach.parent[r])
+        if up < 0:
+            raise KeyError(name)  # the origin
+        return self._rows.learn(up), int(self._rows.reach.via[r])
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k, r in self._rows.everything().items() if r != self._rows.lo)
+
+    def __len__(self) -> int:
+        return max(self._rows.hi - self._rows.lo - 1, 0)
 
 
 class _LazyEdges(Mapping[str, RoleEdge]):
@@ -697,6 +841,8 @@ class SQLiteStore:
         self._save_min = _SYNC_BUILD_ROWS
         self._facts: _FactTargets | None = None
         self._facts_lock = threading.Lock()
+        self._targets_lock = threading.Lock()  # replace_facts adds to the targets a reader may be copying
+        self._flags: tuple[_GraphIndex, int, np.ndarray] | None = None
         self._closed = False
 
     def _connect(self, cache_mib: int = 16) -> sqlite3.Connection:
@@ -868,13 +1014,33 @@ class SQLiteStore:
         _release_free_memory()  # the build's temporaries: hand the freed pages back to the system
         return self._install(index)
 
-    def traverse(self, origin: str, as_of: date, depth: int, max_fanout: int) -> Traversal | None:
-        """Breadth-first neighbourhood from the graph index (see ``base.Traversal``), or None when
-        the index cannot answer for the committed state right now (the caller then uses roles_of)."""
+    def traverse(self, origins: Sequence[str], as_of: date, depth: int, max_fanout: int) -> list[Traversal] | None:
+        """Breadth-first neighbourhoods of ``origins`` from the graph index, all in one pass (see
+        ``base.Traversal``), or None when the index cannot answer for the committed state right now
+        (the caller then uses roles_of)."""
         index = self._fresh_index()
         if index is None:
             return None
-        return index.bfs(origin, as_of, depth, max_fanout, self.get_roles)
+        return index.reach(origins, as_of, depth, max_fanout).traversals(self.get_roles, self._flagged(index))
+
+    def _flagged(self, index: _GraphIndex) -> np.ndarray | None:
+        """Per node of ``index``: has at least one derived fact (committed; a superset is harmless)."""
+        known = self._fact_targets()
+        if known is None:
+            return None
+        cached = self._flags
+        if cached is not None and cached[0] is index and cached[1] == known.gen:
+            return cached[2]
+        with self._targets_lock:
+            gen, targets = known.gen, [t.encode() for t in known.targets]
+        keys = index.keys
+        flags = np.zeros(len(keys), dtype=bool)
+        wanted = np.array([t for t in targets if len(t) <= keys.itemsize], dtype=keys.dtype)
+        if len(keys) and len(wanted):
+            pos = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+            flags[pos[keys[pos] == wanted]] = True
+        self._flags = (index, gen, flags)
+        return flags
 
     # -- generic helpers ---------------------------------------------------------------------
     def _upsert(self, table: _Table, items: Sequence[Any]) -> WriteCounts:
@@ -1109,16 +1275,25 @@ class SQLiteStore:
                 # sees as a mismatch and rebuilds from the committed facts.
                 gen = self._gen("facts_gen")
                 self._bump("facts_gen")
-                known = self._facts
-                if known is not None and known.gen == gen:
-                    known.targets.update(f.target for f in added)
-                    known.gen = gen + 1
+                with self._targets_lock:  # never held while taking another lock
+                    known = self._facts
+                    if known is not None and known.gen == gen:
+                        known.targets.update(f.target for f in added)
+                        known.gen = gen + 1
         return added, removed
 
     def _fact_filter(self, targets: list[str]) -> list[str]:
         """``targets`` less those with no derived fact at all (committed state, outside a write)."""
-        if self._in_write() or len(targets) < 4:
+        known = self._fact_targets() if len(targets) >= 4 else None
+        if known is None:
             return targets
+        have = known.targets
+        return [t for t in targets if t in have]
+
+    def _fact_targets(self) -> _FactTargets | None:
+        """The subjects with derived facts, as committed (None inside a write transaction)."""
+        if self._in_write():
+            return None
         gen = self._gen("facts_gen")
         known = self._facts
         if known is None or known.gen != gen:
@@ -1127,10 +1302,7 @@ class SQLiteStore:
                 if known is None or known.gen != gen:
                     known = self._load_fact_targets()
                     self._facts = known
-        if known.gen != gen:
-            return targets
-        have = known.targets
-        return [t for t in targets if t in have]
+        return known if known.gen == gen else None
 
     def _load_fact_targets(self) -> _FactTargets:
         if self.path == ":memory:":
