@@ -127,3 +127,30 @@ def test_the_fact_flags_follow_new_facts(tmp_path: Path) -> None:
         assert fresh in [p["subject"] for p in check(store, origin, "government_procurement", on).related]
     finally:
         store.close()
+
+
+def test_the_index_follows_edges_in_id_order_whatever_the_ids_look_like(tmp_path: Path) -> None:
+    """Ids that are not 20 hex digits (kept aside by the index) still sort as strings do."""
+    from dataclasses import replace
+
+    from tests.test_store_conformance import random_edges
+
+    edges = random_edges(40, 30, 500, seed=9)
+    edges = [replace(e, edge_id=f"E-{i:03d}" if i % 3 else "Z" + e.edge_id) for i, e in enumerate(edges)]
+    path = tmp_path / "odd.sqlite"
+    fast, plain = SQLiteStore(path), SQLiteStore(path, graph_index=False)
+    try:
+        fast.put_roles(edges)
+        fast.warm()
+        origins = sorted({e.org for e in edges})[:25]
+        on = date(2020, 1, 1)
+        for depth, fanout in ((2, 200), (3, 3)):
+            hoods = risk.neighbourhoods(fast, origins, on, depth, fanout)
+            assert fast.traverse(origins, on, depth, fanout) is not None
+            for origin, a in zip(origins, hoods, strict=True):
+                b = risk.neighbourhood(plain, origin, on, depth, fanout)
+                assert list(a.distance) == list(b.distance) and dict(a.paths) == dict(b.paths)
+                assert dict(a.edges) == dict(b.edges) and a.truncated == b.truncated
+    finally:
+        fast.close()
+        plain.close()
