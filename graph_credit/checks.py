@@ -27,6 +27,7 @@ from .store.base import Store
 __all__ = ["CheckResult", "UnknownMatter", "check", "check_many", "green_channel_basis"]
 
 DECISIONS = ("deny", "review", "allow", "green_channel")
+_CHUNK = 2_000  # subjects per pass of check_many: about 200,000 traversal rows at a time
 # Consequences that do not stand in the way of the green channel: the incentive itself, and the
 # lasting record of a past act (a revoked honour or an ended red listing stays so), which the
 # clean-years test already weighs through the record behind it.
@@ -134,16 +135,20 @@ def check_many(
     if matter not in snap.matters:
         raise UnknownMatter(matter, list(snap.matters))
     subjects = list(subjects)
-    with _collector_paused():
-        known = _Subjects(store, subjects)
-        related: list[list[RelatedParty]] = [[] for _ in subjects]
-        if with_related:
-            related = score_related(store, neighbourhoods(store, subjects, as_of, depth))
-        threshold = float(weights()["review_threshold"])
-        incentives = {k: [m for m in snap.measures_for("green_channel", k) if matter in m.matters]
-                      for k in set(known.kind.values())}
-        return [_decide(known, s, matter, as_of, snap, parties, threshold, incentives)
-                for s, parties in zip(subjects, related, strict=True)]
+    threshold = float(weights()["review_threshold"])
+    out: list[CheckResult] = []
+    for at in range(0, len(subjects), _CHUNK):  # bounded working memory whatever the batch size
+        chunk = subjects[at : at + _CHUNK]
+        with _collector_paused():
+            known = _Subjects(store, chunk)
+            related: list[list[RelatedParty]] = [[] for _ in chunk]
+            if with_related:
+                related = score_related(store, neighbourhoods(store, chunk, as_of, depth))
+            incentives = {k: [m for m in snap.measures_for("green_channel", k) if matter in m.matters]
+                          for k in set(known.kind.values())}
+            out += [_decide(known, s, matter, as_of, snap, parties, threshold, incentives)
+                    for s, parties in zip(chunk, related, strict=True)]
+    return out
 
 
 @contextmanager

@@ -154,3 +154,16 @@ def test_the_index_follows_edges_in_id_order_whatever_the_ids_look_like(tmp_path
     finally:
         fast.close()
         plain.close()
+
+
+def test_a_batch_larger_than_one_pass_is_answered_in_passes_with_the_same_answers(
+    stores: tuple[SQLiteStore, SQLiteStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import graph_credit.checks as checks
+
+    fast, _ = stores
+    who = subjects(fast)
+    on = DATES[-1]
+    whole = [asdict(r) for r in check_many(fast, who, "government_procurement", on)]
+    monkeypatch.setattr(checks, "_CHUNK", 7)
+    assert [asdict(r) for r in check_many(fast, who, "government_procurement", on)] == whole

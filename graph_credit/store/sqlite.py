@@ -554,7 +554,8 @@ class _GraphIndex:
             dist.append(np.full(len(first), hop, dtype=np.int8))
             parent.append(rows[p[first]])
             via.append(e[first])
-            seen = np.sort(np.concatenate([seen, ukey[fresh]]))
+            if hop < depth:
+                seen = np.sort(np.concatenate([seen, ukey[fresh]]))
             rows = np.arange(total, total + len(first))
             total += len(first)
             f_src, f_node = src[-1], node[-1]
@@ -573,18 +574,24 @@ class _Reach:
                  parent: np.ndarray, via: np.ndarray, followed: list[tuple[np.ndarray, np.ndarray]],
                  cut: list[tuple[np.ndarray, np.ndarray]]) -> None:
         self.index, self.origins = index, origins
-        order = np.argsort(src, kind="stable")
-        moved = np.empty(len(order), dtype=np.int64)
-        moved[order] = np.arange(len(order))
-        self.node, self.dist, self.via = node[order], dist[order], via[order]
-        parent = parent[order]
-        self.parent = np.where(parent >= 0, moved[np.maximum(parent, 0)], -1)
-        self.bounds = np.searchsorted(src[order], np.arange(len(origins) + 1))
         e = np.concatenate([x for x, _ in followed]) if followed else np.zeros(0, dtype=np.int64)
         s = np.concatenate([y for _, y in followed]) if followed else np.zeros(0, dtype=np.int64)
-        order = np.argsort(s, kind="stable")
-        self.followed = e[order]
-        self.followed_bounds = np.searchsorted(s[order], np.arange(len(origins) + 1))
+        if len(origins) == 1:  # already grouped: one origin
+            moved = np.arange(len(src))
+            self.node, self.dist, self.via, self.parent = node, dist, via, parent
+            self.bounds = np.array([0, len(src)])
+            self.followed, self.followed_bounds = e, np.array([0, len(e)])
+        else:
+            order = np.argsort(src, kind="stable")
+            moved = np.empty(len(order), dtype=np.int64)
+            moved[order] = np.arange(len(order))
+            self.node, self.dist, self.via = node[order], dist[order], via[order]
+            parent = parent[order]
+            self.parent = np.where(parent >= 0, moved[np.maximum(parent, 0)], -1)
+            self.bounds = np.searchsorted(src[order], np.arange(len(origins) + 1))
+            order = np.argsort(s, kind="stable")
+            self.followed = e[order]
+            self.followed_bounds = np.searchsorted(s[order], np.arange(len(origins) + 1))
         self.cut: dict[int, dict[str, int]] = {}
         for where, extra in cut:
             rows = moved[where]
