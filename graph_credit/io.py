@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, cast, overload
 
 import numpy as np
 import pandas as pd
@@ -126,6 +126,7 @@ _PERSON_FIELDS = frozenset({"id_number", "holder_id", "subject_id", "responsible
 _ROLES = {r.value: r for r in Role}
 _OPEN = 10**8  # an open interval end, as a day ordinal
 _EPS = 1e-9  # ratios are decimals: tolerate float rounding in sums
+_ROLES_PART = 500_000  # role rows validated together: a bigger file goes in parts by organisation
 
 
 # -- report --------------------------------------------------------------------------------------
@@ -351,6 +352,10 @@ def _text(v: Any) -> str | None:
     return str(v)
 
 
+# Leading or trailing white space as utf8_trim_whitespace sees it (a superset is harmless).
+_EDGE_SPACE = r"^[\s\pZ\x{0b}\x{1c}-\x{1f}\x{85}]|[\s\pZ\x{0b}\x{1c}-\x{1f}\x{85}]$"
+
+
 def _normalise(frame: pd.DataFrame, kind: str, lines: np.ndarray) -> pd.DataFrame:
     """Text columns stripped, Arrow strings, '' for missing; numeric columns left as they are."""
     out: dict[str, Any] = {}
@@ -364,7 +369,9 @@ def _normalise(frame: pd.DataFrame, kind: str, lines: np.ndarray) -> pd.DataFram
         ):
             out[name] = pd.to_numeric(s, errors="coerce").astype(float).to_numpy()
             continue
-        arr = pc.utf8_trim_whitespace(pc.fill_null(_to_text(s), ""))
+        arr = pc.fill_null(_to_text(s), "")
+        if pc.any(pc.match_substring_regex(arr, _EDGE_SPACE)).as_py():  # else keep it as read: no copy
+            arr = pc.utf8_trim_whitespace(arr)
         out[name] = pd.Series(pd.arrays.ArrowExtensionArray(arr))
     df = pd.DataFrame(
         {k: (v if isinstance(v, np.ndarray) else v.array) for k, v in out.items()},
@@ -466,20 +473,14 @@ def _ric_valid(values: list[str]) -> np.ndarray:
     return ok
 
 
-def _pseudonyms(clear: Sequence[str], cache: dict[str, str] | None = None) -> list[str]:
+def _pseudonyms(clear: Sequence[str]) -> list[str]:
     """``ids.person_key`` for numbers already validated here (same key and HMAC; tested equal).
-    ``cache`` keeps them across files: the persons file and the roles file name the same people."""
-    cache = {} if cache is None else cache
+    Recomputed per file rather than kept: 450,000 a second on one core, and a province's map of
+    clear numbers to keys would hold hundreds of MB through the whole import."""
     key = ids._key()
     prefix = ids.PERSON_PREFIX
     digest = hmac.digest  # one-shot HMAC in C: several times faster than an hmac.new object per number
-    out = []
-    for c in clear:
-        k = cache.get(c)
-        if k is None:
-            k = cache[c] = prefix + digest(key, c.encode(), "sha256").hex()[:24]
-        out.append(k)
-    return out
+    return [prefix + digest(key, c.encode(), "sha256").hex()[:24] for c in clear]
 
 
 def _normalised_id(value: str) -> str:
@@ -511,9 +512,18 @@ class _Ids:
     reason: np.ndarray
     code: np.ndarray  # equal codes for equal keys (-1 where invalid): for grouping without hashing keys
 
+    def take(self, idx: np.ndarray) -> _Ids:
+        return _Ids(self.key[idx], self.person[idx], self.reason[idx], self.code[idx])
 
-def _resolve(s: pd.Series, accept: str, known_orgs: set[str], cache: dict[str, str] | None = None) -> _Ids:
+
+def _resolve(s: pd.Series, accept: str, known_orgs: set[str]) -> _Ids:
     """Validate a column of USCCs (``accept='org'``), ID numbers (``'person'``) or either (``'any'``)."""
+    codes, distinct = _resolve_distinct(s, accept, known_orgs)
+    return distinct.take(codes)
+
+
+def _resolve_distinct(s: pd.Series, accept: str, known_orgs: set[str]) -> tuple[np.ndarray, _Ids]:
+    """``_resolve`` of each distinct value, and which distinct value each row holds."""
     codes, uniques = pd.factorize(s)
     raw = [str(u) for u in np.asarray(uniques, dtype=object).tolist()]
     n = len(raw)
@@ -531,7 +541,7 @@ def _resolve(s: pd.Series, accept: str, known_orgs: set[str], cache: dict[str, s
     for i in np.flatnonzero(org_ok):
         key[i] = as_org[i]
     pi = np.flatnonzero(person_ok)
-    key[pi] = _pseudonyms([as_person[i] for i in pi], cache) if len(pi) else []
+    key[pi] = _pseudonyms([as_person[i] for i in pi]) if len(pi) else []
     person[pi] = True
     # Invalid values: ask python-stdnum (via graph_credit.ids) for the reason, and accept what
     # its own normalisation accepts, so the result is exactly that of the scalar validators.
@@ -557,7 +567,7 @@ def _resolve(s: pd.Series, accept: str, known_orgs: set[str], cache: dict[str, s
             reason[i] = f"invalid {what}: {exc.reason}"
     # Distinct inputs can normalise to one key (case, spaces): number the keys, not the inputs.
     key_code = pd.factorize(key)[0] if n else np.zeros(0, dtype=np.int64)
-    return _Ids(key[codes], person[codes], reason[codes], key_code[codes])
+    return codes, _Ids(key, person, reason, key_code)
 
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -670,6 +680,17 @@ class _Rows:
             ]
         )
 
+    def subset(self, idx: np.ndarray) -> _Rows:
+        """The rows at ``idx`` (in file order) as rows of their own, flags so far included."""
+        sub = _Rows(_Source(self.kind, self.file, self.df.iloc[idx].reset_index(drop=True), []))
+        sub.bad |= self.bad[idx]
+        return sub
+
+    def absorb(self, sub: _Rows, idx: np.ndarray) -> None:
+        """Take back the flags and errors of ``subset(idx)``."""
+        self.bad[idx] |= sub.bad
+        self.errors += sub.errors
+
     def col(self, name: str) -> pd.Series:
         if name in self.df:
             return self.df[name]
@@ -746,6 +767,28 @@ class _Rows:
         return [RowError(self.file, int(n), str(f), str(v), str(r)) for n, f, v, r in zip(*cols, strict=True)]
 
 
+class _InKeyOrder(Sequence[Any]):
+    """The rows ``good`` as items in key order, each slice made when it is written: a file of
+    millions of rows is never held as millions of objects at once."""
+
+    def __init__(self, keys: np.ndarray, good: np.ndarray, make: Callable[[np.ndarray], list[Any]]) -> None:
+        at = pc.sort_indices(pa.array(keys[good].tolist(), pa.string())).to_numpy() if len(good) else good
+        self._pos = good[at]
+        self._make = make
+
+    def __len__(self) -> int:
+        return len(self._pos)
+
+    @overload
+    def __getitem__(self, i: int) -> Any: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Any]: ...
+    def __getitem__(self, i: int | slice) -> Any:
+        if isinstance(i, slice):
+            return self._make(self._pos[i])
+        return self._make(self._pos[i : i + 1 or None])[0]
+
+
 class _Importer:
     def __init__(self, store: Store, report: ImportReport, progress: bool, batch_size: int) -> None:
         self.store = store
@@ -756,7 +799,6 @@ class _Importer:
         self.known_persons: set[str] = set()
         self.absent_orgs: set[str] = set()
         self.absent_persons: set[str] = set()
-        self.pseudonyms: dict[str, str] = {}  # clear ID number -> person key, for this import only
 
     # references ---------------------------------------------------------------------------------
     def _exist(self, keys: np.ndarray, person: np.ndarray) -> np.ndarray:
@@ -783,7 +825,7 @@ class _Importer:
 
     def subjects(self, rows: _Rows, fld: str, accept: str = "any") -> _Ids:
         """Resolve a subject column, flag invalid identifiers and references to unknown subjects."""
-        res = _resolve(rows.col(fld), accept, self.known_orgs, self.pseudonyms)
+        res = _resolve(rows.col(fld), accept, self.known_orgs)
         invalid = res.reason != None  # noqa: E711 - elementwise on an object array
         rows.flag(invalid & ~rows.empty(fld), fld, res.reason)
         ok = ~invalid & ~rows.bad
@@ -827,7 +869,7 @@ class _Importer:
     def _write(
         self,
         kind: str,
-        items: list[Any],
+        items: Sequence[Any],
         put: Callable[[Sequence[Any]], WriteCounts],
         existing: Callable[[list[Any]], Mapping[str, Any]] | None,
         key: Callable[[Any], str],
@@ -839,7 +881,8 @@ class _Importer:
         # Key order (keys are unique: duplicates were rejected): batch after batch then touches a
         # narrow key range of the B-tree instead of every leaf page, which makes a commit write
         # (and the WAL checkpoint rewrite) a few pages rather than the whole table.
-        items = sorted(items, key=key)
+        if not isinstance(items, _InKeyOrder):
+            items = sorted(items, key=key)
         with self._bar(kind, len(items)) as bar:
             for i in range(0, len(items), self.batch):
                 chunk = items[i : i + self.batch]
@@ -873,25 +916,19 @@ class _Importer:
             "before registered_on",
         )
         good = np.flatnonzero(~rows.bad)
-        keys = code.key[good]
-        regions = [
-            r or (k[2:8] if k else "") for r, k in zip(region[good].tolist(), keys.tolist(), strict=True)
-        ]
-        items = [
-            Organisation(*args)
-            for args in zip(
-                keys.tolist(),
-                rows.text("name")[good].tolist(),
-                org_type[good].tolist(),
-                regions,
-                rows.text("industry")[good].tolist(),
-                reg.value[good].tolist(),
-                dereg.value[good].tolist(),
-                strict=True,
-            )
-        ]
-        self.known_orgs.update(keys.tolist())
-        self._write("organisations", items, self.store.put_organisations, None, lambda o: o.code)
+        keys = code.key
+        def make(pos: np.ndarray) -> list[Organisation]:
+            return [
+                Organisation(k, n, t, r or (k[2:8] if k else ""), i, a, b)
+                for k, n, t, r, i, a, b in zip(
+                    keys[pos].tolist(), rows.take("name", pos), org_type[pos].tolist(), region[pos].tolist(),
+                    rows.take("industry", pos), reg.value[pos].tolist(), dereg.value[pos].tolist(), strict=True,
+                )
+            ]
+
+        self.known_orgs.update(keys[good].tolist())
+        self._write("organisations", _InKeyOrder(keys, good, make), self.store.put_organisations, None,
+                    lambda o: o.code)
 
     def persons(self, rows: _Rows) -> None:
         rows.required()
@@ -899,31 +936,83 @@ class _Importer:
         # Non-ASCII digits (full-width) name the same person: mask the normalised number, not the input.
         clear = np.array([v.upper() if v.isascii() else _normalised_id(v) for v in raw], dtype=object) if len(
             raw) else raw
-        res = _resolve(rows.col("id_number"), "person", set(), self.pseudonyms)
+        res = _resolve(rows.col("id_number"), "person", set())
         rows.flag((res.reason != None) & (raw != ""), "id_number", res.reason)  # noqa: E711
         rows.duplicates(pd.Series(res.key), "id_number", "resident ID number")
         region = rows.text("region")
         bad_region = (region != "") & ~rows.col("region").str.fullmatch(r"\d{6}").to_numpy(dtype=bool)
         rows.flag(bad_region, "region", "must be a 6-digit administrative division code")
         good = np.flatnonzero(~rows.bad)
-        keys = res.key[good].tolist()
-        items = [
-            Person(k, _mask(c), n, r)
-            for k, c, n, r in zip(
-                keys,
-                clear[good].tolist(),
-                rows.text("name")[good].tolist(),
-                region[good].tolist(),
-                strict=True,
-            )
-        ]
-        self.known_persons.update(keys)
-        self._write("persons", items, self.store.put_persons, None, lambda p: p.key)
+        keys = res.key
+
+        def make(pos: np.ndarray) -> list[Person]:
+            return [Person(k, _mask(c), n, r) for k, c, n, r in zip(
+                keys[pos].tolist(), clear[pos].tolist(), rows.take("name", pos), region[pos].tolist(), strict=True)]
+
+        self.known_persons.update(keys[good].tolist())
+        self._write("persons", _InKeyOrder(keys, good, make), self.store.put_persons, None, lambda p: p.key)
 
     def roles(self, rows: _Rows) -> None:
+        """Validate and write the role edges. A big file goes in parts, each holding every row of
+        its organisations (all checks across rows are within one organisation), so the working
+        arrays are those of one part, not of the whole file."""
         rows.required()
+        # Organisations resolved once per distinct code; rows hold only which one (4 bytes each).
+        at, orgs = _resolve_distinct(rows.col("org_code"), "org", self.known_orgs)
+        at = at.astype(np.int32)
+        n_parts = max(1, -(-len(rows.bad) // _ROLES_PART))
+        # With no edge stored yet there is nothing to compare with or check against: the batches go
+        # to the store's bulk path (rows appended, indexes built once at the end).
+        fresh = next(iter(self.store.iter_roles()), None) is None
+        total = self.report.counts.get("roles", WriteCounts())
+        touched = self.report.touched
+
+        def batches(bar: Any) -> Iterator[tuple[_Rows, pd.DataFrame, RoleColumns]]:
+            if n_parts == 1:
+                yield from self._role_batches(rows, orgs.take(at), bar)
+                return
+            part_of = np.where(orgs.code >= 0, orgs.code % n_parts, 0).astype(np.int32)[at]
+            for k in range(n_parts):
+                idx = np.flatnonzero(part_of == k)
+                sub = rows.subset(idx)
+                yield from self._role_batches(sub, orgs.take(at[idx]), bar)
+                rows.absorb(sub, idx)
+
+        with self._bar("roles", len(rows.bad)) as bar:
+            if fresh:
+
+                def loaded() -> Iterator[RoleColumns]:
+                    nonlocal total
+                    for sub, part, cols in batches(bar):
+                        keep = self._edge_checks(sub, part, list(cols.edge_id), [])
+                        batch = _take_columns(cols, np.flatnonzero(keep))
+                        total += WriteCounts(inserted=len(batch))
+                        touched.orgs.update(batch.org)
+                        touched.role_holders.update(batch.holder)
+                        yield batch
+                        bar.update(len(part))
+
+                self.store.load_roles(loaded())
+            else:
+                for sub, part, cols in batches(bar):
+                    items = cols.edges()
+                    with self.store.transaction():
+                        stored = self.store.roles_of(sorted(set(part["org"])), "in")
+                        keep = self._edge_checks(sub, part, list(cols.edge_id), stored)
+                        old = {e.edge_id: e for e in stored}
+                        items = [e for e, k in zip(items, keep, strict=True) if k]
+                        changed = [e for e in items if old.get(e.edge_id) != e]
+                        changed.sort(key=lambda e: e.edge_id)  # primary-key order: sequential B-tree inserts
+                        total += self.store.put_roles(changed) + WriteCounts(unchanged=len(items) - len(changed))
+                    touched.orgs.update(e.org for e in changed)
+                    touched.role_holders.update(e.holder for e in changed)
+                    bar.update(len(part))
+        self.report.counts["roles"] = total
+
+    def _role_batches(self, rows: _Rows, org: _Ids, bar: Any) -> Iterator[tuple[_Rows, pd.DataFrame, RoleColumns]]:
+        """Validate the rows of one part row by row, then yield its good rows in write batches of
+        whole organisations: (the part, the batch's check frame, the batch's columns)."""
         role = self.enum(rows, "role", _ROLES, upper=True)
-        org = _resolve(rows.col("org_code"), "org", self.known_orgs)
         rows.flag((org.reason != None) & ~rows.empty("org_code"), "org_code", org.reason)  # noqa: E711
         ok = ~rows.bad & (org.reason == None)  # noqa: E711
         exists = np.zeros(len(org.key), dtype=bool)
@@ -999,9 +1088,6 @@ class _Importer:
         vt_ord = np.where(vt.ordinal >= 0, vt.ordinal, 0)
         vf_text = pa.array(rows.col("valid_from"))
         titles = pa.array(rows.col("title"))
-        # With no edge stored yet there is nothing to compare with or check against: the batches go
-        # to the store's bulk path (rows appended, indexes built once at the end).
-        fresh = next(iter(self.store.iter_roles()), None) is None
 
         def columns(pos: np.ndarray) -> RoleColumns:
             take = pa.array(pos)
@@ -1018,42 +1104,9 @@ class _Importer:
                 ratio=ratio[pos], subscribed_capital=capital[pos], title=titles.take(take).to_pylist(),
             )
 
-        total = self.report.counts.get("roles", WriteCounts())
-        touched = self.report.touched
-        with self._bar("roles", len(good_pos)) as bar:
-
-            def loaded() -> Iterator[RoleColumns]:
-                nonlocal total
-                for a, b in zip(starts, starts[1:], strict=False):
-                    part = frame(good_pos[a:b])
-                    cols = columns(good_pos[a:b])
-                    keep = self._edge_checks(rows, part, list(cols.edge_id), [])
-                    batch = _take_columns(cols, np.flatnonzero(keep))
-                    total += WriteCounts(inserted=len(batch))
-                    touched.orgs.update(batch.org)
-                    touched.role_holders.update(batch.holder)
-                    yield batch
-                    bar.update(len(part))
-
-            if fresh:
-                self.store.load_roles(loaded())
-            else:
-                for a, b in zip(starts, starts[1:], strict=False):
-                    part = frame(good_pos[a:b])
-                    cols = columns(good_pos[a:b])
-                    items = cols.edges()
-                    with self.store.transaction():
-                        stored = self.store.roles_of(sorted(set(part["org"])), "in")
-                        keep = self._edge_checks(rows, part, list(cols.edge_id), stored)
-                        old = {e.edge_id: e for e in stored}
-                        items = [e for e, k in zip(items, keep, strict=True) if k]
-                        changed = [e for e in items if old.get(e.edge_id) != e]
-                        changed.sort(key=lambda e: e.edge_id)  # primary-key order: sequential B-tree inserts
-                        total += self.store.put_roles(changed) + WriteCounts(unchanged=len(items) - len(changed))
-                    touched.orgs.update(e.org for e in changed)
-                    touched.role_holders.update(e.holder for e in changed)
-                    bar.update(len(part))
-        self.report.counts["roles"] = total
+        bar.update(len(rows.bad) - len(good_pos))  # rows refused here are done with
+        for a, b in zip(starts, starts[1:], strict=False):
+            yield rows, frame(good_pos[a:b]), columns(good_pos[a:b])
 
     def _edge_checks(
         self, rows: _Rows, part: pd.DataFrame, edge_ids: list[str], stored: list[RoleEdge]
@@ -1261,7 +1314,6 @@ class _Importer:
             pd.Series(pd.arrays.ArrowExtensionArray(pa.array(ids_, type=pa.string()))),
             "person",
             set(),
-            self.pseudonyms,
         )
         problem = np.full(len(items), None, dtype=object)
         problem[res.reason != None] = res.reason[res.reason != None]  # noqa: E711

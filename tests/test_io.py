@@ -13,6 +13,7 @@ import networkx as nx
 import pandas as pd
 import pytest
 
+from graph_credit import io as gio
 from graph_credit.ids import (
     InvalidIdentifier,
     mask_id_number,
@@ -67,7 +68,14 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     return out, data.frames
 
 
-def test_generated_import_counts_and_idempotent_reimport(generated, store: SQLiteStore) -> None:
+@pytest.fixture(params=["whole", "in parts"])
+def role_parts(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Validate the roles file whole, or in parts of a few rows (as a file of millions is)."""
+    if request.param == "in parts":
+        monkeypatch.setattr(gio, "_ROLES_PART", 3)
+
+
+def test_generated_import_counts_and_idempotent_reimport(generated, store: SQLiteStore, role_parts: None) -> None:
     out, frames = generated
     report = import_dir(store, out / "csv", progress=False)
     assert report.ok, report.summary()
@@ -426,7 +434,7 @@ EXPECTED = {
 }
 
 
-def test_bad_rows_are_reported_and_good_rows_load(seeded: SQLiteStore, tmp_path: Path) -> None:
+def test_bad_rows_are_reported_and_good_rows_load(seeded: SQLiteStore, tmp_path: Path, role_parts: None) -> None:
     store = seeded
     before_org, before_person = store.get_organisations([ORG_A])[ORG_A], store.get_persons([person_key(P1)])
     report = import_dir(store, _bad_dir(tmp_path / "bad"), progress=False)
