@@ -120,8 +120,11 @@ def phase_import(args: Any) -> None:
     from graph_credit.store import SQLiteStore
 
     db: Path = args.db
-    for p in db.parent.glob(db.name + "*"):
-        p.unlink()
+    for p in db.parent.glob(db.name + "*"):  # the database, its WAL and its saved graph index
+        if p.is_dir():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
     base = rss()
     store = SQLiteStore(db)
     t = time.perf_counter()

@@ -823,9 +823,10 @@ class _Importer:
             found_u[sel] = [distinct[i] in known for i in sel]
         return np.where(codes >= 0, found_u[codes], False)
 
-    def subjects(self, rows: _Rows, fld: str, accept: str = "any") -> _Ids:
-        """Resolve a subject column, flag invalid identifiers and references to unknown subjects."""
-        res = _resolve(rows.col(fld), accept, self.known_orgs)
+    def subjects(self, rows: _Rows, fld: str, accept: str = "any", resolved: _Ids | None = None) -> _Ids:
+        """Resolve a subject column (unless ``resolved`` already is), flag invalid identifiers and
+        references to unknown subjects."""
+        res = resolved if resolved is not None else _resolve(rows.col(fld), accept, self.known_orgs)
         invalid = res.reason != None  # noqa: E711 - elementwise on an object array
         rows.flag(invalid & ~rows.empty(fld), fld, res.reason)
         ok = ~invalid & ~rows.bad
@@ -957,9 +958,14 @@ class _Importer:
         its organisations (all checks across rows are within one organisation), so the working
         arrays are those of one part, not of the whole file."""
         rows.required()
-        # Organisations resolved once per distinct code; rows hold only which one (4 bytes each).
+        # Organisations and holders resolved once per distinct value (a person holds roles in many
+        # parts); rows hold only which one (4 bytes each).
         at, orgs = _resolve_distinct(rows.col("org_code"), "org", self.known_orgs)
         at = at.astype(np.int32)
+        valid = orgs.reason == None  # noqa: E711 - elementwise on an object array
+        self._exist(orgs.key[valid], np.zeros(int(valid.sum()), dtype=bool))  # stored ones join known_orgs
+        hat, holders = _resolve_distinct(rows.col("holder_id"), "any", self.known_orgs)
+        hat = hat.astype(np.int32)
         n_parts = max(1, -(-len(rows.bad) // _ROLES_PART))
         # With no edge stored yet there is nothing to compare with or check against: the batches go
         # to the store's bulk path (rows appended, indexes built once at the end).
@@ -969,13 +975,13 @@ class _Importer:
 
         def batches(bar: Any) -> Iterator[tuple[_Rows, pd.DataFrame, RoleColumns]]:
             if n_parts == 1:
-                yield from self._role_batches(rows, orgs.take(at), bar)
+                yield from self._role_batches(rows, orgs.take(at), holders.take(hat), bar)
                 return
             part_of = np.where(orgs.code >= 0, orgs.code % n_parts, 0).astype(np.int32)[at]
             for k in range(n_parts):
                 idx = np.flatnonzero(part_of == k)
                 sub = rows.subset(idx)
-                yield from self._role_batches(sub, orgs.take(at[idx]), bar)
+                yield from self._role_batches(sub, orgs.take(at[idx]), holders.take(hat[idx]), bar)
                 rows.absorb(sub, idx)
 
         with self._bar("roles", len(rows.bad)) as bar:
@@ -1009,7 +1015,9 @@ class _Importer:
                     bar.update(len(part))
         self.report.counts["roles"] = total
 
-    def _role_batches(self, rows: _Rows, org: _Ids, bar: Any) -> Iterator[tuple[_Rows, pd.DataFrame, RoleColumns]]:
+    def _role_batches(
+        self, rows: _Rows, org: _Ids, holder: _Ids, bar: Any
+    ) -> Iterator[tuple[_Rows, pd.DataFrame, RoleColumns]]:
         """Validate the rows of one part row by row, then yield its good rows in write batches of
         whole organisations: (the part, the batch's check frame, the batch's columns)."""
         role = self.enum(rows, "role", _ROLES, upper=True)
@@ -1018,7 +1026,7 @@ class _Importer:
         exists = np.zeros(len(org.key), dtype=bool)
         exists[ok] = self._exist(org.key[ok], np.zeros(int(ok.sum()), dtype=bool))
         rows.flag(ok & ~exists, "org_code", "organisation not in this import nor in the store")
-        holder = self.subjects(rows, "holder_id")
+        self.subjects(rows, "holder_id", resolved=holder)
         vf, vt = self.dates(rows, "valid_from"), self.dates(rows, "valid_to")
         rows.flag(
             (vt.ordinal >= 0) & (vf.ordinal >= 0) & (vt.ordinal <= vf.ordinal),

@@ -61,7 +61,7 @@ _ROLE_CODE = {r.value: i for i, r in enumerate(_ROLES)}
 _OPEN = 2**31 - 1  # an open interval end in the graph index
 _LR = _ROLE_CODE[Role.LEGAL_REPRESENTATIVE.value]
 _SYNC_BUILD_ROWS = 200_000  # smaller role tables are indexed synchronously on first use
-_STEP_CACHE = 200_000  # path steps kept per graph index (about 200 bytes each)
+_STEP_CACHE = 20_000  # path steps kept per graph index (about 300 bytes each): the hubs' edges recur
 
 
 def _d(value: str | None) -> date | None:
