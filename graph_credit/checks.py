@@ -19,6 +19,7 @@ from typing import Any
 
 from .derive import subject_kind
 from .lifecycle import read_lifecycle
+from .memory import release_free_memory
 from .model import DerivedFact, DishonestyRecord, RecordEvent
 from .policy import Measure, PolicySnapshot, load_policy
 from .risk import RelatedParty, neighbourhoods, score_related, weights
@@ -148,6 +149,8 @@ def check_many(
                           for k in set(known.kind.values())}
             out += [_decide(known, s, matter, as_of, snap, parties, threshold, incentives)
                     for s, parties in zip(chunk, related, strict=True)]
+    if len(subjects) > _CHUNK // 4:
+        release_free_memory()  # a batch's traversal arrays: tens of MB a server need not keep
     return out
 
 

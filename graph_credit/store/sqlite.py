@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from ..memory import release_free_memory
 from ..model import (
     Cause,
     DerivedFact,
@@ -799,16 +800,6 @@ def _pack_ids(ids: Any, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict
     return hi, lo, odd
 
 
-def _release_free_memory() -> None:
-    """glibc keeps freed heap pages; ``malloc_trim`` returns them (a no-op elsewhere)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 class _FactTargets:
     """The subjects that have at least one derived fact, as of a facts generation."""
 
@@ -1018,7 +1009,7 @@ class SQLiteStore:
                 index.save(sidecar)
             except OSError:  # a read-only directory: the index lives in memory only
                 pass
-        _release_free_memory()  # the build's temporaries: hand the freed pages back to the system
+        release_free_memory()  # the build's temporaries: hand the freed pages back to the system
         return self._install(index)
 
     def traverse(self, origins: Sequence[str], as_of: date, depth: int, max_fanout: int) -> list[Traversal] | None:
