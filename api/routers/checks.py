@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, Depends, Request
 
-from graph_credit.checks import check, check_many
+from graph_credit.checks import DECISIONS, check, check_many
 
 from ..deps import engine, resolve, respond, today
 from ..schemas import BatchCheckRequest, CheckRequest, CheckResponse
@@ -36,5 +36,5 @@ def run_batch(body: BatchCheckRequest, request: Request, who: Principal = Depend
     results = [asdict(r) for r in check_many(eng.store, keys, body.matter, on, eng.jurisdiction, body.depth)]
     payload = {"as_of": on, "matter": body.matter, "results": results,
                "decisions": {d: sum(r["decision"] == d for r in results)
-                             for d in ("deny", "review", "allow", "green_channel")}}
+                             for d in DECISIONS}}
     return respond(request, who, body.purpose, f"batch check {body.matter}", payload)
