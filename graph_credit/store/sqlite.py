@@ -618,7 +618,7 @@ class _Reach:
             if flagged is not None:
                 candidates = [rows.learn(r) for r in hits[hit_bounds[i] : hit_bounds[i + 1]].tolist()]
             out.append(Traversal(_Distances(rows), _Parents(rows), self.index.step,
-                                 _LazyEdges(self.index, [self.followed[fb[i] : fb[i + 1]]], fetch),
+                                 _LazyEdges(self.index, self.followed[fb[i] : fb[i + 1]], fetch),
                                  dict(self.cut.get(i, {})), candidates))
         return out
 
@@ -696,16 +696,16 @@ class _Parents(Mapping[str, tuple[str, int]]):
 class _LazyEdges(Mapping[str, RoleEdge]):
     """The edges a traversal followed, by edge id, read from the store only when asked for."""
 
-    def __init__(self, index: _GraphIndex, parts: list[np.ndarray],
+    def __init__(self, index: _GraphIndex, followed: np.ndarray,
                  fetch: Callable[[Sequence[str]], dict[str, RoleEdge]]) -> None:
         self._index = index
-        self._parts = parts
+        self._followed = followed
         self._fetch = fetch
         self._map: dict[str, RoleEdge] | None = None
 
     def _all(self) -> dict[str, RoleEdge]:
         if self._map is None:
-            idx = np.unique(np.concatenate(self._parts)) if self._parts else np.zeros(0, dtype=np.int64)
+            idx = np.unique(self._followed)
             found = self._fetch(self._index.edge_ids(idx))
             self._map = {k: found[k] for k in sorted(found)}
         return self._map
