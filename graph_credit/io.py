@@ -13,11 +13,13 @@ Export: ``to_networkx`` and ``to_frames`` for analysts, ``export_neo4j_admin`` f
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import hmac
 import io as _io
 import re
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ from tqdm.auto import tqdm
 
 from . import ids
 from .ids import InvalidIdentifier, is_person_key, normalise_id_number, normalise_uscc
+from .memory import release_free_memory
 from .model import (
     LIST_STATUSES,
     LISTS,
@@ -127,6 +130,7 @@ _ROLES = {r.value: r for r in Role}
 _OPEN = 10**8  # an open interval end, as a day ordinal
 _EPS = 1e-9  # ratios are decimals: tolerate float rounding in sums
 _ROLES_PART = 500_000  # role rows validated together: a bigger file goes in parts by organisation
+_ROLES_PART_BYTES = 40 << 20  # a roles CSV bigger than this is split on disk into parts of about this size
 
 
 # -- report --------------------------------------------------------------------------------------
@@ -240,43 +244,58 @@ def _csv_header(path: Path) -> list[str]:
     return [c.strip() for c in first]
 
 
-def _read_csv(path: Path, kind: str) -> tuple[pa.Table, np.ndarray, list[RowError]]:
-    """All columns as strings; rows with the wrong number of fields are reported, not fatal."""
-    import pyarrow.csv as pcsv
+_CSV_BAD = list[tuple[int | None, str, int, int]]  # (record number, text, expected, actual fields)
 
-    names = _csv_header(path)
-    if not names or names == [""]:
-        raise pa.ArrowInvalid("empty file: no header line")
-    bad: list[tuple[int | None, str, int, int]] = []
+
+def _csv_options(names: list[str], bad: _CSV_BAD, threads: bool, block_size: int | None = None) -> dict[str, Any]:
+    """Every column as strings; rows with the wrong number of fields are collected in ``bad``."""
+    import pyarrow.csv as pcsv
 
     def on_invalid(row: Any) -> str:
         bad.append((row.number, row.text, row.expected_columns, row.actual_columns))
         return "skip"
 
-    def read(threads: bool) -> pa.Table:
-        bad.clear()
-        return pcsv.read_csv(
-            path,
-            read_options=pcsv.ReadOptions(column_names=names, skip_rows=1, use_threads=threads),
-            parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
-            convert_options=pcsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
+    read = pcsv.ReadOptions(column_names=names, skip_rows=1, use_threads=threads)
+    if block_size:
+        read.block_size = block_size
+    return {
+        "read_options": read,
+        "parse_options": pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+        "convert_options": pcsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    }
 
-    table = read(threads=True)
-    if bad:  # only a single-threaded read numbers the bad rows
-        table = read(threads=False)
+
+def _csv_names(path: Path) -> list[str]:
+    names = _csv_header(path)
+    if not names or names == [""]:
+        raise pa.ArrowInvalid("empty file: no header line")
+    return names
+
+
+def _line_breaks(columns: Iterable[pa.Array | pa.ChunkedArray]) -> np.ndarray:
+    """Line breaks inside each row's values (a quoted value may span lines)."""
+    extra: np.ndarray | None = None
+    for col in columns:
+        if pc.any(pc.match_substring(col, "\n")).as_py():
+            n = pc.count_substring(col, "\n").to_numpy(zero_copy_only=False)
+            extra = n if extra is None else extra + n
+    return extra if extra is not None else np.zeros(0, dtype=np.int64)
+
+
+def _csv_lines(path: Path, n_rows: int, bad: _CSV_BAD, breaks: np.ndarray) -> tuple[np.ndarray, list[RowError]]:
+    """The physical line of each row read, from the skipped records and the line breaks inside
+    values (``breaks``: per row, or empty when there are none); the skipped records as errors."""
     # Record numbers (the header is record 1); skipped records leave gaps.
     bad_records = np.array(sorted(b[0] for b in bad if b[0] is not None), dtype=np.int64)
-    records = np.setdiff1d(np.arange(2, table.num_rows + len(bad_records) + 2), bad_records)[: table.num_rows]
+    records = np.setdiff1d(np.arange(2, n_rows + len(bad_records) + 2), bad_records)[:n_rows]
     # A quoted value spanning lines moves every later record down: count the line breaks.
-    extra = np.zeros(table.num_rows + len(bad_records) + 2, dtype=np.int64)
-    for col in table.columns:
-        if pc.any(pc.match_substring(col, "\n")).as_py():
-            extra[records] += pc.count_substring(col, "\n").to_numpy(zero_copy_only=False)
+    extra = np.zeros(n_rows + len(bad_records) + 2, dtype=np.int64)
+    if len(breaks):
+        extra[records] += breaks
     for number, text, *_ in bad:
         if number is not None:
             extra[number] += text.count("\n")
@@ -292,7 +311,96 @@ def _read_csv(path: Path, kind: str) -> tuple[pa.Table, np.ndarray, list[RowErro
         )
         for n, text, exp, act in bad
     ]
+    return lines, errors
+
+
+def _read_csv(path: Path, kind: str) -> tuple[pa.Table, np.ndarray, list[RowError]]:
+    """All columns as strings; rows with the wrong number of fields are reported, not fatal."""
+    import pyarrow.csv as pcsv
+
+    names = _csv_names(path)
+    bad: _CSV_BAD = []
+    table = pcsv.read_csv(path, **_csv_options(names, bad, threads=True))
+    if bad:  # only a single-threaded read numbers the bad rows
+        bad.clear()
+        table = pcsv.read_csv(path, **_csv_options(names, bad, threads=False))
+    lines, errors = _csv_lines(path, table.num_rows, bad, _line_breaks(table.columns))
     return table, lines, errors
+
+
+class _SpilledRoles:
+    """A roles CSV too big to hold whole, split by organisation into parts on disk in one streaming
+    pass. Each part holds every row of its organisations in file order (all checks across rows are
+    within one organisation) and is read back on its own, so the import holds one part at a time."""
+
+    def __init__(self, path: Path, workdir: Path, progress: bool) -> None:
+        import pyarrow.csv as pcsv
+
+        self.name = path.name
+        names = _csv_names(path)
+        self.n_parts = max(1, -(-_csv_size(path) // _ROLES_PART_BYTES))
+        self._files = [workdir / f"part-{k}.arrow" for k in range(self.n_parts)]
+        bad: _CSV_BAD = []
+        writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
+        breaks: list[tuple[np.ndarray, np.ndarray]] = []  # (rows, line breaks) of rows with any
+        n = 0
+        bar = tqdm(desc="roles: split by organisation", unit="row", disable=not progress, leave=False)
+        try:
+            reader = pcsv.open_csv(path, **_csv_options(names, bad, threads=False, block_size=8 << 20))
+            for batch in reader:
+                extra = _line_breaks(batch.columns)
+                if len(extra) and extra.any():
+                    at = np.flatnonzero(extra)
+                    breaks.append((at + n, extra[at]))
+                part = _org_parts(pd.Series(pd.arrays.ArrowExtensionArray(batch.column("org_code"))), self.n_parts)
+                batch = batch.append_column("_row", pa.array(np.arange(n, n + batch.num_rows)))
+                for k in np.unique(part).tolist():
+                    if k not in writers:
+                        writers[k] = pa.ipc.new_stream(str(self._files[k]), batch.schema)
+                    writers[k].write_batch(batch.filter(pa.array(part == k)))
+                n += batch.num_rows
+                bar.update(batch.num_rows)
+        finally:
+            bar.close()
+            for w in writers.values():
+                w.close()
+        self._present = sorted(writers)
+        self.rows = n
+        per_row = np.zeros(n, dtype=np.int64)
+        for at, count in breaks:
+            per_row[at] = count
+        self._lines, self.errors = _csv_lines(path, n, bad, per_row)
+
+    def parts(self) -> Iterator[_Source]:
+        """The parts in turn, each read from disk when asked for and deleted after."""
+        for k in self._present:
+            with pa.ipc.open_stream(str(self._files[k])) as f:
+                table = f.read_all()
+            self._files[k].unlink()
+            lines = self._lines[table.column("_row").to_numpy()]
+            frame = table.drop_columns(["_row"]).to_pandas(types_mapper=pd.ArrowDtype)
+            del table
+            yield _Source("roles", self.name, _normalise(frame, "roles", lines), [])
+
+
+def _csv_size(path: Path) -> int:
+    """The file's size as text (a gzip file's own record of it, modulo 4 GiB, or 4x its size)."""
+    size = path.stat().st_size
+    if path.suffix == ".gz":
+        with open(path, "rb") as f:
+            f.seek(-4, 2)
+            size = max(int.from_bytes(f.read(4), "little"), 4 * size)
+    return size
+
+
+def _org_parts(org_code: pd.Series, n_parts: int) -> np.ndarray:
+    """The part of each row, the same for every spelling of one organisation's code."""
+    codes, distinct = _resolve_distinct(org_code.str.strip(), "org")
+    valid = distinct.reason == None  # noqa: E711 - elementwise on an object array
+    part_u = np.arange(len(valid), dtype=np.uint64) % n_parts  # invalid codes are refused row by row: any part
+    if valid.any():
+        part_u[valid] = pd.util.hash_array(distinct.key[valid], categorize=False) % n_parts
+    return part_u.astype(np.int64)[codes]
 
 
 def read_file(path: str | Path, kind: str | None = None) -> tuple[pd.DataFrame, list[RowError]]:
@@ -516,27 +624,49 @@ class _Ids:
         return _Ids(self.key[idx], self.person[idx], self.reason[idx], self.code[idx])
 
 
-def _resolve(s: pd.Series, accept: str, known_orgs: set[str]) -> _Ids:
-    """Validate a column of USCCs (``accept='org'``), ID numbers (``'person'``) or either (``'any'``)."""
+_KnownOrgs = Callable[[list[str]], np.ndarray]  # which of these organisation codes name a known organisation
+
+
+def _resolve(s: pd.Series, accept: str, known_orgs: _KnownOrgs | None = None) -> _Ids:
+    """Validate a column of USCCs (``accept='org'``), ID numbers (``'person'``) or either (``'any'``:
+    then ``known_orgs`` decides a value that is both a valid USCC and a valid ID number)."""
     codes, distinct = _resolve_distinct(s, accept, known_orgs)
     return distinct.take(codes)
 
 
-def _resolve_distinct(s: pd.Series, accept: str, known_orgs: set[str]) -> tuple[np.ndarray, _Ids]:
+def _resolve_distinct(
+    s: pd.Series, accept: str, known_orgs: _KnownOrgs | None = None
+) -> tuple[np.ndarray, _Ids]:
     """``_resolve`` of each distinct value, and which distinct value each row holds."""
-    codes, uniques = pd.factorize(s)
-    raw = [str(u) for u in np.asarray(uniques, dtype=object).tolist()]
-    n = len(raw)
+    codes, uniques = pd.factorize(s.array if isinstance(s.dtype, pd.ArrowDtype) else s)
+    n = len(uniques)
     key = np.empty(n, dtype=object)
     person = np.zeros(n, dtype=bool)
     reason = np.full(n, None, dtype=object)
+    # In slices: only the keys outlive a slice, not its text copies (millions of holders).
+    for a in range(0, n, _VALIDATE_CHUNK):
+        raw = [str(u) for u in np.asarray(uniques[a : a + _VALIDATE_CHUNK], dtype=object).tolist()]
+        _resolve_values(raw, accept, known_orgs, key[a : a + len(raw)], person[a : a + len(raw)],
+                        reason[a : a + len(raw)])
+    # Distinct inputs can normalise to one key (case, spaces): number the keys, not the inputs.
+    key_code = pd.factorize(key)[0] if n else np.zeros(0, dtype=np.int64)
+    return codes, _Ids(key, person, reason, key_code)
+
+
+def _resolve_values(
+    raw: list[str], accept: str, known_orgs: _KnownOrgs | None, key: np.ndarray, person: np.ndarray,
+    reason: np.ndarray
+) -> None:
+    """Fill ``key``, ``person`` and ``reason`` (views, one slot per value) for distinct ``raw`` values."""
+    n = len(raw)
     as_org = [v.replace(" ", "").replace("-", "").upper() for v in raw] if accept != "person" else raw
     as_person = [v.upper() for v in raw] if accept != "org" else raw
     org_ok = _uscc_valid(as_org) if accept != "person" else np.zeros(n, dtype=bool)
     person_ok = _ric_valid(as_person) if accept != "org" else np.zeros(n, dtype=bool)
     if accept == "any":  # a USCC of a known organisation wins over an equal-looking ID number
-        known = np.fromiter((c in known_orgs for c in as_org), dtype=bool, count=n)
-        person_ok &= ~(org_ok & known)
+        both = np.flatnonzero(org_ok & person_ok)
+        if len(both) and known_orgs is not None:
+            person_ok[both[known_orgs([as_org[i] for i in both])]] = False
         org_ok &= ~person_ok
     for i in np.flatnonzero(org_ok):
         key[i] = as_org[i]
@@ -565,9 +695,6 @@ def _resolve_distinct(s: pd.Series, accept: str, known_orgs: set[str]) -> tuple[
         except InvalidIdentifier as exc:
             what = "resident ID number" if looks_personal else "USCC"
             reason[i] = f"invalid {what}: {exc.reason}"
-    # Distinct inputs can normalise to one key (case, spaces): number the keys, not the inputs.
-    key_code = pd.factorize(key)[0] if n else np.zeros(0, dtype=np.int64)
-    return codes, _Ids(key, person, reason, key_code)
 
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -669,16 +796,7 @@ class _Rows:
         self.df = src.frame
         self.lines = src.frame["_line"].to_numpy()
         self.bad = np.zeros(len(src.frame), dtype=bool)
-        self.errors: list[pd.DataFrame] = (
-            []
-            if not src.errors
-            else [
-                pd.DataFrame(
-                    [(e.line, e.field, e.value, e.reason) for e in src.errors],
-                    columns=["line", "field", "value", "reason"],
-                )
-            ]
-        )
+        self.errors: list[pd.DataFrame] = [_error_frame(src.errors)] if src.errors else []
 
     def subset(self, idx: np.ndarray) -> _Rows:
         """The rows at ``idx`` (in file order) as rows of their own, flags so far included."""
@@ -702,8 +820,12 @@ class _Rows:
 
     def take(self, name: str, pos: np.ndarray) -> list[Any]:
         """Values at ``pos`` as Python objects, without materialising the whole column."""
+        if not len(pos):
+            return []
         col = self.col(name)
-        return col.iloc[pos].tolist() if len(pos) else []
+        if isinstance(col.dtype, pd.ArrowDtype):  # Arrow-side: pandas would box each value on its own
+            return cast(list[Any], pa.array(col).take(pa.array(pos)).to_pylist())
+        return col.iloc[pos].tolist()
 
     def text(self, name: str) -> np.ndarray:
         return np.array(self.col(name).astype(object).to_numpy(), dtype=object)  # a writable copy
@@ -760,11 +882,27 @@ class _Rows:
         self.flag(mask, fld, reason)
 
     def report(self) -> list[RowError]:
-        if not self.errors:
-            return []
-        df = pd.concat(self.errors, ignore_index=True).sort_values("line", kind="stable")
-        cols = (df[c].tolist() for c in ("line", "field", "value", "reason"))
-        return [RowError(self.file, int(n), str(f), str(v), str(r)) for n, f, v, r in zip(*cols, strict=True)]
+        return _row_errors(self.file, self.errors)
+
+
+def _error_frame(errors: list[RowError]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [(e.line, e.field, e.value, e.reason) for e in errors], columns=["line", "field", "value", "reason"]
+    )
+
+
+def _row_errors(file: str, frames: list[pd.DataFrame]) -> list[RowError]:
+    """The errors of one file in line order."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return []
+    df = pd.concat(frames, ignore_index=True).sort_values("line", kind="stable")
+    cols = (df[c].tolist() for c in ("line", "field", "value", "reason"))
+    return [RowError(file, int(n), str(f), str(v), str(r)) for n, f, v, r in zip(*cols, strict=True)]
+
+
+def _bad_region(rows: _Rows) -> np.ndarray:
+    return ~rows.empty("region") & ~rows.col("region").str.fullmatch(r"\d{6}").to_numpy(dtype=bool)
 
 
 class _InKeyOrder(Sequence[Any]):
@@ -823,10 +961,13 @@ class _Importer:
             found_u[sel] = [distinct[i] in known for i in sel]
         return np.where(codes >= 0, found_u[codes], False)
 
+    def _known_orgs(self, codes: list[str]) -> np.ndarray:
+        return self._exist(np.array(codes, dtype=object), np.zeros(len(codes), dtype=bool))
+
     def subjects(self, rows: _Rows, fld: str, accept: str = "any", resolved: _Ids | None = None) -> _Ids:
         """Resolve a subject column (unless ``resolved`` already is), flag invalid identifiers and
         references to unknown subjects."""
-        res = resolved if resolved is not None else _resolve(rows.col(fld), accept, self.known_orgs)
+        res = resolved if resolved is not None else _resolve(rows.col(fld), accept, self._known_orgs)
         invalid = res.reason != None  # noqa: E711 - elementwise on an object array
         rows.flag(invalid & ~rows.empty(fld), fld, res.reason)
         ok = ~invalid & ~rows.bad
@@ -903,13 +1044,11 @@ class _Importer:
     # kinds ---------------------------------------------------------------------------------------------
     def organisations(self, rows: _Rows) -> None:
         rows.required()
-        code = _resolve(rows.col("code"), "org", set())
+        code = _resolve(rows.col("code"), "org")
         rows.flag((code.reason != None) & ~rows.empty("code"), "code", code.reason)  # noqa: E711
         rows.duplicates(pd.Series(code.key), "code", "code")
         org_type = self.enum(rows, "org_type", ORG_TYPES, default="enterprise")
-        region = rows.text("region")
-        bad_region = (region != "") & ~rows.col("region").str.fullmatch(r"\d{6}").to_numpy(dtype=bool)
-        rows.flag(bad_region, "region", "must be a 6-digit administrative division code")
+        rows.flag(_bad_region(rows), "region", "must be a 6-digit administrative division code")
         reg, dereg = self.dates(rows, "registered_on"), self.dates(rows, "deregistered_on")
         rows.flag(
             (dereg.ordinal >= 0) & (reg.ordinal >= 0) & (dereg.ordinal < reg.ordinal),
@@ -922,7 +1061,7 @@ class _Importer:
             return [
                 Organisation(k, n, t, r or (k[2:8] if k else ""), i, a, b)
                 for k, n, t, r, i, a, b in zip(
-                    keys[pos].tolist(), rows.take("name", pos), org_type[pos].tolist(), region[pos].tolist(),
+                    keys[pos].tolist(), rows.take("name", pos), org_type[pos].tolist(), rows.take("region", pos),
                     rows.take("industry", pos), reg.value[pos].tolist(), dereg.value[pos].tolist(), strict=True,
                 )
             ]
@@ -933,40 +1072,59 @@ class _Importer:
 
     def persons(self, rows: _Rows) -> None:
         rows.required()
-        raw = rows.text("id_number")
-        # Non-ASCII digits (full-width) name the same person: mask the normalised number, not the input.
-        clear = np.array([v.upper() if v.isascii() else _normalised_id(v) for v in raw], dtype=object) if len(
-            raw) else raw
-        res = _resolve(rows.col("id_number"), "person", set())
-        rows.flag((res.reason != None) & (raw != ""), "id_number", res.reason)  # noqa: E711
+        res = _resolve(rows.col("id_number"), "person")
+        rows.flag((res.reason != None) & ~rows.empty("id_number"), "id_number", res.reason)  # noqa: E711
         rows.duplicates(pd.Series(res.key), "id_number", "resident ID number")
-        region = rows.text("region")
-        bad_region = (region != "") & ~rows.col("region").str.fullmatch(r"\d{6}").to_numpy(dtype=bool)
-        rows.flag(bad_region, "region", "must be a 6-digit administrative division code")
+        rows.flag(_bad_region(rows), "region", "must be a 6-digit administrative division code")
         good = np.flatnonzero(~rows.bad)
         keys = res.key
 
         def make(pos: np.ndarray) -> list[Person]:
-            return [Person(k, _mask(c), n, r) for k, c, n, r in zip(
-                keys[pos].tolist(), clear[pos].tolist(), rows.take("name", pos), region[pos].tolist(), strict=True)]
+            # Non-ASCII digits (full-width) name the same person: mask the normalised number, not the input.
+            return [Person(k, _mask(c.upper() if c.isascii() else _normalised_id(c)), n, r) for k, c, n, r in zip(
+                keys[pos].tolist(), rows.take("id_number", pos), rows.take("name", pos), rows.take("region", pos),
+                strict=True)]
 
         self.known_persons.update(keys[good].tolist())
         self._write("persons", _InKeyOrder(keys, good, make), self.store.put_persons, None, lambda p: p.key)
 
     def roles(self, rows: _Rows) -> None:
-        """Validate and write the role edges. A big file goes in parts, each holding every row of
-        its organisations (all checks across rows are within one organisation), so the working
-        arrays are those of one part, not of the whole file."""
+        """Validate and write the role edges of a file read whole: a big one in parts, each
+        holding every row of its organisations (all checks across rows are within one
+        organisation), so the working arrays are those of one part, not of the whole file."""
         rows.required()
-        # Organisations and holders resolved once per distinct value (a person holds roles in many
-        # parts); rows hold only which one (4 bytes each).
-        at, orgs = _resolve_distinct(rows.col("org_code"), "org", self.known_orgs)
-        at = at.astype(np.int32)
-        valid = orgs.reason == None  # noqa: E711 - elementwise on an object array
-        self._exist(orgs.key[valid], np.zeros(int(valid.sum()), dtype=bool))  # stored ones join known_orgs
-        hat, holders = _resolve_distinct(rows.col("holder_id"), "any", self.known_orgs)
-        hat = hat.astype(np.int32)
         n_parts = max(1, -(-len(rows.bad) // _ROLES_PART))
+
+        def parts() -> Iterator[_Rows]:
+            if n_parts == 1:
+                yield rows
+                return
+            part_of = _org_parts(rows.col("org_code"), n_parts)
+            for k in range(n_parts):
+                idx = np.flatnonzero(part_of == k)
+                sub = rows.subset(idx)
+                yield sub
+                rows.absorb(sub, idx)
+
+        self._roles(parts(), len(rows.bad))
+
+    def spilled_roles(self, spill: _SpilledRoles) -> None:
+        """``run`` for a roles file split on disk: the parts are checked and written one by one."""
+        self.report.rows["roles"], self.report.files["roles"] = spill.rows, spill.name
+        errors: list[pd.DataFrame] = []
+
+        def parts() -> Iterator[_Rows]:
+            for src in spill.parts():
+                rows = _Rows(src)
+                _refuse_control_characters(rows)
+                rows.required()
+                yield rows
+                errors.extend(rows.errors)
+
+        self._roles(parts(), spill.rows)
+        self.report.errors.extend(_row_errors(spill.name, [_error_frame(spill.errors), *errors]))
+
+    def _roles(self, parts: Iterable[_Rows], n_rows: int) -> None:
         # With no edge stored yet there is nothing to compare with or check against: the batches go
         # to the store's bulk path (rows appended, indexes built once at the end).
         fresh = next(iter(self.store.iter_roles()), None) is None
@@ -974,17 +1132,12 @@ class _Importer:
         touched = self.report.touched
 
         def batches(bar: Any) -> Iterator[tuple[_Rows, pd.DataFrame, RoleColumns]]:
-            if n_parts == 1:
+            for rows in parts:
+                at, orgs = _resolve_distinct(rows.col("org_code"), "org")
+                hat, holders = _resolve_distinct(rows.col("holder_id"), "any", self._known_orgs)
                 yield from self._role_batches(rows, orgs.take(at), holders.take(hat), bar)
-                return
-            part_of = np.where(orgs.code >= 0, orgs.code % n_parts, 0).astype(np.int32)[at]
-            for k in range(n_parts):
-                idx = np.flatnonzero(part_of == k)
-                sub = rows.subset(idx)
-                yield from self._role_batches(sub, orgs.take(at[idx]), holders.take(hat[idx]), bar)
-                rows.absorb(sub, idx)
 
-        with self._bar("roles", len(rows.bad)) as bar:
+        with self._bar("roles", n_rows) as bar:
             if fresh:
 
                 def loaded() -> Iterator[RoleColumns]:
@@ -1321,7 +1474,6 @@ class _Importer:
         res = _resolve(
             pd.Series(pd.arrays.ArrowExtensionArray(pa.array(ids_, type=pa.string()))),
             "person",
-            set(),
         )
         problem = np.full(len(items), None, dtype=object)
         problem[res.reason != None] = res.reason[res.reason != None]  # noqa: E711
@@ -1430,7 +1582,6 @@ class _Importer:
         )
 
     def run(self, src: _Source) -> None:
-        started = time.perf_counter()
         rows = _Rows(src)
         self.report.rows[src.kind] = len(src.frame)
         self.report.files[src.kind] = src.name
@@ -1451,7 +1602,6 @@ class _Importer:
             _refuse_control_characters(rows)
             getattr(self, src.kind)(rows)
         self.report.errors.extend(rows.report())
-        self.report.seconds[src.kind] = time.perf_counter() - started
 
 
 # Refused in every text field, as the API refuses them: control characters other than tab and line
@@ -1494,17 +1644,42 @@ def import_dir(
     report = ImportReport()
     importer = _Importer(store, report, progress, batch_size)
     for kind in KINDS:
-        if kind not in files:
-            continue
-        name = files[kind].name
-        try:
-            frame, errors = read_file(files[kind], kind)
-        except (pa.ArrowInvalid, OSError, UnicodeError) as exc:  # not UTF-8, not Parquet, truncated, ...
-            report.rows[kind], report.files[kind], report.counts[kind] = 0, name, WriteCounts()
-            report.errors.append(RowError(name, 1, "", "", f"cannot read the file: {exc}"))
-            continue
-        importer.run(_Source(kind, name, frame, errors))
+        if kind in files:
+            _import_file(importer, kind, files[kind])
+            release_free_memory()  # the next file's working set reuses this one's pages
     return report
+
+
+def _import_file(importer: _Importer, kind: str, path: Path) -> None:
+    started = time.perf_counter()
+    report = importer.report
+    spill: _SpilledRoles | None = None
+    with contextlib.ExitStack() as scope:
+        try:
+            if kind == "roles" and _spills(path):
+                work = Path(scope.enter_context(tempfile.TemporaryDirectory(prefix="graph-credit-roles-")))
+                spill = _SpilledRoles(path, work, importer.progress)
+            else:
+                frame, errors = read_file(path, kind)
+        except (pa.ArrowInvalid, OSError, UnicodeError) as exc:  # not UTF-8, not Parquet, truncated, ...
+            report.rows[kind], report.files[kind], report.counts[kind] = 0, path.name, WriteCounts()
+            report.errors.append(RowError(path.name, 1, "", "", f"cannot read the file: {exc}"))
+            return
+        if spill is not None:
+            importer.spilled_roles(spill)
+        else:
+            importer.run(_Source(kind, path.name, frame, errors))
+    report.seconds[kind] = time.perf_counter() - started  # reading the file included
+
+
+def _spills(path: Path) -> bool:
+    """Whether a roles file is read in parts through disk: a CSV bigger than one part, with every
+    required column (else it is read whole, and refused whole)."""
+    return (
+        path.suffix in (".csv", ".gz")
+        and _csv_size(path) > _ROLES_PART_BYTES
+        and all(c in _csv_names(path) for c in REQUIRED["roles"])
+    )
 
 
 def import_frames(
@@ -1525,8 +1700,10 @@ def import_frames(
     for kind in KINDS:
         if kind in frames:
             frame = frames[kind]
+            started = time.perf_counter()
             normal = _normalise(frame, kind, np.arange(len(frame), dtype=np.int64) + 2)
             importer.run(_Source(kind, names.get(kind, f"{kind}.csv"), normal, []))
+            report.seconds[kind] = time.perf_counter() - started
     return report
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import random
+import tempfile
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import networkx as nx
 import pandas as pd
 import pytest
+from stdnum.cn import ric, uscc
 
 from graph_credit import io as gio
 from graph_credit.ids import (
@@ -68,11 +70,14 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     return out, data.frames
 
 
-@pytest.fixture(params=["whole", "in parts"])
+@pytest.fixture(params=["whole", "in parts", "in parts through disk"])
 def role_parts(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Validate the roles file whole, or in parts of a few rows (as a file of millions is)."""
+    """Validate the roles file whole, in parts of a few rows (as a big frame is), or split on disk
+    into parts of a few hundred bytes (as a big CSV is)."""
     if request.param == "in parts":
         monkeypatch.setattr(gio, "_ROLES_PART", 3)
+    if request.param == "in parts through disk":
+        monkeypatch.setattr(gio, "_ROLES_PART_BYTES", 300)
 
 
 def test_generated_import_counts_and_idempotent_reimport(generated, store: SQLiteStore, role_parts: None) -> None:
@@ -108,6 +113,80 @@ def test_clear_id_numbers_are_never_stored(generated, tmp_path: Path) -> None:
     sample = frames["persons"]["id_number"].tolist()[::50]
     assert not any(n.encode() in blob for n in sample)
     assert person.key.startswith("p") and "*" in person.masked_id
+
+
+def _both_uscc_and_id_number() -> str:
+    """An 18-digit value that is a valid USCC and a valid resident ID number at once."""
+    base = make_id_number(1)[:14]
+    for seq in range(1000):
+        body = f"{base}{seq:03d}"
+        if ric.calc_check_digit(body + "0") == uscc.calc_check_digit(body + "0"):
+            return body + ric.calc_check_digit(body + "0")
+    raise AssertionError("none found")
+
+
+def test_a_holder_valid_as_both_is_the_known_organisation(tmp_path: Path, role_parts: None) -> None:
+    """A USCC of an organisation in this import or in the store wins over an equal ID number."""
+    both, org, other = _both_uscc_and_id_number(), make_uscc(801), make_uscc(802)
+    org_row = ["", "x", "enterprise", "", "", "", ""]
+    role_header = ("holder_id", "org_code", "role", "valid_from")
+    s = SQLiteStore(tmp_path / "s.sqlite")
+    # Known from this import.
+    _write(tmp_path / "a" / "organisations.csv", COLUMNS["organisations"],
+           [[both, *org_row[1:]], [org, *org_row[1:]]])
+    _write(tmp_path / "a" / "roles.csv", role_header, [[both, org, "SHAREHOLDER", "2020-01-01"]])
+    assert import_dir(s, tmp_path / "a", progress=False).ok
+    assert [e.holder for e in s.roles_of([org], "in")] == [both]
+    # Known from the store only.
+    _write(tmp_path / "b" / "organisations.csv", COLUMNS["organisations"], [[other, *org_row[1:]]])
+    _write(tmp_path / "b" / "roles.csv", role_header, [[both, other, "SHAREHOLDER", "2020-01-01"]])
+    assert import_dir(s, tmp_path / "b", progress=False).ok
+    assert [e.holder for e in s.roles_of([other], "in")] == [both]
+    s.close()
+    # No such organisation: the value names a person.
+    t = SQLiteStore(tmp_path / "t.sqlite")
+    _write(tmp_path / "c" / "organisations.csv", COLUMNS["organisations"], [[org, *org_row[1:]]])
+    _write(tmp_path / "c" / "persons.csv", ["id_number", "name"], [[both, "某人"]])
+    _write(tmp_path / "c" / "roles.csv", role_header, [[both, org, "LEGAL_REPRESENTATIVE", "2020-01-01"]])
+    assert import_dir(t, tmp_path / "c", progress=False).ok
+    assert [e.holder for e in t.roles_of([org], "in")] == [person_key(both)]
+    t.close()
+
+
+def test_roles_split_on_disk_report_the_same_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Multi-line values, records with the wrong number of fields and bad rows keep their
+    physical line numbers when the roles file is split on disk, and the same edges load."""
+    orgs = [make_uscc(900 + i) for i in range(6)]
+    people = [make_id_number(900 + i) for i in range(6)]
+    _write(tmp_path / "d" / "organisations.csv", ["code", "name"], [[o, "x"] for o in orgs])
+    _write(tmp_path / "d" / "persons.csv", ["id_number", "name"], [[p, "y"] for p in people])
+    header = "holder_id,org_code,role,valid_from,valid_to,ratio,subscribed_capital,title"
+    lines = [
+        f"{people[0]},{orgs[0]},DIRECTOR,2020-01-01,,,,\"董事\n长\"",  # lines 2-3
+        f"{people[1]},{orgs[1]},DIRECTOR,2020-01-01,,,,x,extra",  # 4: too many fields
+        f"{people[2]},{orgs[2]},DIRECTOR,2020-13-01,,,,",  # 5: not a date
+        f"{people[3]},{orgs[0]},SHAREHOLDER,2020-01-01,,0.7,,",  # 6
+        f"{people[4]},{orgs[0]},SHAREHOLDER,2020-01-01,,0.7,,",  # 7: shares sum to 1.4
+        f"{people[5]},{orgs[3][:8]}-{orgs[3][8:]},DIRECTOR,2020-01-01,,,,\"a\n\nb\"",  # 8-10, spelt with a dash
+        f"{people[5]},{orgs[3]},DIRECTOR,2020-01-01,,,,",  # 11: duplicate of line 8
+        f"{people[0]},{orgs[5]},BOSS,2020-01-01,,,,",  # 12: unknown role
+    ]
+    (tmp_path / "d" / "roles.csv").write_text(header + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    results = []
+    for size in (1 << 30, 200):
+        monkeypatch.setattr(gio, "_ROLES_PART_BYTES", size)
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / f"tmp{size}"))
+        (tmp_path / f"tmp{size}").mkdir()
+        s = SQLiteStore(tmp_path / f"{size}.sqlite")
+        report = import_dir(s, tmp_path / "d", progress=False)
+        edges = sorted(s.iter_roles(), key=lambda e: e.edge_id)
+        results.append(([(e.file, e.line, e.field, e.reason) for e in report.errors], edges))
+        s.close()
+        assert not list((tmp_path / f"tmp{size}").iterdir())  # the parts are gone
+    assert results[0] == results[1]
+    got = [(line, fld) for f, line, fld, _ in results[0][0] if f == "roles.csv"]
+    assert got == [(4, ""), (5, "valid_from"), (7, "ratio"), (11, "valid_from"), (12, "role")], got
+    assert len(results[0][1]) == 3
 
 
 def test_parquet_import_equals_csv_import(generated, tmp_path: Path) -> None:

@@ -595,6 +595,29 @@ def test_facts_of_by_cause_iter_and_causes_touching(store: Store) -> None:
     assert (counts["facts"], counts["organisations"], counts["persons"]) == (4, 0, 0)
 
 
+def test_facts_of_many_subjects_follows_every_write(store: Store) -> None:
+    """Reads of many subjects at once (which a store may answer from decoded facts it keeps)
+    see each committed write, and inside a write transaction its own uncommitted facts."""
+    subjects = [make_uscc(i) for i in range(1, 7)]
+    c1, c2 = Cause("record", "R1"), Cause("record", "R2")
+    f1 = fact(c1, subjects[0], start="2024-02-01")
+    f2 = fact(c2, subjects[1], start="2024-01-01")
+    store.replace_facts(c1, [f1])
+    assert store.facts_of(subjects) == [f1]
+    store.replace_facts(c2, [f2])
+    assert store.facts_of(subjects) == [f2, f1]
+    f1b = fact(c1, subjects[0], start="2024-02-01", valid_to=D("2025-01-01"), ended_by="repair")
+    store.replace_facts(c1, [f1b])
+    assert store.facts_of(subjects) == [f2, f1b]
+    f3 = fact(c2, subjects[2], start="2023-01-01")
+    with store.transaction():
+        store.replace_facts(c2, [f2, f3])
+        assert store.facts_of(subjects) == [f3, f2, f1b]
+    assert store.facts_of(subjects) == [f3, f2, f1b]
+    store.replace_facts(c2, [])
+    assert store.facts_of(subjects) == [f1b] and store.facts_of(subjects[1:]) == []
+
+
 # -- journal ---------------------------------------------------------------------------------------
 
 

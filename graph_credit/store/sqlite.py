@@ -63,6 +63,7 @@ _OPEN = 2**31 - 1  # an open interval end in the graph index
 _LR = _ROLE_CODE[Role.LEGAL_REPRESENTATIVE.value]
 _SYNC_BUILD_ROWS = 200_000  # smaller role tables are indexed synchronously on first use
 _STEP_CACHE = 20_000  # path steps kept per graph index (about 300 bytes each): the hubs' edges recur
+_FACT_CACHE = 4_000  # subjects whose decoded facts are kept per facts generation: those near hubs recur
 
 
 def _d(value: str | None) -> date | None:
@@ -841,6 +842,7 @@ class SQLiteStore:
         self._facts_lock = threading.Lock()
         self._targets_lock = threading.Lock()  # replace_facts adds to the targets a reader may be copying
         self._flags: tuple[_GraphIndex, int, np.ndarray] | None = None
+        self._decoded: tuple[int, dict[str, tuple[DerivedFact, ...]]] = (-1, {})
         self._closed = False
 
     def _connect(self, cache_mib: int = 16) -> sqlite3.Connection:
@@ -1023,9 +1025,10 @@ class SQLiteStore:
 
     def _flagged(self, index: _GraphIndex) -> np.ndarray | None:
         """Per node of ``index``: has at least one derived fact (committed; a superset is harmless)."""
-        known = self._fact_targets()
-        if known is None:
+        committed = self._fact_targets()
+        if committed is None:
             return None
+        known = committed[1]
         cached = self._flags
         if cached is not None and cached[0] is index and cached[1] == known.gen:
             return cached[2]
@@ -1282,14 +1285,16 @@ class SQLiteStore:
 
     def _fact_filter(self, targets: list[str]) -> list[str]:
         """``targets`` less those with no derived fact at all (committed state, outside a write)."""
-        known = self._fact_targets() if len(targets) >= 4 else None
-        if known is None:
+        committed = self._fact_targets() if len(targets) >= 4 else None
+        if committed is None:
             return targets
-        have = known.targets
+        have = committed[1].targets
         return [t for t in targets if t in have]
 
-    def _fact_targets(self) -> _FactTargets | None:
-        """The subjects with derived facts, as committed (None inside a write transaction)."""
+    def _fact_targets(self) -> tuple[int, _FactTargets] | None:
+        """The committed facts generation and the subjects with derived facts in it (None inside a
+        write transaction). The generation is the one read from the database: a writer relabels
+        the targets object before its commit."""
         if self._in_write():
             return None
         gen = self._gen("facts_gen")
@@ -1300,7 +1305,7 @@ class SQLiteStore:
                 if known is None or known.gen != gen:
                     known = self._load_fact_targets()
                     self._facts = known
-        return known if known.gen == gen else None
+        return (gen, known) if known.gen == gen else None
 
     def _load_fact_targets(self) -> _FactTargets:
         if self.path == ":memory:":
@@ -1321,10 +1326,31 @@ class SQLiteStore:
         return {f.fact_id: f for f in self._by(_FACT, "fact_id", fact_ids)}
 
     def facts_of(self, targets: Sequence[str]) -> list[DerivedFact]:
-        wanted = self._fact_filter(list(dict.fromkeys(targets)))
-        if not wanted:
-            return []
-        return self._by(_FACT, "target", wanted, order=("valid_from", "fact_id"))
+        wanted = list(dict.fromkeys(targets))
+        committed = self._fact_targets() if len(wanted) >= 4 else None
+        if committed is None:
+            return self._by(_FACT, "target", wanted, order=("valid_from", "fact_id")) if wanted else []
+        gen, known = committed
+        wanted = [t for t in wanted if t in known.targets]
+        # Decoded facts kept per committed generation; read after the generation was, so never
+        # older than it (a newer commit changes the generation and empties the cache).
+        label, cache = self._decoded
+        if label != gen:
+            cache = {}
+            self._decoded = (gen, cache)
+        got = {t: fs for t in wanted if (fs := cache.get(t)) is not None}
+        missing = [t for t in wanted if t not in got]
+        if missing:
+            read: dict[str, list[DerivedFact]] = {t: [] for t in missing}
+            for f in self._by(_FACT, "target", missing):
+                read[f.target].append(f)
+            if len(cache) + len(missing) > _FACT_CACHE:
+                cache.clear()
+            for t, found in read.items():
+                got[t] = cache[t] = tuple(found)
+        out = [f for t in wanted for f in got[t]]
+        out.sort(key=lambda f: (f.valid_from, f.fact_id))
+        return out
 
     def facts_by_cause(self, causes: Sequence[Cause]) -> list[DerivedFact]:
         return self._by(_FACT, "cause", [str(c) for c in causes], order=("valid_from", "fact_id"))
