@@ -55,6 +55,7 @@ from .base import (
     TraversedEdge,
     WriteCounts,
 )
+from .reach import reach_rows
 
 _CHUNK = 500  # keys per IN (...) lookup, under SQLite's parameter limit
 _ROLES = tuple(Role)  # stored role code = position here
@@ -316,6 +317,8 @@ class _GraphIndex:
 
     def __init__(self, gen: int, arrays: dict[str, np.ndarray], odd_ids: dict[int, str],
                  odd_ratio: dict[int, float]) -> None:
+        for a in arrays.values():  # never changed; and built or mapped, the compiled traversal sees one type
+            a.flags.writeable = False
         self.gen = gen
         self.keys = arrays["keys"]
         self.org_ptr = arrays["org_ptr"]
@@ -457,10 +460,6 @@ class _GraphIndex:
         out[np.flatnonzero(fits)] = np.where(self.keys[pos] == wanted, pos, -1)
         return out
 
-    def org_of(self, idx: np.ndarray) -> np.ndarray:
-        # The needle in the array's own dtype, or numpy converts the whole pointer array each call.
-        return np.searchsorted(self.org_ptr, np.asarray(idx, dtype=self.org_ptr.dtype), side="right") - 1
-
     def edge_ids(self, idx: np.ndarray) -> list[str]:
         hi = np.asarray(self.eid_hi[idx], dtype=">u8").tobytes()  # big-endian: the bytes in id order
         lo = np.asarray(self.eid_lo[idx], dtype=">u2").tobytes()
@@ -492,114 +491,33 @@ class _GraphIndex:
 
     # -- traversal -----------------------------------------------------------------------------------
     def reach(self, origins: Sequence[str], on: date, depth: int, max_fanout: int) -> _Reach:
-        """Breadth-first from every origin at once over edges in force on ``on``, both directions,
-        exactly as ``risk.neighbourhood`` does it from one: per node, incident edges ordered legal
+        """Breadth-first from every origin over edges in force on ``on``, both directions, exactly
+        as ``risk.neighbourhood`` does it from one: per node, incident edges ordered legal
         representative first, then by edge id; at most ``max_fanout`` followed; a node keeps the
-        first path that reached it (frontier order, then edge order). One pass of array operations
-        per hop for all origins together."""
-        n0 = len(origins)
-        start = self.nids(origins)
-        scale = max(len(self.keys), 1)  # (origin, node) pairs as one integer: origin * scale + node
-        n_edges = max(len(self.holder), 1)
-        day = on.toordinal()
-        org_ptr, h_ptr = self.org_ptr, self.h_ptr
-        # Rows: one per (origin, node reached); row i < n0 is origin i itself.
-        src, node = [np.arange(n0, dtype=np.int64)], [start]
-        dist, parent, via = [np.zeros(n0, dtype=np.int8)], [np.full(n0, -1, dtype=np.int64)], [np.full(n0, -1)]
-        followed: list[tuple[np.ndarray, np.ndarray]] = []
-        cut: list[tuple[np.ndarray, np.ndarray]] = []
-        rows = np.flatnonzero(start >= 0)  # the frontier, in (origin, discovery) order
-        f_src, f_node = rows, start[rows]
-        seen = np.sort(f_src * scale + f_node)
-        total = n0
-        for hop in range(1, depth + 1):
-            if not len(rows):
-                break
-            # Incident edges of the frontier: held in it (other end: the holder), held by it (the org).
-            e_in, p_in = _ranges(org_ptr[f_node], org_ptr[f_node + 1])
-            j, p_out = _ranges(h_ptr[f_node], h_ptr[f_node + 1])
-            e = np.concatenate([e_in, self.h_perm[j]])
-            p = np.concatenate([p_in, p_out])
-            ok = (self.vf[e] <= day) & (self.vt[e] > day)
-            n_in = len(e_in)
-            if not ok.all():
-                n_in = int(ok[:n_in].sum())
-                e, p = e[ok], p[ok]
-            if not len(e):
-                break
-            other = np.concatenate([self.holder[e[:n_in]], self.org_of(e[n_in:])])
-            order = np.argsort(p * n_edges + self.erank[e], kind="stable")
-            e, p, other = e[order], p[order], other[order]
-            if len(e) > 1:  # an edge a node holds in itself is found from both sides: count it once
-                dup = (e[1:] == e[:-1]) & (p[1:] == p[:-1])
-                if dup.any():
-                    keep = np.concatenate([[True], ~dup])
-                    e, p, other = e[keep], p[keep], other[keep]
-            counts = np.bincount(p, minlength=len(rows))
-            if int(counts.max()) > max_fanout:
-                over = np.flatnonzero(counts > max_fanout)
-                cut.append((rows[over], counts[over] - max_fanout))
-                keep = np.arange(len(e)) - (np.cumsum(counts) - counts)[p] < max_fanout
-                e, p, other = e[keep], p[keep], other[keep]
-            s_of = f_src[p]
-            followed.append((e, s_of))
-            # First discovery wins: the first (origin, node) occurrence in this order, unless seen.
-            key = s_of * scale + other
-            ukey, first = np.unique(key, return_index=True)
-            pos = np.minimum(np.searchsorted(seen, ukey), max(len(seen) - 1, 0))
-            fresh = seen[pos] != ukey if len(seen) else np.ones(len(ukey), dtype=bool)
-            first = np.sort(first[fresh])
-            if not len(first):
-                break
-            src.append(s_of[first])
-            node.append(other[first])
-            dist.append(np.full(len(first), hop, dtype=np.int8))
-            parent.append(rows[p[first]])
-            via.append(e[first])
-            if hop < depth:
-                seen = np.sort(np.concatenate([seen, ukey[fresh]]))
-            rows = np.arange(total, total + len(first))
-            total += len(first)
-            f_src, f_node = src[-1], node[-1]
-        return _Reach(self, list(origins), np.concatenate(src), np.concatenate(node), np.concatenate(dist),
-                      np.concatenate(parent), np.concatenate(via), followed, cut)
+        first path that reached it (frontier order, then edge order)."""
+        rows = reach_rows(self.nids(origins), self.org_ptr, self.h_ptr, self.h_perm, self.holder, self.vf, self.vt,
+                          self.erank, on.toordinal(), depth, max_fanout)
+        return _Reach(self, list(origins), *rows)
 
     def name(self, nid: int) -> str:
         return bytes(self.keys[nid]).decode()
 
 
 class _Reach:
-    """The result of ``_GraphIndex.reach``: rows regrouped by origin, each origin's rows in the
-    order a single-origin traversal discovers them (the origin first)."""
+    """The result of ``_GraphIndex.reach``: rows grouped by origin, each origin's rows in the order
+    its traversal discovered them (the origin first)."""
 
     def __init__(self, index: _GraphIndex, origins: list[str], src: np.ndarray, node: np.ndarray, dist: np.ndarray,
-                 parent: np.ndarray, via: np.ndarray, followed: list[tuple[np.ndarray, np.ndarray]],
-                 cut: list[tuple[np.ndarray, np.ndarray]]) -> None:
+                 parent: np.ndarray, via: np.ndarray, f_edge: np.ndarray, f_src: np.ndarray, cut_row: np.ndarray,
+                 cut_extra: np.ndarray) -> None:
         self.index, self.origins = index, origins
-        e = np.concatenate([x for x, _ in followed]) if followed else np.zeros(0, dtype=np.int64)
-        s = np.concatenate([y for _, y in followed]) if followed else np.zeros(0, dtype=np.int64)
-        if len(origins) == 1:  # already grouped: one origin
-            moved = np.arange(len(src))
-            self.node, self.dist, self.via, self.parent = node, dist, via, parent
-            self.bounds = np.array([0, len(src)])
-            self.followed, self.followed_bounds = e, np.array([0, len(e)])
-        else:
-            order = np.argsort(src, kind="stable")
-            moved = np.empty(len(order), dtype=np.int64)
-            moved[order] = np.arange(len(order))
-            self.node, self.dist, self.via = node[order], dist[order], via[order]
-            parent = parent[order]
-            self.parent = np.where(parent >= 0, moved[np.maximum(parent, 0)], -1)
-            self.bounds = np.searchsorted(src[order], np.arange(len(origins) + 1))
-            order = np.argsort(s, kind="stable")
-            self.followed = e[order]
-            self.followed_bounds = np.searchsorted(s[order], np.arange(len(origins) + 1))
+        self.node, self.dist, self.parent, self.via = node, dist, parent, via
+        every = np.arange(len(origins) + 1)
+        self.bounds = np.searchsorted(src, every)
+        self.followed, self.followed_bounds = f_edge, np.searchsorted(f_src, every)
         self.cut: dict[int, dict[str, int]] = {}
-        for where, extra in cut:
-            rows = moved[where]
-            owner = np.searchsorted(self.bounds, rows, side="right") - 1
-            for i, r, n in zip(owner.tolist(), rows.tolist(), extra.tolist(), strict=True):
-                self.cut.setdefault(i, {})[index.name(int(self.node[r]))] = n
+        for r, extra in zip(cut_row.tolist(), cut_extra.tolist(), strict=True):
+            self.cut.setdefault(int(src[r]), {})[index.name(int(node[r]))] = extra
 
     def traversals(self, fetch: Callable[[Sequence[str]], dict[str, RoleEdge]],
                    flagged: np.ndarray | None) -> list[Traversal]:
@@ -732,17 +650,6 @@ def _pack_ratios(ratio: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
     out = np.where(np.isnan(ratio), -1, np.where(exact, micro, _ODD_RATIO)).astype(np.int32)
     odd = {int(i): float(ratio[i]) for i in np.flatnonzero(out == _ODD_RATIO)}
     return out, odd
-
-
-def _ranges(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The concatenation of ``range(s, e)`` for each pair, and which pair each value came from."""
-    lens = (ends - starts).astype(np.int64)
-    total = int(lens.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    which = np.repeat(np.arange(len(lens)), lens)
-    offsets = np.cumsum(lens) - lens
-    return starts[which] + (np.arange(total) - offsets[which]), which
 
 
 def _fixed_width(keys: Any) -> np.ndarray:
@@ -921,9 +828,13 @@ class SQLiteStore:
 
     # -- the graph index -----------------------------------------------------------------------
     def warm(self) -> None:
-        """Build the graph index now if it is missing or behind (a server calls this at start-up)."""
+        """Build the graph index now if it is missing or behind, and load its compiled traversal
+        (a server calls this at start-up, so its first request waits for neither)."""
         if self._use_index and not self._in_write():
             self._ensure_index(wait=True)
+            index = self._index
+            if index is not None:
+                index.reach([], date(2000, 1, 1), 1, 1)
 
     def graph_index_bytes(self) -> int:
         """Bytes the graph index holds in memory (0 when there is none)."""

@@ -1,0 +1,126 @@
+"""The graph index's breadth-first traversal, compiled (numba): a check near a hub follows hundreds of
+edges, and one Python or numpy step per edge or per hop cost more than the rest of the check."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True)
+def _grow(a: np.ndarray, n: int) -> np.ndarray:
+    """``a`` with room for at least ``n`` items (its contents kept)."""
+    if n <= len(a):
+        return a
+    out = np.empty(max(n, 2 * len(a)), dtype=a.dtype)
+    out[: len(a)] = a
+    return out
+
+
+@numba.njit(cache=True)
+def _add(table: np.ndarray, node: np.int64) -> bool:
+    """Put ``node`` into the open-addressing set ``table`` (-1: empty); whether it was absent."""
+    mask = len(table) - 1
+    slot = (node * 0x9E3779B1) & mask
+    while True:
+        held = table[slot]
+        if held == node:
+            return False
+        if held == -1:
+            table[slot] = node
+            return True
+        slot = (slot + 1) & mask
+
+
+@numba.njit(cache=True)
+def reach_rows(
+    start: np.ndarray,
+    org_ptr: np.ndarray,
+    h_ptr: np.ndarray,
+    h_perm: np.ndarray,
+    holder: np.ndarray,
+    vf: np.ndarray,
+    vt: np.ndarray,
+    erank: np.ndarray,
+    day: int,
+    depth: int,
+    max_fanout: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+           np.ndarray]:
+    """Breadth-first from each start node (-1: not in the index) over edges in force on ``day``,
+    both directions. A node's incident edges are taken in ``erank`` order, at most ``max_fanout``
+    of them; a node keeps the first path that reached it.
+
+    Returns the rows, grouped by origin in discovery order, the origin first: (origin, node,
+    distance, parent row, edge from the parent); the edges followed with their origin, in
+    traversal order; and the rows whose edges were cut by the fan-out limit, with how many."""
+    r_src = np.empty(64, dtype=np.int64)
+    r_node = np.empty(64, dtype=np.int64)
+    r_dist = np.empty(64, dtype=np.int8)
+    r_parent = np.empty(64, dtype=np.int64)
+    r_via = np.empty(64, dtype=np.int64)
+    f_edge = np.empty(64, dtype=np.int64)
+    f_src = np.empty(64, dtype=np.int64)
+    c_row = np.empty(4, dtype=np.int64)
+    c_extra = np.empty(4, dtype=np.int64)
+    buf_e = np.empty(64, dtype=np.int64)
+    buf_o = np.empty(64, dtype=np.int64)
+    table = np.full(64, -1, dtype=np.int64)
+    n = nf = nc = 0
+    for o in range(len(start)):
+        x0 = start[o]
+        r_src, r_node, r_dist = _grow(r_src, n + 1), _grow(r_node, n + 1), _grow(r_dist, n + 1)
+        r_parent, r_via = _grow(r_parent, n + 1), _grow(r_via, n + 1)
+        r_src[n], r_node[n], r_dist[n], r_parent[n], r_via[n] = o, x0, 0, -1, -1
+        n += 1
+        if x0 < 0:
+            continue
+        table[:] = -1
+        _add(table, x0)
+        found = 1
+        lo, hi = n - 1, n
+        for hop in range(1, depth + 1):
+            if lo == hi:
+                break
+            for r in range(lo, hi):
+                x = r_node[r]
+                a, b = org_ptr[x], org_ptr[x + 1]
+                k = 0
+                buf_e = _grow(buf_e, (b - a) + (h_ptr[x + 1] - h_ptr[x]))
+                buf_o = _grow(buf_o, len(buf_e))
+                for e in range(a, b):  # edges held in x: the other end is the holder
+                    if vf[e] <= day and vt[e] > day:
+                        buf_e[k], buf_o[k] = e, holder[e]
+                        k += 1
+                for j in range(h_ptr[x], h_ptr[x + 1]):  # edges x holds: the other end is the organisation
+                    e = h_perm[j]
+                    if a <= e < b:  # held in itself: already taken from the other side
+                        continue
+                    if vf[e] <= day and vt[e] > day:
+                        buf_e[k], buf_o[k] = e, np.searchsorted(org_ptr, e, side="right") - 1
+                        k += 1
+                order = np.argsort(erank[buf_e[:k]])
+                if k > max_fanout:
+                    c_row, c_extra = _grow(c_row, nc + 1), _grow(c_extra, nc + 1)
+                    c_row[nc], c_extra[nc] = r, k - max_fanout
+                    nc += 1
+                    k = max_fanout
+                f_edge, f_src = _grow(f_edge, nf + k), _grow(f_src, nf + k)
+                for t in range(k):
+                    e, other = buf_e[order[t]], buf_o[order[t]]
+                    f_edge[nf], f_src[nf] = e, o
+                    nf += 1
+                    if 2 * (found + 1) > len(table):  # keep the set at most half full
+                        old = table[table >= 0]
+                        table = np.full(4 * len(table), -1, dtype=np.int64)
+                        for v in old:
+                            _add(table, v)
+                    if _add(table, other):
+                        found += 1
+                        r_src, r_node, r_dist = _grow(r_src, n + 1), _grow(r_node, n + 1), _grow(r_dist, n + 1)
+                        r_parent, r_via = _grow(r_parent, n + 1), _grow(r_via, n + 1)
+                        r_src[n], r_node[n], r_dist[n], r_parent[n], r_via[n] = o, other, hop, r, e
+                        n += 1
+            lo, hi = hi, n
+    return (r_src[:n], r_node[:n], r_dist[:n], r_parent[:n], r_via[:n], f_edge[:nf], f_src[:nf], c_row[:nc],
+            c_extra[:nc])
