@@ -18,18 +18,17 @@ def _grow(a: np.ndarray, n: int) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _add(table: np.ndarray, node: np.int64) -> bool:
-    """Put ``node`` into the open-addressing set ``table`` (-1: empty); whether it was absent."""
-    mask = len(table) - 1
+def _add(nodes: np.ndarray, stamps: np.ndarray, stamp: int, node: np.int64) -> bool:
+    """Put ``node`` into the open-addressing set of ``stamp`` (a slot of another stamp is free: one
+    table serves every origin without being cleared); whether it was absent."""
+    mask = len(nodes) - 1
     slot = (node * 0x9E3779B1) & mask
-    while True:
-        held = table[slot]
-        if held == node:
+    while stamps[slot] == stamp:
+        if nodes[slot] == node:
             return False
-        if held == -1:
-            table[slot] = node
-            return True
         slot = (slot + 1) & mask
+    nodes[slot], stamps[slot] = node, stamp
+    return True
 
 
 @numba.njit(cache=True)
@@ -64,8 +63,10 @@ def reach_rows(
     c_row = np.empty(4, dtype=np.int64)
     c_extra = np.empty(4, dtype=np.int64)
     buf_e = np.empty(64, dtype=np.int64)
-    buf_o = np.empty(64, dtype=np.int64)
-    table = np.full(64, -1, dtype=np.int64)
+    buf_o = np.empty(64, dtype=np.int64)  # the other end, -1 for an organisation not looked up yet
+    buf_k = np.empty(64, dtype=np.int64)  # sort keys: rank << 32 | position in the buffers
+    t_node = np.empty(64, dtype=np.int64)
+    t_stamp = np.zeros(64, dtype=np.int64)
     n = nf = nc = 0
     for o in range(len(start)):
         x0 = start[o]
@@ -75,8 +76,7 @@ def reach_rows(
         n += 1
         if x0 < 0:
             continue
-        table[:] = -1
-        _add(table, x0)
+        _add(t_node, t_stamp, o + 1, x0)
         found = 1
         lo, hi = n - 1, n
         for hop in range(1, depth + 1):
@@ -87,7 +87,7 @@ def reach_rows(
                 a, b = org_ptr[x], org_ptr[x + 1]
                 k = 0
                 buf_e = _grow(buf_e, (b - a) + (h_ptr[x + 1] - h_ptr[x]))
-                buf_o = _grow(buf_o, len(buf_e))
+                buf_o, buf_k = _grow(buf_o, len(buf_e)), _grow(buf_k, len(buf_e))
                 for e in range(a, b):  # edges held in x: the other end is the holder
                     if vf[e] <= day and vt[e] > day:
                         buf_e[k], buf_o[k] = e, holder[e]
@@ -97,9 +97,11 @@ def reach_rows(
                     if a <= e < b:  # held in itself: already taken from the other side
                         continue
                     if vf[e] <= day and vt[e] > day:
-                        buf_e[k], buf_o[k] = e, np.searchsorted(org_ptr, e, side="right") - 1
+                        buf_e[k], buf_o[k] = e, -1
                         k += 1
-                order = np.argsort(erank[buf_e[:k]])
+                for t in range(k):
+                    buf_k[t] = (np.int64(erank[buf_e[t]]) << 32) | t
+                buf_k[:k].sort()
                 if k > max_fanout:
                     c_row, c_extra = _grow(c_row, nc + 1), _grow(c_extra, nc + 1)
                     c_row[nc], c_extra[nc] = r, k - max_fanout
@@ -107,15 +109,18 @@ def reach_rows(
                     k = max_fanout
                 f_edge, f_src = _grow(f_edge, nf + k), _grow(f_src, nf + k)
                 for t in range(k):
-                    e, other = buf_e[order[t]], buf_o[order[t]]
+                    at = buf_k[t] & 0xFFFFFFFF
+                    e, other = buf_e[at], buf_o[at]
+                    if other < 0:  # only for the edges followed: a binary search over the organisations
+                        other = np.searchsorted(org_ptr, e, side="right") - 1
                     f_edge[nf], f_src[nf] = e, o
                     nf += 1
-                    if 2 * (found + 1) > len(table):  # keep the set at most half full
-                        old = table[table >= 0]
-                        table = np.full(4 * len(table), -1, dtype=np.int64)
-                        for v in old:
-                            _add(table, v)
-                    if _add(table, other):
+                    if 2 * (found + 1) > len(t_node):  # keep the set at most half full
+                        held = t_node[t_stamp == o + 1]
+                        t_node, t_stamp = np.empty(4 * len(t_node), dtype=np.int64), np.zeros(4 * len(t_node), np.int64)
+                        for v in held:
+                            _add(t_node, t_stamp, o + 1, v)
+                    if _add(t_node, t_stamp, o + 1, other):
                         found += 1
                         r_src, r_node, r_dist = _grow(r_src, n + 1), _grow(r_node, n + 1), _grow(r_dist, n + 1)
                         r_parent, r_via = _grow(r_parent, n + 1), _grow(r_via, n + 1)
