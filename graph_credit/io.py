@@ -506,22 +506,9 @@ def _matrix(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return pos, np.frombuffer(joined, dtype=np.uint8).reshape(-1, 18).astype(np.int64)
 
 
-_VALIDATE_CHUNK = 1 << 18  # values per vectorised pass: bounds the (n, 18) matrices in memory
+_VALIDATE_CHUNK = 1 << 18  # distinct values resolved per pass: bounds the (n, 18) matrices and text copies
 
 
-def _in_chunks(check: Callable[[list[str]], np.ndarray]) -> Callable[[list[str]], np.ndarray]:
-    def run(values: list[str]) -> np.ndarray:
-        if len(values) <= _VALIDATE_CHUNK:
-            return check(values)
-        return np.concatenate(
-            [check(values[i : i + _VALIDATE_CHUNK]) for i in range(0, len(values), _VALIDATE_CHUNK)]
-        )
-
-    run.__doc__ = check.__doc__
-    return run
-
-
-@_in_chunks
 def _uscc_valid(values: list[str]) -> np.ndarray:
     """GB 32100 as python-stdnum checks it: 8 digits, 10 alphabet characters, check character."""
     ok = np.zeros(len(values), dtype=bool)
@@ -543,7 +530,6 @@ def _birthplace_ok(place: str, year: int) -> bool:
     return True
 
 
-@_in_chunks
 def _ric_valid(values: list[str]) -> np.ndarray:
     """GB 11643 as python-stdnum checks it: digits, check character, birth date, and a birthplace
     code that existed in the birth year."""
