@@ -9,17 +9,15 @@ record, rule and legal basis.
 
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from .derive import subject_kind
 from .lifecycle import read_lifecycle
-from .memory import release_free_memory
+from .memory import collector_paused, release_free_memory
 from .model import DerivedFact, DishonestyRecord, RecordEvent
 from .policy import Measure, PolicySnapshot, load_policy
 from .risk import RelatedParty, neighbourhoods, score_related, weights
@@ -140,7 +138,7 @@ def check_many(
     out: list[CheckResult] = []
     for at in range(0, len(subjects), _CHUNK):  # bounded working memory whatever the batch size
         chunk = subjects[at : at + _CHUNK]
-        with _collector_paused():
+        with collector_paused():
             known = _Subjects(store, chunk)
             related: list[list[RelatedParty]] = [[] for _ in chunk]
             if with_related:
@@ -152,19 +150,6 @@ def check_many(
     if len(subjects) > _CHUNK // 4:
         release_free_memory()  # a batch's traversal arrays: tens of MB a server need not keep
     return out
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """A batch allocates many small objects that all live until it returns; the cyclic collector
-    would walk them again and again (half the time of a 10^4 batch). Collection resumes after."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _decide(known: _Subjects, subject: str, matter: str, as_of: date, snap: PolicySnapshot,

@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 
 from . import ids
 from .ids import InvalidIdentifier, is_person_key, normalise_id_number, normalise_uscc
-from .memory import release_free_memory
+from .memory import collector_paused, release_free_memory
 from .model import (
     LIST_STATUSES,
     LISTS,
@@ -1631,7 +1631,8 @@ def import_dir(
     importer = _Importer(store, report, progress, batch_size)
     for kind in KINDS:
         if kind in files:
-            _import_file(importer, kind, files[kind])
+            with collector_paused():
+                _import_file(importer, kind, files[kind])
             release_free_memory()  # the next file's working set reuses this one's pages
     return report
 
@@ -1688,7 +1689,8 @@ def import_frames(
             frame = frames[kind]
             started = time.perf_counter()
             normal = _normalise(frame, kind, np.arange(len(frame), dtype=np.int64) + 2)
-            importer.run(_Source(kind, names.get(kind, f"{kind}.csv"), normal, []))
+            with collector_paused():
+                importer.run(_Source(kind, names.get(kind, f"{kind}.csv"), normal, []))
             report.seconds[kind] = time.perf_counter() - started
     return report
 
