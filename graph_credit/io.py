@@ -333,12 +333,11 @@ class _SpilledRoles:
     pass. Each part holds every row of its organisations in file order (all checks across rows are
     within one organisation) and is read back on its own, so the import holds one part at a time."""
 
-    def __init__(self, path: Path, workdir: Path, progress: bool) -> None:
+    def __init__(self, path: Path, names: list[str], size: int, workdir: Path, progress: bool) -> None:
         import pyarrow.csv as pcsv
 
         self.name = path.name
-        names = _csv_names(path)
-        self.n_parts = max(1, -(-_csv_size(path) // _ROLES_PART_BYTES))
+        self.n_parts = max(1, -(-size // _ROLES_PART_BYTES))
         self._files = [workdir / f"part-{k}.arrow" for k in range(self.n_parts)]
         bad: _CSV_BAD = []
         writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
@@ -1643,9 +1642,10 @@ def _import_file(importer: _Importer, kind: str, path: Path) -> None:
     spill: _SpilledRoles | None = None
     with contextlib.ExitStack() as scope:
         try:
-            if kind == "roles" and _spills(path):
+            plan = _spill_plan(path) if kind == "roles" else None
+            if plan is not None:
                 work = Path(scope.enter_context(tempfile.TemporaryDirectory(prefix="graph-credit-roles-")))
-                spill = _SpilledRoles(path, work, importer.progress)
+                spill = _SpilledRoles(path, *plan, work, importer.progress)
             else:
                 frame, errors = read_file(path, kind)
         except (pa.ArrowInvalid, OSError, UnicodeError) as exc:  # not UTF-8, not Parquet, truncated, ...
@@ -1659,14 +1659,13 @@ def _import_file(importer: _Importer, kind: str, path: Path) -> None:
     report.seconds[kind] = time.perf_counter() - started  # reading the file included
 
 
-def _spills(path: Path) -> bool:
-    """Whether a roles file is read in parts through disk: a CSV bigger than one part, with every
-    required column (else it is read whole, and refused whole)."""
-    return (
-        path.suffix in (".csv", ".gz")
-        and _csv_size(path) > _ROLES_PART_BYTES
-        and all(c in _csv_names(path) for c in REQUIRED["roles"])
-    )
+def _spill_plan(path: Path) -> tuple[list[str], int] | None:
+    """(header, size as text) when a roles file is read in parts through disk: a CSV bigger than one
+    part, with every required column (else it is read whole, and refused whole)."""
+    if path.suffix not in (".csv", ".gz") or (size := _csv_size(path)) <= _ROLES_PART_BYTES:
+        return None
+    names = _csv_names(path)
+    return (names, size) if all(c in names for c in REQUIRED["roles"]) else None
 
 
 def import_frames(

@@ -1194,13 +1194,14 @@ class SQLiteStore:
                         known.gen = gen + 1
         return added, removed
 
-    def _fact_filter(self, targets: list[str]) -> list[str]:
-        """``targets`` less those with no derived fact at all (committed state, outside a write)."""
+    def _fact_filter(self, targets: list[str]) -> tuple[int | None, list[str]]:
+        """``targets`` less those with no derived fact at all, with the committed facts generation
+        that says so (outside a write; else None and ``targets`` as they are)."""
         committed = self._fact_targets() if len(targets) >= 4 else None
         if committed is None:
-            return targets
-        have = committed[1].targets
-        return [t for t in targets if t in have]
+            return None, targets
+        gen, known = committed
+        return gen, [t for t in targets if t in known.targets]
 
     def _fact_targets(self) -> tuple[int, _FactTargets] | None:
         """The committed facts generation and the subjects with derived facts in it (None inside a
@@ -1237,12 +1238,9 @@ class SQLiteStore:
         return {f.fact_id: f for f in self._by(_FACT, "fact_id", fact_ids)}
 
     def facts_of(self, targets: Sequence[str]) -> list[DerivedFact]:
-        wanted = list(dict.fromkeys(targets))
-        committed = self._fact_targets() if len(wanted) >= 4 else None
-        if committed is None:
+        gen, wanted = self._fact_filter(list(dict.fromkeys(targets)))
+        if gen is None:
             return self._by(_FACT, "target", wanted, order=("valid_from", "fact_id")) if wanted else []
-        gen, known = committed
-        wanted = [t for t in wanted if t in known.targets]
         # Decoded facts kept per committed generation; read after the generation was, so never
         # older than it (a newer commit changes the generation and empties the cache).
         label, cache = self._decoded
@@ -1271,7 +1269,7 @@ class SQLiteStore:
 
     def causes_touching(self, targets: Sequence[str]) -> list[Cause]:
         out: set[str] = set()
-        targets = self._fact_filter(list(dict.fromkeys(targets)))
+        _, targets = self._fact_filter(list(dict.fromkeys(targets)))
         for i in range(0, len(targets), _CHUNK):
             chunk = targets[i : i + _CHUNK]
             sql = f"SELECT DISTINCT cause FROM facts WHERE target IN ({','.join('?' * len(chunk))})"  # noqa: S608
