@@ -1,12 +1,21 @@
 """Policy as data: propagation rules, the measures catalogue (措施清单) and lifecycle settings per jurisdiction.
 
 Policies live in ``policy_data/`` as YAML: ``default.yaml`` (plus the ``catalogue.yaml`` it names) and one
-overlay per jurisdiction under ``jurisdictions/`` that ``extends: default``. An overlay may add categories,
-matters, departments, rules and measures, replace a rule or measure by id, and override the objection,
-repair, green-channel and punishment-period settings. Every rule and measure is dated; several entries with
-one id are versions and must not overlap within one file set. On a given date an overlay entry in force
-wins over a base entry with the same id, so an overlay version starting at its document's date leaves the
-base version in force before that date.
+overlay per jurisdiction under ``jurisdictions/`` that ``extends: default``.
+
+Each jurisdiction is its own law. The base files are a library of rules and measures, each citing the
+documents that adopt it; ``default`` is the national layer, Guo Fa [2016] No. 33 itself. Under a
+jurisdiction whose document is D, a base entry is in force only if it cites D or Guo Fa 33 (the national
+rule every local document implements), and it shows only those bases: nothing one local document says
+applies under another. The overlay is D's exceptions, as the text makes them: it adds rules and measures
+(each must cite D), replaces a base entry by id with its own version, removes one (``removes``, with the
+reason), and overrides the settings. Every rule and measure is dated; several entries with one id are
+versions and must not overlap within one file set. On a given date an overlay entry in force wins over a
+base entry with the same id, so an overlay version starting at its document's date leaves the base version
+in force before that date.
+
+Every consequence has an end: a rule is lifted by expiry or exit, or declares itself ``permanent`` with the
+clause that makes it so (a revoked honour stays revoked).
 
 The loader is strict on purpose: a policy decides who is punished, so a typo must stop the deployment
 rather than silently drop a measure. Every problem names the file, the key path inside it and the reason.
@@ -53,8 +62,13 @@ __all__ = [
     "Category",
     "Department",
     "GreenChannelPolicy",
+    "NATIONAL",
     "Matter",
     "Measure",
+    "NoticePolicy",
+    "ObjectionRemedyPolicy",
+    "Permanence",
+    "Removal",
     "ObjectionPolicy",
     "Policy",
     "PolicyError",
@@ -72,12 +86,14 @@ __all__ = [
 RULE_CONSEQUENCES = (
     "joint_punishment",
     "personal_credit_entry",
+    "responsible_person_punishment",
     "market_ban",
     "honour_revocation",
     "commendation_ineligible",
     "public_institution_lr_bar",
     "red_list_removal",
     "high_consumption_restriction",
+    "exit_restriction",
     "green_channel",
     "key_supervision",
 )
@@ -272,7 +288,14 @@ class Aftercare(_Model):
 
     consequence: Literal["key_monitoring"]
     on: frozenset[Literal["expiry", "repair", "exit"]] = Field(min_length=1)
-    duration_days: StrictInt | None = Field(default=None, gt=0)  # None: the documents set no end
+    duration_days: StrictInt = Field(gt=0)  # monitoring restricts, so it ends too
+    basis: BasisList
+    note: str | None = None
+
+
+class Permanence(_Model):
+    """Why a consequence has no end but an upheld objection: the clause that makes it lasting."""
+
     basis: BasisList
     note: str | None = None
 
@@ -309,6 +332,7 @@ class Rule(_Dated):
     consequence: str
     lifted_by: frozenset[str]
     aftercare: Aftercare | None = None
+    permanent: Permanence | None = None
     basis: BasisList
 
     @field_validator("consequence")
@@ -335,6 +359,11 @@ class Rule(_Dated):
             raise ValueError("only list entries are lifted by exit")
         if self.aftercare is not None and not self.aftercare.on <= self.lifted_by:
             raise ValueError("aftercare.on must be among the rule's lifted_by events")
+        ends = self.lifted_by & {"expiry", "exit"}
+        if not ends and self.permanent is None:
+            raise ValueError("a consequence needs an end: lifted_by expiry or exit, or 'permanent' with its basis")
+        if ends and self.permanent is not None:
+            raise ValueError("a permanent consequence is lifted only by an upheld objection (and repair)")
         if self.trigger.subject_kinds == frozenset({"person"}) and any(a.target == "role" for a in self.affects):
             raise ValueError("role affects need a trigger that admits organisation subjects")
         return self
@@ -416,7 +445,23 @@ class ObjectionPolicy(_Model):
 
 
 class RepairPolicy(_Model):
-    monitoring_days: StrictInt | None = Field(gt=0)  # None: monitored without end
+    basis: BasisList
+    note: str | None = None
+
+
+class ObjectionRemedyPolicy(_Model):
+    """What an upheld objection owes the subject beyond withdrawing every consequence."""
+
+    apology: StrictBool = False  # a written apology (书面道歉)
+    compensation: StrictBool = False  # compensation where rights were harmed (依法给予赔偿)
+    clawback: StrictBool = False  # benefits of a wrong red listing recovered
+    basis: BasisList
+    note: str | None = None
+
+
+class NoticePolicy(_Model):
+    """A notice a step of the lifecycle requires: to the objector, or an exit announcement."""
+
     basis: BasisList
     note: str | None = None
 
@@ -458,6 +503,26 @@ _SETTINGS: tuple[tuple[str, type[_Model]], ...] = (
     ("green_channel", GreenChannelPolicy),
     ("punishment_period", PunishmentPeriodPolicy),
 )
+# Steps only some documents require: absent means the jurisdiction's texts do not ask for them.
+_OPTIONAL_SETTINGS: tuple[tuple[str, type[_Model]], ...] = (
+    ("objection_remedy", ObjectionRemedyPolicy),
+    ("objection_feedback", NoticePolicy),
+    ("list_exit_announcement", NoticePolicy),
+)
+
+
+class Removal(_Model):
+    """A base rule or measure the jurisdiction's document does not adopt, with the reason."""
+
+    rule: str | None = None
+    measure: str | None = None
+    note: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one(self) -> Removal:
+        if (self.rule is None) == (self.measure is None):
+            raise ValueError("name exactly one of rule or measure")
+        return self
 
 
 class _PolicyFile(_Model):
@@ -474,6 +539,10 @@ class _PolicyFile(_Model):
     repair: dict[str, Any] | None = None
     green_channel: dict[str, Any] | None = None
     punishment_period: dict[str, Any] | None = None
+    objection_remedy: dict[str, Any] | None = None
+    objection_feedback: dict[str, Any] | None = None
+    list_exit_announcement: dict[str, Any] | None = None
+    removes: tuple[Removal, ...] = ()
     categories: tuple[Category, ...] = ()
     matters: tuple[Matter, ...] = ()
     departments: tuple[Department, ...] = ()
@@ -519,6 +588,7 @@ class PolicySnapshot:
     """The rules and measures in force on one date, with the jurisdiction's settings and vocabularies."""
 
     jurisdiction: str
+    document: str  # the jurisdiction's own text; every basis is from it or from Guo Fa 33
     version: str
     on: date
     rules: tuple[Rule, ...]  # sorted by id
@@ -527,6 +597,9 @@ class PolicySnapshot:
     repair: RepairPolicy
     green_channel: GreenChannelPolicy
     punishment_period: PunishmentPeriodPolicy
+    objection_remedy: ObjectionRemedyPolicy | None
+    objection_feedback: NoticePolicy | None
+    list_exit_announcement: NoticePolicy | None
     categories: Mapping[str, Category]
     matters: Mapping[str, Matter]
     departments: Mapping[str, Department]
@@ -577,11 +650,16 @@ class Policy:
     repair: RepairPolicy
     green_channel: GreenChannelPolicy
     punishment_period: PunishmentPeriodPolicy
+    objection_remedy: ObjectionRemedyPolicy | None
+    objection_feedback: NoticePolicy | None
+    list_exit_announcement: NoticePolicy | None
+    removed: tuple[Removal, ...]  # base entries the jurisdiction's document does not adopt
     categories: Mapping[str, Category]
     matters: Mapping[str, Matter]
     departments: Mapping[str, Department]
     _layers: tuple[_Layer, ...] = field(repr=False)  # base first
     _boundaries: tuple[date, ...] = field(repr=False)
+    _issued: Mapping[str, date] = field(repr=False)  # document -> the date its bases start to count
     _cache: dict[int, PolicySnapshot] = field(default_factory=dict, repr=False)
 
     def snapshot_dates(self) -> list[date]:
@@ -603,9 +681,22 @@ class Policy:
     def measure_versions(self, code: str) -> list[Measure]:
         return [m for layer in self._layers for m in sorted(layer.measures, key=_by_from) if m.code == code]
 
+    def _current(self, item: T, on: date) -> T | None:
+        """``item`` on ``on``: only bases whose document is issued by then; none left, not in force."""
+        basis = tuple(b for b in item.basis if self._issued[b.document] <= on)
+        if len(basis) == len(item.basis):
+            return item
+        return item.model_copy(update={"basis": basis}) if basis else None
+
     def _build(self, on: date) -> PolicySnapshot:
-        rules = _select([layer.rules for layer in self._layers], on, lambda r: r.id)
-        measures = _select([layer.measures for layer in self._layers], on, lambda m: m.code)
+        gone = self.issued <= on and bool(self.removed)  # removals take effect with the document
+        removed_rules = {r.rule for r in self.removed if r.rule} if gone else set()
+        removed_measures = {r.measure for r in self.removed if r.measure} if gone else set()
+        own = len(self._layers) - 1
+        rules = _select([tuple(r for r in layer.rules if i == own or r.id not in removed_rules)
+                         for i, layer in enumerate(self._layers)], on, lambda r: r.id, self._current)
+        measures = _select([tuple(m for m in layer.measures if i == own or m.code not in removed_measures)
+                            for i, layer in enumerate(self._layers)], on, lambda m: m.code, self._current)
         rules.sort(key=lambda r: _natural_key(r.id))
         measures.sort(key=lambda m: m.code)
         by_consequence: dict[tuple[str, str], list[Measure]] = {}
@@ -614,6 +705,7 @@ class Policy:
                 by_consequence.setdefault((m.consequence, kind), []).append(m)
         return PolicySnapshot(
             jurisdiction=self.id,
+            document=self.document,
             version=self.version,
             on=on,
             rules=tuple(rules),
@@ -622,6 +714,9 @@ class Policy:
             repair=self.repair,
             green_channel=self.green_channel,
             punishment_period=self.punishment_period,
+            objection_remedy=self.objection_remedy,
+            objection_feedback=self.objection_feedback,
+            list_exit_announcement=self.list_exit_announcement,
             categories=self.categories,
             matters=self.matters,
             departments=self.departments,
@@ -635,12 +730,14 @@ def _by_from(entry: Rule | Measure) -> date:
     return entry.effective_from
 
 
-def _select(layers: list[tuple[T, ...]], on: date, key: Any) -> list[T]:
+def _select(layers: list[tuple[T, ...]], on: date, key: Any, current: Any) -> list[T]:
     chosen: dict[str, T] = {}
     for items in reversed(layers):  # most specific layer first: its entry in force wins
         for item in items:
-            if item.in_force(on):
-                chosen.setdefault(key(item), item)
+            if item.in_force(on) and key(item) not in chosen:
+                now = current(item, on)
+                if now is not None:
+                    chosen[key(item)] = now
     return list(chosen.values())
 
 
@@ -824,9 +921,41 @@ def _version(item: Rule | Measure) -> str:
     return item.version if isinstance(item, Rule) else str(item.effective_from)
 
 
+NATIONAL = "GuoFa33"  # the national layer: Guo Fa [2016] No. 33, which every local document implements
+
+
+def _adopt(item: T, document: str) -> T | None:
+    """``item`` as ``document``'s law: in force only if it cites ``document`` or the national text, and
+    carrying only those bases. ``None`` if neither cites it."""
+
+    def own(basis: tuple[Basis, ...]) -> tuple[Basis, ...]:
+        return tuple(b for b in basis if b.document in (document, NATIONAL))
+
+    basis = own(item.basis)
+    if not basis:
+        return None
+    update: dict[str, Any] = {"basis": basis}
+    if isinstance(item, Rule):
+        if item.aftercare is not None:
+            care = own(item.aftercare.basis)
+            update["aftercare"] = item.aftercare.model_copy(update={"basis": care}) if care else None
+        if item.permanent is not None:
+            update["permanent"] = item.permanent.model_copy(update={"basis": own(item.permanent.basis)})
+    return item.model_copy(update=update)
+
+
+def _own_setting(value: _Model, document: str, rel: str, key: str) -> tuple[_Model | None, list[tuple[str, str, str]]]:
+    basis = tuple(b for b in getattr(value, "basis") if b.document in (document, NATIONAL))
+    if not basis:
+        return None, [(rel, f"{key}.basis", f"cites no clause of {document} or {NATIONAL}")]
+    return value.model_copy(update={"basis": basis}), []
+
+
 def load_policy_from(root: Path | Traversable, jurisdiction: str = "default") -> Policy:
     """Load ``jurisdiction`` from a policy directory laid out like ``graph_credit/policy_data``."""
     chain = _read_chain(root, jurisdiction)
+    top_rel, top = chain[-1]
+    document = top.document
     vocab: dict[str, dict[str, tuple[Any, str]]] = {"categories": {}, "matters": {}, "departments": {}}
     settings: dict[str, _Model] = {}
     layers: list[_Layer] = []
@@ -836,6 +965,7 @@ def load_policy_from(root: Path | Traversable, jurisdiction: str = "default") ->
 
     for depth, (rel, pf) in enumerate(chain):
         problems: list[tuple[str, str, str]] = []
+        own_file = depth == len(chain) - 1
 
         named: tuple[tuple[str, tuple[Category | Matter | Department, ...]], ...] = (
             ("categories", pf.categories),
@@ -851,10 +981,10 @@ def load_policy_from(root: Path | Traversable, jurisdiction: str = "default") ->
                 else:
                     vocab[kind][item.id] = (item, rel)
 
-        for key, model in _SETTINGS:
+        for key, model in _SETTINGS + _OPTIONAL_SETTINGS:
             raw = getattr(pf, key)
             if raw is None:
-                if depth == 0:
+                if depth == 0 and (key, model) in _SETTINGS:
                     problems.append((rel, key, "required in a policy that extends nothing"))
                 continue
             merged, errs = _merge_setting(model, settings.get(key), raw, rel, key)
@@ -902,64 +1032,122 @@ def load_policy_from(root: Path | Traversable, jurisdiction: str = "default") ->
             else:
                 rule_versions[(r.id, r.version)] = e.file
         problems += _check_versions(rules, "rule") + _check_versions(measures, "measure")
+
+        if own_file and depth > 0:
+            # An overlay is its document's law: each entry it adds must cite that document (or Guo Fa 33).
+            problems += [
+                (e.file, f"{e.path}.basis", f"cites no clause of {document} or {NATIONAL}")
+                for e in rules + measures
+                if _adopt(e.item, document) is None
+            ]
+            present = {(type(e.item), _key(e.item)) for e in all_rules + all_measures}
+            for i, rm in enumerate(pf.removes):
+                kind, ident = (Rule, rm.rule) if rm.rule is not None else (Measure, rm.measure)
+                if (kind, ident) not in present:
+                    problems.append((rel, f"removes[{i}]", f"no base {kind.__name__.lower()} '{ident}' to remove"))
+        elif pf.removes:
+            problems.append((rel, "removes", "only the jurisdiction's own file removes base entries"))
         if problems:
             raise PolicyError.from_problems(problems)
         all_rules += rules
         all_measures += measures
+
+    # Resolve under the jurisdiction's document: every entry keeps only its own bases (what the document
+    # removes goes from its date on, in PolicySnapshot).
+    adopted_rules: list[_Entry] = []
+    adopted_measures: list[_Entry] = []
+    for entries, out in ((all_rules, adopted_rules), (all_measures, adopted_measures)):
+        for e in entries:
+            item = _adopt(e.item, document)
+            if item is not None:
+                out.append(_Entry(e.file, e.path, item))
+    for rel, _ in chain:
         layers.append(
             _Layer(
                 rel,
-                tuple(e.item for e in rules if isinstance(e.item, Rule)),
-                tuple(e.item for e in measures if isinstance(e.item, Measure)),
+                tuple(e.item for e in adopted_rules if e.file == rel and isinstance(e.item, Rule)),
+                tuple(e.item for e in adopted_measures if _layer_of(e.file, chain) == rel and isinstance(e.item, Measure)),
             )
         )
 
+    problems = []
+    for rule_entry in adopted_rules:
+        r = rule_entry.item
+        assert isinstance(r, Rule)
+        if r.permanent is not None and not r.permanent.basis:
+            problems.append((rule_entry.file, f"{rule_entry.path}.permanent.basis",
+                             f"cites no clause of {document} or {NATIONAL} that makes it permanent"))
     # A rule whose consequence no measure implements, or a measure no rule reaches, is a dead letter.
-    produced = {c for e in all_rules if isinstance(e.item, Rule) for c in _produces(e.item)}
-    implemented = {e.item.consequence for e in all_measures}
-    problems = [
-        (e.file, f"{e.path}.consequence", f"no measure implements consequence '{c}'")
-        for e in all_rules
+    produced = {c for e in adopted_rules if isinstance(e.item, Rule) for c in _produces(e.item)}
+    implemented = {e.item.consequence for e in adopted_measures}
+    problems += [
+        (e.file, f"{e.path}.consequence", f"no measure implements consequence '{c}' in {top.id}")
+        for e in adopted_rules
         if isinstance(e.item, Rule)
         for c in _produces(e.item)
         if c not in implemented
     ]
     problems += [
-        (e.file, f"{e.path}.consequence", f"no rule produces consequence '{e.item.consequence}'")
-        for e in all_measures
+        (e.file, f"{e.path}.consequence", f"no rule produces consequence '{e.item.consequence}' in {top.id}")
+        for e in adopted_measures
         if e.item.consequence not in produced
     ]
+    own_settings: dict[str, _Model] = {}
+    for key, value in settings.items():
+        mine, errs = _own_setting(value, document, top_rel, key)
+        problems += errs
+        if mine is not None:
+            own_settings[key] = mine
     if problems:
         raise PolicyError.from_problems(problems)
 
-    top_rel, top = chain[-1]
     lineage = tuple(f"{pf.id}-{pf.version}" for _, pf in reversed(chain))
+    issued = {pf.document: pf.issued for _, pf in chain}
+    dated = adopted_rules + adopted_measures
     boundaries = sorted(
-        {e.item.effective_from for e in all_rules + all_measures}
-        | {e.item.effective_to for e in all_rules + all_measures if e.item.effective_to is not None}
+        {e.item.effective_from for e in dated}
+        | {e.item.effective_to for e in dated if e.item.effective_to is not None}
+        | set(issued.values())
     )
 
     def frozen(kind: str) -> Mapping[str, Any]:
         return MappingProxyType({k: v for k, (v, _) in sorted(vocab[kind].items())})
 
+    def optional(key: str, cls: type[S]) -> S | None:
+        value = own_settings.get(key)
+        return None if value is None else _as(value, cls)
+
     return Policy(
         id=top.id,
         name=top.name,
         version="+".join((top.version, *lineage[1:])),
-        document=top.document,
+        document=document,
         title=top.title,
         issued=top.issued,
         lineage=lineage,
-        objection=_as(settings["objection"], ObjectionPolicy),
-        repair=_as(settings["repair"], RepairPolicy),
-        green_channel=_as(settings["green_channel"], GreenChannelPolicy),
-        punishment_period=_as(settings["punishment_period"], PunishmentPeriodPolicy),
+        objection=_as(own_settings["objection"], ObjectionPolicy),
+        repair=_as(own_settings["repair"], RepairPolicy),
+        green_channel=_as(own_settings["green_channel"], GreenChannelPolicy),
+        punishment_period=_as(own_settings["punishment_period"], PunishmentPeriodPolicy),
+        objection_remedy=optional("objection_remedy", ObjectionRemedyPolicy),
+        objection_feedback=optional("objection_feedback", NoticePolicy),
+        list_exit_announcement=optional("list_exit_announcement", NoticePolicy),
+        removed=tuple(top.removes),
         categories=frozen("categories"),
         matters=frozen("matters"),
         departments=frozen("departments"),
         _layers=tuple(layers),
         _boundaries=tuple(boundaries),
+        _issued=MappingProxyType(issued),
     )
+
+
+def _layer_of(file: str, chain: list[tuple[str, _PolicyFile]]) -> str:
+    """The policy file a catalogue file belongs to (the one naming it), or the file itself."""
+    for rel, pf in chain:
+        if file == rel or file in pf.catalogue:
+            return rel
+    return file
 
 
 S = TypeVar("S", bound=_Model)
