@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from .derive import subject_kind
+from .derive import punishment_end, subject_kind
 from .lifecycle import read_lifecycle
 from .memory import collector_paused, release_free_memory
 from .model import DerivedFact, DishonestyRecord, RecordEvent
@@ -79,6 +79,7 @@ class _Subjects:
             self.facts[f.target].append(f)
         self._records: dict[str, list[DishonestyRecord]] | None = None
         self._events: dict[str, list[RecordEvent]] = {}
+        self._cause_records: dict[str, DishonestyRecord] = {}
 
     def registered(self, subject: str) -> bool:
         return subject in self.orgs or subject in self.persons
@@ -95,6 +96,13 @@ class _Subjects:
     def events(self, record_id: str) -> list[RecordEvent]:
         return self._events.get(record_id, [])
 
+    def cause_records(self, record_ids: Sequence[str]) -> dict[str, DishonestyRecord]:
+        """Records behind facts, read once per batch and only for facts that bear on the matter."""
+        missing = [r for r in record_ids if r not in self._cause_records]
+        if missing:
+            self._cause_records.update(self.store.get_records(missing))
+        return {r: self._cause_records[r] for r in record_ids if r in self._cause_records}
+
 
 def _green_channel(known: _Subjects, subject: str, as_of: date, snap: PolicySnapshot) -> dict | None:
     for f in known.facts.get(subject, ()):
@@ -109,10 +117,16 @@ def _green_channel(known: _Subjects, subject: str, as_of: date, snap: PolicySnap
     for r in known.records(subject):
         if r.decision_date > as_of:
             continue
-        life = read_lifecycle(known.events(r.record_id), snap.objection.verification_days)
+        rsnap = load_policy(r.jurisdiction).at(r.decision_date)
+        life = read_lifecycle(known.events(r.record_id), rsnap.objection.verification_days)
         if life.withdrawn_on is not None and life.withdrawn_on <= as_of:
             continue  # a withdrawn record is not an adverse record
-        if r.decision_date > since or (r.period_end or r.decision_date) > since:
+        # The record stops counting when its punishment ends, by expiry or by an approved repair: repairing
+        # never leaves a subject worse off than waiting (Xiaoyi 42, Tibet (17)).
+        end = punishment_end(r, rsnap)
+        if life.repaired_on is not None and life.repaired_on <= as_of:
+            end = min(end, life.repaired_on)
+        if max(r.decision_date, end) > since:
             return None
     return {"reason": "clean_years", "years": years, "since": since.isoformat(),
             "basis": [str(b) for b in snap.green_channel.basis]}
@@ -152,6 +166,25 @@ def check_many(
     return out
 
 
+def _flag_assumed_periods(known: _Subjects, result: CheckResult) -> None:
+    """A measure whose end rests on the policy's default period, not one the initiating department fixed,
+    says so: the approval officer sees the assumption behind the date."""
+    items = result.measures + [w for w in result.warnings if "fact_id" in w]
+    ids = sorted({i["cause"].partition(":")[2] for i in items if i["cause"].startswith("record:")})
+    if not ids:
+        return
+    records = known.cause_records(ids)
+    assumed = set()
+    for item in items:
+        record = records.get(item["cause"].partition(":")[2]) if item["cause"].startswith("record:") else None
+        item["period_assumed"] = record is not None and record.period_end is None
+        if item["period_assumed"] and item["cause"] not in assumed:
+            assumed.add(item["cause"])
+            result.warnings.append({"kind": "period_assumed", "cause": item["cause"],
+                                    "message": "the record gives no punishment period; the policy's default "
+                                               "period for its severity was used and its department notified"})
+
+
 def _decide(known: _Subjects, subject: str, matter: str, as_of: date, snap: PolicySnapshot,
             parties: list[RelatedParty], threshold: float, incentives: dict[str, list[Measure]]) -> CheckResult:
     kind = known.kind[subject]
@@ -183,6 +216,7 @@ def _decide(known: _Subjects, subject: str, matter: str, as_of: date, snap: Poli
             binding.add(m.binding)
         if status == "active" and f.consequence not in NOT_ADVERSE:
             adverse = True
+    _flag_assumed_periods(known, result)
     if "mandatory" in binding:
         result.decision = "deny"
     elif "recommended" in binding:

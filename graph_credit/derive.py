@@ -14,7 +14,7 @@ from .model import Cause, DerivedFact, DishonestyRecord, ListEntry, RoleEdge
 from .policy import Affect, PolicySnapshot, Rule, load_policy
 from .store.base import Store
 
-__all__ = ["derive", "derive_list_entry", "derive_record", "subject_kind"]
+__all__ = ["derive", "derive_list_entry", "derive_record", "punishment_end", "subject_kind"]
 
 
 def subject_kind(key: str) -> str:
@@ -46,11 +46,15 @@ def _snapshot(policy: PolicySnapshot | str | None, jurisdiction: str, on: date) 
     return load_policy(policy or jurisdiction).at(on)
 
 
-def _end(rule: Rule, life: Lifecycle, natural_end: date | None) -> tuple[date | None, str | None]:
-    """The earliest lifting event the rule allows, and its name."""
+def _end(rule: Rule, life: Lifecycle, natural_end: date | None,
+         exit_on: date | None = None) -> tuple[date | None, str | None]:
+    """The earliest lifting event the rule allows, and its name (the scheduled end of a list entry is its
+    exit as much as an exit event is)."""
     ends: list[tuple[date, str]] = []
     if "expiry" in rule.lifted_by and natural_end is not None:
         ends.append((natural_end, "expired"))
+    if "exit" in rule.lifted_by and exit_on is not None:
+        ends.append((exit_on, "exited"))
     if "repair" in rule.lifted_by and life.repaired_on is not None:
         ends.append((life.repaired_on, "repaired"))
     if "exit" in rule.lifted_by and life.exited_on is not None:
@@ -62,29 +66,18 @@ def _end(rule: Rule, life: Lifecycle, natural_end: date | None) -> tuple[date | 
     return min(ends)
 
 
-def _matches(rule: Rule, record: DishonestyRecord, kind: str, org_type: str | None) -> bool:
-    t = rule.trigger
-    return (
-        t.event == "dishonesty_record"
-        and (t.severities is None or record.severity in t.severities)
-        and (t.subject_kinds is None or kind in t.subject_kinds)
-        and (t.categories is None or record.category in t.categories)
-        and (t.org_types is None or org_type in t.org_types)
-    )
-
-
 def _targets(
-    affect: Affect, record: DishonestyRecord, edges: list[RoleEdge]
+    affect: Affect, subject: str, on: date, edges: list[RoleEdge], record: DishonestyRecord | None = None
 ) -> list[tuple[str, str, RoleEdge | None]]:
-    """(target, target_role, edge) for one affect line, from the roles held at the act date."""
-    on = record.responsibility_date
+    """(target, target_role, edge) for one affect line, from the roles held on ``on`` (the act date of a
+    record, the listing date of a list entry). Only a record names persons as directly responsible."""
     if affect.target == "subject":
-        return [(record.subject, "subject", None)]
+        return [(subject, "subject", None)]
     held = [e for e in edges if e.active_on(on) and (affect.role in (None, "*") or e.role == affect.role)]
     if affect.by == "position":
         return [(e.holder, e.role.value, e) for e in held]
     out: list[tuple[str, str, RoleEdge | None]] = []
-    for named in record.responsible:
+    for named in record.responsible if record is not None else ():
         if affect.role not in (None, "*") and named.role is not None and named.role != affect.role:
             continue
         mine = [e for e in held if e.holder == named.person and (named.role is None or e.role == named.role)]
@@ -108,19 +101,21 @@ def derive_record(
         org = store.get_organisations([record.subject]).get(record.subject)
         org_type = org.org_type if org else None
         edges = store.roles_of([record.subject], "in")
-    natural_end = record.period_end or (
-        record.decision_date + timedelta(days=snap.punishment_period_days.get(record.severity, 1095))
-    )
+    natural_end = punishment_end(record, snap)
     suspended = life.suspensions() if snap.objection.suspends_measures else ()
     cause = Cause("record", record.record_id)
     facts: dict[str, DerivedFact] = {}
     honours_cache: dict[str, list] = {}
-    for rule in snap.rules:
-        if not _matches(rule, record, kind, org_type):
-            continue
+    rules = [r for r in snap.rules if r.trigger.matches("dishonesty_record", kind, severity=record.severity,
+                                                        category=record.category, org_type=org_type)]
+    # Honours must not be granted while the commendation bar lasts: one awarded in it is revoked too.
+    bar_end = max((_end(r, life, natural_end)[0] or date.max for r in rules
+                   if r.consequence == "commendation_ineligible"), default=record.decision_date)
+    for rule in rules:
         end, ended_by = _end(rule, life, natural_end)
         for affect in rule.affects:
-            for target, target_role, edge in _targets(affect, record, edges):
+            for target, target_role, edge in _targets(affect, record.subject, record.responsibility_date, edges,
+                                                      record):
                 if not snap.measures_for(rule.consequence, subject_kind(target)):
                     continue  # no measure reaches this kind of target (a personal credit entry for a company)
                 base = dict(
@@ -134,26 +129,26 @@ def derive_record(
                     if target not in honours_cache:
                         honours_cache[target] = store.honours_of([target])
                     for honour in honours_cache[target]:
-                        if honour.awarded_on <= record.decision_date:
-                            f = DerivedFact(**base, object_id=honour.honour_id)  # type: ignore[arg-type]
+                        if honour.awarded_on <= record.decision_date or honour.awarded_on < bar_end:
+                            start = max(record.decision_date, honour.awarded_on)
+                            f = DerivedFact(**{**base, "valid_from": start},
+                                            object_id=honour.honour_id)
                             facts.setdefault(f.fact_id, f)
                 else:
                     f = DerivedFact(**base)  # type: ignore[arg-type]
                     facts.setdefault(f.fact_id, f)
-    if life.repaired_on is not None and facts:
-        # Repaired subjects stay key monitoring objects (Tibet (17), Jiangyin (23)).
-        days = snap.repair.monitoring_days
-        ends = [(life.repaired_on + timedelta(days=days), "expired")] if days else []
-        if life.withdrawn_on is not None:
-            ends.append((max(life.withdrawn_on, life.repaired_on), "withdrawn"))
-        end, ended_by = min(ends) if ends else (None, None)
-        f = DerivedFact(
-            cause=cause, rule_id="REPAIR", rule_version=snap.version, consequence="key_monitoring",
-            target=record.subject, target_role="subject", valid_from=life.repaired_on, valid_to=end,
-            ended_by=ended_by, basis=tuple(str(b) for b in snap.repair.basis), jurisdiction=snap.jurisdiction,
-        )
-        facts[f.fact_id] = f
     return sorted(facts.values(), key=lambda f: f.fact_id)
+
+
+_LIFTING_EVENT = {"exited": "exit", "repaired": "repair", "expired": "expiry"}  # fact.ended_by -> lifted_by
+
+
+def punishment_end(record: DishonestyRecord, snap: PolicySnapshot) -> date:
+    """The end of the record's punishment period: the one the initiating department fixed, else the policy's
+    default for the severity (an assumption the department is told about, see ``period_assumed``)."""
+    if record.period_end is not None:
+        return record.period_end
+    return record.decision_date + timedelta(days=snap.punishment_period_days[record.severity])
 
 
 def derive_list_entry(
@@ -169,26 +164,31 @@ def derive_list_entry(
     facts: dict[str, DerivedFact] = {}
 
     def add(rule_id: str, version: str, consequence: str, start: date, end: date | None, ended_by: str | None,
-            basis: tuple[str, ...], object_id: str | None = None) -> None:
+            basis: tuple[str, ...], object_id: str | None = None, target: str = entry.subject,
+            target_role: str = "subject", edge: RoleEdge | None = None) -> None:
         if life.withdrawn_on is not None and (end is None or life.withdrawn_on < end):
             end, ended_by = life.withdrawn_on, "withdrawn"
         f = DerivedFact(
-            cause=cause, rule_id=rule_id, rule_version=version, consequence=consequence, target=entry.subject,
-            target_role="subject", valid_from=start, valid_to=end, ended_by=ended_by, basis=basis,
+            cause=cause, rule_id=rule_id, rule_version=version, consequence=consequence, target=target,
+            target_role=target_role, valid_from=start, valid_to=end, ended_by=ended_by, basis=basis,
             suspended=suspended, object_id=object_id, jurisdiction=snap.jurisdiction,
+            edge_id=edge.edge_id if edge else None, edge_from=edge.valid_from if edge else None,
+            edge_to=edge.valid_to if edge else None,
         )
         facts[f.fact_id] = f
 
     kind = subject_kind(entry.subject)
+    org_type = None
+    edges: list[RoleEdge] = []
+    if kind == "organisation":
+        org = store.get_organisations([entry.subject]).get(entry.subject)
+        org_type = org.org_type if org else None
+        edges = store.roles_of([entry.subject], "in")
     for rule in snap.rules:
-        t = rule.trigger
-        if t.event != "list_entry" or (t.lists is not None and entry.list not in t.lists):
-            continue
-        if t.subject_kinds is not None and kind not in t.subject_kinds:
+        if not rule.trigger.matches("list_entry", kind, list_name=entry.list, org_type=org_type):
             continue
         basis = tuple(str(b) for b in rule.basis)
-        lifted = "exit" in rule.lifted_by and exit_on is not None
-        end, ended_by = (exit_on, "exited") if lifted else (None, None)
+        end, ended_by = _end(rule, life, None, exit_on)
         if rule.consequence == "red_list_removal":
             # P5: every red entry of the subject still in force once the black entry takes effect; the bar
             # on red listing lasts as long as the black listing.
@@ -205,12 +205,22 @@ def derive_list_entry(
             removed = _red_removed_on(store, entry, jurisdiction, policy)
             if removed is not None and (end is None or removed < end):
                 end, ended_by = removed, "removed"
-        add(rule.id, rule.version, rule.consequence, entry.valid_from, end, ended_by, basis)
-        if rule.aftercare is not None and "exit" in rule.aftercare.on and exit_on is not None:
-            days = rule.aftercare.duration_days
-            add(rule.id, rule.version, rule.aftercare.consequence, exit_on,
-                exit_on + timedelta(days=days) if days else None, "expired" if days else None,
-                tuple(str(b) for b in rule.aftercare.basis))
+        for affect in rule.affects:
+            for target, target_role, edge in _targets(affect, entry.subject, entry.valid_from, edges):
+                if not snap.measures_for(rule.consequence, subject_kind(target)):
+                    continue
+                if rule.consequence == "honour_revocation":
+                    for honour in store.honours_of([target]):
+                        if honour.awarded_on <= entry.valid_from:
+                            add(rule.id, rule.version, rule.consequence, entry.valid_from, end, ended_by, basis,
+                                object_id=honour.honour_id, target=target, target_role=target_role, edge=edge)
+                    continue
+                add(rule.id, rule.version, rule.consequence, entry.valid_from, end, ended_by, basis,
+                    target=target, target_role=target_role, edge=edge)
+        care = rule.aftercare
+        if care is not None and end is not None and _LIFTING_EVENT.get(ended_by or "") in care.on:
+            add(rule.id, rule.version, care.consequence, end, end + timedelta(days=care.duration_days),
+                "expired", tuple(str(b) for b in care.basis))
     return sorted(facts.values(), key=lambda f: f.fact_id)
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from tqdm import tqdm
 
 from . import monitor
-from .derive import derive, subject_kind
+from .derive import derive, punishment_end, subject_kind
 from .lifecycle import LifecycleError, read_lifecycle, validate_event
 from .model import (
     Cause,
@@ -32,7 +32,7 @@ from .model import (
     RoleEdge,
     stable_id,
 )
-from .policy import load_policy
+from .policy import NoticePolicy, PolicySnapshot, load_policy
 from .store.base import NotFound, Store, WriteCounts
 
 if TYPE_CHECKING:
@@ -189,21 +189,40 @@ class Engine:
             return self.refresh(self.causes_of_orgs(sorted({e.org for e in found.values()})), reason)
 
     def put_records(self, records: Sequence[DishonestyRecord]) -> RefreshResult:
+        """Write records and derive their consequences. A record without a punishment period is judged on the
+        policy's default period, an assumption its initiating department is told about (period_assumed)."""
         with self.store.transaction(), self._watching("record written") as log:
             if log is not None:
                 log.records(records)
             self.store.put_records(records)
-            return self.refresh([Cause("record", r.record_id) for r in records], "record written")
+            result = self.refresh([Cause("record", r.record_id) for r in records], "record written")
+            assumed = [_period_assumed(r, load_policy(r.jurisdiction).at(r.decision_date))
+                       for r in records if r.period_end is None]
+            if assumed:
+                self.store.append("notices", assumed)
+            return result
 
     def put_honours(self, honours: Sequence[Honour]) -> RefreshResult:
-        """New honours may fall under an existing revocation: re-derive causes touching the holders."""
+        """New honours may fall under an existing revocation: re-derive causes touching the holders. An honour
+        awarded while its holder may not be commended is revoked at once, and its awarding body told."""
         with self.store.transaction():
             self.store.put_honours(honours)
-            return self.refresh(self.store.causes_touching(sorted({h.holder for h in honours})), "honour written")
+            result = self.refresh(self.store.causes_touching(sorted({h.holder for h in honours})), "honour written")
+            new = {h.honour_id: h for h in honours}
+            flagged = [_honour_flag(f, new[f.object_id]) for f in result.added
+                       if f.consequence == "honour_revocation" and f.object_id in new
+                       and f.valid_from <= new[f.object_id].awarded_on]
+            if flagged:
+                self.store.append("notices", flagged)
+            return result
 
     def put_list_entries(self, entries: Sequence[ListEntry]) -> RefreshResult:
-        """List entries interact per subject (P5), so every entry of each subject is re-derived."""
+        """List entries interact per subject (P5), so every entry of each subject is re-derived. Where the
+        entry's policy bars red listing of black-listed subjects (Jiangyin (6)), an effective red entry for a
+        subject on an effective black list is refused (``BlackListConflict``), and nothing is written."""
         with self.store.transaction(), self._watching("list entry written") as log:
+            for e in entries:
+                self._check_red_listing(e)
             if log is not None:
                 log.list_entries(entries)
             self.store.put_list_entries(entries)
@@ -211,6 +230,21 @@ class Engine:
             return self.refresh(
                 [Cause("list", e.entry_id) for e in self.store.list_entries_of(subjects)], "list entry written"
             )
+
+    def _check_red_listing(self, entry: ListEntry) -> None:
+        if entry.list != "red" or entry.status != "effective":
+            return
+        snap = load_policy(self.jurisdiction).at(entry.valid_from)
+        bar = [r for r in snap.rules if r.consequence == "red_list_removal"]
+        if not bar:
+            return
+        # key supervision is what every effective black listing derives (P8)
+        blocking = [f for f in self.store.facts_of([entry.subject])
+                    if f.consequence == "key_supervision" and f.cause.kind == "list"
+                    and f.status_on(entry.valid_from) in ("active", "suspended")]
+        if blocking:
+            raise BlackListConflict(entry.subject, sorted(f.fact_id for f in blocking),
+                                    [str(b) for r in bar for b in r.basis])
 
     def add_event(self, event: RecordEvent) -> RefreshResult:
         """Record a lifecycle event (objection, repair, revocation, exit) and re-derive its cause."""
@@ -228,28 +262,56 @@ class Engine:
             if cause.kind == "list":  # P5 links the subject's entries to one another
                 causes = [Cause("list", e.entry_id) for e in self.store.list_entries_of([subject])]
             result = self.refresh(causes, event.kind)
+            snap = self.policy_snapshot(cause)
+            notices = []
             if event.kind == "objection_upheld":
-                remedy = self._remedy(cause, subject, event)
+                remedy = self._remedy(cause, subject, event, snap)
                 monitor.address_notices(self.store, [remedy])
-                self.store.append("notices", [remedy])
+                notices.append(remedy)
+            if event.kind in ("objection_upheld", "objection_rejected") and snap.objection_feedback is not None:
+                notices.append(self._objection_result(cause, subject, event, snap.objection_feedback))
+            if event.kind == "exit" and cause.kind == "list" and snap.list_exit_announcement is not None:
+                entry = self.store.get_list_entries([cause.id])[cause.id]
+                notices.append(_exit_announcement(entry, event, snap.list_exit_announcement))
+            if notices:
+                self.store.append("notices", notices)
             return result
 
-    def _remedy(self, cause: Cause, subject: str, event: RecordEvent) -> dict:
-        """Jiangyin (24): a wrong black listing or record is corrected with a written clarification that
-        restores the subject's reputation; the benefits of a wrong red listing are clawed back."""
+    def _remedy(self, cause: Cause, subject: str, event: RecordEvent, snap: PolicySnapshot) -> dict:
+        """An upheld objection: the subject's reputation restored with a clarification (every document); where
+        the jurisdiction's document says so, a written apology and compensation, and the benefits of a wrong
+        red listing clawed back (Jiangyin (24))."""
+        remedy = snap.objection_remedy
         red = cause.kind == "list" and self.store.get_list_entries([cause.id])[cause.id].list == "red"
+        clawback = red and remedy is not None and remedy.clawback
         withdrawn = [f for f in self.store.facts_by_cause([cause]) if f.ended_by == "withdrawn"]
         return {
             "id": stable_id(str(cause), "remedy", event.event_id),
-            "cause": str(cause), "target": subject, "change": "clawback" if red else "clarification",
+            "cause": str(cause), "target": subject, "change": "clawback" if clawback else "clarification",
             "reason": event.kind, "effective": event.on.isoformat(), "detail": event.detail,
             "facts": sorted(f.fact_id for f in withdrawn),
             # benefits granted while the wrong red listing stood, for the departments to recover
             "benefit_periods": [
                 {"fact_id": f.fact_id, "from": f.valid_from.isoformat(), "to": (f.valid_to or event.on).isoformat()}
-                for f in withdrawn if red and f.consequence == "green_channel"
+                for f in withdrawn if clawback and f.consequence == "green_channel"
             ],
-            "basis": ["Jiangyin (24)"],
+            # owed to a subject wrongly punished, tracked until the departments acknowledge them
+            "apology_required": bool(remedy and remedy.apology and not red),
+            "compensation_where_harmed": bool(remedy and remedy.compensation and not red),
+            "basis": [str(b) for b in (remedy.basis if remedy else snap.objection.basis)],
+        }
+
+    def _objection_result(self, cause: Cause, subject: str, event: RecordEvent, feedback: NoticePolicy) -> dict:
+        """The verification result, back to whoever filed the objection (Tibet (18))."""
+        filed = [e for e in self.store.events_of([cause.id]) if e.kind == "objection_filed" and e.on <= event.on]
+        objector = max(filed, key=lambda e: e.on).by if filed else ""
+        return {
+            "id": stable_id(str(cause), "objection_result", event.event_id),
+            "cause": str(cause), "target": subject, "change": "objection_result",
+            "result": "upheld" if event.kind == "objection_upheld" else "rejected", "objector": objector,
+            "departments": [objector] if objector else [], "items": [], "acknowledged": {},
+            "reason": event.kind, "effective": event.on.isoformat(), "detail": event.detail,
+            "basis": [str(b) for b in feedback.basis],
         }
 
     def _cause_of(self, cause_id: str) -> tuple[Cause, str]:
@@ -265,7 +327,7 @@ class Engine:
         """A record carries its jurisdiction; a list entry is judged under the deployment's."""
         return None if cause.kind == "record" else self.jurisdiction
 
-    def policy_snapshot(self, cause: Cause):
+    def policy_snapshot(self, cause: Cause) -> PolicySnapshot:
         if cause.kind == "record":
             record = self.store.get_records([cause.id])[cause.id]
             return load_policy(record.jurisdiction).at(record.decision_date)
@@ -319,6 +381,54 @@ class Engine:
                             "resolved_on": o.resolved_on, "upheld": o.upheld,
                             "pending": o.pending_on(as_of), "overdue": o.overdue_on(as_of)})
         return out
+
+
+class BlackListConflict(ValueError):
+    """A red listing of a subject on an effective black list, where the policy bars it (Jiangyin (6))."""
+
+    def __init__(self, subject: str, facts: list[str], basis: list[str]) -> None:
+        self.subject, self.facts, self.basis = subject, facts, basis
+        super().__init__(f"subject: {subject} is on an effective black list and may not be red-listed "
+                         f"({', '.join(basis)})")
+
+
+def _period_assumed(record: DishonestyRecord, snap: PolicySnapshot) -> dict:
+    """To the initiating department: the record gave no punishment period, so the policy's default was used."""
+    end = punishment_end(record, snap)
+    return {
+        "id": stable_id(record.record_id, "period_assumed", end),
+        "cause": str(Cause("record", record.record_id)), "target": record.subject, "change": "period_assumed",
+        "reason": "record written without period_end", "effective": record.decision_date.isoformat(),
+        "assumed_period_end": end.isoformat(), "severity": record.severity,
+        "departments": [record.department] if record.department else [], "items": [], "acknowledged": {},
+        "basis": [str(b) for b in snap.punishment_period.basis],
+    }
+
+
+def _honour_flag(fact: DerivedFact, honour: Honour) -> dict:
+    """To the awarding body: an honour granted while its holder was barred from commendations, revoked."""
+    return {
+        "id": stable_id(fact.fact_id, "honour_awarded_during_bar"),
+        "fact_id": fact.fact_id, "cause": str(fact.cause), "target": fact.target, "consequence": fact.consequence,
+        "rule_id": fact.rule_id, "change": "honour_awarded_during_bar", "reason": "honour written",
+        "effective": honour.awarded_on.isoformat(), "honour": honour.honour_id, "title": honour.title,
+        "awarding_body": honour.awarding_body, "departments": [honour.awarding_body], "items": [],
+        "acknowledged": {}, "basis": list(fact.basis),
+    }
+
+
+def _exit_announcement(entry: ListEntry, event: RecordEvent, announcement: NoticePolicy) -> dict:
+    """To the determining unit: announce the exit through the channel the listing was published on."""
+    return {
+        "id": stable_id(entry.entry_id, "exit_announcement", event.event_id),
+        "cause": str(Cause("list", entry.entry_id)), "target": entry.subject, "change": "exit_announcement",
+        "reason": event.kind, "effective": event.on.isoformat(), "list": entry.list, "list_name": entry.name,
+        "channel": "original publicity channel",
+        "publicity": {"from": entry.publicity_from and entry.publicity_from.isoformat(),
+                      "to": entry.publicity_to and entry.publicity_to.isoformat()},
+        "departments": [entry.determining_unit], "items": [], "acknowledged": {},
+        "basis": [str(b) for b in announcement.basis],
+    }
 
 
 _RATIO_EPS = 1e-9  # ratios are decimals: tolerate float rounding in sums (as the import does)
@@ -385,4 +495,4 @@ def _notice(f: DerivedFact, change: str, reason: str) -> dict:
     }
 
 
-__all__ += ["LifecycleError", "check_roles", "fact_dict", "record_dict"]
+__all__ += ["BlackListConflict", "LifecycleError", "check_roles", "fact_dict", "record_dict"]

@@ -924,7 +924,7 @@ def _version(item: Rule | Measure) -> str:
 NATIONAL = "GuoFa33"  # the national layer: Guo Fa [2016] No. 33, which every local document implements
 
 
-def _adopt(item: T, document: str) -> T | None:
+def _adopt(item: Rule | Measure, document: str) -> Rule | Measure | None:
     """``item`` as ``document``'s law: in force only if it cites ``document`` or the national text, and
     carrying only those bases. ``None`` if neither cites it."""
 
@@ -945,7 +945,7 @@ def _adopt(item: T, document: str) -> T | None:
 
 
 def _own_setting(value: _Model, document: str, rel: str, key: str) -> tuple[_Model | None, list[tuple[str, str, str]]]:
-    basis = tuple(b for b in getattr(value, "basis") if b.document in (document, NATIONAL))
+    basis = tuple(b for b in value.basis if b.document in (document, NATIONAL))  # type: ignore[attr-defined]
     if not basis:
         return None, [(rel, f"{key}.basis", f"cites no clause of {document} or {NATIONAL}")]
     return value.model_copy(update={"basis": basis}), []
@@ -1040,11 +1040,12 @@ def load_policy_from(root: Path | Traversable, jurisdiction: str = "default") ->
                 for e in rules + measures
                 if _adopt(e.item, document) is None
             ]
-            present = {(type(e.item), _key(e.item)) for e in all_rules + all_measures}
+            present = {("rule" if isinstance(e.item, Rule) else "measure", _key(e.item))
+                       for e in all_rules + all_measures}
             for i, rm in enumerate(pf.removes):
-                kind, ident = (Rule, rm.rule) if rm.rule is not None else (Measure, rm.measure)
-                if (kind, ident) not in present:
-                    problems.append((rel, f"removes[{i}]", f"no base {kind.__name__.lower()} '{ident}' to remove"))
+                what, ident = ("rule", rm.rule) if rm.rule is not None else ("measure", rm.measure)
+                if (what, ident) not in present:
+                    problems.append((rel, f"removes[{i}]", f"no base {what} '{ident}' to remove"))
         elif pf.removes:
             problems.append((rel, "removes", "only the jurisdiction's own file removes base entries"))
         if problems:
@@ -1058,15 +1059,16 @@ def load_policy_from(root: Path | Traversable, jurisdiction: str = "default") ->
     adopted_measures: list[_Entry] = []
     for entries, out in ((all_rules, adopted_rules), (all_measures, adopted_measures)):
         for e in entries:
-            item = _adopt(e.item, document)
-            if item is not None:
-                out.append(_Entry(e.file, e.path, item))
+            adopted = _adopt(e.item, document)
+            if adopted is not None:
+                out.append(_Entry(e.file, e.path, adopted))
     for rel, _ in chain:
         layers.append(
             _Layer(
                 rel,
                 tuple(e.item for e in adopted_rules if e.file == rel and isinstance(e.item, Rule)),
-                tuple(e.item for e in adopted_measures if _layer_of(e.file, chain) == rel and isinstance(e.item, Measure)),
+                tuple(e.item for e in adopted_measures
+                      if _layer_of(e.file, chain) == rel and isinstance(e.item, Measure)),
             )
         )
 
@@ -1102,7 +1104,7 @@ def load_policy_from(root: Path | Traversable, jurisdiction: str = "default") ->
         raise PolicyError.from_problems(problems)
 
     lineage = tuple(f"{pf.id}-{pf.version}" for _, pf in reversed(chain))
-    issued = {pf.document: pf.issued for _, pf in chain}
+    issued: dict[str, date] = {pf.document: pf.issued for _, pf in chain}
     dated = adopted_rules + adopted_measures
     boundaries = sorted(
         {e.item.effective_from for e in dated}

@@ -46,7 +46,8 @@ def test_p2_xiaoyi_20_market_ban_on_organisation_representative_principal_and_na
 def test_p3_xiaoyi_21_honours_revoked_and_no_commendation(world: World) -> None:
     revoked = {f.object_id for f in world.store.iter_facts()
                if f.consequence == "honour_revocation" and f.status_on(ON) == "active"}
-    assert revoked == {"H-A", "H-LR"}  # H-LATE came after the decision; the un-named director keeps H-DIR2
+    # H-LATE was awarded during the commendation bar, so it is revoked too; the un-named director keeps H-DIR2
+    assert revoked == {"H-A", "H-LR", "H-LATE"}
     barred = {f.target for f in world.store.iter_facts() if f.consequence == "commendation_ineligible"}
     assert world["p_manager"] in barred and world["p_director2"] not in barred
     assert world["p_director"] in barred  # named directly responsible
@@ -65,9 +66,12 @@ def test_check_after_expiry_xiaoyi_42_allows(world: World) -> None:
                  with_related=False).decision in ("allow", "green_channel")
 
 
-def test_banned_person_denied_registration_as_legal_representative(world: World) -> None:
-    result = check(world.store, world["p_lr_old"], "legal_representative_registration", ON)
-    assert result.decision == "deny"
+def test_market_ban_xiaoyi_20_bans_practice_but_asks_review_for_any_legal_representative_registration(
+    world: World,
+) -> None:
+    # 市场和行业禁入 bans the market or industry, not every registration: the registrar judges the industry
+    assert check(world.store, world["p_lr_old"], "legal_representative_registration", ON).decision == "review"
+    assert check(world.store, world["p_cpa"], "practice_qualification", ON).decision == "deny"
 
 
 def test_related_party_risk_makes_clean_company_reviewable(world: World) -> None:
@@ -118,19 +122,29 @@ def test_p7_three_clean_years_open_green_channel(world: World) -> None:
     assert check(world.store, world["org_a"], "licensing", D("2024-01-01"), with_related=False).green_channel is None
 
 
-def test_p5_jiangyin_6_black_list_removes_red_list(world: World) -> None:
+@pytest.fixture
+def jiangyin(new_store: Callable[[], Store]) -> World:
+    return build(Engine(new_store(), "jiangyin"), record=False)
+
+
+def test_p5_jiangyin_6_black_list_removes_red_list(jiangyin: World) -> None:
+    jiangyin.engine.put_list_entries([_red(jiangyin), _black(jiangyin)])
+    removal = [f for f in jiangyin.store.facts_of([jiangyin["org_c"]]) if f.consequence == "red_list_removal"]
+    assert [f.object_id for f in removal] == ["RED1"] and removal[0].basis == ("Jiangyin (6)", "Jiangyin (6)")
+    assert check(jiangyin.store, jiangyin["org_c"], "licensing", ON, with_related=False).decision != "green_channel"
+
+
+def test_p5_jiangyin_6_applies_only_under_jiangyin(world: World) -> None:
     world.engine.put_list_entries([_red(world), _black(world)])
-    removal = [f for f in world.store.facts_of([world["org_c"]]) if f.consequence == "red_list_removal"]
-    assert [f.object_id for f in removal] == ["RED1"]
-    assert check(world.store, world["org_c"], "licensing", ON, with_related=False).decision != "green_channel"
+    assert not [f for f in world.store.facts_of([world["org_c"]]) if f.consequence == "red_list_removal"]
 
 
 def test_p5_the_bar_on_red_listing_ends_with_the_black_listing_but_the_old_red_entry_stays_removed(
-    world: World,
+    jiangyin: World,
 ) -> None:
-    world.engine.put_list_entries([_red(world), _black(world, end="2021-06-01")])
-    assert check(world.store, world["org_c"], "red_list", ON, with_related=False).decision == "deny"
-    later = check(world.store, world["org_c"], "red_list", D("2021-07-01"), with_related=False)
+    jiangyin.engine.put_list_entries([_red(jiangyin), _black(jiangyin, end="2021-06-01")])
+    assert check(jiangyin.store, jiangyin["org_c"], "red_list", ON, with_related=False).decision == "deny"
+    later = check(jiangyin.store, jiangyin["org_c"], "red_list", D("2021-07-01"), with_related=False)
     assert later.decision != "deny"
     assert (later.green_channel or {}).get("reason") != "red_list"
 
@@ -148,11 +162,17 @@ def test_p1_personal_credit_entries_reach_persons_only(world: World) -> None:
     assert world["p_director"] in p1 and world["org_b"] not in p1
 
 
-def test_p8_jiangyin_17_key_supervision_then_key_monitoring_after_exit(world: World) -> None:
-    world.engine.put_list_entries([_black(world, end="2021-06-01")])
-    assert "key_supervision" in consequences(world, "org_c", ON)
-    after = consequences(world, "org_c", D("2021-07-01"))
+def test_p8_jiangyin_17_key_supervision_then_key_monitoring_after_exit_for_a_term(jiangyin: World) -> None:
+    jiangyin.engine.put_list_entries([_black(jiangyin, end="2021-06-01")])
+    assert "key_supervision" in consequences(jiangyin, "org_c", ON)
+    after = consequences(jiangyin, "org_c", D("2021-07-01"))
     assert "key_supervision" not in after and "key_monitoring" in after
+    assert consequences(jiangyin, "org_c", D("2024-06-01")) == set()  # the monitoring term ends too
+
+
+def test_p8_xiaoyi_no_key_monitoring_after_exit_outside_jiangyin(world: World) -> None:
+    world.engine.put_list_entries([_black(world, end="2021-06-01")])
+    assert "key_monitoring" not in consequences(world, "org_c", D("2021-07-01"))
 
 
 def test_objection_xiaoyi_43_suspends_measures_during_verification(world: World) -> None:
@@ -170,7 +190,7 @@ def test_objection_jiangyin_24_measures_not_suspended(new_store: Callable[[], St
     w = build(engine, record=False)
     engine.put_records([r1(w, jurisdiction="jiangyin")])
     engine.add_event(RecordEvent("R1", "objection_filed", D("2020-10-01")))
-    assert {s for _, s in engine.facts_on(w["org_a"], D("2020-10-15"))} == {"active"}
+    assert {s for _, s in engine.facts_on(w["p_lr_old"], D("2020-10-15"))} == {"active"}
 
 
 def test_objection_tibet_18_twenty_day_verification_deadline_and_overdue(new_store: Callable[[], Store]) -> None:
@@ -193,18 +213,22 @@ def test_objection_upheld_withdraws_everything_restores_honours_and_notifies(wor
     assert {n["fact_id"] for n in notices if n["change"] == "withdrawn"} == withdrawn
     (clarification,) = [n for n in notices if n["change"] == "clarification"]
     assert clarification["target"] == world["org_a"] and set(clarification["facts"]) == withdrawn
-    assert clarification["basis"] == ["Jiangyin (24)"]
+    assert clarification["basis"] == ["GuoFa33 (20)"]  # a default record: the national text, not Jiangyin's
+    assert not clarification["apology_required"]
     with pytest.raises(LifecycleError):
         world.engine.add_event(RecordEvent("R1", "repair_applied", D("2020-11-01")))
 
 
-def test_credit_repair_tibet_17_lifts_measures_and_keeps_key_monitoring(world: World) -> None:
-    world.engine.add_event(RecordEvent("R1", "repair_applied", D("2021-03-01")))
-    world.engine.add_event(RecordEvent("R1", "repair_approved", D("2021-04-01")))
-    after = consequences(world, "org_a", D("2021-05-01"))
-    assert "joint_punishment" not in after and "market_ban" not in after
-    assert "key_monitoring" in after
-    assert "honour_revocation" in after  # a revoked honour is not restored by repair
+def test_credit_repair_tibet_17_lifts_measures(new_store: Callable[[], Store]) -> None:
+    engine = Engine(new_store(), "tibet")
+    w = build(engine, record=False)
+    engine.put_records([r1(w, jurisdiction="tibet")])
+    engine.add_event(RecordEvent("R1", "repair_applied", D("2021-03-01")))
+    engine.add_event(RecordEvent("R1", "repair_approved", D("2021-04-01")))
+    after = consequences(w, "org_a", D("2021-05-01"))
+    # no Tibet clause makes a repaired subject a monitoring object: only the revoked honour stays revoked
+    assert after == {"honour_revocation"}
+    assert consequences(w, "p_lr_old", D("2021-05-01")) == {"honour_revocation"}
 
 
 def test_corrected_registration_data_rederives(world: World) -> None:
@@ -248,7 +272,8 @@ def test_everything_is_deterministic_as_of_a_date(world: World) -> None:
     assert before_act.measures == []
 
 
-def test_objection_upheld_on_a_wrong_red_listing_jiangyin_24_claws_back_benefits(world: World) -> None:
+def test_objection_upheld_on_a_wrong_red_listing_jiangyin_24_claws_back_benefits(jiangyin: World) -> None:
+    world = jiangyin
     world.engine.put_list_entries([_red(world)])
     world.engine.add_event(RecordEvent("RED1", "objection_filed", D("2020-02-01")))
     world.engine.add_event(RecordEvent("RED1", "objection_upheld", D("2020-02-10")))

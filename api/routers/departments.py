@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 
 from graph_credit.cases import case_statistics, open_case, open_items, report_feedback
-from graph_credit.engine import Engine
+from graph_credit.engine import BlackListConflict, Engine
 from graph_credit.model import Cause, DishonestyRecord, ListEntry, RecordEvent, Responsible, RoleEdge
 from graph_credit.policy import available_jurisdictions
 
@@ -115,18 +115,14 @@ def _put_list_entry(eng: Engine, body: ListEntryIn, who: Principal, dept: str, k
     existing = eng.store.get_list_entries([body.entry_id]).get(body.entry_id)
     if existing is not None:
         _own(who, existing.determining_unit, f"list entry {body.entry_id}")
-    if body.list == "red":
-        on = body.valid_from
-        blocking = [f for f in eng.store.facts_of([key])
-                    if f.consequence == "key_supervision" and f.status_on(on) in ("active", "suspended")]
-        if blocking:
-            raise HTTPException(409, {"code": "black_list_conflict", "field": "subject",
-                                      "message": "subject is on an effective black list (P5, Jiangyin (6))",
-                                      "facts": [f.fact_id for f in blocking]})
     entry = ListEntry(entry_id=body.entry_id, subject=key, list=body.list, name=body.name, determining_unit=dept,
                       basis=body.basis, valid_from=body.valid_from, valid_to=body.valid_to,
                       publicity_from=body.publicity_from, publicity_to=body.publicity_to, status=body.status)
-    result = eng.put_list_entries([entry])
+    try:
+        result = eng.put_list_entries([entry])
+    except BlackListConflict as e:
+        raise HTTPException(409, {"code": "black_list_conflict", "field": "subject", "message": str(e),
+                                  "facts": e.facts, "basis": e.basis}) from None
     return {"entry_id": entry.entry_id, "status": entry.status, "facts_changed": len(result.added),
             "facts_removed": len(result.removed)}
 
