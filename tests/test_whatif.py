@@ -48,18 +48,23 @@ def test_derive_takes_a_policy_override_and_writes_nothing(world: World) -> None
 def test_jiangyin_24_does_not_suspend_measures_during_an_objection(world: World) -> None:
     world.engine.add_event(RecordEvent("R1", "objection_filed", D("2020-10-01")))
     before = _facts(world.store)
-    result = what_if(world.store, world["org_a"], DEFAULT, JIANGYIN, D("2020-10-15"))
+    result = what_if(world.store, world["p_lr_old"], DEFAULT, JIANGYIN, D("2020-10-15"))
     assert _facts(world.store) == before  # nothing written
     changed = [d for d in result.differences if d["change"] == "changed"]
-    assert {d["consequence"] for d in changed} == {"joint_punishment", "market_ban", "honour_revocation",
-                                                   "commendation_ineligible"}
+    assert {d["consequence"] for d in changed} == {"personal_credit_entry", "responsible_person_punishment"}
     for d in changed:
         assert d["fields"]["suspended"] == {"a": [[D("2020-10-01"), None]], "b": []}
         assert d["fields"]["status"] == {"a": "suspended", "b": "active"}
-        assert "Xiaoyi 43" in d["clauses"]["a"] and d["clauses"]["b"] == ["Jiangyin (24)"]
+        assert "GuoFa33 (20)" in d["clauses"]["a"] and "Jiangyin (24)" in d["clauses"]["b"]
         assert d["rule"]["a"]["id"] == d["rule"]["b"]["id"] == d["rule_id"]
-    assert result.counts() == {"only_a": 0, "only_b": 0, "changed": 4, "measures": 0}
-    # without an objection the two policies agree on this company
+
+
+def test_jiangyin_11_a_serious_record_alone_is_not_a_black_listing(world: World) -> None:
+    # Under Jiangyin the administrative punishments, the entry ban and the honours follow the black list
+    result = what_if(world.store, world["org_a"], DEFAULT, JIANGYIN, D("2020-10-15"))
+    assert {(d["change"], d["rule_id"]) for d in result.differences} == {
+        ("only_a", "P0"), ("only_a", "P2"), ("only_a", "P3"), ("only_a", "P3b")}
+    # without a record the two policies agree on this company
     assert what_if(world.store, world["org_c"], DEFAULT, JIANGYIN, D("2020-10-15")).differences == []
 
 
@@ -69,16 +74,16 @@ def _defaulter(engine: Engine, w: World, decided: str, jurisdiction: str = "defa
 
 
 def test_p4_shandong_11_one_policy_at_two_effective_dates(new_store: Callable[[], Store]) -> None:
-    engine = Engine(new_store())
+    engine = Engine(new_store(), "shandong")
     w = build(engine, record=False)
-    _defaulter(engine, w, "2018-03-01")
-    result = what_if(w.store, w["p_other"], PolicyChoice("default", D("2017-06-01")), PolicyChoice("default"),
+    _defaulter(engine, w, "2018-03-01", "shandong")
+    result = what_if(w.store, w["p_other"], PolicyChoice("shandong", D("2017-06-01")), PolicyChoice("shandong"),
                      D("2018-06-01"))
-    (only,) = [d for d in result.differences if d["change"] != "measures"]
-    assert only["change"] == "only_b" and only["rule_id"] == "P4"
-    assert only["consequence"] == "public_institution_lr_bar" and only["clauses"]["b"] == ["Shandong 11"]
-    assert only["rule"]["a"] is None and "not in force in default on 2017-06-01" in only["reason"]
-    assert only["fact"]["status"] == "active"
+    only = [d for d in result.differences if d["change"] == "only_b"]
+    assert [d["rule_id"] for d in only] == ["P4"]
+    assert only[0]["consequence"] == "public_institution_lr_bar" and only[0]["clauses"]["b"] == ["Shandong 11"]
+    assert only[0]["rule"]["a"] is None and "not in force in shandong on 2017-06-01" in only[0]["reason"]
+    assert only[0]["fact"]["status"] == "active"
 
 
 def test_shandong_before_and_after_2017_12_22(new_store: Callable[[], Store]) -> None:
@@ -88,13 +93,16 @@ def test_shandong_before_and_after_2017_12_22(new_store: Callable[[], Store]) ->
     # decided before the Shandong document: shandong and default derive and implement the same
     early = what_if(w.store, w["p_other"], DEFAULT, PolicyChoice("shandong"), D("2017-07-01"))
     assert early.differences == [] and early.facts_a == early.facts_b == 2  # P0 and P6
-    # the same record judged under Shandong's policy as in force from 2018: P4 and Shandong's measures
+    # the same record judged under Shandong's policy as in force from 2018: P4, Shandong's own bases
+    # beside the national ones, and the measures only Shandong names (flights and trains among them)
     later = what_if(w.store, w["p_other"], DEFAULT, PolicyChoice("shandong", D("2018-01-01")), D("2018-06-01"))
-    assert {(d["change"], d["rule_id"]) for d in later.differences} == {("only_b", "P4"), ("measures", "P0")}
-    measures = next(d for d in later.differences if d["change"] == "measures")
-    assert [m["code"] for m in measures["measures"]["only_b"]] == ["DISHONEST_OFFICIAL_APPOINTMENT",
-                                                                   "FUTURES_SERVICE_RESTRICTION"]
-    assert measures["clauses"] == {"a": [], "b": ["Shandong 11", "Shandong 12"]}
+    assert {(d["change"], d["rule_id"]) for d in later.differences} == {
+        ("only_b", "P4"), ("changed", "P0"), ("changed", "P6"), ("measures", "P0"), ("measures", "P6")}
+    for d in later.differences:
+        assert all(c.startswith(("Shandong", "GuoFa33")) for c in d["clauses"]["b"])
+    measures = {m["code"] for d in later.differences if d["change"] == "measures" for m in d["measures"]["only_b"]}
+    assert {"DISHONEST_OFFICIAL_APPOINTMENT", "FUTURES_SERVICE_RESTRICTION", "AIR_TRAVEL_RESTRICTION",
+            "RAIL_TRAVEL_RESTRICTION"} <= measures
 
 
 def test_ganzhou_4_2_reaches_social_organisations(new_store: Callable[[], Store]) -> None:
@@ -115,12 +123,13 @@ def test_ganzhou_4_2_reaches_social_organisations(new_store: Callable[[], Store]
     assert {d["rule_id"] for d in person.differences if d["change"] == "only_b"} == {"P2", "P3b"}
 
 
-def test_tibet_differs_only_in_measures_for_this_record(world: World) -> None:
+def test_tibet_differs_only_in_measures_and_bases_for_this_record(world: World) -> None:
     result = what_if(world.store, world["org_a"], DEFAULT, PolicyChoice("tibet"), D("2021-01-01"))
-    assert {d["change"] for d in result.differences} == {"measures"}
-    codes = {m["code"] for d in result.differences for m in d["measures"]["only_b"]}
+    assert {d["change"] for d in result.differences} == {"measures", "changed"}
+    assert all(set(d["fields"]) <= {"basis", "rule_version"} for d in result.differences if d["change"] == "changed")
+    codes = {m["code"] for d in result.differences if d["change"] == "measures" for m in d["measures"]["only_b"]}
     assert "CENTRAL_BUDGET_INVESTMENT_RESTRICTION" in codes
-    assert all(c.startswith("Tibet") for d in result.differences for c in d["clauses"]["b"])
+    assert all(c.startswith(("Tibet", "GuoFa33")) for d in result.differences for c in d["clauses"]["b"])
 
 
 def test_region_what_if_covers_every_target(world: World) -> None:
@@ -164,13 +173,14 @@ def client(tmp_path):  # type: ignore[no-untyped-def]
 
 def test_api_what_if_subject_and_region(client) -> None:  # type: ignore[no-untyped-def]
     c, w = client
-    body = {"subject": w["org_a"], "a": {"jurisdiction": "default"}, "b": {"jurisdiction": "jiangyin"}}
+    body = {"subject": w["p_lr_old"], "a": {"jurisdiction": "default"}, "b": {"jurisdiction": "jiangyin"}}
     r = c.post("/v1/what-if", json=body, headers=MARKET)
     assert r.status_code == 200, r.text
     data = r.json()
-    assert data["counts"]["changed"] == 4 and data["truncated"] is False
-    assert all(d["clauses"]["b"] == ["Jiangyin (24)"] for d in data["differences"])
-    assert data["differences"][0]["fields"]["status"] == {"a": "suspended", "b": "active"}
+    assert data["counts"]["changed"] == 2 and data["truncated"] is False
+    changed = [d for d in data["differences"] if d["change"] == "changed"]
+    assert all("Jiangyin (24)" in d["clauses"]["b"] for d in changed)
+    assert changed[0]["fields"]["status"] == {"a": "suspended", "b": "active"}
     region = c.post("/v1/what-if", json={"region": "320281", "a": {}, "b": {"jurisdiction": "jiangyin"},
                                          "limit": 2}, headers=INVESTIGATOR)
     assert region.status_code == 200 and region.json()["truncated"] is True
