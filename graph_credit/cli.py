@@ -123,6 +123,16 @@ def check(subject: str, matter: str, as_of: str | None = None, store: str | None
         s.close()
 
 
+@app.command("policy-table")
+def policy_table(out: Path = typer.Option(Path("docs/jurisdictions.md"), help="where to write the table")) -> None:
+    """Write the rules and measures × jurisdictions table (applies or not, basis, end) for legal review."""
+    from .policy_table import jurisdiction_table
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(jurisdiction_table() + "\n", encoding="utf-8")
+    typer.echo(f"wrote {out}")
+
+
 @app.command("export-neo4j")
 def export_neo4j(out: Path, store: str | None = StoreOpt) -> None:
     """Write neo4j-admin import CSV files (typed headers, ID spaces) and the import command."""

@@ -688,6 +688,13 @@ class Policy:
             return item
         return item.model_copy(update={"basis": basis}) if basis else None
 
+    def _current_setting(self, setting: S | None, on: date) -> S | None:
+        """A setting's bases as of ``on``; a step whose every basis is later is not yet required."""
+        if setting is None:
+            return None
+        basis = tuple(b for b in setting.basis if self._issued[b.document] <= on)  # type: ignore[attr-defined]
+        return setting.model_copy(update={"basis": basis}) if basis else None
+
     def _build(self, on: date) -> PolicySnapshot:
         gone = self.issued <= on and bool(self.removed)  # removals take effect with the document
         removed_rules = {r.rule for r in self.removed if r.rule} if gone else set()
@@ -710,13 +717,14 @@ class Policy:
             on=on,
             rules=tuple(rules),
             measures=tuple(measures),
-            objection=self.objection,
-            repair=self.repair,
-            green_channel=self.green_channel,
-            punishment_period=self.punishment_period,
-            objection_remedy=self.objection_remedy,
-            objection_feedback=self.objection_feedback,
-            list_exit_announcement=self.list_exit_announcement,
+            # the lifecycle settings always apply; their bases are those issued by the date
+            objection=self._current_setting(self.objection, on) or self.objection,
+            repair=self._current_setting(self.repair, on) or self.repair,
+            green_channel=self._current_setting(self.green_channel, on) or self.green_channel,
+            punishment_period=self._current_setting(self.punishment_period, on) or self.punishment_period,
+            objection_remedy=self._current_setting(self.objection_remedy, on),
+            objection_feedback=self._current_setting(self.objection_feedback, on),
+            list_exit_announcement=self._current_setting(self.list_exit_announcement, on),
             categories=self.categories,
             matters=self.matters,
             departments=self.departments,

@@ -1,0 +1,320 @@
+"""Each jurisdiction is its own law (issue 13): tests named after the clause whose scope they pin.
+
+A consequence applies only where the record's own document (or Guo Fa 33) supports it; every restriction
+ends; the lifecycle steps the documents require happen; the legal reviewer's table is current.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from graph_credit.checks import check
+from graph_credit.engine import BlackListConflict, Engine
+from graph_credit.model import DishonestyRecord, Honour, ListEntry, RecordEvent
+from graph_credit.policy import NATIONAL, available_jurisdictions, load_policy
+from graph_credit.policy_table import jurisdiction_table
+from graph_credit.store import SQLiteStore, Store
+from tests.scenario import D, World, build, consequences, r1
+
+JURISDICTIONS = available_jurisdictions()
+LOCAL = [j for j in JURISDICTIONS if j != "default"]
+
+
+def _world(new_store: Callable[[], Store], jurisdiction: str, **record: object) -> World:
+    w = build(Engine(new_store(), jurisdiction), record=False)
+    w.engine.put_records([r1(w, jurisdiction=jurisdiction, **record)])  # keywords change the scenario's R1
+    return w
+
+
+def _defaulter(w: World, jurisdiction: str, category: str = "judgment_defaulter", **fields: object) -> None:
+    w.engine.put_records([DishonestyRecord("R4", w["p_other"], category, "serious", D("2020-01-10"),
+                                           period_end=D("2023-01-10"), jurisdiction=jurisdiction,
+                                           department="court", **fields)])  # type: ignore[arg-type]
+
+
+ON = D("2021-01-01")
+
+
+def _decision(w: World, subject: str, matter: str, on: date = ON) -> str:
+    return check(w.store, w[subject], matter, on, with_related=False).decision
+
+
+# --------------------------------------------------------------------------------------------------
+# Scope: nothing of one local document applies under another.
+
+
+@pytest.mark.parametrize("jurisdiction", JURISDICTIONS)
+def test_every_rule_and_measure_in_force_cites_its_own_document_or_the_national_one(jurisdiction: str) -> None:
+    policy = load_policy(jurisdiction)
+    own = {policy.document, NATIONAL}
+    for on in policy.snapshot_dates() + [D("2030-01-01")]:
+        snap = policy.at(on)
+        for entry in (*snap.rules, *snap.measures):
+            documents = {b.document for b in entry.basis}
+            assert documents and documents <= own, (jurisdiction, on, entry)
+        for setting in (snap.objection, snap.repair, snap.green_channel, snap.punishment_period):
+            assert {b.document for b in setting.basis} <= own
+
+
+@pytest.mark.parametrize("jurisdiction", [j for j in JURISDICTIONS if j != "shandong"])
+def test_shandong_11_public_institution_bar_is_no_deny_elsewhere(new_store: Callable[[], Store],
+                                                                 jurisdiction: str) -> None:
+    w = _world(new_store, jurisdiction)
+    _defaulter(w, jurisdiction)
+    assert _decision(w, "p_other", "public_institution_lr_registration") != "deny"
+
+
+def test_shandong_11_public_institution_bar_denies_under_shandong(new_store: Callable[[], Store]) -> None:
+    w = _world(new_store, "shandong")
+    _defaulter(w, "shandong")
+    result = check(w.store, w["p_other"], "public_institution_lr_registration", D("2021-01-01"), with_related=False)
+    assert result.decision == "deny" and result.measures[0]["basis"] == ["Shandong 11"]
+
+
+def test_xiaoyi_23_no_flights_or_trains_for_a_xiaoyi_defaulter(new_store: Callable[[], Store]) -> None:
+    w = _world(new_store, "xiaoyi")
+    _defaulter(w, "xiaoyi")
+    for matter in ("air_travel", "rail_travel", "securities_issuance"):
+        assert _decision(w, "p_other", matter) == "allow", matter
+    for matter in ("exit", "real_estate_purchase", "travel_leisure", "star_hotel"):
+        assert _decision(w, "p_other", matter) == "deny", matter
+
+
+def test_shandong_12_flights_and_trains_for_a_shandong_defaulter(new_store: Callable[[], Store]) -> None:
+    w = _world(new_store, "shandong")
+    _defaulter(w, "shandong")
+    assert _decision(w, "p_other", "air_travel") == "deny" and _decision(w, "p_other", "rail_travel") == "deny"
+
+
+@pytest.mark.parametrize("jurisdiction", ["tibet", "jiangyin"])
+def test_tibet_13_jiangyin_12_exit_restriction_only_for_judgment_defaulters(
+    new_store: Callable[[], Store], jurisdiction: str
+) -> None:
+    w = _world(new_store, jurisdiction)
+    _defaulter(w, jurisdiction, "refusing_to_perform")
+    assert _decision(w, "p_other", "exit") == "allow"
+    w.engine.put_records([DishonestyRecord("R5", w["p_other"], "judgment_defaulter", "serious", D("2020-02-01"),
+                                           period_end=D("2023-01-10"), jurisdiction=jurisdiction)])
+    assert _decision(w, "p_other", "exit") == "deny"
+
+
+def test_jiangyin_11_serious_record_alone_denies_no_procurement(new_store: Callable[[], Store]) -> None:
+    w = _world(new_store, "jiangyin")
+    assert _decision(w, "org_a", "government_procurement") == "allow"
+    # ... and revokes no honour of the legal representative (only the black-listed subject's own, below)
+    assert "honour_revocation" not in consequences(w, "p_lr_old", D("2021-01-01"))
+
+
+def test_jiangyin_11_black_listed_subject_is_punished_and_loses_its_own_honours(
+    new_store: Callable[[], Store],
+) -> None:
+    w = _world(new_store, "jiangyin")
+    w.engine.put_list_entries([ListEntry("B1", w["org_a"], "black", "失信黑名单", "market_regulation", "Jiangyin (6)",
+                                         D("2020-10-01"), D("2022-10-01"))])
+    assert _decision(w, "org_a", "government_procurement") == "deny"
+    assert "honour_revocation" in consequences(w, "org_a", D("2021-01-01"))
+    assert "honour_revocation" not in consequences(w, "p_lr_old", D("2021-01-01"))
+    assert "market_ban" in consequences(w, "p_lr_new", D("2021-01-01"))  # the legal representative at listing
+    assert "market_ban" not in consequences(w, "p_lr_old", D("2021-01-01"))  # left before the listing
+    assert _decision(w, "org_a", "government_procurement", D("2022-10-01")) != "deny"  # ends with the listing
+
+
+@pytest.mark.parametrize("jurisdiction", ["xiaoyi", "ganzhou", "tibet", "default"])
+def test_jiangyin_6_and_17_apply_only_under_jiangyin(new_store: Callable[[], Store], jurisdiction: str) -> None:
+    w = _world(new_store, jurisdiction)
+    w.engine.put_list_entries([ListEntry("B1", w["org_c"], "black", "失信黑名单", "market_regulation", "-",
+                                         D("2019-01-01"), D("2020-01-01"))])
+    assert "key_monitoring" not in consequences(w, "org_c", D("2020-06-01"))
+    assert check(w.store, w["org_c"], "red_list", D("2020-06-01"), with_related=False).decision != "deny"
+
+
+def test_xiaoyi_42_record_repaired_in_2017_is_no_deny_in_2019(new_store: Callable[[], Store]) -> None:
+    w = _world(new_store, "xiaoyi", record_id="R1", decision_date=D("2017-06-01"), act_date=D("2017-01-01"),
+               period_end=D("2020-06-01"))
+    w.engine.add_event(RecordEvent("R1", "repair_applied", D("2017-08-01")))
+    w.engine.add_event(RecordEvent("R1", "repair_approved", D("2017-09-01")))
+    for matter in ("government_procurement", "supervision_inspection", "red_list", "commendation"):
+        assert _decision(w, "org_a", matter, D("2019-01-01")) != "deny", matter
+
+
+@pytest.mark.parametrize("jurisdiction", LOCAL)
+def test_a_consequence_carries_only_the_bases_of_its_own_jurisdiction(new_store: Callable[[], Store],
+                                                                     jurisdiction: str) -> None:
+    w = _world(new_store, jurisdiction)
+    own = {load_policy(jurisdiction).document, NATIONAL}
+    for f in w.store.iter_facts():
+        assert {b.split(" ")[0] for b in f.basis} <= own, f
+    result = check(w.store, w["p_lr_old"], "legal_representative_registration", D("2021-01-01"), with_related=False)
+    for m in result.measures:
+        assert {b.split(" ")[0] for b in m["basis"] + m["rule_basis"]} <= own, m
+
+
+# --------------------------------------------------------------------------------------------------
+# Every restriction ends.
+
+
+def test_xiaoyi_42_legal_representative_no_longer_under_review_after_the_period(new_store: Callable[[], Store]) -> None:
+    w = _world(new_store, "default", period_end=D("2023-09-01"))
+    assert _decision(w, "p_lr_old", "legal_representative_registration") == "review"
+    assert _decision(w, "p_lr_old", "legal_representative_registration", D("2030-01-01")) == "allow"
+    # the entry stays in the person's history, as an ended fact
+    ended = [f for f, s in w.engine.facts_on(w["p_lr_old"], D("2030-01-01"), include_ended=True)
+             if f.consequence == "personal_credit_entry"]
+    assert ended and ended[0].ended_by == "expired"
+
+
+@pytest.mark.parametrize("jurisdiction", ["xiaoyi", "tibet", "default"])
+def test_xiaoyi_42_tibet_17_repair_never_leaves_a_subject_worse_off_than_waiting(
+    new_store: Callable[[], Store], jurisdiction: str
+) -> None:
+    repaired = _world(new_store, jurisdiction)
+    repaired.engine.add_event(RecordEvent("R1", "repair_applied", D("2021-03-01")))
+    repaired.engine.add_event(RecordEvent("R1", "repair_approved", D("2021-04-01")))
+    waited = _world(new_store, jurisdiction)
+    for year in range(2021, 2031):
+        on = D(f"{year}-06-01")
+        rank = {"deny": 0, "review": 1, "allow": 2, "green_channel": 3}
+        for matter in ("licensing", "government_procurement", "legal_representative_registration"):
+            assert rank[_decision(repaired, "org_a", matter, on)] >= rank[_decision(waited, "org_a", matter, on)]
+    assert _decision(repaired, "org_a", "licensing", D("2024-06-01")) == "green_channel"
+
+
+RESTRICTING = {"joint_punishment", "personal_credit_entry", "responsible_person_punishment", "market_ban",
+               "commendation_ineligible", "public_institution_lr_bar", "high_consumption_restriction",
+               "exit_restriction", "key_supervision", "key_monitoring", "red_list_removal"}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(jurisdiction=st.sampled_from(JURISDICTIONS),
+       category=st.sampled_from(["tax_evasion", "judgment_defaulter", "refusing_to_perform"]),
+       period_days=st.none() | st.integers(30, 2000), repair=st.booleans(),
+       list_days=st.integers(1, 2000), exit_early=st.booleans())
+def test_far_past_every_period_repair_and_exit_nothing_restricts(
+    tmp_path_factory: pytest.TempPathFactory, jurisdiction: str, category: str, period_days: int | None,
+    repair: bool, list_days: int, exit_early: bool,
+) -> None:
+    store = SQLiteStore(tmp_path_factory.mktemp("p") / "s.sqlite")
+    try:
+        engine = Engine(store, jurisdiction)
+        w = build(engine, record=False)
+        decided = D("2019-03-01")
+        end = decided + timedelta(days=period_days) if period_days else None
+        engine.put_records([r1(w, category=category, jurisdiction=jurisdiction, decision_date=decided,
+                               period_end=end)])
+        engine.put_list_entries([ListEntry("B1", w["org_a"], "black", "失信黑名单", "market_regulation", "-",
+                                           decided, decided + timedelta(days=list_days))])
+        if repair:
+            engine.add_event(RecordEvent("R1", "repair_applied", D("2019-06-01")))
+            engine.add_event(RecordEvent("R1", "repair_approved", D("2019-07-01")))
+        if exit_early:
+            engine.add_event(RecordEvent("B1", "exit", D("2019-08-01")))
+        far = D("2040-01-01")
+        for f in store.iter_facts():
+            if f.status_on(far) == "active":
+                rule = load_policy(f.jurisdiction).at(f.valid_from).rule(f.rule_id)
+                assert f.consequence not in RESTRICTING or rule.permanent is not None, f
+    finally:
+        store.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# Steps the documents require.
+
+
+def test_tibet_18_a_rejected_objection_is_reported_to_the_objector(new_store: Callable[[], Store]) -> None:
+    w = _world(new_store, "tibet")
+    w.engine.add_event(RecordEvent("R1", "objection_filed", D("2020-10-01"), by="finance"))
+    w.engine.add_event(RecordEvent("R1", "objection_rejected", D("2020-10-15")))
+    (notice,) = w.store.query("notices", {"change": "objection_result"})
+    assert notice["result"] == "rejected" and notice["departments"] == ["finance"]
+    assert notice["basis"] == ["Tibet (18)"]
+
+
+def test_jiangyin_17_black_list_exit_is_announced_through_the_original_channel(
+    new_store: Callable[[], Store],
+) -> None:
+    w = _world(new_store, "jiangyin")
+    w.engine.put_list_entries([ListEntry("B1", w["org_c"], "black", "失信黑名单", "market_regulation", "-",
+                                         D("2020-01-01"), publicity_from=D("2019-12-01"),
+                                         publicity_to=D("2019-12-15"))])
+    w.engine.add_event(RecordEvent("B1", "exit", D("2021-01-01")))
+    (notice,) = w.store.query("notices", {"change": "exit_announcement"})
+    assert notice["departments"] == ["market_regulation"] and notice["publicity"]["from"] == "2019-12-01"
+    assert notice["basis"] == ["Jiangyin (17)"]
+
+
+def test_jiangyin_24_upheld_objection_tracks_apology_and_compensation(new_store: Callable[[], Store]) -> None:
+    w = _world(new_store, "jiangyin")
+    w.engine.add_event(RecordEvent("R1", "objection_filed", D("2020-10-01")))
+    w.engine.add_event(RecordEvent("R1", "objection_upheld", D("2020-10-15")))
+    (remedy,) = w.store.query("notices", {"change": "clarification"})
+    assert remedy["apology_required"] and remedy["compensation_where_harmed"]
+    assert set(remedy["basis"]) == {"Jiangyin (24)"}
+
+
+def test_xiaoyi_42_a_record_without_a_period_is_flagged_to_its_department_and_in_checks(
+    new_store: Callable[[], Store],
+) -> None:
+    w = _world(new_store, "xiaoyi", period_end=None)
+    (notice,) = w.store.query("notices", {"change": "period_assumed"})
+    assert notice["departments"] == ["market_regulation"] and notice["assumed_period_end"] == "2023-09-01"
+    result = check(w.store, w["p_lr_old"], "credit_record", D("2021-01-01"), with_related=False)
+    assert result.measures and all(m["period_assumed"] for m in result.measures)
+    assert any(x["kind"] == "period_assumed" for x in result.warnings)
+
+
+def test_xiaoyi_21_an_honour_granted_during_the_commendation_bar_is_revoked_and_flagged(
+    new_store: Callable[[], Store],
+) -> None:
+    w = _world(new_store, "xiaoyi")
+    w.engine.put_honours([Honour("H-NEW", w["org_a"], "文明单位", "civilisation_office", D("2021-05-01"))])
+    revoked = [f for f in w.store.facts_of([w["org_a"]]) if f.object_id == "H-NEW"]
+    assert revoked and revoked[0].valid_from == D("2021-05-01")
+    (flag,) = w.store.query("notices", {"change": "honour_awarded_during_bar"})
+    assert flag["departments"] == ["civilisation_office"]
+    # after the bar an honour is not touched
+    w.engine.put_honours([Honour("H-LATER", w["org_a"], "文明单位", "civilisation_office", D("2024-01-01"))])
+    assert not [f for f in w.store.facts_of([w["org_a"]]) if f.object_id == "H-LATER"]
+
+
+def test_jiangyin_6_an_effective_red_listing_of_a_black_listed_subject_is_refused(
+    new_store: Callable[[], Store],
+) -> None:
+    w = _world(new_store, "jiangyin")
+    w.engine.put_list_entries([ListEntry("B1", w["org_c"], "black", "失信黑名单", "market_regulation", "-",
+                                         D("2020-01-01"))])
+    before = sorted(e.entry_id for e in w.store.iter_list_entries())
+    with pytest.raises(BlackListConflict, match="Jiangyin \\(6\\)"):
+        w.engine.put_list_entries([ListEntry("R9", w["org_c"], "red", "诚信典型", "development_reform", "-",
+                                             D("2020-06-01"))])
+    assert sorted(e.entry_id for e in w.store.iter_list_entries()) == before  # nothing written
+
+
+# --------------------------------------------------------------------------------------------------
+# The reviewer's table.
+
+
+def test_the_jurisdiction_table_in_docs_is_current() -> None:
+    committed = (Path(__file__).parents[1] / "docs" / "jurisdictions.md").read_text(encoding="utf-8")
+    assert committed == jurisdiction_table() + "\n", "docs/jurisdictions.md is stale: run graph-credit policy-table"
+
+
+def test_the_same_facts_get_different_answers_exactly_where_the_documents_differ(
+    new_store: Callable[[], Store],
+) -> None:
+    answers = {}
+    for j in JURISDICTIONS:
+        w = _world(new_store, j)
+        _defaulter(w, j)
+        answers[j] = {m: _decision(w, "p_other", m)
+                      for m in ("air_travel", "exit", "public_institution_lr_registration")}
+    assert answers["xiaoyi"]["air_travel"] == answers["default"]["air_travel"] == "allow"
+    assert answers["shandong"] == {"air_travel": "deny", "exit": "deny", "public_institution_lr_registration": "deny"}
+    assert all(a["public_institution_lr_registration"] != "deny" for j, a in answers.items() if j != "shandong")
+    assert all(a["exit"] == "deny" for a in answers.values())
