@@ -27,8 +27,9 @@ __all__ = ["BeneficialOwner", "Controller", "Holdings", "Neighbourhood", "Owners
            "stake_through", "ultimate_controllers", "weights"]
 
 ADVERSE = frozenset({
-    "joint_punishment", "market_ban", "key_supervision", "personal_credit_entry", "high_consumption_restriction",
-    "public_institution_lr_bar", "commendation_ineligible", "honour_revocation", "key_monitoring",
+    "joint_punishment", "market_ban", "key_supervision", "personal_credit_entry", "responsible_person_punishment",
+    "high_consumption_restriction", "exit_restriction", "public_institution_lr_bar", "commendation_ineligible",
+    "honour_revocation", "key_monitoring",
 })
 
 

@@ -105,8 +105,6 @@ def _side(snap: PolicySnapshot) -> dict[str, Any]:
 
 
 def _why_missing(f: DerivedFact, other: PolicySnapshot) -> str:
-    if f.rule_id == "REPAIR":
-        return "the other policy derives no key monitoring after repair here"
     ref = _rule_ref(other, f.rule_id)
     if ref is None:
         return f"rule {f.rule_id} is not in force in {other.jurisdiction} on {other.on}"

@@ -318,3 +318,37 @@ def test_the_same_facts_get_different_answers_exactly_where_the_documents_differ
     assert answers["shandong"] == {"air_travel": "deny", "exit": "deny", "public_institution_lr_registration": "deny"}
     assert all(a["public_institution_lr_registration"] != "deny" for j, a in answers.items() if j != "shandong")
     assert all(a["exit"] == "deny" for a in answers.values())
+
+
+@pytest.mark.parametrize("jurisdiction", ["tibet", "xiaoyi"])
+def test_tibet_17_an_approved_repair_of_a_black_listing_lifts_its_supervision(
+    new_store: Callable[[], Store], jurisdiction: str
+) -> None:
+    w = _world(new_store, jurisdiction)
+    w.engine.put_list_entries([ListEntry("B1", w["org_c"], "black", "失信黑名单", "market_regulation", "-",
+                                         D("2020-01-01"))])
+    assert "key_supervision" in consequences(w, "org_c", ON)
+    w.engine.add_event(RecordEvent("B1", "repair_applied", D("2021-02-01")))
+    w.engine.add_event(RecordEvent("B1", "repair_approved", D("2021-03-01")))
+    assert "key_supervision" not in consequences(w, "org_c", D("2021-03-01"))
+
+
+def test_jiangyin_23_repair_is_only_a_reference_for_leaving_the_black_list(new_store: Callable[[], Store]) -> None:
+    w = _world(new_store, "jiangyin")
+    w.engine.put_list_entries([ListEntry("B1", w["org_c"], "black", "失信黑名单", "market_regulation", "-",
+                                         D("2020-01-01"))])
+    w.engine.add_event(RecordEvent("B1", "repair_applied", D("2021-02-01")))
+    w.engine.add_event(RecordEvent("B1", "repair_approved", D("2021-03-01")))
+    assert "key_supervision" in consequences(w, "org_c", D("2021-03-01"))  # still listed: exit decides
+    w.engine.add_event(RecordEvent("B1", "exit", D("2021-04-01")))
+    after = consequences(w, "org_c", D("2021-04-01"))
+    assert "key_supervision" not in after and "key_monitoring" in after
+
+
+def test_every_consequence_has_a_risk_weight_and_a_status() -> None:
+    from graph_credit.analytics.status import CONSEQUENCE_STATUS
+    from graph_credit.policy import CONSEQUENCES
+    from graph_credit.risk import ADVERSE, weights
+
+    assert set(CONSEQUENCES) <= set(CONSEQUENCE_STATUS)
+    assert set(CONSEQUENCES) - {"green_channel", "red_list_removal"} <= set(weights()["consequences"]) & ADVERSE

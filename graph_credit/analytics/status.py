@@ -31,14 +31,16 @@ STATUSES = ("banned", "black_listed", "dishonest", "restricted", "monitored", "r
 CONSEQUENCE_STATUS: dict[str, str] = {
     "market_ban": "banned",  # 市场和行业禁入 (P2)
     "high_consumption_restriction": "banned",  # 限制高消费 (P6)
+    "exit_restriction": "banned",  # 失信被执行人限制出境 (Jiangyin P6e)
     "public_institution_lr_bar": "banned",  # 不得担任事业单位法定代表人 (P4)
     "key_supervision": "black_listed",  # black list entry in force: key supervision object (P8)
     "joint_punishment": "dishonest",  # subject of a serious dishonesty record (P0)
     "personal_credit_entry": "dishonest",  # entry in a person's credit record (P1)
+    "responsible_person_punishment": "dishonest",  # measures on the responsible persons (P1b)
     "commendation_ineligible": "restricted",  # 取消评先评优资格 (P3)
     "honour_revocation": "restricted",
     "red_list_removal": "restricted",
-    "key_monitoring": "monitored",  # after repair or exit: key monitoring object
+    "key_monitoring": "monitored",  # after exit from a black list: key monitoring object (Jiangyin (17))
     "green_channel": "red_listed",  # red list (诚信典型): green channel (P7)
 }
 ADVERSE_STATUSES = frozenset({"banned", "black_listed", "dishonest"})
