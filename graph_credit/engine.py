@@ -218,8 +218,8 @@ class Engine:
 
     def put_list_entries(self, entries: Sequence[ListEntry]) -> RefreshResult:
         """List entries interact per subject (P5), so every entry of each subject is re-derived. Where the
-        entry's policy bars red listing of black-listed subjects (Jiangyin (6)), an effective red entry for a
-        subject on an effective black list is refused (``BlackListConflict``), and nothing is written."""
+        entry's policy bars red listing of black-listed subjects (Jiangyin (6)), a red entry (from the proposal
+        on) for a subject on an effective black list is refused (``BlackListConflict``), and nothing is written."""
         with self.store.transaction(), self._watching("list entry written") as log:
             for e in entries:
                 self._check_red_listing(e)
@@ -232,7 +232,8 @@ class Engine:
             )
 
     def _check_red_listing(self, entry: ListEntry) -> None:
-        if entry.list != "red" or entry.status != "effective":
+        # Jiangyin (6) cross-checks the preliminary red list: a candidate is refused from the proposal on
+        if entry.list != "red" or entry.status not in ("proposed", "publicity", "effective"):
             return
         snap = load_policy(self.jurisdiction).at(entry.valid_from)
         bar = [r for r in snap.rules if r.consequence == "red_list_removal"]

@@ -440,11 +440,11 @@ def test_facts_frame_status_with_objection_suspension(w: World) -> None:
     after = ga.facts_frame(w.store, D("2023-08-01"), subjects=[w["lr"]])
     assert set(after["status"]) == {"active"} and set(after["target"]) == {w["lr"]}
     assert str(after["valid_from"].dtype) == "datetime64[s]"
-    # the period ended 2024-03-01: only the entry in the personal credit record (lifted by nothing but an
-    # upheld objection) is still in force
-    assert set(ga.facts_frame(w.store, ON)["consequence"]) == {"personal_credit_entry"}
+    # the period ended 2024-03-01: nothing is in force; the personal credit entry stays as history
+    assert ga.facts_frame(w.store, ON).empty
     ended = ga.facts_frame(w.store, ON, include_ended=True)
     assert set(ended.loc[ended["consequence"] == "market_ban", "status"]) == {"expired"}
+    assert set(ended.loc[ended["consequence"] == "personal_credit_entry", "status"]) == {"expired"}
 
 
 def test_subjects_records_and_measures_frames(w: World) -> None:

@@ -42,7 +42,7 @@ def test_check_by_id_number_and_batch(env) -> None:  # type: ignore[no-untyped-d
     client, w = env
     r = client.post("/v1/checks", json={"subject": w.id_numbers["p_lr_old"], "matter":
                                         "legal_representative_registration", "purpose": "登记"}, headers=MARKET)
-    assert r.json()["decision"] == "deny"
+    assert r.json()["decision"] == "review"  # 市场和行业禁入: the registrar judges the industry
     r = client.post("/v1/checks/batch", json={"subjects": [w["org_a"], w["org_c"]], "matter": "government_procurement",
                                               "purpose": "批量审查"}, headers=MARKET)
     assert [x["decision"] for x in r.json()["results"]] == ["deny", "review"]
@@ -116,14 +116,22 @@ def test_department_workflow_and_ownership_of_records(env) -> None:  # type: ign
     assert any(s["applied"] == 1 for s in stats)
 
 
-def test_red_list_proposal_refused_when_black_listed(env) -> None:  # type: ignore[no-untyped-def]
-    client, w = env
-    black = {"entry_id": "B1", "subject": w["org_c"], "list": "black", "name": "失信黑名单",
-             "valid_from": "2020-06-01", "status": "effective"}
-    assert client.post("/v1/list-entries", json=black, headers=MARKET).status_code == 201
-    red = {"entry_id": "RD1", "subject": w["org_c"], "list": "red", "name": "诚信典型", "valid_from": "2020-07-01"}
-    r = client.post("/v1/list-entries", json=red, headers=FINANCE)
-    assert r.status_code == 409 and r.json()["error"]["code"] == "black_list_conflict"
+def test_red_list_refused_when_black_listed_under_jiangyin_6(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    black = {"entry_id": "B1", "list": "black", "name": "失信黑名单", "valid_from": "2020-06-01",
+             "status": "effective"}
+    red = {"entry_id": "RD1", "list": "red", "name": "诚信典型", "valid_from": "2020-07-01"}
+    for jurisdiction, expected in (("jiangyin", 409), ("xiaoyi", 201)):  # the cross-check is Jiangyin's
+        store = SQLiteStore(tmp_path / f"{jurisdiction}.sqlite")
+        w = build(Engine(store, jurisdiction))
+        app = create_app(Settings(demo=True, today=D("2021-01-01"), jurisdiction=jurisdiction), store=store)
+        with TestClient(app) as client:
+            assert client.post("/v1/list-entries", json={**black, "subject": w["org_c"]},
+                               headers=MARKET).status_code == 201
+            r = client.post("/v1/list-entries", json={**red, "subject": w["org_c"]}, headers=FINANCE)
+            assert r.status_code == expected, r.text
+            if expected == 409:
+                assert r.json()["error"]["code"] == "black_list_conflict"
+                assert "Jiangyin (6)" in r.json()["error"]["message"]
 
 
 def test_registration_corrections_only_by_registration_authority(env) -> None:  # type: ignore[no-untyped-def]
@@ -162,7 +170,8 @@ def test_unknown_matter_auth_and_payload_limits(env) -> None:  # type: ignore[no
 def test_policy_and_catalogue_readout(env) -> None:  # type: ignore[no-untyped-def]
     client, _ = env
     policy = client.get("/v1/policy", headers=PUBLIC).json()
-    assert {r["id"] for r in policy["rules"]} >= {"P1", "P2", "P3", "P5", "P6", "P7", "P8"}
+    assert {r["id"] for r in policy["rules"]} >= {"P0", "P1", "P1b", "P2", "P3", "P3b", "P6", "P7", "P8"}
+    assert all(b["document"] == "GuoFa33" for r in policy["rules"] for b in r["basis"])  # the national layer
     cat = client.get("/v1/catalogue?matter=government_procurement", headers=PUBLIC).json()
     assert cat["measures"] and all("government_procurement" in m["matters"] for m in cat["measures"])
     assert client.get("/v1/health").json()["counts"]["organisations"] == 3

@@ -65,7 +65,7 @@ def test_the_comparison_covers_every_decision_and_related_parties(stores: tuple[
     fast, _ = stores
     results = [r for on in DATES for r in check_many(fast, subjects(fast), "government_procurement", on)]
     assert {r.decision for r in results} == {"deny", "review", "allow", "green_channel"}
-    assert sum(len(r.related) for r in results) > 30
+    assert sum(len(r.related) for r in results) > 20
     assert any(r.warnings for r in results)
 
 

@@ -73,7 +73,8 @@ def test_depth_one_watch_alerts_once_for_a_record_on_the_representatives_other_f
     items = alert["items"]
     assert {(named(world, i["subject"]), i["change"], i["distance"]) for i in items} == {
         ("p_principal", "added", 1)}
-    assert {i["consequence"] for i in items} == {"personal_credit_entry", "market_ban", "commendation_ineligible"}
+    assert {i["consequence"] for i in items} == {"personal_credit_entry", "responsible_person_punishment",
+                                                 "market_ban", "commendation_ineligible"}
     assert all(i["cause"] == "record:R2" and i["status"] == "active" for i in items)
     (step,) = items[0]["via"]
     assert (step["holder"], step["role"], step["org"]) == (world["p_principal"], "LEGAL_REPRESENTATIVE",
@@ -111,10 +112,10 @@ def test_roles_list_membership_and_record_lifecycle_alert_the_watched_subject(wo
         ("registration data changed", [("role", "ended")]),
         ("registration data corrected", [("role", "deleted")]),
         ("list entry written", [("list_entry", "added"), ("measure", "added")]),
-        ("exit", [("list_entry", "exit"), ("measure", "added"), ("measure", "ended")]),
+        ("exit", [("list_entry", "exit"), ("measure", "ended")]),
     ]
     exit_items = {(i["consequence"], i["change"]) for i in alerts_of(world, sub)[-1]["items"] if i["kind"] == "measure"}
-    assert exit_items == {("key_supervision", "ended"), ("key_monitoring", "added")}  # P8 aftercare on exit
+    assert exit_items == {("key_supervision", "ended")}  # no aftercare outside Jiangyin (17)
 
 
 def test_without_subscriptions_a_write_pays_one_journal_query(world: World, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -201,7 +202,8 @@ def test_expiry_sweep_notices_departments_and_alerts_watchers_once(world: World)
     assert first["notices_new"] == len(notices) and first["alerts_new"] == 1
     (alert,) = alerts_of(world, sub)
     assert alert["trigger"] == "expiry" and {i["change"] for i in alert["items"]} == {"expired"}
-    assert {i["consequence"] for i in alert["items"]} == {"market_ban", "commendation_ineligible"}
+    assert {i["consequence"] for i in alert["items"]} == {"market_ban", "commendation_ineligible",
+                                                          "personal_credit_entry", "responsible_person_punishment"}
     again = monitor.sweep(world.store, D("2023-10-01"))
     assert (again["notices_new"], again["alerts_new"]) == (0, 0)
 
@@ -279,7 +281,7 @@ def test_webhook_delivers_signed_alert_once(world: World, receiver) -> None:  # 
     assert not monitor.verify_signature(SECRET, body + b" ", ts, signature)
     sent = json.loads(body)
     assert sent["type"] == "graph_credit.alert" and sent["alert"]["id"] == alert["id"]
-    assert headers[monitor.ALERT_HEADER.lower()] == alert["id"] and len(sent["alert"]["items"]) == 3
+    assert headers[monitor.ALERT_HEADER.lower()] == alert["id"] and len(sent["alert"]["items"]) == 4
 
     (stored,) = alerts_of(world, sub)
     assert (stored["delivery_state"], stored["attempts"], stored["last_status"]) == ("delivered", 1, 200)
