@@ -376,7 +376,7 @@ def _bad_dir(path: Path) -> Path:
             [
                 "R3",
                 ORG2,
-                "fraud",
+                "contract_fraud",
                 "general",
                 "2017-05-01",
                 "2016-08-01",
@@ -390,7 +390,7 @@ def _bad_dir(path: Path) -> Path:
             [
                 "R4",
                 ORG2,
-                "fraud",
+                "contract_fraud",
                 "serious",
                 "",
                 "2016-08-01",
@@ -404,7 +404,7 @@ def _bad_dir(path: Path) -> Path:
             [
                 "R5",
                 make_uscc(77),
-                "fraud",
+                "contract_fraud",
                 "serious",
                 "",
                 "2016-08-01",
