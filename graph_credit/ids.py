@@ -139,9 +139,10 @@ def birth_date(value: str) -> date | None:
 
 def looks_like_id_number(value: str) -> bool:
     """Whether a value that is neither a valid ID number nor a valid USCC was meant as an ID number
-    (17 digits, a birth year in 18xx-20xx): then its error names the part of the ID number at fault."""
+    (18 characters, a 6-digit region code, a birth year 18xx-20xx): then its error names the part of
+    the ID number at fault rather than the USCC's."""
     v = str(ric.compact(value))
-    return len(v) == 18 and v[:17].isascii() and v[:17].isdigit() and v[6:8] in ("18", "19", "20")
+    return len(v) == 18 and v[:10].isascii() and v[:10].isdigit() and v[6:8] in ("18", "19", "20")
 
 
 def _key() -> bytes:
