@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -17,7 +18,16 @@ from pydantic import (
     model_validator,
 )
 
-from graph_credit.model import Role
+from graph_credit.ids import birth_date
+from graph_credit.model import (
+    DATE_OUT_OF_RANGE,
+    EARLIEST_DATE,
+    ID_PATTERN,
+    LATEST_DATE,
+    MAX_LENGTH,
+    MAX_RESPONSIBLE,
+    Role,
+)
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -31,8 +41,16 @@ def _iso_date(value: Any) -> Any:
     raise ValueError("must be a date written YYYY-MM-DD")
 
 
+def _in_range(value: date) -> date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(DATE_OUT_OF_RANGE)
+    return value
+
+
 # Request scalars are strict: the OpenAPI types are what is accepted (no true for 1, no 0 for a date).
-Day = Annotated[date, BeforeValidator(_iso_date)]
+# Dates are bounded as in the import (graph_credit.model): year 9999 is a typo, and a period added to it
+# would leave the calendar.
+Day = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_in_range)]
 
 Subject = Field(min_length=18, max_length=25, description="USCC, resident ID number, or person key",
                 examples=["91320281MA1MXXXX0Q"])
@@ -119,17 +137,18 @@ class Responsible(Strict):
 
 
 class RecordIn(Strict):
-    record_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    record_id: str = Field(min_length=1, max_length=MAX_LENGTH["record_id"], pattern=ID_PATTERN)
     subject: str = Subject
-    category: str = Field(min_length=1, max_length=64)
+    category: str = Field(min_length=1, max_length=MAX_LENGTH["category"],
+                          description="A category of the record's jurisdiction policy (GET /v1/policy)")
     severity: Literal["serious", "general", "minor"]
     act_date: Day | None = None
     decision_date: Day
-    document_no: str = Field("", max_length=128)
-    basis: str = Field("", max_length=500)
+    document_no: str = Field("", max_length=MAX_LENGTH["document_no"])
+    basis: str = Field("", max_length=MAX_LENGTH["basis"])
     period_end: Day | None = None
-    responsible: list[Responsible] = Field(default_factory=list, max_length=100)
-    jurisdiction: str | None = Field(None, max_length=32)
+    responsible: list[Responsible] = Field(default_factory=list, max_length=MAX_RESPONSIBLE)
+    jurisdiction: str | None = Field(None, max_length=MAX_LENGTH["jurisdiction"])
 
     @model_validator(mode="after")
     def _dates(self) -> RecordIn:
@@ -155,23 +174,26 @@ class RoleIn(Strict):
     valid_to: Day | None = None
     ratio: StrictFloat | None = Field(None, gt=0, le=1)
     subscribed_capital: StrictFloat | None = Field(None, ge=0)
-    title: str = Field("", max_length=64)
+    title: str = Field("", max_length=MAX_LENGTH["title"])
 
     @model_validator(mode="after")
     def _interval(self) -> RoleIn:
         if self.valid_to is not None and self.valid_to <= self.valid_from:
             raise ValueError("valid_to: must be after valid_from")
+        born = birth_date(self.holder)  # known only when the holder is given by a clear ID number
+        if born is not None and self.valid_from < born:
+            raise ValueError("valid_from: before the holder's birth date (in the ID number)")
         if self.role == Role.SHAREHOLDER and self.ratio is None:
             raise ValueError("ratio: a shareholding needs a ratio in (0, 1]")
         return self
 
 
 class ListEntryIn(Strict):
-    entry_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    entry_id: str = Field(min_length=1, max_length=MAX_LENGTH["entry_id"], pattern=ID_PATTERN)
     subject: str = Subject
     list: Literal["red", "black"]
-    name: str = Field(min_length=1, max_length=64)
-    basis: str = Field("", max_length=500)
+    name: str = Field(min_length=1, max_length=MAX_LENGTH["name"])
+    basis: str = Field("", max_length=MAX_LENGTH["basis"])
     valid_from: Day
     valid_to: Day | None = None
     publicity_from: Day | None = None
@@ -248,7 +270,8 @@ class ConnectionsRequest(Strict):
 
 class PolicyChoiceIn(Strict):
     jurisdiction: Annotated[str | None, BeforeValidator(_jurisdiction)] = Field(
-        None, max_length=32, description="A jurisdiction policy (default, jiangyin, ...); omitted: each record's own")
+        None, max_length=MAX_LENGTH["jurisdiction"],
+        description="A jurisdiction policy (default, jiangyin, ...); omitted: each record's own")
     on: Day | None = Field(None, description="Effective date of the policy; omitted: each cause's own date")
 
 

@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast, overload
 
@@ -32,16 +31,20 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from stdnum.cn import ric
-from stdnum.exceptions import ValidationError
 from tqdm.auto import tqdm
 
 from . import ids
-from .ids import InvalidIdentifier, is_person_key, normalise_id_number, normalise_uscc
+from .ids import InvalidIdentifier, is_person_key, looks_like_id_number, normalise_id_number, normalise_uscc
 from .memory import collector_paused, release_free_memory
 from .model import (
+    DATE_OUT_OF_RANGE,
+    EARLIEST_DATE,
+    ID_PATTERN,
+    LATEST_DATE,
     LIST_STATUSES,
     LISTS,
+    MAX_LENGTH,
+    MAX_RESPONSIBLE,
     ORG_TYPES,
     SEVERITIES,
     DishonestyRecord,
@@ -53,6 +56,7 @@ from .model import (
     Role,
     RoleEdge,
 )
+from .policy import available_jurisdictions, load_policy
 from .store.base import RoleColumns, Store, WriteCounts
 
 if TYPE_CHECKING:
@@ -520,22 +524,17 @@ def _uscc_valid(values: list[str]) -> np.ndarray:
     return ok
 
 
-@lru_cache(maxsize=65536)
-def _birthplace_ok(place: str, year: int) -> bool:
-    try:
-        ric.get_birth_place(f"{place}{year:04d}01010000")
-    except (ValidationError, KeyError):  # python-stdnum raises KeyError for province-only codes
-        return False
-    return True
+_EPOCH = date(1970, 1, 1).toordinal()
 
 
-def _ric_valid(values: list[str]) -> np.ndarray:
-    """GB 11643 as python-stdnum checks it: digits, check character, birth date, and a birthplace
-    code that existed in the birth year."""
+def _ric_valid(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``ids.id_number_problem`` vectorised for ASCII values: which are valid, and their birth dates
+    as day ordinals (-1 where invalid). Invalid values are handed to ``ids`` for the reason."""
     ok = np.zeros(len(values), dtype=bool)
+    born = np.full(len(values), -1, dtype=np.int64)
     pos, m = _matrix(values)
     if not len(pos):
-        return ok
+        return ok, born
     d = m - 48
     digits = ((d[:, :17] >= 0) & (d[:, :17] <= 9)).all(axis=1)
     last = np.where(m[:, 17] == ord("X"), 10, d[:, 17])
@@ -546,24 +545,21 @@ def _ric_valid(values: list[str]) -> np.ndarray:
     day = d[:, 12] * 10 + d[:, 13]
     leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
     dim = _DIM[np.clip(month - 1, 0, 11)] + ((month == 2) & leap)
-    good = (
-        digits
-        & last_ok
-        & (check == last)
-        & (year >= 1)
-        & (month >= 1)
-        & (month <= 12)
-        & (day >= 1)
-        & (day <= dim)
-    )
-    # The birthplace check once per distinct (place, year): numbers share few of those.
-    good_idx = np.flatnonzero(good)
-    place = (d[good_idx, :6] * np.array([100_000, 10_000, 1_000, 100, 10, 1])).sum(axis=1)
-    pairs, inverse = np.unique(place * 10_000 + year[good_idx], return_inverse=True)
-    fine = np.array([_birthplace_ok(f"{int(x) // 10_000:06d}", int(x) % 10_000) for x in pairs], dtype=bool)
-    good[good_idx] = fine[inverse.ravel()]
+    good = digits & last_ok & (check == last) & (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= dim)
+    ordinal = np.full(len(pos), -1, dtype=np.int64)
+    g = np.flatnonzero(good)
+    months = (year[g] - 1970) * 12 + month[g] - 1  # datetime64 arithmetic: years 1-9999 fit
+    ordinal[g] = (months.astype("datetime64[M]").astype("datetime64[D]") + (day[g] - 1)).astype(np.int64) + _EPOCH
+    good &= ordinal <= date.today().toordinal()
+    # The region code once per distinct code: numbers share few of those.
+    g = np.flatnonzero(good)
+    region = (d[g, :6] * np.array([100_000, 10_000, 1_000, 100, 10, 1])).sum(axis=1)
+    codes, inverse = np.unique(region, return_inverse=True)
+    exists = np.array([ids.region_code_exists(f"{int(c):06d}") for c in codes], dtype=bool)
+    good[g] = exists[inverse.ravel()]
     ok[pos] = good
-    return ok
+    born[pos] = np.where(good, ordinal, -1)
+    return ok, born
 
 
 def _pseudonyms(clear: Sequence[str]) -> list[str]:
@@ -604,9 +600,10 @@ class _Ids:
     person: np.ndarray
     reason: np.ndarray
     code: np.ndarray  # equal codes for equal keys (-1 where invalid): for grouping without hashing keys
+    born: np.ndarray  # a person's birth date (from the ID number) as a day ordinal, -1 when none
 
     def take(self, idx: np.ndarray) -> _Ids:
-        return _Ids(self.key[idx], self.person[idx], self.reason[idx], self.code[idx])
+        return _Ids(self.key[idx], self.person[idx], self.reason[idx], self.code[idx], self.born[idx])
 
 
 _KnownOrgs = Callable[[list[str]], np.ndarray]  # which of these organisation codes name a known organisation
@@ -628,26 +625,27 @@ def _resolve_distinct(
     key = np.empty(n, dtype=object)
     person = np.zeros(n, dtype=bool)
     reason = np.full(n, None, dtype=object)
+    born = np.full(n, -1, dtype=np.int64)
     # In slices: only the keys outlive a slice, not its text copies (millions of holders).
     for a in range(0, n, _VALIDATE_CHUNK):
         raw = [str(u) for u in np.asarray(uniques[a : a + _VALIDATE_CHUNK], dtype=object).tolist()]
-        _resolve_values(raw, accept, known_orgs, key[a : a + len(raw)], person[a : a + len(raw)],
-                        reason[a : a + len(raw)])
+        at = slice(a, a + len(raw))
+        _resolve_values(raw, accept, known_orgs, key[at], person[at], reason[at], born[at])
     # Distinct inputs can normalise to one key (case, spaces): number the keys, not the inputs.
     key_code = pd.factorize(key)[0] if n else np.zeros(0, dtype=np.int64)
-    return codes, _Ids(key, person, reason, key_code)
+    return codes, _Ids(key, person, reason, key_code, born)
 
 
 def _resolve_values(
     raw: list[str], accept: str, known_orgs: _KnownOrgs | None, key: np.ndarray, person: np.ndarray,
-    reason: np.ndarray
+    reason: np.ndarray, born: np.ndarray
 ) -> None:
-    """Fill ``key``, ``person`` and ``reason`` (views, one slot per value) for distinct ``raw`` values."""
+    """Fill ``key``, ``person``, ``reason`` and ``born`` (views, one slot per value) for distinct ``raw`` values."""
     n = len(raw)
     as_org = [v.replace(" ", "").replace("-", "").upper() for v in raw] if accept != "person" else raw
     as_person = [v.upper() for v in raw] if accept != "org" else raw
     org_ok = _uscc_valid(as_org) if accept != "person" else np.zeros(n, dtype=bool)
-    person_ok = _ric_valid(as_person) if accept != "org" else np.zeros(n, dtype=bool)
+    person_ok, person_born = _ric_valid(as_person) if accept != "org" else (np.zeros(n, dtype=bool), born)
     if accept == "any":  # a USCC of a known organisation wins over an equal-looking ID number
         both = np.flatnonzero(org_ok & person_ok)
         if len(both) and known_orgs is not None:
@@ -658,6 +656,7 @@ def _resolve_values(
     pi = np.flatnonzero(person_ok)
     key[pi] = _pseudonyms([as_person[i] for i in pi]) if len(pi) else []
     person[pi] = True
+    born[pi] = person_born[pi]
     # Invalid values: ask python-stdnum (via graph_credit.ids) for the reason, and accept what
     # its own normalisation accepts, so the result is exactly that of the scalar validators.
     for i in np.flatnonzero(~org_ok & ~person_ok):
@@ -665,16 +664,12 @@ def _resolve_values(
         if not v:
             reason[i] = "missing"
             continue
-        looks_personal = accept == "person" or (
-            accept == "any"
-            and len(as_person[i]) == 18
-            and as_person[i][:17].isdigit()
-            and as_person[i][6:8] in ("18", "19", "20")
-        )
+        looks_personal = accept == "person" or (accept == "any" and looks_like_id_number(v))
         try:
             if looks_personal:
                 clear = normalise_id_number(v)
                 key[i], person[i] = _pseudonyms([clear])[0], True
+                born[i] = cast(date, ids.birth_date(clear)).toordinal()
             else:
                 key[i] = normalise_uscc(v)
         except InvalidIdentifier as exc:
@@ -690,7 +685,8 @@ _BAD = object()
 class _Dates:
     value: np.ndarray  # date or None
     ordinal: np.ndarray  # day ordinal, -1 when missing
-    bad: np.ndarray
+    bad: np.ndarray  # not a date
+    far: np.ndarray  # a date outside EARLIEST_DATE..LATEST_DATE
 
 
 def _dates(s: pd.Series) -> _Dates:
@@ -710,13 +706,17 @@ def _dates(s: pd.Series) -> _Dates:
     arr = np.empty(len(objs), dtype=object)
     arr[:] = objs
     bad_u = np.fromiter((o is _BAD for o in objs), dtype=bool, count=len(objs))
+    far_u = np.fromiter((isinstance(o, date) and not EARLIEST_DATE <= o <= LATEST_DATE for o in objs), dtype=bool,
+                        count=len(objs))
     ords = np.fromiter(
         (o.toordinal() if isinstance(o, date) else -1 for o in objs), dtype=np.int64, count=len(objs)
     )
     value = arr[codes]
-    bad = bad_u[codes]
-    value[bad] = None
-    return _Dates(value, ords[codes], bad)
+    bad, far = bad_u[codes], far_u[codes]
+    value[bad | far] = None
+    ordinal = ords[codes]
+    ordinal[far] = -1
+    return _Dates(value, ordinal, bad, far)
 
 
 def _numbers(df: pd.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray]:
@@ -970,6 +970,7 @@ class _Importer:
     def dates(self, rows: _Rows, fld: str) -> _Dates:
         d = _dates(rows.col(fld))
         rows.flag(d.bad, fld, "not a date (YYYY-MM-DD)")
+        rows.flag(d.far, fld, DATE_OUT_OF_RANGE)
         return d
 
     def enum(
@@ -1102,6 +1103,7 @@ class _Importer:
             for src in spill.parts():
                 rows = _Rows(src)
                 _refuse_control_characters(rows)
+                _check_text_limits(rows)
                 rows.required()
                 yield rows
                 errors.extend(rows.errors)
@@ -1171,6 +1173,8 @@ class _Importer:
             "valid_to",
             "not after valid_from (intervals are [valid_from, valid_to))",
         )
+        rows.flag((vf.ordinal >= 0) & (holder.born > vf.ordinal), "valid_from",
+                  "before the holder's birth date (in the ID number)")
         ratio, ratio_bad = _numbers(rows.df, "ratio")
         raw_ratio = _raw(rows, "ratio")
         rows.flag(ratio_bad, "ratio", "not a number", values=raw_ratio)
@@ -1388,8 +1392,7 @@ class _Importer:
             "before decision_date",
         )
         responsible = self._responsible(rows)
-        jurisdiction = rows.text("jurisdiction")
-        jurisdiction[jurisdiction == ""] = "default"
+        jurisdiction = self._categories(rows)
         good = np.flatnonzero(~rows.bad)
         t = {
             f: rows.text(f)[good].tolist()
@@ -1439,6 +1442,22 @@ class _Importer:
             touch,
         )
 
+    @staticmethod
+    def _categories(rows: _Rows) -> np.ndarray:
+        """Flag unknown jurisdictions, and categories their policy does not define (its rules would never
+        fire); return each row's jurisdiction (``default`` when empty)."""
+        jurisdiction = rows.text("jurisdiction")
+        jurisdiction[jurisdiction == ""] = "default"
+        known = available_jurisdictions()
+        unknown = ~pd.Series(jurisdiction).isin(known).to_numpy()
+        rows.flag(unknown, "jurisdiction", f"unknown jurisdiction; available: {', '.join(known)}")
+        category = rows.text("category")
+        for j in sorted(set(jurisdiction[~unknown].tolist())):
+            allowed = sorted(load_policy(j).categories)
+            stray = (jurisdiction == j) & (category != "") & ~pd.Series(category).isin(allowed).to_numpy()
+            rows.flag(stray, "category", f"not a category of the {j} policy; allowed: {', '.join(allowed)}")
+        return jurisdiction
+
     def _responsible(self, rows: _Rows) -> dict[int, tuple[Responsible, ...]]:
         """Parse ``id_number:ROLE;id_number`` items; a bad item rejects its row."""
         text = rows.text("responsible")
@@ -1446,15 +1465,21 @@ class _Importer:
         nonempty = np.flatnonzero((text != "") & ~rows.bad)
         if not len(nonempty):
             return out
-        pos, ids_, roles_ = [], [], []
+        pos, ids_, roles_, crowded = [], [], [], np.zeros(len(rows.bad), dtype=bool)
         for p in nonempty:
-            for item in str(text[p]).split(";"):
-                item = item.strip()
-                if item:
-                    ident, _, r = item.partition(":")
-                    pos.append(p)
-                    ids_.append(ident.strip())
-                    roles_.append(r.strip().upper())
+            listed = [item.strip() for item in str(text[p]).split(";") if item.strip()]
+            if len(listed) > MAX_RESPONSIBLE:
+                crowded[p] = True
+                continue
+            for item in listed:
+                ident, _, r = item.partition(":")
+                pos.append(p)
+                ids_.append(ident.strip())
+                roles_.append(r.strip().upper())
+        rows.flag(crowded, "responsible", f"names more than {MAX_RESPONSIBLE} persons",
+                  values=np.full(len(crowded), "", dtype=object))
+        if not pos:
+            return out
         items = pd.DataFrame({"pos": pos, "id": ids_, "role": roles_})
         res = _resolve(
             pd.Series(pd.arrays.ArrowExtensionArray(pa.array(ids_, type=pa.string()))),
@@ -1585,6 +1610,7 @@ class _Importer:
             self.report.counts[src.kind] = WriteCounts()
         else:
             _refuse_control_characters(rows)
+            _check_text_limits(rows)
             getattr(self, src.kind)(rows)
         self.report.errors.extend(rows.report())
 
@@ -1618,6 +1644,26 @@ def _refuse_control_characters(rows: _Rows) -> None:
             reasons[i] = f"contains U+{ord(v[at]):04X} at position {at}: control and bidirectional characters refused"
             values[i] = v.encode("unicode_escape").decode("ascii")
         rows.flag(mask, str(col), reasons, values=values)
+
+
+def _check_text_limits(rows: _Rows) -> None:
+    """Flag text longer than its field's limit and malformed ids: the limits the API schemas enforce."""
+    for col, limit in MAX_LENGTH.items():
+        if col in rows.df:
+            rows.flag((rows.col(col).str.len() > limit).to_numpy(dtype=bool), col,
+                      f"longer than {limit} characters", values=_Clipped(rows, col))
+    for col in ("record_id", "entry_id", "honour_id"):
+        if col in rows.df:
+            malformed = ~rows.empty(col) & ~rows.col(col).str.fullmatch(ID_PATTERN).to_numpy(dtype=bool)
+            rows.flag(malformed, col, "may hold only letters, digits, '_', '.' and '-'")
+
+
+class _Clipped(_LazyRaw):
+    """A column's values for the report, cut to their first 40 characters (a 10,000-character name
+    need not be copied into the report whole)."""
+
+    def __getitem__(self, idx: np.ndarray) -> np.ndarray:
+        return np.array([v if len(v) <= 40 else v[:40] + "…" for v in super().__getitem__(idx)], dtype=object)
 
 
 def import_dir(

@@ -12,6 +12,12 @@ from datetime import date
 from enum import StrEnum
 
 __all__ = [
+    "DATE_OUT_OF_RANGE",
+    "EARLIEST_DATE",
+    "ID_PATTERN",
+    "LATEST_DATE",
+    "MAX_LENGTH",
+    "MAX_RESPONSIBLE",
     "Cause",
     "DerivedFact",
     "DishonestyRecord",
@@ -42,6 +48,31 @@ ORG_TYPES = ("enterprise", "public_institution", "social_organisation", "individ
 SEVERITIES = ("serious", "general", "minor")
 LISTS = ("red", "black")
 LIST_STATUSES = ("proposed", "publicity", "effective", "exited", "revoked")
+
+# Input limits, declared once: the API schemas and the import both enforce them, so a value one
+# refuses the other refuses too. Dates outside the range are typos (0001, 9999); periods added to
+# them would also leave the calendar.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+DATE_OUT_OF_RANGE = f"must be a date from {EARLIEST_DATE} to {LATEST_DATE}"
+# Longest text per field, in characters (code points), by the field's name in the file format.
+MAX_LENGTH: dict[str, int] = {
+    "name": 100,  # organisation, person and list names
+    "title": 64,  # role title (财务负责人), honour title
+    "industry": 64,
+    "record_id": 64,
+    "entry_id": 64,
+    "honour_id": 64,
+    "category": 64,
+    "jurisdiction": 32,
+    "document_no": 128,
+    "department": 64,
+    "determining_unit": 64,
+    "awarding_body": 100,
+    "basis": 500,
+}
+ID_PATTERN = r"^[A-Za-z0-9_.\-]+$"  # record, list entry and honour ids
+MAX_RESPONSIBLE = 100  # persons named directly responsible on one record
 
 
 def stable_id(*parts: object) -> str:

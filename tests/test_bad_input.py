@@ -12,6 +12,7 @@ the same subject as the ASCII form (tested below: never a different subject).
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,10 +21,14 @@ from typing import Any
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from stdnum.cn import ric
 
 from api.app import Settings, create_app
 from graph_credit.engine import Engine
+from graph_credit.ids import id_number_problem, normalise_id_number
 from graph_credit.io import COLUMNS, import_dir, import_frames
+from graph_credit.model import MAX_LENGTH, MAX_RESPONSIBLE
+from graph_credit.policy import load_policy
 from graph_credit.store import SQLiteStore
 from tests.helpers import make_id_number, make_uscc
 from tests.scenario import D, World, build
@@ -43,6 +48,29 @@ FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
 def wrong_check(code: str) -> str:
     return code[:-1] + ("1" if code[-1] != "1" else "2")
+
+INVESTIGATOR = {"X-API-Key": "demo-investigator", "X-Purpose": "bad input test"}
+
+
+def id_number(region: str, born: str, sequence: str = "123") -> str:
+    """A resident ID number with the right check character."""
+    body = f"{region}{born}{sequence}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+# Valid: the address code is the county of registered residence when the number was issued (GB 11643
+# 4.3.1), so 江阴市 (320281, created 1989) is a valid code for a person born in 1965.
+JIANGYIN_1965 = id_number("320281", "19650101")
+BORN_IN_FUTURE = id_number("110105", "20900101")
+# One bad number per part of an ID number, and the part the message must name.
+BAD_ID_NUMBERS = [
+    ("region code", id_number("999999", "19650101")),
+    ("birth date", id_number("110105", "19651301")),
+    ("birth date", BORN_IN_FUTURE),
+    ("check character", wrong_check(id_number("110105", "19650101"))),
+    ("characters", "1101051965010112A3"),
+    ("characters", "11010519650101123Y"),
+]
 
 
 def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -175,6 +203,32 @@ API_CASES: list[tuple[str, str, str, dict[str, str], Any, int, str | None]] = [
      "edge_id"),
     ("cypher-cause-id", "POST", "/v1/cases", FINANCE, {"cause_id": CYPHER}, 404, "cause_id"),
     ("sql-audit-key", "GET", "/v1/audit?key_id=x%27%20OR%20%271%27=%271", ADMIN, None, 200, None),
+    # categories the record's policy does not define: their rules would silently never fire
+    ("category-word-of-the-old-doc", "POST", "/v1/records", FINANCE, record(category="judgment_default"), 422,
+     "category"),
+    ("category-any-string", "POST", "/v1/records", FINANCE, record(category="anything_at_all"), 422, "category"),
+    ("category-of-another-jurisdiction", "POST", "/v1/records", FINANCE,  # a Jiangyin category, default record
+     record(category="false_invoicing"), 422, "category"),
+    # resident ID numbers
+    ("id-born-in-the-future", "POST", "/v1/checks", MARKET, check(subject=BORN_IN_FUTURE), 422, "subject"),
+    # dates nobody can mean (9999 ended in a 500 OverflowError on these three)
+    ("record-decided-9999", "POST", "/v1/records", FINANCE,
+     record(act_date=None, decision_date="9999-12-31", period_end=None), 422, "decision_date"),
+    ("event-on-9999", "POST", "/v1/records/R1/events", FINANCE, {"kind": "objection_filed", "on": "9999-12-31"},
+     422, "on"),
+    ("case-opened-9999", "POST", "/v1/cases", MARKET, {"cause_id": "R1", "opened_on": "9999-12-31"}, 422,
+     "opened_on"),
+    ("check-as-of-year-1", "POST", "/v1/checks", MARKET, check(as_of="0001-01-01"), 422, "as_of"),
+    ("role-from-9999", "POST", "/v1/roles", MARKET, role(valid_from="9999-01-01"), 422, "valid_from"),
+    ("entry-until-9999", "POST", "/v1/list-entries", FINANCE, entry(valid_to="9999-12-31"), 422, "valid_to"),
+    ("risk-items-as-of-number", "GET", f"/v1/subjects/{ORG_A}/risk-items?as_of=0", MARKET, None, 422, "as_of"),
+    ("evasion-as-of-number", "GET", f"/v1/subjects/{ORG_A}/evasion?as_of=0", INVESTIGATOR, None, 422, "as_of"),
+    ("region-evasion-as-of-number", "GET", "/v1/evasion?region=110105&as_of=0", INVESTIGATOR, None, 422, "as_of"),
+    ("role-before-holder-birth", "POST", "/v1/roles", MARKET,  # P_HOLDER was born on 1970-01-01
+     role(valid_from="1969-12-31"), 422, "valid_from"),
+    # one length limit for names, as in the import
+    ("list-name-over-limit", "POST", "/v1/list-entries", FINANCE, entry(name="名" * (MAX_LENGTH["name"] + 1)), 422,
+     "name"),
 ]
 
 
@@ -202,6 +256,83 @@ def test_api_refuses_bad_input_naming_the_field(api, name, method, path, headers
         assert set(err) >= {"code", "message", "field"} and err["message"], err
         assert err["field"] == field, err
     assert dump(db) == before, "a refused request changed the store"
+
+
+def test_unknown_category_is_refused_naming_the_allowed_values(api) -> None:  # type: ignore[no-untyped-def]
+    client, _, db = api
+    before = dump(db)
+    r = client.post("/v1/records", json=record(category="judgment_default"), headers=FINANCE)
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert err["field"] == "category" and "'judgment_default'" in err["message"]
+    allowed = sorted(load_policy("default").categories)
+    assert "judgment_defaulter" in allowed and err["message"].endswith("allowed: " + ", ".join(allowed))
+    assert dump(db) == before
+
+
+@pytest.mark.parametrize("part, number", BAD_ID_NUMBERS, ids=[f"{p}-{n}" for p, n in BAD_ID_NUMBERS])
+def test_id_number_messages_name_the_part_and_are_the_same_in_api_and_import(api, tmp_path, part, number) -> None:  # type: ignore[no-untyped-def]
+    client, _, db = api
+    reason = id_number_problem(ric.compact(number))
+    assert reason is not None and reason.startswith(f"{part}: ")
+    before = dump(db)
+    r = client.post("/v1/checks", json=check(subject=number), headers=MARKET)
+    assert r.status_code == 422 and r.json()["error"]["field"] == "subject", r.text
+    assert r.json()["error"]["message"] == f"subject: {reason}"
+    assert dump(db) == before
+    store = SQLiteStore(tmp_path / "ids.sqlite")
+    try:
+        report = import_frames(store, {"persons": frame("persons", id_number=number, name="李四")})
+        assert [(e.field, e.reason) for e in report.errors] == [("id_number", f"invalid resident ID number: {reason}")]
+        assert store.counts()["persons"] == 0
+    finally:
+        store.close()
+
+
+def test_id_number_length_and_characters_name_the_part() -> None:
+    for number, message in (
+        ("11010519650101123", "length: must be 18 characters, not 17"),
+        ("A10105196501011234", "characters: character 1 (region code) must be a digit"),
+        ("1101051965O101123X", "characters: character 11 (birth date) must be a digit"),
+        ("11010519650101123Y", "characters: character 18 (check character) must be a digit or X"),
+    ):
+        with pytest.raises(ValueError, match=f"^{re.escape('id_number: ' + message)}$"):
+            normalise_id_number(number)
+
+
+def test_region_code_newer_than_the_birth_year_is_accepted_by_api_and_import(api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """320281 江阴市 was created in 1989; a number issued there to a person born in 1965 is valid."""
+    client, _, _ = api
+    r = client.post("/v1/checks", json=check(subject=JIANGYIN_1965), headers=MARKET)
+    assert r.status_code == 200, r.text
+    assert r.json()["subject_kind"] == "person"
+    store = SQLiteStore(tmp_path / "jiangyin.sqlite")
+    try:
+        person = frame("persons", id_number=JIANGYIN_1965, name="周六", region="320281")
+        report = import_frames(store, {"persons": person})
+        assert report.ok and report.counts["persons"].inserted == 1, report.summary()
+    finally:
+        store.close()
+
+
+def test_import_and_api_share_one_length_limit_for_names(api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """At the limit both accept a name; one character more, both refuse it."""
+    client, _, db = api
+    limit = MAX_LENGTH["name"]
+    r = client.post("/v1/list-entries", json=entry(entry_id="NAME-LIMIT", name="名" * limit), headers=FINANCE)
+    assert r.status_code == 201, r.text
+    store = SQLiteStore(tmp_path / "names.sqlite")
+    try:
+        ok = import_frames(store, {"organisations": frame("organisations", **ORG | {"code": make_uscc(60),
+                                                                                   "name": "名" * limit})})
+        assert ok.ok, ok.summary()
+        before = dump(tmp_path / "names.sqlite")
+        bad = import_frames(store, {"organisations": frame("organisations", **ORG | {"code": make_uscc(61),
+                                                                                    "name": "名" * (limit + 1)})})
+        assert [(e.field, e.reason) for e in bad.errors] == [("name", f"longer than {limit} characters")]
+        assert dump(tmp_path / "names.sqlite") == before
+    finally:
+        store.close()
 
 
 def test_cypher_text_in_free_text_is_stored_verbatim_and_does_nothing_else(api) -> None:  # type: ignore[no-untyped-def]
@@ -292,6 +423,34 @@ IMPORT_CASES: list[tuple[str, str, dict[str, str], str]] = [
     ("record-basis-nul", "records", REC | {"basis": "依据\x00"}, "basis"),
     ("entry-ends-before-start", "list_entries", ENTRY | {"valid_to": "2020-01-01"}, "valid_to"),
     ("entry-unknown-list", "list_entries", ENTRY | {"list": "grey"}, "list"),
+    # categories and jurisdictions the policies do not define
+    ("record-category-word-of-the-old-doc", "records", REC | {"category": "judgment_default"}, "category"),
+    ("record-category-any-string", "records", REC | {"category": "anything_at_all"}, "category"),
+    ("record-category-of-another-jurisdiction", "records", REC | {"category": "false_invoicing",
+                                                                  "jurisdiction": "xiaoyi"}, "category"),
+    ("record-unknown-jurisdiction", "records", REC | {"jurisdiction": "atlantis"}, "jurisdiction"),
+    # resident ID numbers
+    ("id-born-in-the-future", "persons", {"id_number": BORN_IN_FUTURE, "name": "李四"}, "id_number"),
+    ("responsible-too-many", "records",
+     REC | {"responsible": ";".join([P_DIRECTOR] * (MAX_RESPONSIBLE + 1))}, "responsible"),
+    # dates nobody can mean
+    ("role-before-holder-birth", "roles", ROLE | {"valid_from": "1969-12-31"}, "valid_from"),  # born 1970-01-01
+    ("role-from-9999", "roles", ROLE | {"valid_from": "9999-01-01"}, "valid_from"),
+    ("record-decided-9999", "records", REC | {"act_date": "", "decision_date": "9999-12-31", "period_end": ""},
+     "decision_date"),
+    ("record-period-end-9999", "records", REC | {"period_end": "9999-12-31"}, "period_end"),
+    ("record-decided-year-1", "records", REC | {"act_date": "", "decision_date": "0001-01-01", "period_end": ""},
+     "decision_date"),
+    ("entry-until-9999", "list_entries", ENTRY | {"valid_to": "9999-12-31"}, "valid_to"),
+    ("org-registered-9999", "organisations", ORG | {"code": make_uscc(40), "registered_on": "9999-01-01"},
+     "registered_on"),
+    # one limit for each text field, as in the API
+    ("org-name-10000-chars", "organisations", ORG | {"code": make_uscc(40), "name": "名" * 10_000}, "name"),
+    ("person-name-over-limit", "persons", {"id_number": make_id_number(40), "name": "名" * (MAX_LENGTH["name"] + 1)},
+     "name"),
+    ("record-basis-over-limit", "records", REC | {"basis": "依" * (MAX_LENGTH["basis"] + 1)}, "basis"),
+    ("record-id-not-an-id", "records", REC | {"record_id": "R1' OR 1=1 //"}, "record_id"),
+    ("entry-name-over-limit", "list_entries", ENTRY | {"name": "名" * (MAX_LENGTH["name"] + 1)}, "name"),
 ]
 
 
@@ -304,6 +463,20 @@ def test_import_refuses_bad_rows_naming_the_field(seeded, name, kind, row, field
     assert {e.field for e in report.errors} == {field}, report.errors
     assert all(e.line == 2 and e.reason for e in report.errors)
     assert store.counts() == counts and dump(path) == before
+
+
+def test_unknown_jurisdiction_is_a_bad_row_not_an_aborted_import(seeded, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Through Engine.import_dir (the CLI's import): the rest of the file loads and derives."""
+    store, path, _ = seeded
+    src = tmp_path / "src"
+    src.mkdir()
+    rows = [REC | {"record_id": "J-OK"}, REC | {"record_id": "J-BAD", "jurisdiction": "atlantis"}]
+    pd.DataFrame([{c: r.get(c, "") for c in COLUMNS["records"]} for r in rows]).to_csv(src / "records.csv",
+                                                                                        index=False)
+    report, refreshed = Engine(store).import_dir(src, progress=False)
+    assert [(e.line, e.field) for e in report.errors] == [(3, "jurisdiction")]
+    assert report.errors[0].reason.startswith("unknown jurisdiction; available: default, ")
+    assert set(store.get_records(["J-OK", "J-BAD"])) == {"J-OK"} and refreshed.added
 
 
 def test_import_file_that_is_not_utf8_is_refused_whole(seeded, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -18,6 +18,7 @@ from stdnum.cn import ric, uscc
 from graph_credit import io as gio
 from graph_credit.ids import (
     InvalidIdentifier,
+    birth_date,
     mask_id_number,
     normalise_id_number,
     normalise_uscc,
@@ -236,7 +237,8 @@ def test_pseudonyms_and_masks_match_the_scalar_functions() -> None:
         assert mask_id_number(n) == n[:3] + "*" * 11 + n[-4:]
 
 
-def test_vectorised_validators_agree_with_stdnum() -> None:
+def test_vectorised_validators_agree_with_the_scalar_validators() -> None:
+    """The import's vectorised checks accept exactly what graph_credit.ids accepts, with the same birth dates."""
     rnd = random.Random(4)
     data = generate(200, seed=9)
     seeds = data.persons["id_number"].tolist()[:150] + data.organisations["code"].tolist()[:150]
@@ -259,17 +261,22 @@ def test_vectorised_validators_agree_with_stdnum() -> None:
         "11010519490230002X",
         "999999194912310021",
     ]
+    for region, born in (("320281", "19650101"), ("320223", "19650101"), ("469024", "19700101"),
+                         ("110105", "20900101"), ("110105", "18991231"), ("320200", "19800229")):
+        body = f"{region}{born}123"
+        values.append(body + ric.calc_check_digit(body + "0"))
     series = pd.Series(values, dtype="string[pyarrow]").fillna("")
     for accept, scalar in (("org", normalise_uscc), ("person", normalise_id_number)):
         res = _resolve(series, accept, set())
-        for v, key, reason in zip(values, res.key, res.reason, strict=True):
+        for v, key, reason, born in zip(values, res.key, res.reason, res.born, strict=True):
             try:
                 clear = scalar(v)
-            except InvalidIdentifier:
-                assert reason is not None, v
+            except InvalidIdentifier as exc:
+                assert reason is not None and reason.endswith(exc.reason), (v, reason)
                 continue
             assert reason is None, (v, reason)
             assert key == (clear if accept == "org" else person_key(clear))
+            assert born == (birth_date(clear).toordinal() if accept == "person" else -1), v  # type: ignore[union-attr]
 
 
 # -- bad rows -------------------------------------------------------------------------------------------
@@ -376,7 +383,7 @@ def _bad_dir(path: Path) -> Path:
             [
                 "R3",
                 ORG2,
-                "fraud",
+                "contract_fraud",
                 "general",
                 "2017-05-01",
                 "2016-08-01",
@@ -390,7 +397,7 @@ def _bad_dir(path: Path) -> Path:
             [
                 "R4",
                 ORG2,
-                "fraud",
+                "contract_fraud",
                 "serious",
                 "",
                 "2016-08-01",
@@ -404,7 +411,7 @@ def _bad_dir(path: Path) -> Path:
             [
                 "R5",
                 make_uscc(77),
-                "fraud",
+                "contract_fraud",
                 "serious",
                 "",
                 "2016-08-01",

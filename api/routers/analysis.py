@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 
@@ -15,7 +13,7 @@ from graph_credit.views import subject_dict
 from graph_credit.whatif import PolicyChoice, what_if, what_if_region
 
 from ..deps import engine, resolve, respond, today
-from ..schemas import ConnectionsRequest, WhatIfRequest
+from ..schemas import ConnectionsRequest, Day, WhatIfRequest
 from ..security import Principal, principal, require
 
 router = APIRouter(prefix="/v1", tags=["analysis"])
@@ -28,7 +26,7 @@ def _known(store: Store, key: str) -> None:
 
 
 @router.get("/subjects/{subject}/risk-items")
-def get_risk_items(subject: str, request: Request, as_of: date | None = None,
+def get_risk_items(subject: str, request: Request, as_of: Day | None = None,
                    depth: int = Query(2, ge=0, le=3), window_days: int = Query(90, ge=1, le=3660),
                    max_fanout: int = Query(200, ge=1, le=2000),
                    purpose: str | None = Purpose, who: Principal = Depends(principal)) -> dict:
@@ -46,7 +44,7 @@ def get_risk_items(subject: str, request: Request, as_of: date | None = None,
 
 
 @router.get("/subjects/{subject}/evasion")
-def get_evasion(subject: str, request: Request, as_of: date | None = None, purpose: str | None = Purpose,
+def get_evasion(subject: str, request: Request, as_of: Day | None = None, purpose: str | None = Purpose,
                 who: Principal = Depends(require("investigator", "department"))) -> dict:
     """Evasion patterns flagged for review, with their evidence: a legal representative, principal or
     controlling stake changed shortly before an act or a decision; a stake cut to just under a threshold
@@ -63,7 +61,7 @@ def get_evasion(subject: str, request: Request, as_of: date | None = None, purpo
 
 @router.get("/evasion")
 def get_region_evasion(request: Request, region: str = Query(pattern=r"^\d{2,6}$", examples=["320281"]),
-                       as_of: date | None = None, limit: int = Query(500, ge=1, le=5000),
+                       as_of: Day | None = None, limit: int = Query(500, ge=1, le=5000),
                        purpose: str | None = Purpose, who: Principal = Depends(require("investigator"))) -> dict:
     """Evasion flags on every organisation of an administrative division (code or prefix) with a record or
     black list entry, oldest anchor first, at most `limit`."""

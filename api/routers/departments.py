@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from graph_credit.cases import case_statistics, open_case, open_items, report_feedback
 from graph_credit.engine import BlackListConflict, Engine
 from graph_credit.model import Cause, DishonestyRecord, ListEntry, RecordEvent, Responsible, RoleEdge
-from graph_credit.policy import available_jurisdictions
+from graph_credit.policy import available_jurisdictions, load_policy
 
 from ..deps import engine, known, resolve, respond, today
 from ..schemas import CaseIn, Day, EventIn, FeedbackIn, ListEntryIn, RecordIn, RoleIn
@@ -49,7 +49,13 @@ def put_record(body: RecordIn, request: Request, who: Principal = Depends(requir
     )
     if record.jurisdiction not in available_jurisdictions():
         raise HTTPException(422, {"code": "invalid_value", "field": "jurisdiction",
-                                  "message": f"unknown jurisdiction {record.jurisdiction!r}"})
+                                  "message": f"unknown jurisdiction {record.jurisdiction!r}; available: "
+                                             f"{', '.join(available_jurisdictions())}"})
+    categories = sorted(load_policy(record.jurisdiction).categories)
+    if record.category not in categories:  # the category's rules would silently never fire
+        raise HTTPException(422, {"code": "invalid_value", "field": "category",
+                                  "message": f"{record.category!r} is not a category of the {record.jurisdiction} "
+                                             f"policy; allowed: {', '.join(categories)}"})
     known(eng, record.subject)
     for i, r in enumerate(record.responsible):
         known(eng, r.person, f"responsible[{i}].id_number")
