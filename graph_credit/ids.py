@@ -15,6 +15,8 @@ import warnings
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError
 
+from .errors import DomainError
+
 __all__ = [
     "InvalidIdentifier",
     "is_person_key",
@@ -30,7 +32,7 @@ _DEMO_KEY = b"graph-credit-demo-pseudonym-key"
 _warned = False
 
 
-class InvalidIdentifier(ValueError):
+class InvalidIdentifier(DomainError):
     """An identifier failed validation; ``field`` names the input field, ``reason`` says why."""
 
     def __init__(self, field: str, value: str, reason: str) -> None:
