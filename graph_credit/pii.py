@@ -186,12 +186,12 @@ class LogFilter(logging.Filter):
     def _clean(value: Any) -> Any:
         if not isinstance(value, str):
             return value
-        masked = mask_numbers(value)
-        if masked == value and "%" in value:
+        if "%" in value:
             decoded = unquote(value)
-            masked_decoded = mask_numbers(decoded)
-            return masked_decoded if masked_decoded != decoded else value
-        return masked
+            masked = mask_numbers(decoded)
+            if masked != decoded:
+                return masked
+        return mask_numbers(value)
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self._clean(record.msg)
