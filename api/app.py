@@ -7,7 +7,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from fastapi import FastAPI, Request
@@ -15,10 +15,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from graph_credit.cases import CaseError
 from graph_credit.checks import UnknownMatter
+from graph_credit.egress import EgressPolicy
 from graph_credit.engine import Engine
+from graph_credit.errors import DomainError
 from graph_credit.ids import InvalidIdentifier
 from graph_credit.lifecycle import LifecycleError
 from graph_credit.monitor import Deliverer, DeliveryPolicy
@@ -27,7 +30,7 @@ from graph_credit.store import NotFound, Store, open_store
 
 from .routers import admin, analysis, checks, departments, investigate, monitoring, subjects
 from .schemas import ErrorResponse
-from .security import RateLimiter, load_keys
+from .security import CostLimiter, RateLimiter, load_keys
 
 log = logging.getLogger("graph_credit.api")
 
@@ -43,9 +46,12 @@ ERROR_RESPONSES: dict[int | str, dict] = {
         (409, "Conflicts with the stored state (lifecycle, black list)"),
         (413, "Request body too large"),
         (422, "Invalid input: the field at fault is named"),
-        (429, "Rate limit exceeded"),
+        (429, "Rate limit or cost quota exceeded (see the Retry-After header)"),
     )
 }
+
+
+COST_PER_MINUTE = {"public": 2_000, "department": 8_000, "investigator": 8_000, "admin": 16_000}
 
 
 @dataclass
@@ -63,9 +69,16 @@ class Settings:
     webhook_interval: float = 0.0
     webhook_max_attempts: int = 8
     webhook_backoff: float = 30.0  # seconds before the first retry; doubles per failure, capped at an hour
+    # Webhook receivers: https only, public addresses only, unless allowed (graph_credit.egress).
+    webhook_receivers: EgressPolicy = field(default_factory=EgressPolicy)
+    # Cost units (subjects x (depth + 1)) per key and minute, by role (api.security.CostLimiter).
+    cost_per_minute: dict[str, int] = field(default_factory=lambda: dict(COST_PER_MINUTE))
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or CIDRs); none by default.
+    trusted_proxies: tuple[str, ...] = ()
 
     def delivery_policy(self) -> DeliveryPolicy:
-        return DeliveryPolicy(max_attempts=self.webhook_max_attempts, backoff=self.webhook_backoff)
+        return DeliveryPolicy(max_attempts=self.webhook_max_attempts, backoff=self.webhook_backoff,
+                              egress_policy=self.webhook_receivers)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -81,7 +94,15 @@ class Settings:
             webhook_interval=float(env("GRAPH_CREDIT_WEBHOOK_INTERVAL", "10")),
             webhook_max_attempts=int(env("GRAPH_CREDIT_WEBHOOK_MAX_ATTEMPTS", str(cls.webhook_max_attempts))),
             webhook_backoff=float(env("GRAPH_CREDIT_WEBHOOK_BACKOFF", str(cls.webhook_backoff))),
+            webhook_receivers=EgressPolicy.from_env(),
+            cost_per_minute=COST_PER_MINUTE | {
+                role: int(n) for role, n in (item.split("=", 1) for item in _listed(env("GRAPH_CREDIT_COST", "")))},
+            trusted_proxies=_listed(env("GRAPH_CREDIT_TRUSTED_PROXIES", "")),
         )
+
+
+def _listed(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
 def _error(status: int, code: str, message: str, field: str | None = None,
@@ -132,6 +153,39 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+class SecurityHeaders:
+    """Headers on every response: no MIME sniffing, no framing, no referrer; and ``Cache-Control:
+    no-store`` unless the route set its own, since most answers carry personal data."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(n, v) for n, v in SECURITY_HEADERS if n not in present]
+                if b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
 
@@ -177,7 +231,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.keys = load_keys(settings.demo)
     app.state.limiter = RateLimiter(settings.public_rate_per_minute)
     app.state.auth_limiter = RateLimiter(settings.auth_failures_per_minute)
+    app.state.cost_limiter = CostLimiter(settings.cost_per_minute)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    if settings.trusted_proxies:  # the client address from X-Forwarded-For, only when a trusted proxy sent it
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -229,8 +287,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def on_permission(_: Request, exc: PermissionError) -> JSONResponse:
         return _error(403, "forbidden", str(exc))
 
-    @app.exception_handler(ValueError)
-    async def on_value(_: Request, exc: ValueError) -> JSONResponse:
+    @app.exception_handler(DomainError)
+    async def on_domain(_: Request, exc: DomainError) -> JSONResponse:
+        # Only the domain's own errors are the client's to fix; a plain ValueError is a bug (500 below).
         message = str(exc)
         return _error(422, "invalid_value", message, message.split(":", 1)[0] if ":" in message else None)
 
@@ -238,7 +297,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         # A bug, not bad input: logged with its traceback, answered without internals.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _error(500, "internal_error", "internal error; it has been logged")
+        # Raised past the middleware, so the security headers are added here.
+        return _error(500, "internal_error", "internal error; it has been logged",
+                      headers={n.decode(): v.decode() for n, v in SECURITY_HEADERS} | {"Cache-Control": "no-store"})
 
     default_openapi = app.openapi
 

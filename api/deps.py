@@ -8,10 +8,11 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 
+from graph_credit import pii
 from graph_credit.engine import Engine
-from graph_credit.ids import InvalidIdentifier, is_person_key, subject_key
+from graph_credit.ids import InvalidIdentifier, is_person_key, person_key, subject_key
 
-from .security import Principal, audit_read, mask_for_public, persons_in
+from .security import Principal, audit_read, header_text, mask_for_public, persons_in
 
 
 def engine(request: Request) -> Engine:
@@ -45,17 +46,22 @@ def known(eng: Engine, key: str, field: str = "subject") -> str:
 
 
 def respond(request: Request, who: Principal, purpose: str | None, what: str, payload: Any) -> Any:
-    """Masks personal data for the public role; audits every read of personal data by anyone else."""
+    """Masks personal data for the public role; audits every read of personal data by anyone else,
+    including personal data left in free text (rows stored before free text was masked on the way in)."""
     persons = persons_in(payload)
     eng = engine(request)
     if who.role == "public":  # always: free text may hold an ID number even when no person key is present
         found = eng.store.get_persons(sorted(persons)) if persons else {}
         masked = {k: (found[k].masked_id if k in found else "***") for k in persons}
         return mask_for_public(payload, masked)
-    if not persons:
+    in_text = pii.free_text_findings(payload)
+    if not persons and not in_text:
         return payload
+    if purpose is not None and purpose == request.headers.get("x-purpose"):
+        purpose = header_text(purpose)
     if not purpose or not purpose.strip():
         raise HTTPException(400, {"code": "purpose_required", "field": "X-Purpose",
                                   "message": "reading personal data needs a purpose (X-Purpose header or body)"})
-    audit_read(eng.store, who, purpose.strip(), what, persons)
+    persons |= {person_key(n) for n in pii.person_ids(in_text)}
+    audit_read(eng.store, who, purpose.strip(), what, persons, free_text=len(in_text))
     return payload

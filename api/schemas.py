@@ -239,6 +239,10 @@ class SubscriptionIn(Strict):
         "purpose": "重点监管对象跟踪"}]})
 
 
+class DeclineIn(Strict):
+    reason: str = Field(min_length=1, max_length=1000, description="Why the owning department declines it")
+
+
 class NoticeAckIn(Strict):
     note: str = Field("", max_length=1000, description="What the department did (e.g. lifted the restriction)")
 

@@ -1,12 +1,16 @@
 """Authentication (API keys, sent as ``X-API-Key`` or ``Authorization: Bearer``), roles, masking, audit.
 
 Keys come from ``GRAPH_CREDIT_API_KEYS`` (a JSON object ``{key: {"role": ..., "department": ...,
-"name": ...}}``) or, in demo mode only, from the fixed demo keys listed in the README.
+"name": ...}}``, where a key may be given as ``"sha256:<hex digest>"`` so the clear key need not be in the
+environment) or, in demo mode only, from the fixed demo keys listed in the README. Only SHA-256 digests
+are kept: a presented key is hashed and looked up by its digest, so no comparison runs over the secret.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import re
 import threading
@@ -15,11 +19,12 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from stdnum.cn import ric, uscc
 
+from graph_credit import pii
 from graph_credit.ids import is_person_key
 from graph_credit.model import stable_id
 from graph_credit.store.base import Store
@@ -46,19 +51,52 @@ class Principal:
         return self.role in roles or self.role == "admin"
 
 
+def key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+_HASHED = re.compile(r"sha256:([0-9a-f]{64})")
+
+
 def load_keys(demo: bool) -> dict[str, Principal]:
+    """Principals by the SHA-256 digest of their key (the clear keys are not kept)."""
     raw = os.environ.get("GRAPH_CREDIT_API_KEYS")
     table: dict[str, dict[str, str]] = json.loads(raw) if raw else (DEMO_KEYS if demo else {})
     out = {}
     for key, spec in table.items():
         if spec.get("role") not in ROLES:
             raise ValueError(f"GRAPH_CREDIT_API_KEYS: key {key[:4]}...: role must be one of {', '.join(ROLES)}")
-        out[key] = Principal(stable_id("key", key), spec["role"], spec.get("name", ""), spec.get("department"))
+        digest = m.group(1) if (m := _HASHED.fullmatch(key)) else key_digest(key)
+        # The key id is derived from the digest, so a key gets the same id however it is configured.
+        out[digest] = Principal(stable_id("key", digest), spec["role"], spec.get("name", ""), spec.get("department"))
     return out
 
 
-_api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
-_bearer = HTTPBearer(auto_error=False)
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
+                        description="The API key of a role (public, department, investigator, admin)")
+_bearer = HTTPBearer(auto_error=False, description="The same API key, sent as `Authorization: Bearer <key>`")
+
+
+def client_address(request: Request) -> str:
+    """The client's address as the server saw it. Forwarded headers are applied before this, and only
+    for peers listed in ``trusted_proxies`` (api.app.Settings), so a client cannot choose its address."""
+    return request.client.host if request.client else "unknown"
+
+
+def authenticate(request: Request, key: str | None) -> Principal:
+    found: Principal | None = request.app.state.keys.get(key_digest(key)) if key else None
+    if found is None:
+        # Failed attempts are limited per client address, so keys cannot be guessed at speed.
+        if not request.app.state.auth_limiter.allow(f"auth-failure:{client_address(request)}"):
+            raise HTTPException(429, {"code": "rate_limited", "message": "too many failed authentications"},
+                                headers={"Retry-After": "60"})
+        message = "unknown API key" if key else "send an API key (X-API-Key or Bearer)"
+        raise HTTPException(401, {"code": "unauthenticated", "message": message})
+    limiter: RateLimiter = request.app.state.limiter
+    if found.role == "public" and not limiter.allow(found.key_id):
+        raise HTTPException(429, {"code": "rate_limited", "message": "too many requests; slow down"},
+                            headers={"Retry-After": "60"})
+    return found
 
 
 def principal(
@@ -66,19 +104,17 @@ def principal(
     api_key: str | None = Depends(_api_key),
     bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
 ) -> Principal:
+    return authenticate(request, api_key or (bearer.credentials if bearer else None))
+
+
+def optional_principal(
+    request: Request,
+    api_key: str | None = Depends(_api_key),
+    bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
+) -> Principal | None:
+    """None without a key; a key that is sent must be valid."""
     key = api_key or (bearer.credentials if bearer else None)
-    found = request.app.state.keys.get(key) if key else None
-    if found is None:
-        # Failed attempts are limited per client address, so keys cannot be guessed at speed.
-        client = request.client.host if request.client else "unknown"
-        if not request.app.state.auth_limiter.allow(f"auth-failure:{client}"):
-            raise HTTPException(429, {"code": "rate_limited", "message": "too many failed authentications"})
-        message = "unknown API key" if key else "send an API key (X-API-Key or Bearer)"
-        raise HTTPException(401, {"code": "unauthenticated", "message": message})
-    limiter: RateLimiter = request.app.state.limiter
-    if found.role == "public" and not limiter.allow(found.key_id):
-        raise HTTPException(429, {"code": "rate_limited", "message": "too many requests; slow down"})
-    return found
+    return authenticate(request, key) if key else None
 
 
 def require(*roles: str):
@@ -91,7 +127,7 @@ def require(*roles: str):
 
 
 class RateLimiter:
-    """Sliding one-minute window per key, for the public role."""
+    """Sliding one-minute window per key: requests of the public role, failed authentications."""
 
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
@@ -113,30 +149,70 @@ class RateLimiter:
             return True
 
 
+class CostLimiter:
+    """Per-key quota of cost units in a sliding one-minute window, the quota set per role.
+
+    An operation costs the subjects it starts from times (depth + 1), times a weight for drawing
+    pictures (``charge``): a batch of 1,000 checks at depth 3 costs 4,000."""
+
+    def __init__(self, per_minute: dict[str, int]) -> None:
+        self.per_minute = per_minute
+        self.spent: dict[str, deque[tuple[float, int]]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def take(self, who: Principal, cost: int) -> float:
+        """0 if the key may spend ``cost`` now (and it is counted), else seconds to wait."""
+        limit = self.per_minute.get(who.role, 0)
+        now = time.monotonic()
+        with self._lock:
+            q = self.spent[who.key_id]
+            while q and now - q[0][0] > 60:
+                q.popleft()
+            used = sum(c for _, c in q)
+            if used + cost <= limit:
+                q.append((now, cost))
+                return 0.0
+            if cost > limit:
+                return 60.0
+            freed = used
+            for at, c in q:  # the time at which enough of the window has expired
+                freed -= c
+                if freed + cost <= limit:
+                    return max(at + 60 - now, 0.001)
+            return 60.0
+
+
+def charge(request: Request, who: Principal, subjects: int, depth: int, weight: int = 1) -> None:
+    """Count an operation's cost against the key's quota, or refuse it with 429 and Retry-After."""
+    cost = max(subjects, 1) * (depth + 1) * weight
+    limiter: CostLimiter = request.app.state.cost_limiter
+    wait = limiter.take(who, cost)
+    if wait:
+        limit = limiter.per_minute.get(who.role, 0)
+        message = (f"this request costs {cost} units, more than the {limit} per minute allowed to role "
+                   f"{who.role!r}: ask for fewer subjects or less depth" if cost > limit else
+                   f"cost quota of {limit} units per minute used up; retry in {math.ceil(wait)} s")
+        raise HTTPException(429, {"code": "cost_limited", "message": message},
+                            headers={"Retry-After": str(math.ceil(wait))})
+
+
+def header_text(value: str) -> str:
+    """A header value as the client wrote it: HTTP headers arrive as bytes that the server decodes as
+    Latin-1, so UTF-8 text (调查) arrives garbled; percent-encoded text (%E8%B0%83%E6%9F%A5) is accepted too."""
+    try:
+        value = value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):  # already text, or Latin-1 indeed
+        pass
+    if re.search(r"%[0-9A-Fa-f]{2}", value):
+        try:
+            value = unquote(value, errors="strict")
+        except UnicodeDecodeError:  # not percent-encoded UTF-8: taken as written
+            pass
+    return value
+
+
 _NAME = re.compile(r"^(.)(.*)$", re.S)
 _PERSON_KEY = re.compile(r"p[0-9a-f]{24}")  # graph_credit.ids.person_key: "p" and 24 hex digits
-# Anything shaped like a resident ID number (ASCII or full-width digits) inside free text.
-_ID_LIKE = re.compile(r"(?<![0-9A-Za-z０-９])([0-9０-９]{17}[0-9０-９XxＸｘ])(?![0-9A-Za-z０-９])")
-
-
-def mask_id_numbers(text: str) -> str:
-    """Mask every valid resident ID number written into free text (a basis, a document number, a
-    detail): the public role must never see one, wherever a department typed it."""
-
-    if len(text) == 18 and uscc.is_valid(text):  # a whole value that is an organisation's code
-        return text
-
-    def hide(m: re.Match[str]) -> str:
-        value = m.group(1)
-        ascii_value = value.translate(_FULL_WIDTH).upper()
-        if not ric.is_valid(ascii_value):
-            return value
-        return value[:3] + "*" * 11 + value[-4:]
-
-    return _ID_LIKE.sub(hide, text)
-
-
-_FULL_WIDTH = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789XX")
 
 
 def persons_in(obj: Any, found: set[str] | None = None) -> set[str]:
@@ -154,27 +230,39 @@ def persons_in(obj: Any, found: set[str] | None = None) -> set[str]:
     return found
 
 
-def mask_for_public(obj: Any, masked: dict[str, str]) -> Any:
-    """Replace person keys with masked ID numbers and person names with their first character."""
+def mask_for_public(obj: Any, masked: dict[str, str], free_text: bool = False) -> Any:
+    """Replace person keys (values and object keys) with masked ID numbers, person names with their first
+    character, and personal data written into text (graph_credit.pii) with its display form: ID and
+    phone numbers in every string, names in free-text fields."""
     if isinstance(obj, str):
-        return masked[obj] if obj in masked else mask_id_numbers(obj)
+        if obj in masked:
+            return masked[obj]
+        return pii.mask(obj) if free_text else pii.mask_numbers(obj)
     if isinstance(obj, list | tuple):
-        return [mask_for_public(v, masked) for v in obj]
+        return [mask_for_public(v, masked, free_text) for v in obj]
     if isinstance(obj, dict):
-        out = {k: mask_for_public(v, masked) for k, v in obj.items()}
+        out: dict[Any, Any] = {}
+        for k, v in obj.items():
+            key = masked.get(k, k) if isinstance(k, str) else k
+            while key in out:  # two persons whose masked ID numbers coincide: keep both entries
+                key = f"{key}'"
+            out[key] = mask_for_public(v, masked, free_text or k in pii.FREE_TEXT_FIELDS)
         if out.get("kind") == "person" and isinstance(out.get("name"), str):
             out["name"] = _NAME.sub(lambda m: m.group(1) + "*" * len(m.group(2)), out["name"])
         return out
     return obj
 
 
-def audit_read(store: Store, who: Principal, purpose: str, what: str, persons: set[str]) -> None:
-    """Log a read of personal data: who, when, why and which persons (查询使用登记)."""
-    if not persons:
+def audit_read(store: Store, who: Principal, purpose: str, what: str, persons: set[str],
+               free_text: int = 0) -> None:
+    """Log a read of personal data: who, when, why and which persons (查询使用登记); ``free_text``
+    counts the items of personal data the read showed in free text (graph_credit.pii)."""
+    if not persons and not free_text:
         return
     now = datetime.now(UTC).isoformat()
-    store.append("audit", [{
-        "id": stable_id(who.key_id, now, what, time.perf_counter_ns()), "at": now, "who": who.name,
-        "key_id": who.key_id, "role": who.role, "department": who.department, "purpose": purpose,
-        "what": what, "persons": sorted(persons),
-    }])
+    entry: dict[str, Any] = {"id": stable_id(who.key_id, now, what, time.perf_counter_ns()), "at": now, "who": who.name,
+             "key_id": who.key_id, "role": who.role, "department": who.department, "purpose": purpose,
+             "what": what, "persons": sorted(persons)}
+    if free_text:
+        entry["free_text"] = free_text
+    store.append("audit", [entry])

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from .derive import subject_kind
+from .errors import DomainError
 from .model import Cause, stable_id
 from .policy import load_policy
 from .store.base import NotFound, Store
@@ -22,7 +23,7 @@ __all__ = ["FEEDBACK", "CaseError", "case_statistics", "open_case", "open_items"
 FEEDBACK = ("applied", "not_applicable", "refused")
 
 
-class CaseError(ValueError):
+class CaseError(DomainError):
     pass
 
 

@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any
 
 from .derive import punishment_end, subject_kind
+from .errors import DomainError
 from .lifecycle import read_lifecycle
 from .memory import collector_paused, release_free_memory
 from .model import DerivedFact, DishonestyRecord, RecordEvent
@@ -33,7 +34,7 @@ _CHUNK = 2_000  # subjects per pass of check_many: about 200,000 traversal rows 
 NOT_ADVERSE = frozenset({"green_channel", "honour_revocation", "red_list_removal"})
 
 
-class UnknownMatter(ValueError):
+class UnknownMatter(DomainError):
     def __init__(self, matter: str, known: list[str]) -> None:
         super().__init__(f"matter: unknown approval matter {matter!r}; known: {', '.join(sorted(known))}")
 

@@ -90,7 +90,26 @@ def serve(store: str | None = StoreOpt, host: str = "127.0.0.1", port: int = 800
     os.environ["GRAPH_CREDIT_STORE"] = url
     from api.app import create_app
 
-    uvicorn.run(create_app(), host=host, port=port)
+    # uvicorn's own proxy-header handling is off: it would believe X-Forwarded-For from 127.0.0.1, so any
+    # local client could pick its address (and dodge the failed-authentication limit). The app applies
+    # forwarded headers itself, only from GRAPH_CREDIT_TRUSTED_PROXIES.
+    uvicorn.run(create_app(), host=host, port=port, proxy_headers=False, log_config=log_config())
+
+
+def log_config() -> dict:
+    """uvicorn's logging configuration, with ID and phone numbers masked in every line (access log paths
+    and query strings, error messages, tracebacks) and the service's own loggers on the same handler."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"personal_data": {"()": "graph_credit.pii.LogFilter"}}
+    for handler in config["handlers"].values():
+        handler["filters"] = ["personal_data"]
+    config["loggers"]["graph_credit"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    config["root"] = {"handlers": ["default"], "level": "WARNING"}
+    return config
 
 
 @app.command()
@@ -152,11 +171,13 @@ def deliver(store: str | None = StoreOpt,
             backoff: float = typer.Option(30.0, envvar="GRAPH_CREDIT_WEBHOOK_BACKOFF", min=0,
                                           help="seconds before the first retry; doubles per failure")) -> None:
     """Post due pending alerts to their webhooks once (retry state is kept on each alert)."""
+    from .egress import EgressPolicy
     from .monitor import DeliveryPolicy, deliver_pending
 
     s = open_store(store)
     try:
-        report = deliver_pending(s, policy=DeliveryPolicy(max_attempts=max_attempts, backoff=backoff))
+        policy = DeliveryPolicy(max_attempts=max_attempts, backoff=backoff, egress_policy=EgressPolicy.from_env())
+        report = deliver_pending(s, policy=policy)
         typer.echo(json.dumps(report, indent=2))
     finally:
         s.close()

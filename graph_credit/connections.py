@@ -25,6 +25,7 @@ from itertools import combinations
 from typing import Any
 
 from .derive import subject_kind
+from .errors import DomainError
 from .model import RoleEdge
 from .risk import Step
 from .store.base import Store
@@ -34,7 +35,7 @@ __all__ = ["MAX_SUBJECTS", "Connections", "InvalidCursor", "PairConnection", "co
 MAX_SUBJECTS = 50
 
 
-class InvalidCursor(ValueError):
+class InvalidCursor(DomainError):
     def __init__(self, reason: str) -> None:
         super().__init__(f"cursor: {reason}")
 
@@ -153,9 +154,9 @@ def connect(
     """
     terminals = list(dict.fromkeys(subjects))
     if not 2 <= len(terminals) <= MAX_SUBJECTS:
-        raise ValueError(f"subjects: give 2 to {MAX_SUBJECTS} distinct subjects, not {len(terminals)}")
+        raise DomainError(f"subjects: give 2 to {MAX_SUBJECTS} distinct subjects, not {len(terminals)}")
     if max_depth < 1 or max_fanout < 1:
-        raise ValueError("max_depth: and max_fanout must be at least 1")
+        raise DomainError("max_depth: and max_fanout must be at least 1")
     fp = _fingerprint(terminals, as_of, max_depth, max_fanout)
     offsets = _decode(cursor, fp) if cursor else {}
     radius = (max_depth + 1) // 2

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from . import monitor
 from .derive import derive, punishment_end, subject_kind
+from .errors import DomainError
 from .lifecycle import LifecycleError, read_lifecycle, validate_event
 from .model import (
     Cause,
@@ -167,7 +168,7 @@ class Engine:
     ) -> RefreshResult:
         """Add or correct role edges; consequences that depended on the organisations are re-derived.
 
-        With ``check``, the edges are first validated against the stored ones (``ValueError`` naming
+        With ``check``, the edges are first validated against the stored ones (``DomainError`` naming
         the field, see ``check_roles``); the check and the write are one transaction."""
         with self.store.transaction(), self._watching(reason) as log:
             if check:
@@ -384,7 +385,7 @@ class Engine:
         return out
 
 
-class BlackListConflict(ValueError):
+class BlackListConflict(DomainError):
     """A red listing of a subject on an effective black list, where the policy bars it (Jiangyin (6))."""
 
     def __init__(self, subject: str, facts: list[str], basis: list[str]) -> None:
@@ -436,7 +437,7 @@ _RATIO_EPS = 1e-9  # ratios are decimals: tolerate float rounding in sums (as th
 
 
 def check_roles(store: Store, edges: Sequence[RoleEdge]) -> None:
-    """Raise ``ValueError("field: reason")`` if an edge ends before it starts, has a ratio outside
+    """Raise ``DomainError("field: reason")`` if an edge ends before it starts, has a ratio outside
     (0, 1], or would make the shareholding ratios of an organisation in force on some day sum past 1
     together with the stored edges it does not replace (as the import checks).
 
@@ -447,9 +448,9 @@ def check_roles(store: Store, edges: Sequence[RoleEdge]) -> None:
         mine = [e for e in new.values() if e.org == org]
         for e in mine:
             if e.valid_to is not None and e.valid_to <= e.valid_from:
-                raise ValueError(f"valid_to: must be after valid_from ({e.valid_from})")
+                raise DomainError(f"valid_to: must be after valid_from ({e.valid_from})")
             if e.ratio is not None and not 0 < e.ratio <= 1:
-                raise ValueError(f"ratio: must be in (0, 1], not {e.ratio}")
+                raise DomainError(f"ratio: must be in (0, 1], not {e.ratio}")
         edges_of_org = {e.edge_id: e for e in store.roles_of([org], "in")} | {e.edge_id: e for e in mine}
         events: list[tuple[date, int, float]] = []  # (day, 0 end / 1 start, delta): ends first on a day
         for e in edges_of_org.values():
@@ -461,7 +462,7 @@ def check_roles(store: Store, edges: Sequence[RoleEdge]) -> None:
         for day, _, delta in sorted(events):
             total += delta
             if total > 1 + _RATIO_EPS:
-                raise ValueError(f"ratio: shareholding ratios of {org} would sum to {total:.6g} on {day}")
+                raise DomainError(f"ratio: shareholding ratios of {org} would sum to {total:.6g} on {day}")
 
 
 def _plain(obj: object) -> dict:

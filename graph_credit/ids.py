@@ -19,6 +19,8 @@ from stdnum import numdb
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError
 
+from .errors import DomainError
+
 __all__ = [
     "InvalidIdentifier",
     "birth_date",
@@ -38,7 +40,7 @@ _DEMO_KEY = b"graph-credit-demo-pseudonym-key"
 _warned = False
 
 
-class InvalidIdentifier(ValueError):
+class InvalidIdentifier(DomainError):
     """An identifier failed validation; ``field`` names the input field, ``reason`` says why."""
 
     def __init__(self, field: str, value: str, reason: str) -> None:

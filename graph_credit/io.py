@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
-from . import ids
+from . import ids, pii
 from .ids import InvalidIdentifier, is_person_key, looks_like_id_number, normalise_id_number, normalise_uscc
 from .memory import collector_paused, release_free_memory
 from .model import (
@@ -1398,6 +1398,8 @@ class _Importer:
             f: rows.text(f)[good].tolist()
             for f in ("record_id", "category", "document_no", "department", "basis")
         }
+        for f in ("document_no", "basis"):  # free text: personal data in it is masked before it is stored
+            t[f] = [pii.mask(v) for v in t[f]]
         items = [
             DishonestyRecord(
                 record_id=i,
@@ -1560,6 +1562,7 @@ class _Importer:
         )
         good = np.flatnonzero(~rows.bad)
         t = {f: rows.text(f)[good].tolist() for f in ("entry_id", "name", "determining_unit", "basis")}
+        t["basis"] = [pii.mask(v) for v in t["basis"]]
         items = [
             ListEntry(*a)
             for a in zip(

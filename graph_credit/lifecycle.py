@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from .errors import DomainError
 from .model import RecordEvent
 
 EVENT_KINDS = (
@@ -31,7 +32,7 @@ EVENT_KINDS = (
 )
 
 
-class LifecycleError(ValueError):
+class LifecycleError(DomainError):
     """An event that the current state of its record does not allow."""
 
 

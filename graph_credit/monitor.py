@@ -18,8 +18,11 @@ Delivery
     (JSON body, HMAC-SHA256 signature over ``"<timestamp>.<body>"`` with the subscription's secret),
     and on failure retries with exponential backoff until ``max_attempts``, then marks it ``failed``.
     Each alert keeps its state, attempts, last status and error, next attempt and the attempt history:
-    nothing is dropped silently. Delivery runs outside the write path (a background thread in the API,
-    ``graph-credit deliver`` on the command line) and is at-least-once: receivers dedupe on the alert id.
+    nothing is dropped silently. The webhook URL is checked (``graph_credit.egress``) when subscribing
+    and again before every attempt, and the request goes to the address checked; the error shown to
+    the subscriber says what failed without internal detail (which is logged). Delivery runs outside
+    the write path (a background thread in the API, ``graph-credit deliver`` on the command line) and
+    is at-least-once: receivers dedupe on the alert id.
 
 Withdrawal notices
     The engine journals a notice whenever a consequence is removed or ended early (objection upheld,
@@ -44,6 +47,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from . import egress
+from .errors import DomainError
 from .ids import is_person_key
 from .model import Cause, DerivedFact, DishonestyRecord, ListEntry, RecordEvent, RoleEdge, stable_id
 from .risk import Step, neighbourhood
@@ -86,8 +91,9 @@ ALERT_HEADER = "X-Graph-Credit-Alert"
 DELIVERY_STATES = ("pending", "delivered", "failed", "cancelled", "none")
 EARLY_ENDS = ("withdrawn", "repaired", "exited")
 
-HttpPost = Callable[[str, bytes, dict[str, str], float], int]
-"""``http_post(url, body, headers, timeout) -> HTTP status``; raises on a transport error."""
+HttpPost = Callable[[egress.Target, bytes, dict[str, str], float], int]
+"""``http_post(target, body, headers, timeout) -> HTTP status``, connecting to ``target.address``;
+raises on a transport error."""
 
 
 def _iso(d: date | None) -> str | None:
@@ -106,16 +112,17 @@ def _key(item: dict[str, Any]) -> str:
 def subscribe(
     store: Store, *, subject: str, depth: int, owner_key: str, owner_name: str, role: str,
     department: str | None, purpose: str, since: date, webhook_url: str | None = None,
-    secret: str | None = None, label: str = "",
+    secret: str | None = None, label: str = "", egress_policy: egress.EgressPolicy | None = None,
 ) -> tuple[dict[str, Any], bool, str | None]:
     """Create (or reactivate) a subscription: returns (row, created, generated secret to show once).
 
     A department's subscriptions belong to the department, anyone else's to the key that made them.
+    The webhook URL must pass ``egress_policy`` (default: public https receivers only).
     """
     if not 0 <= depth <= MAX_DEPTH:
-        raise ValueError(f"depth: must be between 0 and {MAX_DEPTH}")
-    if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
-        raise ValueError("webhook_url: must be an http:// or https:// URL")
+        raise DomainError(f"depth: must be between 0 and {MAX_DEPTH}")
+    if webhook_url is not None:
+        egress.resolve(webhook_url, egress_policy or egress.EgressPolicy())
     owner = f"department:{department}" if department else f"key:{owner_key}"
     sub_id = stable_id("subscription", owner, subject, depth, webhook_url or "")
     generated = secrets.token_urlsafe(32) if webhook_url and not secret else None
@@ -368,6 +375,7 @@ class DeliveryPolicy:
     max_backoff: float = 3600.0
     timeout: float = 10.0
     batch: int = 100
+    egress_policy: egress.EgressPolicy = egress.EgressPolicy()  # receivers the deliverer may call
 
     def delay(self, attempts: int) -> timedelta:
         return timedelta(seconds=min(self.backoff * 2 ** max(attempts - 1, 0), self.max_backoff))
@@ -404,20 +412,48 @@ def payload(alert: dict[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
-_client: Any = None
-_client_lock = threading.Lock()
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
 
 
-def httpx_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
-    """The default ``http_post``: one shared httpx client (connection pool, TLS context built once)."""
-    global _client
-    if _client is None:
-        import httpx
+def httpx_post(target: egress.Target, body: bytes, headers: dict[str, str], timeout: float) -> int:
+    """The default ``http_post``: connects to the checked address, sending the URL's host name in ``Host``
+    and as the TLS server name (certificates are verified against it); redirects are not followed, proxy
+    settings from the environment are not used. One client per host name, so a pooled TLS connection is
+    only reused for the name it was verified for."""
+    import httpx
 
-        with _client_lock:
-            if _client is None:
-                _client = httpx.Client(follow_redirects=False)
-    return int(_client.post(url, content=body, headers=headers, timeout=timeout).status_code)
+    with _clients_lock:
+        client = _clients.get(target.host)
+        if client is None:
+            if len(_clients) >= 64:  # receivers come and go: start afresh rather than grow without end
+                for old in _clients.values():
+                    old.close()
+                _clients.clear()
+            client = _clients[target.host] = httpx.Client(follow_redirects=False, trust_env=False)
+    url = httpx.URL(target.url)
+    default_port = {"https": 443, "http": 80}[target.scheme]
+    host_header = target.host if ":" not in target.host else f"[{target.host}]"
+    if target.port != default_port:
+        host_header += f":{target.port}"
+    pinned = url.copy_with(host=target.address)
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    response = client.post(pinned, content=body, headers={**headers, "Host": host_header}, timeout=timeout,
+                           extensions=extensions)
+    return int(response.status_code)
+
+
+def _failure(exc: Exception) -> str:
+    """What the subscriber is told: the kind of failure, not socket or resolver detail."""
+    import httpx
+
+    if isinstance(exc, DomainError):
+        return "delivery failed: receiver address not allowed"
+    if isinstance(exc, httpx.TimeoutException):
+        return "delivery failed: receiver did not answer in time"
+    if isinstance(exc, httpx.ConnectError):
+        return "delivery failed: receiver refused or unreachable"
+    return "delivery failed"
 
 
 def _persons(obj: Any, found: set[str]) -> set[str]:
@@ -481,10 +517,14 @@ def deliver_pending(
         started = time.perf_counter()
         status: int | None = None
         try:
-            status = int(post(sub["webhook_url"], body, headers, policy.timeout))
+            target = egress.resolve(sub["webhook_url"], policy.egress_policy)  # again: DNS may have changed
+            status = int(post(target, body, headers, policy.timeout))
             error = None if 200 <= status < 300 else f"HTTP {status}"
+            if 300 <= status < 400:
+                error = f"HTTP {status} (redirects are not followed)"
         except Exception as exc:  # any transport failure is recorded, never raised past the deliverer
-            error = f"{type(exc).__name__}: {exc}"[:500]
+            logger.info("webhook delivery of alert %s failed: %s: %s", alert["id"], type(exc).__name__, exc)
+            error = _failure(exc)
         attempts = int(alert.get("attempts") or 0) + 1
         attempt = {"at": now.isoformat(), "status": status, "error": error,
                    "ms": round((time.perf_counter() - started) * 1000, 1)}
@@ -518,10 +558,10 @@ def retry_alert(store: Store, alert_id: str, now: datetime | None = None) -> dic
         if not found:
             raise NotFound(f"alert_id: no alert {alert_id!r}")
         if found[0]["delivery_state"] not in ("failed", "cancelled"):
-            raise ValueError(f"alert_id: alert is {found[0]['delivery_state']}; only failed or cancelled alerts retry")
+            raise DomainError(f"alert_id: alert is {found[0]['delivery_state']}; only failed or cancelled alerts retry")
         subs = store.query("subscriptions", {"id": found[0]["subscription_id"]})
         if not subs or subs[0]["status"] != "active" or not subs[0].get("webhook_url"):
-            raise ValueError("alert_id: its subscription is cancelled or has no webhook")
+            raise DomainError("alert_id: its subscription is cancelled or has no webhook")
         return store.update("alerts", alert_id, {"delivery_state": "pending", "attempts": 0,
                                                  "next_attempt_at": (now or _now()).isoformat()})
 

@@ -96,8 +96,11 @@ def test_department_workflow_and_ownership_of_records(env) -> None:  # type: ign
     assert client.post("/v1/records", json=rec, headers=FINANCE).status_code == 201
     # another department cannot alter it or decide on it
     assert client.post("/v1/records", json=rec, headers=MARKET).status_code == 403
+    # market's front desk receives an objection: forwarded to finance, which takes it into its workflow
     ev = client.post("/v1/records/R9/events", json={"kind": "objection_filed", "on": "2020-12-05"}, headers=MARKET)
-    assert ev.status_code == 201
+    assert ev.status_code == 202 and ev.json()["owner"] == "finance"
+    r = client.post(f"/v1/applications/{ev.json()['application_id']}/accept", headers=FINANCE)
+    assert r.status_code == 200 and r.json()["status"] == "accepted"
     assert client.post("/v1/records/R9/events", json={"kind": "objection_upheld", "on": "2020-12-09"},
                        headers=MARKET).status_code == 403
     assert client.post("/v1/records/R9/events", json={"kind": "objection_rejected", "on": "2020-12-09"},
@@ -174,4 +177,4 @@ def test_policy_and_catalogue_readout(env) -> None:  # type: ignore[no-untyped-d
     assert all(b["document"] == "GuoFa33" for r in policy["rules"] for b in r["basis"])  # the national layer
     cat = client.get("/v1/catalogue?matter=government_procurement", headers=PUBLIC).json()
     assert cat["measures"] and all("government_procurement" in m["matters"] for m in cat["measures"])
-    assert client.get("/v1/health").json()["counts"]["organisations"] == 3
+    assert client.get("/v1/health", headers=PUBLIC).json()["counts"]["organisations"] == 3

@@ -187,7 +187,7 @@ def test_concurrent_writers_and_readers(city: Path, tmp_path: Path) -> None:
                 for th in pair:
                     th.join(timeout=60)
                 race_outcomes.append((out["demo-market"], out["demo-finance"]))
-            health = client.get("/v1/health").json()["counts"]
+            health = client.get("/v1/health", headers=ADMIN).json()["counts"]
 
     total = sum(results.values())
     print(f"\nconcurrency: {THREADS} threads x {REQUESTS} requests = {total} in {elapsed:.2f} s "

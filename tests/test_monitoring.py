@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from api.app import Settings, create_app
 from graph_credit import monitor
 from graph_credit.cases import open_case
+from graph_credit.egress import EgressPolicy
 from graph_credit.engine import Engine
 from graph_credit.model import Cause, ListEntry, RecordEvent, Role, RoleEdge, stable_id
 from graph_credit.store import SQLiteStore, Store
@@ -34,6 +35,8 @@ FINANCE = {"X-API-Key": "demo-finance", "X-Purpose": "test"}
 INVESTIGATOR = {"X-API-Key": "demo-investigator", "X-Purpose": "investigation"}
 ADMIN = {"X-API-Key": "demo-admin", "X-Purpose": "audit"}
 SECRET = "s3cret-for-tests-0123456789"
+# The receivers below listen on loopback over plain http: allow-listed as a deployment would a private one.
+LOOPBACK = EgressPolicy.of(allow_http=True, allow=["127.0.0.0/8"])
 R2 = dict(record_id="R2", decision_date=D("2020-10-01"), act_date=D("2020-01-01"), period_end=D("2022-10-01"))
 
 
@@ -48,7 +51,8 @@ def watch(w: World, name: str, depth: int = 0, owner: str = "inv-1", department:
           url: str | None = None) -> dict[str, Any]:
     row, created, _ = monitor.subscribe(
         w.store, subject=w[name], depth=depth, owner_key=owner, owner_name=owner, role="investigator",
-        department=department, purpose="test", since=ON, webhook_url=url, secret=SECRET if url else None)
+        department=department, purpose="test", since=ON, webhook_url=url, secret=SECRET if url else None,
+        egress_policy=LOOPBACK)
     assert created
     return row
 
@@ -272,7 +276,8 @@ def test_webhook_delivers_signed_alert_once(world: World, receiver) -> None:  # 
     assert (alert["delivery_state"], alert["attempts"]) == ("pending", 0)
 
     now = datetime.now(UTC)
-    report = monitor.deliver_pending(world.store, now, monitor.httpx_post)
+    policy = monitor.DeliveryPolicy(egress_policy=LOOPBACK)
+    report = monitor.deliver_pending(world.store, now, monitor.httpx_post, policy)
     assert report["delivered"] == [alert["id"]]
     (headers, body), = rx.requests
     ts, signature = headers[monitor.TIMESTAMP_HEADER.lower()], headers[monitor.SIGNATURE_HEADER.lower()]
@@ -285,7 +290,7 @@ def test_webhook_delivers_signed_alert_once(world: World, receiver) -> None:  # 
 
     (stored,) = alerts_of(world, sub)
     assert (stored["delivery_state"], stored["attempts"], stored["last_status"]) == ("delivered", 1, 200)
-    assert monitor.deliver_pending(world.store, now + timedelta(hours=1), monitor.httpx_post)["due"] == 0
+    assert monitor.deliver_pending(world.store, now + timedelta(hours=1), monitor.httpx_post, policy)["due"] == 0
     assert len(rx.requests) == 1
     audit = world.store.query("audit", {"id": stable_id("webhook", alert["id"])})
     assert audit and audit[0]["persons"] == [world["p_principal"]] and audit[0]["purpose"] == "test"
@@ -295,7 +300,7 @@ def test_webhook_retries_with_backoff_until_the_receiver_recovers(world: World, 
     rx = receiver([500, 500])
     sub = watch(world, "org_c", depth=1, url=rx.url)
     world.engine.put_records([r1(world, **R2)])
-    policy = monitor.DeliveryPolicy(max_attempts=5, backoff=30)
+    policy = monitor.DeliveryPolicy(max_attempts=5, backoff=30, egress_policy=LOOPBACK)
     t0 = datetime.now(UTC)
     assert monitor.deliver_pending(world.store, t0, policy=policy)["retrying"]
     (a,) = alerts_of(world, sub)
@@ -318,7 +323,8 @@ def test_webhook_retries_with_backoff_until_the_receiver_recovers(world: World, 
 def api(tmp_path) -> Iterator[tuple[TestClient, World]]:  # type: ignore[no-untyped-def]
     store = SQLiteStore(tmp_path / "monitor.sqlite")
     world = build(Engine(store))
-    settings = Settings(demo=True, today=ON, public_rate_per_minute=1000, webhook_max_attempts=3, webhook_backoff=0)
+    settings = Settings(demo=True, today=ON, public_rate_per_minute=1000, webhook_max_attempts=3, webhook_backoff=0,
+                        webhook_receivers=LOOPBACK)
     with TestClient(create_app(settings, store=store)) as client:
         yield client, world
 
@@ -378,7 +384,8 @@ def test_api_alerts_listed_per_owner_and_a_dead_receiver_ends_failed(api) -> Non
         assert client.post("/v1/deliveries", headers=ADMIN).status_code == 200
     (failed,) = client.get("/v1/alerts?state=failed", headers=MARKET).json()["alerts"]
     assert failed["id"] == alert["id"] and failed["attempts"] == 3 and failed["next_attempt_at"] is None
-    assert "ConnectError" in failed["last_error"] and len(failed["history"]) == 3
+    # what failed, without the socket error's detail (a port scanner would read it)
+    assert failed["last_error"] == "delivery failed: receiver refused or unreachable" and len(failed["history"]) == 3
     assert client.post("/v1/deliveries", headers=ADMIN).json()["due"] == 0  # kept, not retried forever
     r = client.post(f"/v1/alerts/{alert['id']}/retry", headers=MARKET)
     assert r.status_code == 200 and (r.json()["delivery_state"], r.json()["attempts"]) == ("pending", 0)
@@ -411,6 +418,7 @@ def test_api_notices_per_department_with_acknowledgement(api) -> None:  # type: 
     assert fin[0]["id"] in {n["id"] for n in view}
 
     assert client.post("/v1/notices/sweep?as_of=2023-09-02", headers=MARKET).status_code == 403
+    client.app.state.settings.today = D("2023-09-02")  # type: ignore[attr-defined]
     swept = client.post("/v1/notices/sweep?as_of=2023-09-02", headers=ADMIN).json()
     assert swept["notices_new"] == 0  # everything was withdrawn before it could expire
 
@@ -419,7 +427,7 @@ def test_background_deliverer_posts_alerts_written_through_the_api(tmp_path, rec
     rx = receiver()
     store = SQLiteStore(tmp_path / "bg.sqlite")
     w = build(Engine(store))
-    settings = Settings(demo=True, today=ON, webhook_interval=0.05)
+    settings = Settings(demo=True, today=ON, webhook_interval=0.05, webhook_receivers=LOOPBACK)
     with TestClient(create_app(settings, store=store)) as client:
         client.post("/v1/subscriptions", json={"subject": w["org_c"], "depth": 1, "purpose": "跟踪",
                                                "webhook_url": rx.url, "secret": SECRET}, headers=MARKET)

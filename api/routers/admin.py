@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+from datetime import UTC, datetime
+
 from fastapi import APIRouter, Depends, Header, Query, Request
 
+from graph_credit.errors import DomainError
 from graph_credit.policy import available_jurisdictions, load_policy
 
-from ..deps import engine, respond, today
+from ..deps import engine, resolve, respond, today
 from ..schemas import Day
-from ..security import Principal, principal, require
+from ..security import Principal, header_text, optional_principal, principal, require
 
 router = APIRouter(prefix="/v1", tags=["policy and administration"])
 
@@ -19,7 +24,7 @@ def get_policy(request: Request, as_of: Day | None = None, jurisdiction: str | N
     """The rules in force on a date, with their legal basis, and the objection/repair settings."""
     jur = jurisdiction or engine(request).jurisdiction
     if jur not in available_jurisdictions():
-        raise ValueError(f"jurisdiction: unknown jurisdiction {jur!r}")
+        raise DomainError(f"jurisdiction: unknown jurisdiction {jur!r}")
     snap = load_policy(jur).at(as_of or today(request))
     return {"jurisdiction": snap.jurisdiction, "version": snap.version, "on": snap.on,
             "rules": [r.model_dump() if hasattr(r, "model_dump") else r for r in snap.rules],
@@ -37,19 +42,77 @@ def get_catalogue(request: Request, as_of: Day | None = None, matter: str | None
             "departments": list(snap.departments.values())}
 
 
+def _instant(value: str | None, field: str) -> str | None:
+    """An ISO date or date-time as the audit log writes them (UTC), for comparing as text."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise DomainError(f"{field}: not an ISO date or date-time (2021-01-01 or 2021-01-01T08:00:00+00:00)") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+
+
+def _cursor(entry: dict) -> str:
+    return base64.urlsafe_b64encode(f"{entry['at']}|{entry['id']}".encode()).decode()
+
+
+def _after_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        at, _, entry_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise DomainError("cursor: not a cursor this endpoint returned") from None
+    if not entry_id:
+        raise DomainError("cursor: not a cursor this endpoint returned")
+    return at, entry_id
+
+
 @router.get("/audit")
 def get_audit(request: Request, key_id: str | None = Query(None, max_length=64),
+              who_: str | None = Query(None, alias="who", max_length=200,
+                                       description="The reader: key name or key id"),
+              person: str | None = Query(None, min_length=18, max_length=25,
+                                         description="Reads of this person (resident ID number or person key)"),
+              purpose_: str | None = Query(None, alias="purpose", max_length=200,
+                                           description="Entries whose purpose contains this text"),
+              since: str | None = Query(None, max_length=40, description="From this date or date-time (UTC)"),
+              until: str | None = Query(None, max_length=40, description="Before this date or date-time (UTC)"),
+              cursor: str | None = Query(None, max_length=400, description="next_cursor of the previous page"),
               limit: int = Query(1000, ge=1, le=10000), purpose: str | None = Header(None, alias="X-Purpose",
                                                                                     max_length=200),
               who: Principal = Depends(require("admin"))) -> dict:
-    """Who read whose personal data, when and why (admins only). The log names persons: reading it is
-    itself a read of personal data, with a purpose, and audited."""
+    """Who read whose personal data, when and why (admins only), newest first, `limit` per page with
+    `next_cursor` for the next. The log names persons: reading it is itself a read of personal data,
+    with a purpose, and audited."""
     where = {"key_id": key_id} if key_id else None
-    return respond(request, who, purpose, "audit log", {"entries": engine(request).store.query("audit", where, limit)})
+    rows = engine(request).store.query("audit", where)
+    rows.sort(key=lambda e: (e["at"], e["id"]), reverse=True)
+    start, end = _instant(since, "since"), _instant(until, "until")
+    key = resolve(person, "person") if person else None
+    after = _after_cursor(cursor) if cursor else None
+    out: list[dict] = []
+    for e in rows:
+        if after is not None and (e["at"], e["id"]) >= after:
+            continue
+        if (start and e["at"] < start) or (end and e["at"] >= end):
+            continue
+        if who_ and who_ not in (e.get("who"), e.get("key_id")):
+            continue
+        if key and key not in e.get("persons", ()):
+            continue
+        if purpose_ and header_text(purpose_) not in (e.get("purpose") or ""):
+            continue
+        out.append(e)
+        if len(out) > limit:
+            break
+    page = {"entries": out[:limit], "next_cursor": _cursor(out[limit - 1]) if len(out) > limit else None}
+    return respond(request, who, purpose, "audit log", page)
 
 
 @router.get("/health")
-def health(request: Request) -> dict:
-    """Liveness and stored counts."""
+def health(request: Request, who: Principal | None = Depends(optional_principal)) -> dict:
+    """Liveness; with an API key, also the stored counts."""
     eng = engine(request)
+    if who is None:
+        return {"status": "ok"}
     return {"status": "ok", "store": eng.store.name, "counts": eng.store.counts()}

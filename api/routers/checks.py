@@ -10,7 +10,7 @@ from graph_credit.checks import DECISIONS, check, check_many
 
 from ..deps import engine, resolve, respond, today
 from ..schemas import BatchCheckRequest, CheckRequest, CheckResponse
-from ..security import Principal, principal
+from ..security import Principal, charge, principal
 
 router = APIRouter(prefix="/v1/checks", tags=["approval checks"])
 
@@ -23,6 +23,7 @@ def run_check(body: CheckRequest, request: Request, who: Principal = Depends(pri
     """
     eng = engine(request)
     key = resolve(body.subject)
+    charge(request, who, 1, body.depth)
     result = check(eng.store, key, body.matter, body.as_of or today(request), eng.jurisdiction, body.depth)
     return respond(request, who, body.purpose, f"check {body.matter}", asdict(result))
 
@@ -33,6 +34,7 @@ def run_batch(body: BatchCheckRequest, request: Request, who: Principal = Depend
     eng = engine(request)
     on = body.as_of or today(request)
     keys = [resolve(s, f"subjects[{i}]") for i, s in enumerate(body.subjects)]
+    charge(request, who, len(keys), body.depth)
     results = [asdict(r) for r in check_many(eng.store, keys, body.matter, on, eng.jurisdiction, body.depth)]
     payload = {"as_of": on, "matter": body.matter, "results": results,
                "decisions": {d: sum(r["decision"] == d for r in results)

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from graph_credit.risk import neighbourhood, shortest_connection
+from graph_credit.store.base import NotFound
 from graph_credit.views import graph_json, step_dict, timeline
 
 from ..deps import engine, resolve, respond, today
 from ..schemas import Day
-from ..security import Principal, principal, require
+from ..security import Principal, charge, principal, require
 
 router = APIRouter(prefix="/v1", tags=["investigation"])
 Purpose = Header(None, alias="X-Purpose", max_length=200)
@@ -24,11 +25,13 @@ def get_neighbourhood(subject: str, request: Request, as_of: Day | None = None,
                       purpose: str | None = Purpose, who: Principal = Depends(require("investigator"))) -> dict:
     """Nodes and edges (JSON a graph viewer can draw) around a subject as of a date; hubs paged."""
     eng = engine(request)
+    charge(request, who, 1, depth)
     hood = neighbourhood(eng.store, resolve(subject), as_of or today(request), depth, max_fanout)
     return respond(request, who, purpose, "neighbourhood", graph_json(eng.store, hood))
 
 
 _NO_STORE = {"Cache-Control": "no-store"}  # pictures carry personal data: no shared caches
+PICTURE_WEIGHT = 10  # drawing costs about ten times the traversal it draws (a depth-3 PNG: 7 s)
 
 
 def _picture(request: Request, subject: str, as_of: date | None, depth: int, max_fanout: int,
@@ -36,6 +39,7 @@ def _picture(request: Request, subject: str, as_of: date | None, depth: int, max
     from graph_credit.render import neighbourhood_graph
 
     eng = engine(request)
+    charge(request, who, 1, depth, weight=PICTURE_WEIGHT)
     data = neighbourhood_graph(eng.store, resolve(subject), as_of or today(request), depth, max_fanout)
     return respond(request, who, purpose, what, data)  # audited like the JSON neighbourhood
 
@@ -87,5 +91,9 @@ def get_timeline(subject: str, request: Request, purpose: str | None = Purpose,
 @router.get("/facts/{fact_id}/explain")
 def explain(fact_id: str, request: Request, purpose: str | None = Purpose,
             who: Principal = Depends(principal)) -> dict:
-    """Why a consequence applies: the record or list entry, the edge and its interval, the rule, the basis."""
-    return respond(request, who, purpose, "explain", engine(request).explain(fact_id))
+    """Why a consequence applies: the record or list entry, the edge and its interval, the rule, the basis.
+    A consequence withdrawn as wrong does not exist for the public role (Jiangyin (24))."""
+    chain = engine(request).explain(fact_id)
+    if who.role == "public" and chain["fact"]["ended_by"] == "withdrawn":
+        raise NotFound(f"fact_id: no derived fact {fact_id!r}")
+    return respond(request, who, purpose, "explain", chain)

@@ -12,11 +12,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from graph_credit import monitor
+from graph_credit import monitor, pii
 
 from ..deps import engine, known, resolve, respond, today
 from ..schemas import Day, NoticeAckIn, SubscriptionIn
-from ..security import Principal, require
+from ..security import Principal, charge, require
 
 router = APIRouter(prefix="/v1", tags=["monitoring and notices"])
 WATCHERS = ("department", "investigator")
@@ -71,13 +71,16 @@ def post_subscription(body: SubscriptionIn, request: Request, response: Response
     """Watch a subject (and its related parties within `depth`); 200 with the existing one if already watched.
 
     With `webhook_url`, every alert is POSTed there with `X-Graph-Credit-Signature: sha256=<hex>`, the
-    HMAC-SHA256 of `"<X-Graph-Credit-Timestamp>.<body>"` under the subscription's secret (shown once)."""
+    HMAC-SHA256 of `"<X-Graph-Credit-Timestamp>.<body>"` under the subscription's secret (shown once).
+    The URL must be https and its host must resolve to public addresses (a private receiver must be
+    allow-listed by the deployment); redirects are not followed."""
     eng = engine(request)
     subject = known(eng, resolve(body.subject))
+    charge(request, who, 1, body.depth)
     row, created, secret = monitor.subscribe(
         eng.store, subject=subject, depth=body.depth, owner_key=who.key_id, owner_name=who.name, role=who.role,
         department=who.department, purpose=body.purpose, since=today(request), webhook_url=body.webhook_url,
-        secret=body.secret, label=body.label)
+        secret=body.secret, label=pii.mask(body.label), egress_policy=request.app.state.settings.webhook_receivers)
     if not created:
         response.status_code = 200
     out = monitor.subscription_view(row) | {"created": created}
@@ -172,11 +175,18 @@ def post_ack(notice_id: str, body: NoticeAckIn, request: Request, department: st
     dept = department if who.role == "admin" and department else who.department
     if not dept:
         raise HTTPException(403, {"code": "forbidden", "message": "this key is not bound to a department"})
-    row = monitor.acknowledge_notice(engine(request).store, notice_id, dept, who.name or who.key_id, body.note)
+    row = monitor.acknowledge_notice(engine(request).store, notice_id, dept, who.name or who.key_id,
+                                     pii.mask(body.note))
     return respond(request, who, purpose, "notice", row)
 
 
 @router.post("/notices/sweep")
 def post_sweep(request: Request, as_of: Day | None = None, who: Principal = Depends(require("admin"))) -> dict:
-    """Expiry notices and expiry alerts as of a date (default today); idempotent, also run daily by the deliverer."""
-    return monitor.sweep(engine(request).store, as_of or today(request))
+    """Expiry notices and expiry alerts as of a date (default today, never later: a sweep dated in the
+    future would announce as expired measures still in force); idempotent, also run daily by the deliverer."""
+    now = today(request)
+    if as_of is not None and as_of > now:
+        raise HTTPException(422, {"code": "invalid_value", "field": "as_of",
+                                  "message": f"as_of: {as_of} is after today ({now}); measures cannot be "
+                                             "announced as expired before they expire"})
+    return monitor.sweep(engine(request).store, as_of or now)

@@ -9,7 +9,7 @@ from graph_credit.views import profile, step_dict, subject_dict
 
 from ..deps import engine, resolve, respond, today
 from ..schemas import Day
-from ..security import Principal, principal
+from ..security import Principal, charge, principal
 
 router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
 Purpose = Header(None, alias="X-Purpose", max_length=200)
@@ -18,11 +18,21 @@ Purpose = Header(None, alias="X-Purpose", max_length=200)
 @router.get("/{subject}")
 def get_profile(subject: str, request: Request, as_of: Day | None = None,
                 purpose: str | None = Purpose, who: Principal = Depends(principal)) -> dict:
-    """Own records with lifecycle, derived consequences with status and provenance, honours, lists."""
+    """Own records with lifecycle, derived consequences with status and provenance, honours, lists.
+    The public role sees no record withdrawn as wrong and no consequence withdrawn with it (Jiangyin (24))."""
     eng = engine(request)
     key = resolve(subject)
     data = profile(eng.store, key, as_of or today(request), eng.jurisdiction)
+    if who.role == "public":
+        data = without_withdrawn(data)
     return respond(request, who, purpose, "profile", data)
+
+
+def without_withdrawn(data: dict) -> dict:
+    """A profile less the records withdrawn by an upheld objection or a revocation, and the withdrawn facts."""
+    records = [r for r in data["records"] if r["withdrawn_on"] is None]
+    facts = [f for f in data["derived"] if f.get("ended_by") != "withdrawn" and f.get("status") != "withdrawn"]
+    return data | {"records": records, "derived": facts}
 
 
 @router.get("/{subject}/related")
@@ -33,6 +43,7 @@ def get_related(subject: str, request: Request, as_of: Day | None = None,
     eng = engine(request)
     key = resolve(subject)
     on = as_of or today(request)
+    charge(request, who, 1, depth)
     parties, hood = related_parties(eng.store, key, on, depth, max_fanout)
     data = {"subject": key, "as_of": on, "depth": depth, "truncated": hood.truncated,
             "related": [{"subject": subject_dict(eng.store, p.subject), "distance": p.distance, "score": p.score,

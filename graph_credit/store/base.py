@@ -200,7 +200,8 @@ class Store(Protocol):
         ...
 
 
-JournalTable = Literal["cases", "case_items", "notices", "objections", "audit", "subscriptions", "alerts"]
+JournalTable = Literal[
+    "cases", "case_items", "notices", "objections", "audit", "subscriptions", "alerts", "applications"]
 JOURNAL_TABLES: tuple[JournalTable, ...] = (
-    "cases", "case_items", "notices", "objections", "audit", "subscriptions", "alerts"
+    "cases", "case_items", "notices", "objections", "audit", "subscriptions", "alerts", "applications"
 )
