@@ -6,6 +6,7 @@ import doctest
 import importlib
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -44,8 +45,8 @@ ON = D("2024-06-30")
 class World:
     """A tiny graph built by short names: ``w.org("A")``, ``w.person("p")``, ``w["A"]`` is the key."""
 
-    def __init__(self) -> None:
-        self.store = SQLiteStore(":memory:")
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.store = SQLiteStore(path)
         self.engine = Engine(self.store)
         self.ids: dict[str, str] = {}
         self.numbers: dict[str, str] = {}
@@ -88,6 +89,22 @@ def w() -> Iterator[World]:
     world = World()
     yield world
     world.store.close()
+
+
+INVESTIGATOR = {"Authorization": "Bearer demo-investigator", "X-Purpose": "investigation"}
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[tuple[object, World]]:
+    """A World in a SQLite file and a test client of the API over the same store."""
+    from fastapi.testclient import TestClient
+
+    from api.app import Settings, create_app
+
+    world = World(tmp_path / "api.sqlite")
+    app = create_app(Settings(demo=True, today=ON, public_rate_per_minute=1000), store=world.store)
+    with TestClient(app) as client:
+        yield client, world
 
 
 def rounded(d: dict[str, float]) -> dict[str, float]:
@@ -141,6 +158,49 @@ def test_beneficial_owner_through_votes_only() -> None:
     own = analyse_ownership(holdings, "O")
     assert round(own.stakes["pX"], 9) == 0.18 and round(own.control["pX"], 9) == 0.3
     assert [(c.holder, c.control_share, c.controls) for c in own.ultimate_controllers()] == [("pX", 0.3, False)]
+
+
+def beneficial_owner_world(w: World) -> None:
+    """T: H1 45%, H2 35%, O 20%. H1: V 55%, A 5%. H2: A 65%.
+
+    A owns 0.05 x 0.45 + 0.65 x 0.35 = 0.0225 + 0.2275 = 25% exactly (summed in floats: 0.24999999999999997)
+    and commands H2's 35% (A controls H2); V owns 0.55 x 0.45 = 24.75% but commands H1's 45% (V controls
+    H1); O owns 20%. H1 and H2 are companies, never beneficial owners."""
+    for o in ("T", "H1", "H2"):
+        w.org(o)
+    for p in ("A", "V", "O"):
+        w.person(p)
+    w.owns("H1", "T", 0.45)
+    w.owns("H2", "T", 0.35)
+    w.owns("O", "T", 0.2)
+    w.owns("V", "H1", 0.55)
+    w.owns("A", "H1", 0.05)
+    w.owns("A", "H2", 0.65)
+
+
+def test_beneficial_owners_exact_quarter_votes_and_persons_only(w: World) -> None:
+    beneficial_owner_world(w)
+    found = {b.person: (b.effective_stake, b.control_share, b.criteria) for b in beneficial_owners(w.store, w["T"], ON)}
+    assert found == {w["A"]: (0.25, 0.35, ("ownership", "votes")), w["V"]: (0.2475, 0.45, ("votes",))}
+
+
+def test_api_ownership_gives_the_library_beneficial_owners(api) -> None:  # type: ignore[no-untyped-def]
+    client, w = api
+    beneficial_owner_world(w)
+    r = client.get(f"/v1/subjects/{w['T']}/ownership", headers=INVESTIGATOR)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    library = beneficial_owners(w.store, w["T"], ON)
+    assert body["beneficial_owners"] == [{"person": b.person, "effective_stake": b.effective_stake,
+                                          "control_share": b.control_share, "criteria": list(b.criteria)}
+                                         for b in library]
+    flagged = {h["holder"] for h in body["holders"] if h["beneficial_owner"]}
+    assert flagged == {w["A"], w["V"]}  # not the companies H1 (45%) and H2 (35%), not O (20%)
+    rows = {h["holder"]: (h["direct"], h["effective_stake"], h["control_share"]) for h in body["holders"]}
+    assert rows[w["H1"]] == (0.45, 0.45, 0.45) and rows[w["A"]] == (0.0, 0.25, 0.35)
+    at_half = client.get(f"/v1/subjects/{w['T']}/ownership?threshold=0.4", headers=INVESTIGATOR).json()
+    assert [b["person"] for b in at_half["beneficial_owners"]] == [
+        b.person for b in beneficial_owners(w.store, w["T"], ON, threshold=0.4)] == [w["V"]]
 
 
 def test_beneficial_owner_fallback_is_the_person_in_charge(w: World) -> None:
