@@ -177,6 +177,10 @@ def get_statistics(request: Request, as_of: Day | None = None,
 @router.get("/objections")
 def get_objections(request: Request, as_of: Day | None = None, overdue_only: bool = Query(False),
                    who: Principal = Depends(require("department", "investigator"))) -> dict:
-    """Objections with their verification deadline, pending and overdue flags."""
-    rows = engine(request).objections(as_of or today(request))
+    """Objections with their verification deadline, pending and overdue flags, as known on `as_of`: one filed
+    later is left out, one resolved later shows no result yet; overdue means unresolved on that date and
+    past its deadline."""
+    on = as_of or today(request)
+    rows = [r if r["resolved_on"] is None or r["resolved_on"] <= on else {**r, "resolved_on": None, "upheld": None}
+            for r in engine(request).objections(on) if r["filed_on"] <= on]
     return {"objections": [r for r in rows if r["overdue"] or not overdue_only]}
