@@ -7,10 +7,16 @@ those chains. Persons holding a role directly in two or more of the subjects are
 and chains made only of shareholdings running one way are listed as ownership chains with their effective
 stake.
 
+Where two companies hold shares in each other, a chain is read the way its shareholdings run: the edge
+between two nodes that continues the chain upwards (or downwards) is taken, whichever edge the search met
+first, so a cross-holding does not hide an ownership chain or its stake.
+
 Hubs (nominee persons or holding companies with thousands of edges) are paged, as in ``risk.neighbourhood``:
 at most ``max_fanout`` edges are followed from any node, in a fixed order (legal representatives first, then
-by edge id). Every truncated hub is reported with its edge count, and ``next_cursor`` continues with the next
-page of each hub's edges; a cursor is bound to the request it came from.
+by edge id); a direct edge between two requested subjects is always followed, on top of the page. Every
+truncated hub is reported with its edge count, and ``next_cursor`` continues with the next page of each
+hub's edges. Pages are cumulative: page 2 follows the first two pages' edges, so it keeps every chain page
+1 found. A cursor is bound to the request it came from.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import combinations
@@ -26,7 +32,7 @@ from typing import Any
 
 from .derive import subject_kind
 from .errors import DomainError
-from .model import RoleEdge
+from .model import Role, RoleEdge
 from .risk import Step
 from .store.base import Store
 
@@ -124,21 +130,41 @@ def _flip(s: Step) -> Step:
     return Step(s.target, s.source, s.edge_id, s.role, s.holder, s.org, s.valid_from, s.valid_to, s.ratio)
 
 
-def _kind(path: tuple[Step, ...]) -> tuple[str, float | None]:
+def _ownership(path: tuple[Step, ...], between: Callable[[str, str], list[RoleEdge]]
+               ) -> tuple[tuple[Step, ...], float] | None:
+    """The path read as shareholdings all running one way (every step climbing from an organisation to its
+    holder, or every step going down), with the stake multiplied along it, or None. Between two nodes the
+    shareholding running the chain's way is taken, whichever edge the search followed: two companies holding
+    shares in each other have one each way. Tranches of one holder in one organisation add up."""
+    first = path[0]
+    for up in dict.fromkeys((first.source == first.org, True, False)):  # the direction the search met first
+        steps: list[Step] = []
+        stake = 1.0
+        for s in path:
+            holder, org = (s.target, s.source) if up else (s.source, s.target)
+            held = [e for e in between(s.source, s.target)
+                    if e.role == Role.SHAREHOLDER and e.holder == holder and e.org == org]
+            if not held:
+                break
+            e = held[0]
+            steps.append(Step(s.source, s.target, e.edge_id, e.role.value, e.holder, e.org, e.valid_from,
+                              e.valid_to, e.ratio))
+            stake *= sum(x.ratio or 0.0 for x in held)
+        else:
+            return tuple(steps), round(stake, 6)
+    return None
+
+
+def _kind(path: tuple[Step, ...], between: Callable[[str, str], list[RoleEdge]]
+          ) -> tuple[tuple[Step, ...], str, float | None]:
+    owned = _ownership(path, between)
+    if owned is not None:
+        return owned[0], "ownership_chain", owned[1]
     if len(path) == 1:
-        if path[0].role == "SHAREHOLDER":
-            return "ownership_chain", path[0].ratio
-        return "direct", None
-    if all(s.role == "SHAREHOLDER" for s in path):
-        ups = {s.source == s.org for s in path}  # True: the step climbs from an organisation to its holder
-        if len(ups) == 1:
-            stake = 1.0
-            for s in path:
-                stake *= s.ratio or 0.0
-            return "ownership_chain", round(stake, 6)
+        return path, "direct", None
     if len(path) == 2 and subject_kind(path[0].target) == "person":
-        return "shared_person", None
-    return "chain", None
+        return path, "shared_person", None
+    return path, "chain", None
 
 
 def connect(
@@ -160,6 +186,8 @@ def connect(
     fp = _fingerprint(terminals, as_of, max_depth, max_fanout)
     offsets = _decode(cursor, fp) if cursor else {}
     radius = (max_depth + 1) // 2
+    index = {t: i for i, t in enumerate(terminals)}
+    more: dict[str, int] = {}  # hub -> paged edges followed so far, for the next cursor
     # reach[t][node] = (distance, step into node); the origin has no step
     reach: dict[str, dict[str, tuple[int, Step | None]]] = {t: {t: (0, None)} for t in terminals}
     frontier: dict[str, list[str]] = {t: [t] for t in terminals}
@@ -175,11 +203,16 @@ def connect(
                         by_node[n].append(e)
             for n, found in by_node.items():
                 found.sort(key=_order)
-                start = offsets.get(n, 0) if len(found) > max_fanout else 0
-                page = found[start:start + max_fanout]
-                if len(found) > max_fanout:
-                    truncated[n] = {"edges": len(found), "offset": start, "followed": len(page)}
-                incident_cache[n] = page
+                between_subjects = [e for e in found if e.holder in index and e.org in index]
+                paged = [e for e in found if not (e.holder in index and e.org in index)]
+                if len(paged) > max_fanout:
+                    start = offsets.get(n, 0)  # paged edges earlier pages followed: followed again
+                    end = min(start + max_fanout, len(paged))
+                    truncated[n] = {"edges": len(found), "offset": start, "followed": len(between_subjects) + end}
+                    if end < len(paged):
+                        more[n] = end
+                    paged = paged[:end]
+                incident_cache[n] = between_subjects + paged
         nxt: dict[str, list[str]] = {}
         for t, front in frontier.items():
             seen = reach[t]
@@ -213,7 +246,6 @@ def connect(
         for node in seen:
             touching.setdefault(node, []).append(t)
     best: dict[tuple[str, str], tuple[int, str]] = {}
-    index = {t: i for i, t in enumerate(terminals)}
     for node in sorted(touching):
         ts = sorted(touching[node], key=index.__getitem__)
         for a, b in combinations(ts, 2):
@@ -231,9 +263,12 @@ def connect(
 
     nodes: dict[str, dict[str, Any]] = {}
     wanted_edges: set[str] = set()
+    def between(u: str, v: str) -> list[RoleEdge]:
+        found = {e.edge_id: e for n in (u, v) for e in incident_cache.get(n, ()) if {e.holder, e.org} == {u, v}}
+        return [found[k] for k in sorted(found)]
+
     for (a, b), (_, mid) in sorted(best.items(), key=lambda kv: (index[kv[0][0]], index[kv[0][1]])):
-        path = path_to(a, mid) + tuple(_flip(s) for s in reversed(path_to(b, mid)))
-        kind, stake = _kind(path)
+        path, kind, stake = _kind(path_to(a, mid) + tuple(_flip(s) for s in reversed(path_to(b, mid))), between)
         pairs.append(PairConnection(a, b, path, kind, stake))
         parent[root(a)] = root(b)
         for s in path:
@@ -264,7 +299,5 @@ def connect(
     for t in terminals:
         groups.setdefault(root(t), []).append(t)
     components = sorted(groups.values(), key=lambda g: (-len(g), index[g[0]]))
-    more = {n: info["offset"] + info["followed"] for n, info in truncated.items()
-            if info["offset"] + info["followed"] < info["edges"]}
     return Connections(terminals, as_of, max_depth, max_fanout, pairs, nodes, edges, shared, components,
                        truncated, _encode(more, fp) if more else None)

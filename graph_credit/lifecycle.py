@@ -44,7 +44,9 @@ class Objection:
     upheld: bool | None
 
     def overdue_on(self, on: date) -> bool:
-        return self.resolved_on is None and on > self.deadline
+        """Still under verification on ``on`` and past its deadline: a past-dated view sees an objection
+        verified late as overdue until the day it was resolved."""
+        return self.pending_on(on) and on > self.deadline
 
     def pending_on(self, on: date) -> bool:
         return self.filed_on <= on and (self.resolved_on is None or on < self.resolved_on)

@@ -196,6 +196,7 @@ class ChangeLog:
         self.reason = reason
         self.today = today
         self.items: list[dict[str, Any]] = []
+        self.networks: dict[str, dict[str, int]] = {}  # subscription -> its network before a role deletion
 
     @classmethod
     def open(cls, store: Store, reason: str, today: date) -> ChangeLog | None:
@@ -247,6 +248,11 @@ class ChangeLog:
             self._role(e, "added" if old is None else "ended" if ended else "changed")
 
     def roles_deleted(self, rows: Iterable[RoleEdge]) -> None:
+        """Call before the edges are deleted: notes each watched network as it was, to say who leaves it."""
+        for sub in self.subscriptions:
+            if sub["depth"] > 0 and sub["id"] not in self.networks:
+                hood = neighbourhood(self.store, sub["subject"], self.today, int(sub["depth"]), MAX_FANOUT)
+                self.networks[sub["id"]] = dict(hood.distance)
         for e in rows:
             self._role(e, "deleted")
 
@@ -315,6 +321,27 @@ def _match(
     return out
 
 
+def _left_network(store: Store, log: ChangeLog, sub: dict[str, Any], matched: list[Match], max_fanout: int
+                  ) -> list[Match]:
+    """A role deletion names the related parties it took out of the watched network (no longer within the
+    subscription's depth) and the measures in force on them: those still stored, and those the deletion
+    removed (a personal credit entry derived through the deleted edge)."""
+    before = log.networks[sub["id"]]
+    after = neighbourhood(store, sub["subject"], log.today, int(sub["depth"]), max_fanout).distance
+    gone = sorted(set(before) - set(after))
+    measures: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    removed = [i for i in log.items if i["kind"] == "measure" and i["change"] == "removed" and i["subject"] in gone]
+    for item in [*(_fact_item(f, "in_force", log.today) for f in store.facts_of(gone)), *removed]:
+        if item["status"] in ("active", "suspended"):
+            measures[item["subject"]][item["fact_id"]] = {k: item[k] for k in (
+                "fact_id", "cause", "consequence", "rule_id", "status", "valid_from", "valid_to")} | {
+                "removed": item["change"] == "removed"}
+    left = [{"subject": n, "distance": before[n], "measures": [m for _, m in sorted(measures[n].items())]}
+            for n in gone]
+    return [({**item, "left_network": left} if (item["kind"], item["change"]) == ("role", "deleted") else item, d, via)
+            for item, d, via in matched]
+
+
 def _alert_row(sub: dict[str, Any], matched: list[Match], trigger: str, as_of: date) -> dict[str, Any]:
     items = sorted(({**item, "distance": d, "via": via} for item, d, via in matched), key=lambda i: i["item_id"])
     now = _now().isoformat()
@@ -334,6 +361,9 @@ def publish(store: Store, log: ChangeLog, max_fanout: int = MAX_FANOUT) -> list[
     if not log.items:
         return []
     matches = _match(store, log.subscriptions, log.items, log.today, max_fanout)
+    for sub in log.subscriptions:
+        if sub["id"] in matches and sub["id"] in log.networks:
+            matches[sub["id"]] = _left_network(store, log, sub, matches[sub["id"]], max_fanout)
     alerts = [_alert_row(sub, matches[sub["id"]], log.reason, log.today)
               for sub in sorted(log.subscriptions, key=lambda s: s["id"]) if sub["id"] in matches]
     if alerts:

@@ -5,12 +5,17 @@ Four categories:
 - ``own``: the subject's own records in force, adverse consequences on it (active, or suspended while an
   objection is verified) and effective black list entries;
 - ``surrounding``: adverse consequences carried by a related subject within ``depth`` hops, naming the
-  carrier and the path of role edges to it (the scored related parties of ``risk.related_parties``);
+  carrier, the path of role edges to it and the dates the consequence runs (the scored related parties of
+  ``risk.related_parties``), except those of the subject's own records and list entries (its legal
+  representative's personal credit entry for the subject's own record is an own item already);
 - ``historical``: own records, consequences and black list entries that expired, were repaired, exited or
   withdrawn by the date, kept for context;
 - ``warning``: an objection under verification (overdue or not), a consequence or black listing expiring
   within ``window_days``, a black list proposal or publicity in progress, and a newly related party (a
   role edge on the path to a related subject started within ``window_days`` before the date).
+
+A view as of a past date reads what was known on that date: an objection is overdue while unresolved past
+its deadline, and a withdrawal, repair or exit after the date does not show (``known_on``).
 
 Severity is ``high``, ``medium``, ``low`` or ``info``. Own consequences are graded by the legal weight of
 the measures behind them (a mandatory punishment measure makes an item high) and the consequence weights
@@ -21,20 +26,21 @@ pandas DataFrame.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
-from .derive import subject_kind
+from .derive import derive, subject_kind
 from .lifecycle import read_lifecycle
-from .model import DerivedFact, DishonestyRecord, ListEntry
+from .model import Cause, DerivedFact, DishonestyRecord, ListEntry, RecordEvent
 from .policy import load_policy
 from .risk import Step, neighbourhood, related_parties, weights
 from .store.base import Store
 
-__all__ = ["CATEGORIES", "SEVERITIES", "RiskItem", "RiskReport", "risk_items", "risk_items_frame", "shift"]
+__all__ = ["CATEGORIES", "SEVERITIES", "RiskItem", "RiskReport", "known_on", "risk_items", "risk_items_frame", "shift"]
 
 CATEGORIES = ("own", "surrounding", "warning", "historical")
 SEVERITIES = ("high", "medium", "low", "info")
@@ -110,6 +116,33 @@ def shift(d: date, days: int) -> date:
         return date.max if days > 0 else date.min
 
 
+class _KnownOn:
+    """A store as it stood on a date for derivation: lifecycle events after the date had not happened yet."""
+
+    def __init__(self, store: Store, on: date) -> None:
+        self._store, self._on = store, on
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def events_of(self, cause_ids: Sequence[str]) -> list[RecordEvent]:
+        return [e for e in self._store.events_of(cause_ids) if e.on <= self._on]
+
+
+def known_on(store: Store, facts: Iterable[DerivedFact], as_of: date) -> list[DerivedFact]:
+    """The facts as they were known on ``as_of``. A fact ended early by a lifecycle event after the date
+    (objection upheld, revocation, repair, exit) did not end that way yet: its cause is derived again from
+    the events up to the date, so a past-dated view shows the end then in force, not the later withdrawal."""
+    facts = list(facts)
+    later = {f.cause: f.jurisdiction for f in facts
+             if f.valid_to is not None and f.valid_to > as_of and f.ended_by not in (None, "expired")}
+    if not later:
+        return facts
+    view = cast(Store, _KnownOn(store, as_of))
+    then = {g.fact_id: g for c in sorted(later, key=str) for g in derive(view, c, policy=later[c])}
+    return [then.get(f.fact_id, f) if f.cause in later else f for f in facts]
+
+
 def _consequence_severity(f: DerivedFact, kind: str, on: date) -> str:
     """high when a mandatory punishment measure implements the consequence for the target, else by weight."""
     try:
@@ -176,7 +209,7 @@ def _own_records(store: Store, subject: str, as_of: date, window: int) -> list[R
 def _own_facts(store: Store, subject: str, as_of: date, window: int) -> list[RiskItem]:
     kind = subject_kind(subject)
     items: list[RiskItem] = []
-    for f in sorted(store.facts_of([subject]), key=lambda f: (f.valid_from, f.fact_id)):
+    for f in sorted(known_on(store, store.facts_of([subject]), as_of), key=lambda f: (f.valid_from, f.fact_id)):
         if f.consequence in _BENEFITS:
             continue
         status = f.status_on(as_of)
@@ -230,7 +263,7 @@ def _own_lists(store: Store, subject: str, as_of: date, window: int) -> list[Ris
             continue
         items.append(RiskItem("own", "list_entry", "high", status="effective",
                               summary=f"on black list {e.name} since {e.valid_from}", **base))
-        end = min((d for d, _ in ends), default=None)
+        end = e.valid_to  # a withdrawal or exit after the date was not known on it
         if end is not None and end <= shift(as_of, window):
             items.append(RiskItem("warning", "upcoming_expiry", "low", status="expiring",
                                   summary=f"black list {e.name} ends {end}", **{**base, "until": end}))
@@ -254,17 +287,24 @@ def risk_items(
     items += _own_lists(store, subject, as_of, window_days)
     hood = neighbourhood(store, subject, as_of, depth, max_fanout)
     parties, _ = related_parties(store, subject, as_of, depth, max_fanout, hood=hood)
+    # The subject's own records and list entries are own items already: the consequences they put on its
+    # people (a legal representative's personal credit entry) are not a risk around it.
+    own = {str(Cause("record", r.record_id)) for r in store.records_of([subject])}
+    own |= {str(Cause("list", e.entry_id)) for e in store.list_entries_of([subject])}
+    around = [(p, reason) for p in parties for reason in p.reasons if reason["cause"] not in own]
+    facts = {f.fact_id: f for f in known_on(store, store.get_facts([r["fact_id"] for _, r in around]).values(), as_of)}
     adverse: dict[str, float] = {}
-    for p in parties:
-        adverse[p.subject] = p.score
-        for reason in p.reasons:
-            items.append(RiskItem(
-                "surrounding", "consequence", _score_severity(reason["score"]), subject=subject, carrier=p.subject,
-                summary=f"related {subject_kind(p.subject)} at {p.distance} hop{'s' if p.distance > 1 else ''} carries "
-                        f"{reason['consequence']} ({reason['rule_id']}, {reason['cause']})",
-                status="active", consequence=reason["consequence"], rule_id=reason["rule_id"],
-                cause=reason["cause"], fact_id=reason["fact_id"], basis=tuple(reason["basis"]), path=p.path,
-                score=reason["score"], detail={"distance": p.distance}))
+    for p, reason in around:
+        adverse[p.subject] = max(adverse.get(p.subject, 0.0), reason["score"])
+        f = facts[reason["fact_id"]]
+        until = f" until {f.valid_to}" if f.valid_to else ""
+        items.append(RiskItem(
+            "surrounding", "consequence", _score_severity(reason["score"]), subject=subject, carrier=p.subject,
+            summary=f"related {subject_kind(p.subject)} at {p.distance} hop{'s' if p.distance > 1 else ''} carries "
+                    f"{reason['consequence']} ({reason['rule_id']}, {reason['cause']}) since {f.valid_from}{until}",
+            status="active", since=f.valid_from, until=f.valid_to, consequence=reason["consequence"],
+            rule_id=reason["rule_id"], cause=reason["cause"], fact_id=reason["fact_id"], basis=tuple(reason["basis"]),
+            path=p.path, score=reason["score"], detail={"distance": p.distance}))
     since = shift(as_of, -window_days)
     for node, path in sorted(hood.paths.items()):
         new = [s for s in path if since < s.valid_from <= as_of]

@@ -15,7 +15,11 @@ difference is reported with the rule version and the clauses behind it on each s
   that differs cites the objection clauses, an end that differs the rule's lifting events and the
   punishment period clauses;
 - ``measures``: the same consequence implemented by different measures of the catalogue (a measure only
-  one side has, or one mandatory on one side and recommended on the other), with each measure's basis.
+  one side has, or one mandatory on one side and recommended on the other), with each measure's basis;
+- ``objection``: a cause with objections judged under two verification deadlines (15 days against 20): each
+  objection's deadline on each side, whether it was verified late and, with ``as_of``, whether it is overdue
+  on that date, with the objection clauses. The suspension intervals may be the same on both sides: they
+  run from filing to resolution whatever the deadline.
 
 With ``as_of``, each side also gives the status of the consequence on that date (active, suspended, ...).
 """
@@ -28,6 +32,7 @@ from datetime import date
 from typing import Any
 
 from .derive import derive, subject_kind
+from .lifecycle import Objection, read_lifecycle
 from .model import Cause, DerivedFact
 from .policy import Measure, PolicySnapshot, available_jurisdictions, load_policy
 from .store.base import NotFound, Store
@@ -67,7 +72,7 @@ class WhatIf:
     differences: list[dict[str, Any]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        out = dict.fromkeys(("only_a", "only_b", "changed", "measures"), 0)
+        out = dict.fromkeys(("only_a", "only_b", "changed", "measures", "objection"), 0)
         for d in self.differences:
             out[d["change"]] += 1
         return out
@@ -181,6 +186,33 @@ def _compare(fa: DerivedFact, fb: DerivedFact, sa: PolicySnapshot, sb: PolicySna
     return out
 
 
+def _deadlines(store: Store, cause: Cause, sa: PolicySnapshot, sb: PolicySnapshot, as_of: date | None
+               ) -> list[dict[str, Any]]:
+    """The cause's objections against each side's verification deadline, if the deadlines differ."""
+    days = {"a": sa.objection.verification_days, "b": sb.objection.verification_days}
+    if days["a"] == days["b"]:
+        return []
+    events = store.events_of([cause.id])
+    sides = {k: read_lifecycle(events, d).objections for k, d in days.items()}
+    if not sides["a"]:
+        return []
+
+    def late(o: Objection) -> bool:
+        return o.resolved_on is not None and o.resolved_on > o.deadline
+
+    rows = []
+    for oa, ob in zip(sides["a"], sides["b"], strict=True):
+        row: dict[str, Any] = {"filed_on": oa.filed_on, "resolved_on": oa.resolved_on,
+                               "deadline": {"a": oa.deadline, "b": ob.deadline},
+                               "verified_late": {"a": late(oa), "b": late(ob)}}
+        if as_of is not None:
+            row["overdue"] = {"a": oa.overdue_on(as_of), "b": ob.overdue_on(as_of)}
+        rows.append(row)
+    return [{"change": "objection", "cause": str(cause), "fields": {"verification_days": days},
+             "objections": rows, "policy": {"a": _side(sa), "b": _side(sb)},
+             "clauses": {"a": [str(b) for b in sa.objection.basis], "b": [str(b) for b in sb.objection.basis]}}]
+
+
 def _run(store: Store, causes: Iterable[Cause], a: PolicyChoice, b: PolicyChoice, jurisdiction: str,
          as_of: date | None, keep: set[str] | None, scope: dict[str, str]) -> WhatIf:
     result = WhatIf(scope, a, b, as_of, 0, 0, 0)
@@ -194,6 +226,8 @@ def _run(store: Store, causes: Iterable[Cause], a: PolicyChoice, b: PolicyChoice
         fb = {_key(f): f for f in derive(store, cause, policy=sb) if keep is None or f.target in keep}
         result.facts_a += len(fa)
         result.facts_b += len(fb)
+        if fa or fb:
+            result.differences += _deadlines(store, cause, sa, sb, as_of)
         for k in sorted(fa.keys() | fb.keys()):
             x, y = fa.get(k), fb.get(k)
             if x is not None and y is not None:

@@ -6,6 +6,7 @@ import doctest
 import importlib
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -44,8 +45,8 @@ ON = D("2024-06-30")
 class World:
     """A tiny graph built by short names: ``w.org("A")``, ``w.person("p")``, ``w["A"]`` is the key."""
 
-    def __init__(self) -> None:
-        self.store = SQLiteStore(":memory:")
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.store = SQLiteStore(path)
         self.engine = Engine(self.store)
         self.ids: dict[str, str] = {}
         self.numbers: dict[str, str] = {}
@@ -88,6 +89,22 @@ def w() -> Iterator[World]:
     world = World()
     yield world
     world.store.close()
+
+
+INVESTIGATOR = {"Authorization": "Bearer demo-investigator", "X-Purpose": "investigation"}
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[tuple[object, World]]:
+    """A World in a SQLite file and a test client of the API over the same store."""
+    from fastapi.testclient import TestClient
+
+    from api.app import Settings, create_app
+
+    world = World(tmp_path / "api.sqlite")
+    app = create_app(Settings(demo=True, today=ON, public_rate_per_minute=1000), store=world.store)
+    with TestClient(app) as client:
+        yield client, world
 
 
 def rounded(d: dict[str, float]) -> dict[str, float]:
@@ -141,6 +158,49 @@ def test_beneficial_owner_through_votes_only() -> None:
     own = analyse_ownership(holdings, "O")
     assert round(own.stakes["pX"], 9) == 0.18 and round(own.control["pX"], 9) == 0.3
     assert [(c.holder, c.control_share, c.controls) for c in own.ultimate_controllers()] == [("pX", 0.3, False)]
+
+
+def beneficial_owner_world(w: World) -> None:
+    """T: H1 45%, H2 35%, O 20%. H1: V 55%, A 5%. H2: A 65%.
+
+    A owns 0.05 x 0.45 + 0.65 x 0.35 = 0.0225 + 0.2275 = 25% exactly (summed in floats: 0.24999999999999997)
+    and commands H2's 35% (A controls H2); V owns 0.55 x 0.45 = 24.75% but commands H1's 45% (V controls
+    H1); O owns 20%. H1 and H2 are companies, never beneficial owners."""
+    for o in ("T", "H1", "H2"):
+        w.org(o)
+    for p in ("A", "V", "O"):
+        w.person(p)
+    w.owns("H1", "T", 0.45)
+    w.owns("H2", "T", 0.35)
+    w.owns("O", "T", 0.2)
+    w.owns("V", "H1", 0.55)
+    w.owns("A", "H1", 0.05)
+    w.owns("A", "H2", 0.65)
+
+
+def test_beneficial_owners_exact_quarter_votes_and_persons_only(w: World) -> None:
+    beneficial_owner_world(w)
+    found = {b.person: (b.effective_stake, b.control_share, b.criteria) for b in beneficial_owners(w.store, w["T"], ON)}
+    assert found == {w["A"]: (0.25, 0.35, ("ownership", "votes")), w["V"]: (0.2475, 0.45, ("votes",))}
+
+
+def test_api_ownership_gives_the_library_beneficial_owners(api) -> None:  # type: ignore[no-untyped-def]
+    client, w = api
+    beneficial_owner_world(w)
+    r = client.get(f"/v1/subjects/{w['T']}/ownership", headers=INVESTIGATOR)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    library = beneficial_owners(w.store, w["T"], ON)
+    assert body["beneficial_owners"] == [{"person": b.person, "effective_stake": b.effective_stake,
+                                          "control_share": b.control_share, "criteria": list(b.criteria)}
+                                         for b in library]
+    flagged = {h["holder"] for h in body["holders"] if h["beneficial_owner"]}
+    assert flagged == {w["A"], w["V"]}  # not the companies H1 (45%) and H2 (35%), not O (20%)
+    rows = {h["holder"]: (h["direct"], h["effective_stake"], h["control_share"]) for h in body["holders"]}
+    assert rows[w["H1"]] == (0.45, 0.45, 0.45) and rows[w["A"]] == (0.0, 0.25, 0.35)
+    at_half = client.get(f"/v1/subjects/{w['T']}/ownership?threshold=0.4", headers=INVESTIGATOR).json()
+    assert [b["person"] for b in at_half["beneficial_owners"]] == [
+        b.person for b in beneficial_owners(w.store, w["T"], ON, threshold=0.4)] == [w["V"]]
 
 
 def test_beneficial_owner_fallback_is_the_person_in_charge(w: World) -> None:
@@ -353,7 +413,7 @@ def test_blacklist_connectors_find_persons_across_bad_firms(w: World) -> None:
     assert ga.blacklist_connectors(w.store, D("2022-01-01")).empty  # nothing bad yet
 
 
-def test_serial_failures_flag_a_person_running_three_dishonest_firms(w: World) -> None:
+def test_serial_failures_flag_a_person_running_dishonest_firms(w: World) -> None:
     for o in ("F1", "F2", "F3"):
         w.org(o)
     w.org("gone", deregistered="2022-03-01")
@@ -383,10 +443,64 @@ def test_serial_failures_flag_a_person_running_three_dishonest_firms(w: World) -
     w.engine.add_event(RecordEvent("R3", "objection_filed", D("2023-07-01")))
     w.engine.add_event(RecordEvent("R3", "objection_upheld", D("2023-07-10")))
     again = ga.serial_failures(w.store, ON).set_index("person")
-    assert again.loc[w["S"], "firms"] == 2 and not bool(again.loc[w["S"], "flagged"])
-    assert bool(ga.serial_failures(w.store, ON, min_firms=2).set_index("person").loc[w["S"], "flagged"])
+    assert again.loc[w["S"], "firms"] == 2 and bool(again.loc[w["S"], "flagged"])  # two failures: a series
+    assert not bool(ga.serial_failures(w.store, ON, min_firms=3).set_index("person").loc[w["S"], "flagged"])
     # as of 2020, only R1 had been decided
     assert ga.serial_failures(w.store, D("2020-01-01")).set_index("person").loc[w["S"], "firms"] == 1
+
+
+def jin_chan_tuo_ke_world(w: World) -> None:
+    """金蝉脱壳: boss, legal representative of A (industry C) until its deregistration on 2023-03-31, founded
+    N (C) on 2023-01-10, 80 days before, as its legal representative. Z (region 110105) failed too."""
+    w.org("A", deregistered="2023-03-31")
+    w.org("N", registered="2023-01-10")
+    w.org("Z", region="110105", deregistered="2023-05-01")
+    for p in ("boss", "zed"):
+        w.person(p)
+    w.role("boss", R.LEGAL_REPRESENTATIVE, "A", start="2015-01-01", end="2023-03-31")
+    w.role("boss", R.LEGAL_REPRESENTATIVE, "N", start="2023-01-10")
+    w.role("zed", R.LEGAL_REPRESENTATIVE, "Z", start="2015-01-01", end="2023-05-01")
+
+
+def test_serial_failures_jin_chan_tuo_ke_counts_the_newly_founded_firm(w: World) -> None:
+    jin_chan_tuo_ke_world(w)
+    df = ga.serial_failures(w.store, ON, region="320281").set_index("person")
+    assert list(df.index) == [w["boss"]]  # Z is in another region
+    boss = df.loc[w["boss"]]
+    assert (boss["firms"], boss["dishonest"], boss["failed"], boss["founded"], bool(boss["flagged"])) == (
+        2, 0, 1, 1, True)
+    assert boss["detail"] == f"2023-01-10 {w['N']} founded;2023-03-31 {w['A']} failed"
+    assert (boss["first"], boss["last"]) == (pd.Timestamp("2023-01-10"), pd.Timestamp("2023-03-31"))
+    (flag,) = df.attrs["flags"]
+    assert (flag.pattern, flag.subject, flag.detail["new_org"], flag.days) == ("serial_failure", w["boss"], w["N"], -80)
+    everywhere = ga.serial_failures(w.store, ON).set_index("person")
+    assert not bool(everywhere.loc[w["zed"], "flagged"])  # one failed firm and nothing founded
+    before = ga.serial_failures(w.store, D("2023-03-30"))
+    assert before.empty  # nothing had failed yet
+
+
+def test_api_serial_failures_and_evasion_give_the_library_answers(api) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.encoders import jsonable_encoder
+
+    from graph_credit.evasion import evasion_flags
+
+    client, w = api
+    jin_chan_tuo_ke_world(w)
+    r = client.get("/v1/serial-failures?region=320281", headers=INVESTIGATOR)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    df = ga.serial_failures(w.store, ON, region="320281")
+    assert [(p["person"], p["firms"], p["failed"], p["founded"], p["detail"], p["flagged"]) for p in body["persons"]] \
+        == [(x.person, x.firms, x.failed, x.founded, x.detail, x.flagged) for x in df.itertuples()]
+    assert body["persons"][0]["first"] == "2023-01-10" and body["truncated"] is False
+    assert body["flags"] == jsonable_encoder([f.as_dict() for f in df.attrs["flags"]])
+    evasion = client.get(f"/v1/subjects/{w['boss']}/evasion", headers=INVESTIGATOR).json()
+    assert evasion["flags"] == jsonable_encoder([f.as_dict() for f in evasion_flags(w.store, w["boss"], ON)])
+    assert [f["pattern"] for f in evasion["flags"]] == ["serial_failure"] and evasion["flags"][0]["title"]
+    everywhere = client.get("/v1/serial-failures?region=32&flagged_only=false", headers=INVESTIGATOR).json()
+    assert [p["person"] for p in everywhere["persons"]] == [w["boss"]]
+    assert client.get("/v1/serial-failures?region=x", headers=INVESTIGATOR).status_code == 422
+    assert client.get("/v1/serial-failures?region=320281", headers={"X-API-Key": "demo-public"}).status_code == 403
 
 
 def test_risk_by_region_and_industry(w: World) -> None:

@@ -119,13 +119,68 @@ def test_hubs_are_paged_with_a_cursor(g: G) -> None:
                                g["Y"]: {"edges": 5, "offset": 0, "followed": 4}}
     second = connect(store, subjects, ON, max_depth=2, max_fanout=4, cursor=first.next_cursor)
     assert _pairs(g, second) == {("X", "Y"): ("shared_person", 2, None)}
-    assert second.truncated[g["X"]] == {"edges": 5, "offset": 4, "followed": 1}
+    assert second.truncated[g["X"]] == {"edges": 5, "offset": 4, "followed": 5}  # cumulative
     assert second.next_cursor is None
     assert [s["person"] for s in second.shared_persons] == [g["p_hidden"]]
     with pytest.raises(InvalidCursor, match="different request"):
         connect(store, subjects, ON, max_depth=3, max_fanout=4, cursor=first.next_cursor)
     with pytest.raises(InvalidCursor, match="cursor"):
         connect(store, subjects, ON, max_depth=2, max_fanout=4, cursor="not-a-cursor")
+
+
+def test_hub_paging_is_cumulative_page_two_keeps_what_page_one_found(g: G) -> None:
+    # X has 5 legal representatives (followed first) and a director p_early shared with Y; Y's director p_late
+    # is shared with X too, but sorts after X's fifth representative: page 1 (fanout 5) finds X-p_early-Y,
+    # page 2 finds X-p_late-Y; page 2 must still report the p_early connection.
+    for i in range(5):
+        g.role(f"p_lr{i}", Role.LEGAL_REPRESENTATIVE, "X")
+    early = g.role("p_early", Role.DIRECTOR, "X")
+    late = g.role("p_late", Role.SUPERVISOR, "X", start="2016-01-01")
+    g.role("p_early", Role.DIRECTOR, "Y")
+    g.role("p_late", Role.DIRECTOR, "Y")
+    store, subjects = g.engine.store, [g["X"], g["Y"]]
+    ordered = sorted([early, late], key=lambda e: e.edge_id)
+    first = connect(store, subjects, ON, max_depth=2, max_fanout=6)
+    assert first.truncated == {g["X"]: {"edges": 7, "offset": 0, "followed": 6}} and first.next_cursor
+    assert [s["person"] for s in first.shared_persons] == [ordered[0].holder]
+    second = connect(store, subjects, ON, max_depth=2, max_fanout=6, cursor=first.next_cursor)
+    assert second.truncated == {g["X"]: {"edges": 7, "offset": 6, "followed": 7}} and second.next_cursor is None
+    assert sorted(s["person"] for s in second.shared_persons) == sorted([g["p_early"], g["p_late"]])
+    assert _pairs(g, second) == _pairs(g, first) == {("X", "Y"): ("shared_person", 2, None)}
+
+
+def test_page_one_never_misses_a_direct_edge_between_two_requested_hubs(g: G) -> None:
+    # X and Y each have 4 legal representatives (followed first); Y holds 30% of X: with a fanout of 4 both
+    # are hubs, and the shareholding between them sorts after the representatives on both sides.
+    for org, people in (("X", ("q1", "q2", "q3", "q4")), ("Y", ("r1", "r2", "r3", "r4"))):
+        for p in people:
+            g.role("p" + p, Role.LEGAL_REPRESENTATIVE, org)
+    stake = g.role("Y", Role.SHAREHOLDER, "X", ratio=0.3)
+    result = connect(g.engine.store, [g["X"], g["Y"]], ON, max_depth=2, max_fanout=4)
+    assert _pairs(g, result) == {("X", "Y"): ("ownership_chain", 1, 0.3)}
+    assert result.pairs[0].path[0].edge_id == stake.edge_id
+    # the direct edge is followed on top of the page: 4 other edges each, nothing truncated, nothing to page
+    assert result.truncated == {} and result.next_cursor is None
+    g.role("p_extra", Role.DIRECTOR, "X")
+    paged = connect(g.engine.store, [g["X"], g["Y"]], ON, max_depth=2, max_fanout=4)
+    assert paged.truncated == {g["X"]: {"edges": 6, "offset": 0, "followed": 5}} and paged.next_cursor
+    assert _pairs(g, paged) == {("X", "Y"): ("ownership_chain", 1, 0.3)}
+
+
+def test_cross_holding_does_not_hide_a_22_5_percent_ownership_chain(g: G) -> None:
+    # B holds 45% of A and C holds 50% of B: C's stake in A is 0.45 x 0.5 = 22.5%. A also holds 10% of B
+    # (a cross-holding); its edge sorts first at A, so the search reaches B through it.
+    down = g.role("A", Role.SHAREHOLDER, "B", ratio=0.1)
+    start = next(f"2015-01-{d:02d}" for d in range(1, 29)  # edge ids are hashes: pick a start sorting after
+                 if RoleEdge(g["B"], Role.SHAREHOLDER, g["A"], D(f"2015-01-{d:02d}")).edge_id > down.edge_id)
+    up = g.role("B", Role.SHAREHOLDER, "A", start=start, ratio=0.45)
+    top = g.role("C", Role.SHAREHOLDER, "B", ratio=0.5)
+    result = connect(g.engine.store, [g["A"], g["C"]], ON)
+    assert _pairs(g, result) == {("A", "C"): ("ownership_chain", 2, 0.225)}
+    (pair,) = result.pairs
+    assert [s.edge_id for s in pair.path] == [up.edge_id, top.edge_id]
+    assert [(g.name(s.holder), g.name(s.org), s.ratio) for s in pair.path] == [("B", "A", 0.45), ("C", "B", 0.5)]
+    assert {e["id"] for e in result.as_dict()["edges"]} == {up.edge_id, top.edge_id}
 
 
 def test_two_to_fifty_subjects(g: G) -> None:

@@ -28,11 +28,12 @@ class G:
         self.engine = engine
         self.keys: dict[str, str] = {}
 
-    def org(self, name: str, industry: str = "C", region: str = "320281") -> str:
+    def org(self, name: str, industry: str = "C", region: str = "320281", registered: date = date(2010, 1, 1),
+            deregistered: date | None = None) -> str:
         if name not in self.keys:
             self.keys[name] = make_uscc(500 + len(self.keys))
             self.engine.put_subjects([Organisation(self.keys[name], name, "enterprise", region, industry,
-                                                   D("2010-01-01"))])
+                                                   registered, deregistered)])
         return self.keys[name]
 
     def person(self, name: str) -> str:
@@ -146,6 +147,104 @@ def test_largest_holder_losing_first_place_is_a_control_change(g: G) -> None:
     (flag,) = [f for f in evasion_flags(g.engine.store, g["A"], AS_OF) if f.pattern == "control_change"]
     assert flag.detail["from"] == [g["p_a"]] and flag.detail["to"] == [g["p_b"]]
     assert (held.edge_id, "held") in _edges(flag)
+
+
+def test_one_change_is_one_flag_with_the_pattern_title_a_sentence_and_its_anchors_merged(g: G) -> None:
+    # the act (2020-05-01) and the decision (2020-07-01) are 30 and 91 days after the change: one flag
+    change = ACT - timedelta(days=30)
+    g.role("p_old", Role.LEGAL_REPRESENTATIVE, "A", D("2015-01-01"), change)
+    g.role("p_new", Role.LEGAL_REPRESENTATIVE, "A", change)
+    g.record("A", decision=D("2020-07-01"))
+    (flag,) = evasion_flags(g.engine.store, g["A"], AS_OF)
+    assert (flag.anchor, flag.anchor_date, flag.days) == ("act_date", ACT, 30)  # the nearest anchor leads
+    assert [(a["anchor"], a["anchor_date"], a["days"]) for a in flag.anchors] == [
+        ("act_date", ACT, 30), ("decision_date", D("2020-07-01"), 91)]
+    assert [e["kind"] for e in flag.evidence] == ["edge", "edge", "record"]  # the record once
+    assert flag.title == evasion_config().control_change.title == "法定代表人、主要负责人或控股股东在失信行为或惩戒决定前变更"  # noqa: E501
+    assert flag.summary == ("The legal representative changed on 2020-04-01, 30 days before the act (2020-05-01) "
+                            "of record:R1.")
+    body = flag.as_dict()
+    assert (body["title"], body["summary"], len(body["anchors"])) == (flag.title, flag.summary, 2)
+    # a black listing of the same firm 10 days after the decision adds an anchor, not a flag
+    g.engine.put_list_entries([ListEntry("B1", g["A"], "black", "失信黑名单", "market_regulation", "Jiangyin (6)",
+                                         D("2020-07-11"))])
+    (again,) = evasion_flags(g.engine.store, g["A"], AS_OF)
+    assert again.flag_id == flag.flag_id
+    assert [a["cause"] for a in again.anchors] == ["record:R1", "record:R1", "list:B1"]
+    assert [e["kind"] for e in again.evidence] == ["edge", "edge", "record", "list_entry"]
+
+
+def test_legal_representative_replaced_before_deregistration_is_flagged(g: G) -> None:
+    # a clean firm deregistered on 2021-06-30; its legal representative was replaced 20 days before (顶替注销)
+    g.org("A", deregistered=D("2021-06-30"))
+    g.role("p_old", Role.LEGAL_REPRESENTATIVE, "A", D("2015-01-01"), D("2021-06-10"))
+    g.role("p_stand_in", Role.LEGAL_REPRESENTATIVE, "A", D("2021-06-10"), D("2021-06-30"))
+    (flag,) = evasion_flags(g.engine.store, g["A"], AS_OF)
+    assert (flag.pattern, flag.anchor, flag.cause, flag.days) == ("control_change", "deregistration",
+                                                                  f"deregistration:{g['A']}", 20)
+    assert flag.evidence[-1] == {"kind": "registration", "org": g["A"], "name": "A", "industry": "C",
+                                 "region": "320281", "registered_on": D("2010-01-01"),
+                                 "deregistered_on": D("2021-06-30")}
+    assert flag.summary == ("The legal representative changed on 2021-06-10, 20 days before the deregistration "
+                            "(2021-06-30).")
+    assert evasion_flags(g.engine.store, g["A"], D("2021-06-29")) == []  # not deregistered yet
+    assert [f.flag_id for f in scan_region(g.engine.store, "320281", AS_OF)] == [flag.flag_id]
+
+
+# -- serial failure (金蝉脱壳) -------------------------------------------------------------------------------
+
+
+def _jin_chan_tuo_ke(g: G) -> None:
+    """Old firm A (industry C, 2010) deregistered 2021-06-30; p_boss its legal representative until then.
+    p_boss founded N (C) on 2021-03-01, 121 days before: flagged. Not flagged: F (industry F), L (C, founded
+    2023-01-01, 550 days after), E (C, registered 2005, p_boss a shareholder since 2021-04-01: not a founder),
+    and N2 (C, 2021-05-01) founded by p_clerk, a director of A, not its legal representative."""
+    g.org("A", deregistered=D("2021-06-30"))
+    g.role("p_boss", Role.LEGAL_REPRESENTATIVE, "A", D("2015-01-01"), D("2021-06-30"))
+    g.role("p_clerk", Role.DIRECTOR, "A", D("2015-01-01"), D("2021-06-30"))
+    for name, industry, founded in (("N", "C", "2021-03-01"), ("F", "F", "2021-03-01"), ("L", "C", "2023-01-01")):
+        g.org(name, industry=industry, registered=D(founded))
+        g.role("p_boss", Role.LEGAL_REPRESENTATIVE, name, D(founded))
+    g.org("E", registered=D("2005-01-01"))
+    g.role("p_boss", Role.SHAREHOLDER, "E", D("2021-04-01"), ratio=0.3)
+    g.org("N2", registered=D("2021-05-01"))
+    g.role("p_clerk", Role.LEGAL_REPRESENTATIVE, "N2", D("2021-05-01"))
+
+
+def test_serial_failure_legal_representative_of_a_deregistered_firm_founds_one_in_the_same_industry(g: G) -> None:
+    _jin_chan_tuo_ke(g)
+    store = g.engine.store
+    (flag,) = evasion_flags(store, g["p_boss"], D("2023-06-01"))
+    assert (flag.pattern, flag.subject, flag.anchor, flag.anchor_date, flag.change_date, flag.days) == (
+        "serial_failure", g["p_boss"], "deregistration", D("2021-06-30"), D("2021-03-01"), -121)
+    assert set(flag.subjects) == {g["p_boss"], g["A"], g["N"]}
+    assert flag.detail == {"person": g["p_boss"], "failed_org": g["A"], "new_org": g["N"],
+                           "roles_from": ["LEGAL_REPRESENTATIVE"], "role_to": "LEGAL_REPRESENTATIVE", "industry": "C",
+                           "new_org_registered_on": D("2021-03-01"), "failed_org_deregistered_on": D("2021-06-30")}
+    assert [(e["kind"], e.get("change"), e.get("org")) for e in flag.evidence] == [
+        ("edge", "held", g["A"]), ("edge", "started", g["N"]), ("registration", None, g["N"]),
+        ("registration", None, g["A"])]
+    assert flag.title == evasion_config().serial_failure.title
+    assert flag.summary == ("The legal representative of a firm failed by the deregistration (2021-06-30) founded a "
+                            "new firm of industry C on 2021-03-01, 121 days before it, as its legal representative.")
+    # the same flag from the failed firm and from the new one; none for the others
+    assert [f.flag_id for f in evasion_flags(store, g["A"], D("2023-06-01"))] == [flag.flag_id]
+    assert [f.flag_id for f in evasion_flags(store, g["N"], D("2023-06-01"))] == [flag.flag_id]
+    for other in ("F", "L", "E", "N2", "p_clerk"):
+        assert evasion_flags(store, g[other], D("2023-06-01")) == [], other
+    # before the deregistration nothing had failed
+    assert evasion_flags(store, g["p_boss"], D("2021-06-29")) == []
+
+
+def test_serial_failure_from_a_dishonest_firm_is_one_flag_with_the_record_and_the_deregistration(g: G) -> None:
+    # A also got a serious record (act 2020-05-01, decided 2021-01-15): N was founded 45 days after the
+    # decision and 121 days before the deregistration; one founding, one flag, timed against the decision
+    _jin_chan_tuo_ke(g)
+    g.record("A", decision=D("2021-01-15"))
+    (flag,) = [f for f in evasion_flags(g.engine.store, g["p_boss"], D("2023-06-01")) if f.pattern == "serial_failure"]
+    assert (flag.anchor, flag.cause, flag.days) == ("decision_date", "record:R1", 45)
+    assert [(a["anchor"], a["days"]) for a in flag.anchors] == [("decision_date", 45), ("deregistration", -121)]
+    assert {e["kind"] for e in flag.evidence} == {"edge", "registration", "record"}
 
 
 # -- stake reduced to just under a threshold -------------------------------------------------------------

@@ -148,6 +148,58 @@ def test_order_and_frame(world: World) -> None:
 
 # -- API: GET /v1/subjects/{subject}/risk-items -----------------------------------------------------------
 
+def test_objection_verified_late_is_overdue_in_past_views(world: World) -> None:
+    # filed 2020-12-20, 15 verification days: due 2021-01-04; rejected late, on 2021-01-10
+    world.engine.add_event(RecordEvent("R1", "objection_filed", D("2020-12-20")))
+    world.engine.add_event(RecordEvent("R1", "objection_rejected", D("2021-01-10")))
+    expected = {"2021-01-03": (True, False), "2021-01-07": (True, True), "2021-01-10": (False, False)}
+    for on, (pending, overdue) in expected.items():
+        (o,) = world.engine.objections(D(on))
+        assert (o["pending"], o["overdue"]) == (pending, overdue), on
+    (item,) = [i for i in risk_items(world.store, world["org_a"], D("2021-01-07")).items
+               if i.kind == "objection_pending"]
+    assert (item.status, item.severity, item.until) == ("overdue", "high", D("2021-01-04"))
+    assert "(overdue)" in item.summary
+    assert not [i for i in risk_items(world.store, world["org_a"], D("2021-01-10")).items
+                if i.kind == "objection_pending"]
+
+
+def test_later_withdrawal_does_not_leak_into_a_past_view(world: World) -> None:
+    world.engine.add_event(RecordEvent("R1", "objection_filed", D("2021-03-01")))
+    world.engine.add_event(RecordEvent("R1", "objection_upheld", D("2021-03-10")))
+    before = risk_items(world.store, world["org_a"], ON, window_days=90)  # the withdrawal is 68 days later
+    assert [i for i in before.items if i.kind == "upcoming_expiry"] == []
+    assert not [i for i in before.items if "withdrawn" in i.summary or i.status == "withdrawn"]
+    ban = next(i for i in before.items if i.category == "own" and i.consequence == "market_ban")
+    assert (ban.status, ban.since, ban.until) == ("active", D("2020-09-01"), D("2023-09-01"))
+    around = next(i for i in risk_items(world.store, world["org_c"], ON).items
+                  if i.category == "surrounding" and i.rule_id == "P2" and i.carrier == world["p_principal"])
+    assert around.until == D("2023-09-01")
+    after = risk_items(world.store, world["org_a"], D("2021-03-10"))
+    assert {i.status for i in after.items if i.cause == "record:R1"} == {"withdrawn"}
+
+
+def test_own_record_is_not_surrounding_through_the_legal_representatives_entry(world: World) -> None:
+    # p_principal (org_a's principal) carries a personal credit entry for R1, org_a's own record
+    assert any(f.cause.id == "R1" for f in world.store.facts_of([world["p_principal"]]))
+    report = risk_items(world.store, world["org_a"], ON)
+    assert [i for i in report.items if i.category == "surrounding"] == []
+    # for org_c, R1 is another subject's record: it stays surrounding
+    assert any(i.cause == "record:R1" for i in risk_items(world.store, world["org_c"], ON).items
+               if i.category == "surrounding")
+
+
+def test_surrounding_items_carry_since_and_until(world: World) -> None:
+    report = risk_items(world.store, world["org_c"], ON)
+    ban = next(i for i in report.items if i.carrier == world["p_principal"] and i.rule_id == "P2")
+    assert (ban.since, ban.until) == (D("2020-09-01"), D("2023-09-01"))
+    assert ban.summary.endswith("market_ban (P2, record:R1) since 2020-09-01 until 2023-09-01")
+    row = report.as_dict()["items"][report.items.index(ban)]
+    assert (row["since"], row["until"]) == (D("2020-09-01"), D("2023-09-01"))
+    entry = next(i for i in report.items if i.carrier == world["p_principal"] and i.rule_id == "P1")
+    assert (entry.since, entry.until) == (D("2020-09-01"), None)  # a personal credit entry has no end
+
+
 PUBLIC = {"X-API-Key": "demo-public"}
 MARKET = {"X-API-Key": "demo-market", "X-Purpose": "test"}
 INVESTIGATOR = {"Authorization": "Bearer demo-investigator", "X-Purpose": "risk review"}
@@ -206,3 +258,23 @@ def test_api_public_does_not_see_withdrawn_items(client) -> None:  # type: ignor
     public = c.get(f"/v1/subjects/{w['org_a']}/risk-items", headers=PUBLIC).json()
     assert [i for i in public["items"] if i["status"] == "withdrawn"] == []
     assert public["counts"]["historical"]["info"] == 0
+
+
+def test_api_objections_overdue_only_as_of_a_date(client) -> None:  # type: ignore[no-untyped-def]
+    c, w = client
+    w.engine.add_event(RecordEvent("R1", "objection_filed", D("2020-12-20")))  # due 2021-01-04
+    w.engine.add_event(RecordEvent("R1", "objection_rejected", D("2021-01-10")))  # verified late
+
+    def overdue(on: str) -> list[dict]:
+        r = c.get(f"/v1/objections?overdue_only=true&as_of={on}", headers=MARKET)
+        assert r.status_code == 200, r.text
+        return r.json()["objections"]
+
+    (row,) = overdue("2021-01-07")
+    assert (row["cause"], row["deadline"], row["overdue"], row["resolved_on"]) == (
+        "record:R1", "2021-01-04", True, None)  # the late verification had not happened yet
+    assert overdue("2021-01-03") == [] and overdue("2021-01-10") == []
+    assert c.get("/v1/objections?as_of=2020-12-01", headers=MARKET).json()["objections"] == []  # not yet filed
+    item = next(i for i in c.get(f"/v1/subjects/{w['org_a']}/risk-items?as_of=2021-01-07",
+                                 headers=INVESTIGATOR).json()["items"] if i["kind"] == "objection_pending")
+    assert item["status"] == "overdue"

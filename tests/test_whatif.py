@@ -132,6 +132,24 @@ def test_tibet_differs_only_in_measures_and_bases_for_this_record(world: World) 
     assert all(c.startswith(("Tibet", "GuoFa33")) for d in result.differences for c in d["clauses"]["b"])
 
 
+def test_verification_deadline_15_against_20_days_is_a_difference(world: World) -> None:
+    # filed 2020-10-01, rejected 2020-10-18: due 2020-10-16 under the default (15 days), verified late;
+    # due 2020-10-21 in Tibet (20 days, Tibet (18)), on time. The suspension (10-01 to 10-18) is the same.
+    world.engine.add_event(RecordEvent("R1", "objection_filed", D("2020-10-01")))
+    world.engine.add_event(RecordEvent("R1", "objection_rejected", D("2020-10-18")))
+    result = what_if(world.store, world["org_a"], DEFAULT, PolicyChoice("tibet"), D("2020-10-17"))
+    (d,) = [d for d in result.differences if d["change"] == "objection"]
+    assert d["cause"] == "record:R1" and d["fields"]["verification_days"] == {"a": 15, "b": 20}
+    assert d["objections"] == [{"filed_on": D("2020-10-01"), "resolved_on": D("2020-10-18"),
+                                "deadline": {"a": D("2020-10-16"), "b": D("2020-10-21")},
+                                "verified_late": {"a": True, "b": False}, "overdue": {"a": True, "b": False}}]
+    assert d["clauses"]["a"] and d["clauses"]["b"] and result.counts()["objection"] == 1
+    # same suspension on both sides (the bases differ: Tibet's own beside the national ones)
+    assert not [d for d in result.differences if d["change"] == "changed" and "suspended" in d["fields"]]
+    same = what_if(world.store, world["org_a"], DEFAULT, JIANGYIN, D("2020-10-17"))  # 15 days both
+    assert same.counts()["objection"] == 0
+
+
 def test_region_what_if_covers_every_target(world: World) -> None:
     world.engine.add_event(RecordEvent("R1", "objection_filed", D("2020-10-01")))
     region = what_if_region(world.store, "320281", DEFAULT, JIANGYIN, D("2020-10-15"))
@@ -213,3 +231,15 @@ def test_api_what_if_bad_input(client, body, field) -> None:  # type: ignore[no-
     r = c.post("/v1/what-if", json=body, headers=MARKET)
     assert r.status_code == 422, r.text
     assert r.json()["error"]["field"] == field
+
+
+def test_api_what_if_shows_the_verification_deadline_difference(client) -> None:  # type: ignore[no-untyped-def]
+    c, w = client  # the objection filed 2020-12-20 is due 2021-01-04 (15 days) or 2021-01-09 (Tibet, 20)
+    w.engine.add_event(RecordEvent("R1", "objection_rejected", D("2021-01-06")))
+    body = {"subject": w["org_a"], "a": {"jurisdiction": "default"}, "b": {"jurisdiction": "tibet"}}
+    data = c.post("/v1/what-if", json=body, headers=MARKET).json()
+    library = what_if(w.store, w["org_a"], DEFAULT, PolicyChoice("tibet"), D("2021-01-01"))
+    assert data["counts"] == library.counts() and data["counts"]["objection"] == 1
+    (d,) = [d for d in data["differences"] if d["change"] == "objection"]
+    assert d["objections"][0]["deadline"] == {"a": "2021-01-04", "b": "2021-01-09"}
+    assert d["objections"][0]["verified_late"] == {"a": True, "b": False}

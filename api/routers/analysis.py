@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 
+from graph_credit.analytics import serial_failures
 from graph_credit.connections import connect
 from graph_credit.evasion import evasion_flags, scan_region
 from graph_credit.risk_items import risk_items
@@ -46,10 +47,12 @@ def get_risk_items(subject: str, request: Request, as_of: Day | None = None,
 @router.get("/subjects/{subject}/evasion")
 def get_evasion(subject: str, request: Request, as_of: Day | None = None, purpose: str | None = Purpose,
                 who: Principal = Depends(require("investigator", "department"))) -> dict:
-    """Evasion patterns flagged for review, with their evidence: a legal representative, principal or
-    controlling stake changed shortly before an act or a decision; a stake cut to just under a threshold
-    before a decision; a person moving from a dishonest firm to a new firm in the same industry. Windows
-    and thresholds are in `graph_credit/evasion.yaml`."""
+    """Evasion patterns flagged for review, each with the pattern's `title`, a `summary` sentence and its
+    evidence: a legal representative, principal or controlling stake changed shortly before an act, a
+    decision, a black listing or a deregistration; a stake cut to just under a threshold before a decision;
+    a person moving from a dishonest firm to a firm in the same industry; the legal representative of a
+    deregistered, dishonest or black-listed firm founding a new firm in the same industry (金蝉脱壳). One
+    change is one flag, its `anchors` merged. Windows and thresholds are in `graph_credit/evasion.yaml`."""
     eng = engine(request)
     key = resolve(subject)
     _known(eng.store, key)
@@ -63,8 +66,8 @@ def get_evasion(subject: str, request: Request, as_of: Day | None = None, purpos
 def get_region_evasion(request: Request, region: str = Query(pattern=r"^\d{2,6}$", examples=["320281"]),
                        as_of: Day | None = None, limit: int = Query(500, ge=1, le=5000),
                        purpose: str | None = Purpose, who: Principal = Depends(require("investigator"))) -> dict:
-    """Evasion flags on every organisation of an administrative division (code or prefix) with a record or
-    black list entry, oldest anchor first, at most `limit`."""
+    """Evasion flags on every organisation of an administrative division (code or prefix) with a record, a
+    black list entry or a deregistration, oldest anchor first, at most `limit`."""
     eng = engine(request)
     on = as_of or today(request)
     flags = scan_region(eng.store, region, on, limit=limit + 1)
@@ -73,13 +76,37 @@ def get_region_evasion(request: Request, region: str = Query(pattern=r"^\d{2,6}$
     return respond(request, who, purpose, "evasion scan", data)
 
 
+@router.get("/serial-failures")
+def get_serial_failures(request: Request, region: str = Query(pattern=r"^\d{2,6}$", examples=["320281"]),
+                        as_of: date | None = None, flagged_only: bool = True, limit: int = Query(500, ge=1, le=5000),
+                        purpose: str | None = Purpose, who: Principal = Depends(require("investigator"))) -> dict:
+    """People behind failed (deregistered) or dishonest firms of an administrative division and the new firms
+    they founded as those failed (金蝉脱壳), as `graph_credit.analytics.serial_failures` gives them: per
+    person the firms, how many were dishonest, failed or founded, the first and last event and the events
+    (`date firm kind;...`); flagged at two firms (two failures, or a failure and a firm founded on it).
+    `flags` are the `serial_failure` evasion flags behind the founded firms, with their evidence."""
+    eng = engine(request)
+    on = as_of or today(request)
+    df = serial_failures(eng.store, on, region=region)
+    if flagged_only:
+        df = df[df["flagged"]]
+    rows = [{**r, **{k: int(r[k]) for k in ("firms", "dishonest", "failed", "founded")},
+             "first": r["first"].date(), "last": r["last"].date(), "flagged": bool(r["flagged"])}
+            for r in df.head(limit).to_dict("records")]
+    shown = {r["person"] for r in rows}
+    data = {"region": region, "as_of": on, "persons": rows, "truncated": len(df) > limit,
+            "flags": [f.as_dict() for f in df.attrs["flags"] if f.subject in shown]}
+    return respond(request, who, purpose, "serial failures", data)
+
+
 @router.post("/connections")
 def post_connections(body: ConnectionsRequest, request: Request, purpose: str | None = Purpose,
                      who: Principal = Depends(require("investigator"))) -> dict:
     """The subgraph connecting 2 to 50 subjects as of a date: for each pair joined within `max_depth` role
     edges, the shortest chain (direct, shared person, ownership chain); the persons holding roles in two or
     more of them; the subjects grouped into components. At most `max_fanout` edges are followed from any
-    node: truncated hubs are listed and `next_cursor` pages through the rest of their edges.
+    node (a direct edge between two of the subjects is always followed): truncated hubs are listed and
+    `next_cursor` gives the next page, which follows the earlier pages' edges too (pages are cumulative).
 
     Example: `{"subjects": ["91110105000000001X", "91110105000000002X"], "as_of": "2021-01-01"}`
     """

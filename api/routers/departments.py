@@ -243,11 +243,16 @@ def get_statistics(request: Request, as_of: Day | None = None,
 def get_objections(request: Request, as_of: Day | None = None, overdue_only: bool = Query(False),
                    purpose: str | None = Purpose,
                    who: Principal = Depends(require("department", "investigator"))) -> dict:
-    """Objections with their verification deadline, pending and overdue flags: a department sees those
-    on its own records and list entries (investigators and admins all). Each names its subject and owner;
-    a subject may be a person, so the read then needs a purpose and is audited."""
+    """Objections with their verification deadline, pending and overdue flags, as known on `as_of`: one filed
+    later is left out, one resolved later shows no result yet; overdue means unresolved on that date and past
+    its deadline. A department sees those on its own records and list entries (investigators and admins all).
+    Each names its subject and owner; a subject may be a person, so the read then needs a purpose and is
+    audited."""
     eng = engine(request)
-    rows = [r for r in eng.objections(as_of or today(request)) if r["overdue"] or not overdue_only]
+    on = as_of or today(request)
+    rows = [r if r["resolved_on"] is None or r["resolved_on"] <= on else {**r, "resolved_on": None, "upheld": None}
+            for r in eng.objections(on) if r["filed_on"] <= on]
+    rows = [r for r in rows if r["overdue"] or not overdue_only]
     causes = [Cause.parse(r["cause"]) for r in rows]
     records = eng.store.get_records([c.id for c in causes if c.kind == "record"])
     entries = eng.store.get_list_entries([c.id for c in causes if c.kind == "list"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 
-from graph_credit.risk import effective_ownership, related_parties
+from graph_credit.risk import beneficial_owners, ownership, related_parties
 from graph_credit.views import profile, step_dict, subject_dict
 
 from ..deps import engine, resolve, respond, today
@@ -55,11 +55,23 @@ def get_related(subject: str, request: Request, as_of: Day | None = None,
 def get_ownership(subject: str, request: Request, as_of: Day | None = None,
                   threshold: float = Query(0.25, gt=0, le=1),
                   purpose: str | None = Purpose, who: Principal = Depends(principal)) -> dict:
-    """Effective stakes of all direct and indirect holders; beneficial owners at or above `threshold`."""
+    """Ownership penetration as `graph_credit.risk` computes it: every direct and indirect holder with its
+    direct ratio, effective stake (multiplied along chains, summed) and control share (votes it commands,
+    counting organisations it controls in full); the beneficial owners are natural persons owning or
+    commanding at least `threshold` (25% or more by default) or controlling the organisation, else the
+    person in charge of its management (`risk.beneficial_owners`)."""
     eng = engine(request)
     key = resolve(subject)
     on = as_of or today(request)
-    stakes = effective_ownership(eng.store, key, on)
-    holders = [{"holder": h, "effective_stake": round(s, 6), "beneficial_owner": s >= threshold}
-               for h, s in stakes.items()]
-    return respond(request, who, purpose, "ownership", {"subject": key, "as_of": on, "holders": holders})
+    own = ownership(eng.store, key, on)
+    owners = beneficial_owners(eng.store, key, on, threshold)
+    flagged = {b.person for b in owners}
+    direct = own.direct()
+    holders = [{"holder": h, "direct": direct.get(h, 0.0), "effective_stake": round(own.stakes.get(h, 0.0), 6),
+                "control_share": round(own.control.get(h, 0.0), 6), "beneficial_owner": h in flagged}
+               for h in dict.fromkeys([*own.stakes, *own.control])]
+    data = {"subject": key, "as_of": on, "threshold": threshold, "holders": holders,
+            "beneficial_owners": [{"person": b.person, "effective_stake": b.effective_stake,
+                                   "control_share": b.control_share, "criteria": list(b.criteria)} for b in owners],
+            "truncated": own.truncated}
+    return respond(request, who, purpose, "ownership", data)

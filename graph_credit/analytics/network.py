@@ -3,7 +3,8 @@
 - ``company_groups``: organisations tied together by the persons they share (关联企业群);
 - ``blacklist_connectors``: persons who sit across several black-listed or dishonest firms, with
   their centrality in the network of those firms;
-- ``serial_failures``: one person running a series of failed or dishonest firms;
+- ``serial_failures``: one person running a series of failed or dishonest firms, and the new firms founded
+  as they failed (金蝉脱壳);
 - ``risk_by_region_industry`` and ``records_over_time``: where and when the risk is.
 """
 
@@ -146,27 +147,37 @@ def blacklist_connectors(
 
 
 def serial_failures(
-    store: Store, as_of: date, roles: Collection[str] = MANAGEMENT, min_firms: int = 3, window_days: int = 365,
-    severities: Collection[str] = ("serious",),
+    store: Store, as_of: date, roles: Collection[str] = MANAGEMENT, min_firms: int = 2, window_days: int = 365,
+    severities: Collection[str] = ("serious",), region: str | None = None,
 ) -> pd.DataFrame:
-    """One person running a series of failed or dishonest firms (the pattern behind 逃废债 and
-    repeated shell companies). A firm counts against a person when, up to ``as_of``:
+    """One person behind failed or dishonest firms and the new firms founded as they failed (逃废债, 金蝉脱壳).
+    A firm counts for a person when, up to ``as_of``:
 
     - it got a dishonesty record of one of ``severities`` (not withdrawn) and the person held one of
       ``roles`` at the act date (the decision date if the act date is unknown), or was named directly
       responsible in it: ``dishonest``;
     - it was deregistered and the person held one of ``roles`` in the ``window_days`` before the
-      deregistration: ``failed``.
+      deregistration: ``failed``;
+    - the person, legal representative of one of those firms, founded it in the same industry around the
+      failure: ``founded`` (the evasion pattern ``serial_failure`` of ``graph_credit.evasion``; its windows
+      and roles are in ``evasion.yaml``).
 
-    One row per person with at least one such firm: ``person``, ``name``, ``masked_id``, ``firms``,
-    ``dishonest``, ``failed``, ``first``, ``last`` (dates of the first and last event), ``detail``
-    (``date firm kind;...`` in date order) and ``flagged`` (``firms >= min_firms``); flagged first.
+    ``region`` limits the failed and dishonest firms to an administrative division (code prefix); the new
+    firms may be anywhere. One row per person with such a firm: ``person``, ``name``, ``masked_id``,
+    ``firms``, ``dishonest``, ``failed``, ``founded``, ``first``, ``last`` (dates of the first and last
+    event), ``detail`` (``date firm kind;...`` in date order) and ``flagged`` (``firms >= min_firms``: by
+    default two failures, or one and a firm founded on it); flagged first. ``df.attrs["flags"]`` holds the
+    ``serial_failure`` evasion flags behind the founded firms, with their evidence.
     """
+    from ..evasion import serial_failure_flags
+
     recs = records_frame(store, as_of)
     recs = recs[(recs["severity"].isin(list(severities))) & (recs["state"] != "withdrawn")
                 & (recs["subject_kind"] == "organisation")]
+    if region is not None:
+        recs = recs[recs["region"].fillna("").str.startswith(region)]
     records = store.get_records(list(recs["record_id"]))
-    orgs = {o.code: o for o in store.iter_organisations()}
+    orgs = {o.code: o for o in store.iter_organisations() if region is None or o.region.startswith(region)}
     failed = {c: o.deregistered_on for c, o in orgs.items() if o.deregistered_on and o.deregistered_on <= as_of}
     wanted = sorted({r.subject for r in records.values()} | set(failed))
     edges_in: dict[str, list[RoleEdge]] = defaultdict(list)
@@ -175,10 +186,11 @@ def serial_failures(
             if e.role in roles and subject_kind(e.holder) == "person":
                 edges_in[e.org].append(e)
     events: dict[str, dict[str, tuple[date, str]]] = defaultdict(dict)  # person -> firm -> (date, kind)
+    rank = {"dishonest": 0, "failed": 1, "founded": 2}  # a founded firm that failed in turn counts as failed
 
     def note(person: str, firm: str, on: date, kind: str) -> None:
         prev = events[person].get(firm)
-        if prev is None or (kind == "dishonest" and prev[1] == "failed"):
+        if prev is None or rank[kind] < rank[prev[1]]:
             events[person][firm] = (on, kind)
 
     for r in records.values():
@@ -194,7 +206,11 @@ def serial_failures(
         for e in edges_in.get(firm, ()):
             if e.valid_from < dereg and (e.valid_to is None or e.valid_to > start):
                 note(e.holder, firm, dereg, "failed")
-    columns = ["person", "name", "masked_id", "firms", "dishonest", "failed", "first", "last", "detail", "flagged"]
+    flags = [f for f in serial_failure_flags(store, wanted, as_of) if f.subject in events]
+    for f in flags:
+        note(f.subject, f.detail["new_org"], f.change_date, "founded")
+    columns = ["person", "name", "masked_id", "firms", "dishonest", "failed", "founded", "first", "last", "detail",
+               "flagged"]
     people = store.get_persons(sorted(events))
     rows = []
     for p, firms in events.items():
@@ -202,11 +218,13 @@ def serial_failures(
         kinds = [k for _, _, k in seq]
         info = people.get(p)
         rows.append((p, info.name if info else "", info.masked_id if info else "", len(seq),
-                     kinds.count("dishonest"), kinds.count("failed"), pd.Timestamp(seq[0][0]),
+                     kinds.count("dishonest"), kinds.count("failed"), kinds.count("founded"), pd.Timestamp(seq[0][0]),
                      pd.Timestamp(seq[-1][0]), ";".join(f"{on} {firm} {kind}" for on, firm, kind in seq),
                      len(seq) >= min_firms))
     df = pd.DataFrame(rows, columns=columns)
-    return df.sort_values(["flagged", "firms", "person"], ascending=[False, False, True]).reset_index(drop=True)
+    df = df.sort_values(["flagged", "firms", "person"], ascending=[False, False, True]).reset_index(drop=True)
+    df.attrs["flags"] = flags
+    return df
 
 
 def risk_by_region_industry(store: Store, as_of: date, by: Sequence[str] = ("region", "industry")) -> pd.DataFrame:
