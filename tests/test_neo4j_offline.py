@@ -31,7 +31,7 @@ from graph_credit.model import Cause, ListEntry, Role
 from graph_credit.risk import _neighbourhood, neighbourhoods
 from graph_credit.store import SQLiteStore, Store
 from graph_credit.store import neo4j as neo
-from graph_credit.store.cypher import names, statement
+from graph_credit.store.cypher import names, schema_statements, statement
 from tests.test_store_conformance import fact, org, record
 
 Answer = Callable[[dict[str, Any]], list[dict[str, Any]]]
@@ -126,6 +126,15 @@ def fake_store(answers: dict[str, Answer] | None = None) -> tuple[neo.Neo4jStore
 
 def transient() -> TransientError:
     return TransientError("Neo.TransientError.Transaction.DeadlockDetected", "deadlock")
+
+
+def test_connecting_applies_no_schema_and_init_schema_applies_all_of_it() -> None:
+    store, driver = fake_store()
+    assert driver.runs == []  # no schema privileges needed, no awaitIndexes after a large import
+    store.apply_schema(5)
+    assert [n.split(" IF ")[0] for n, _, _ in driver.runs[:-1]] == [
+        s.split(" IF ")[0] for s in schema_statements()]
+    assert driver.runs[-1] == ("await_indexes", {"timeout_seconds": 5}, "query")
 
 
 # -- the check: one statement, the same answer as SQLite -----------------------------------------------

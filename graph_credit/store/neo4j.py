@@ -194,7 +194,8 @@ def _person_props(x: Person) -> Row:
 
 
 def _person(p: Row) -> Person:
-    return Person(p["key"], p["masked_id"], p["name"], p["region"])
+    # A database loaded from export_neo4j_admin holds no names or regions of persons.
+    return Person(p["key"], p["masked_id"], p.get("name") or "", p.get("region") or "")
 
 
 def _role_flat(e: RoleEdge) -> Row:
