@@ -22,8 +22,10 @@ lint: install
 	$(VENV)/bin/ruff check graph_credit api tests bench
 	$(VENV)/bin/mypy graph_credit api
 
-# Lint, types, then the whole suite (Neo4j conformance runs only when NEO4J_URI is set).
+# Lint, types, then the whole suite (Neo4j conformance runs only when NEO4J_URI is set). The Cypher
+# lint (Neo4j's own parser, tests/cypher_lint) is installed from its package-lock.json first.
 test: lint
+	cd tests/cypher_lint && npm ci --no-audit --no-fund --loglevel=error
 	$(VENV)/bin/pytest -q -rs
 
 # Generates 10^5 and 10^6 organisations, measures, prints the table, rewrites bench/RESULTS.md.

@@ -1,10 +1,4 @@
-// Upsert derived facts and (re)link each to its target subject.
+// Upsert derived facts; each refers to its target by key (fact_target index).
 UNWIND $rows AS row
 MERGE (f:DerivedFact {fact_id: row.fact_id})
 SET f += row
-WITH f, row
-OPTIONAL MATCH (f)-[old:TARGETS]->()
-DELETE old
-WITH DISTINCT f, row
-MATCH (s:Subject {id: row.target})
-MERGE (f)-[:TARGETS]->(s)

@@ -1,10 +1,4 @@
-// Upsert honours and (re)link each to its holder.
+// Upsert honours; each refers to its holder by key (honour_holder index).
 UNWIND $rows AS row
 MERGE (h:Honour {honour_id: row.honour_id})
 SET h += row
-WITH h, row
-OPTIONAL MATCH (h)-[old:AWARDED_TO]->()
-DELETE old
-WITH DISTINCT h, row
-MATCH (s:Subject {id: row.holder})
-MERGE (h)-[:AWARDED_TO]->(s)

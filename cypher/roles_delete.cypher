@@ -1,33 +1,29 @@
-// Delete role edges by edge_id (the caller passes distinct ids); returns how many went.
-UNWIND $edge_ids AS edge_id
-CALL {
-  WITH edge_id
-  MATCH ()-[r:LEGAL_REPRESENTATIVE {edge_id: edge_id}]->()
-  RETURN r
-  UNION ALL
-  WITH edge_id
-  MATCH ()-[r:PRINCIPAL {edge_id: edge_id}]->()
-  RETURN r
-  UNION ALL
-  WITH edge_id
-  MATCH ()-[r:SENIOR_MANAGER {edge_id: edge_id}]->()
-  RETURN r
-  UNION ALL
-  WITH edge_id
-  MATCH ()-[r:DIRECTOR {edge_id: edge_id}]->()
-  RETURN r
-  UNION ALL
-  WITH edge_id
-  MATCH ()-[r:SUPERVISOR {edge_id: edge_id}]->()
-  RETURN r
-  UNION ALL
-  WITH edge_id
-  MATCH ()-[r:SHAREHOLDER {edge_id: edge_id}]->()
-  RETURN r
-  UNION ALL
-  WITH edge_id
-  MATCH ()-[r:PRACTITIONER {edge_id: edge_id}]->()
-  RETURN r
-}
+// Delete role edges by edge_id, one branch per relationship type (each seeks its edge_id
+// constraint); the store adds up the branches' counts.
+MATCH ()-[r:LEGAL_REPRESENTATIVE]->() WHERE r.edge_id IN $edge_ids
 DELETE r
-RETURN count(r) AS deleted
+RETURN count(*) AS deleted
+UNION ALL
+MATCH ()-[r:PRINCIPAL]->() WHERE r.edge_id IN $edge_ids
+DELETE r
+RETURN count(*) AS deleted
+UNION ALL
+MATCH ()-[r:SENIOR_MANAGER]->() WHERE r.edge_id IN $edge_ids
+DELETE r
+RETURN count(*) AS deleted
+UNION ALL
+MATCH ()-[r:DIRECTOR]->() WHERE r.edge_id IN $edge_ids
+DELETE r
+RETURN count(*) AS deleted
+UNION ALL
+MATCH ()-[r:SUPERVISOR]->() WHERE r.edge_id IN $edge_ids
+DELETE r
+RETURN count(*) AS deleted
+UNION ALL
+MATCH ()-[r:SHAREHOLDER]->() WHERE r.edge_id IN $edge_ids
+DELETE r
+RETURN count(*) AS deleted
+UNION ALL
+MATCH ()-[r:PRACTITIONER]->() WHERE r.edge_id IN $edge_ids
+DELETE r
+RETURN count(*) AS deleted

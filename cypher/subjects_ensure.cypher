@@ -1,6 +1,6 @@
-// Make sure a subject node exists for every key a role, record, honour, list entry or fact
-// refers to. A missing one becomes a :Placeholder, labelled by the shape of its key (the caller
-// splits keys with graph_credit.ids.is_person_key); put_organisations / put_persons fill it in.
+// Make sure a subject node exists for both ends of every role edge written. A missing one becomes
+// a :Placeholder, labelled by the shape of its key (the caller splits keys with
+// graph_credit.ids.is_person_key); put_organisations / put_persons fill it in.
 UNWIND $persons AS person_key
 MERGE (s:Subject {id: person_key})
 ON CREATE SET s:Person:Placeholder, s.key = person_key

@@ -154,10 +154,13 @@ def check_many(
     for at in range(0, len(subjects), _CHUNK):  # bounded working memory whatever the batch size
         chunk = subjects[at : at + _CHUNK]
         with collector_paused():
-            known = _Subjects(store, chunk)
+            # A backend that can (Neo4jStore.check_reads) reads all of it in one statement.
+            bulk = getattr(store, "check_reads", None)
+            reads: Store = (bulk(chunk, as_of, depth if with_related else 0) if bulk else None) or store
+            known = _Subjects(reads, chunk)
             related: list[list[RelatedParty]] = [[] for _ in chunk]
             if with_related:
-                related = score_related(store, neighbourhoods(store, chunk, as_of, depth))
+                related = score_related(reads, neighbourhoods(reads, chunk, as_of, depth))
             incentives = {k: [m for m in snap.measures_for("green_channel", k) if matter in m.matters]
                           for k in set(known.kind.values())}
             out += [_decide(known, s, matter, as_of, snap, parties, threshold, incentives)

@@ -154,13 +154,33 @@ def policy_table(out: Path = typer.Option(Path("docs/jurisdictions.md"), help="w
 
 @app.command("export-neo4j")
 def export_neo4j(out: Path, store: str | None = StoreOpt) -> None:
-    """Write neo4j-admin import CSV files (typed headers, ID spaces) and the import command."""
+    """Write neo4j-admin import CSV files of every kind stored (persons by pseudonymous key and masked ID
+    only) and import.sh with the `neo4j-admin database import full` command; then run init-schema."""
     from .io import export_neo4j_admin
 
     s = open_store(store)
     try:
         counts = export_neo4j_admin(s, out)
         typer.echo(", ".join(f"{k}={v}" for k, v in counts.items()))
+    finally:
+        s.close()
+
+
+@app.command("init-schema")
+def init_schema(store: str = typer.Option(..., "--store", envvar="GRAPH_CREDIT_STORE", help="neo4j:// URL"),
+                timeout: int = typer.Option(600, help="seconds to wait for the indexes to come online")) -> None:
+    """Create the Neo4j constraints and indexes (cypher/schema.cypher) and wait until they are online.
+    Run once per database by an operator with schema privileges (after a neo4j-admin import too); the
+    service connects without them."""
+    from .store.neo4j import Neo4jStore
+
+    if not store.startswith(("neo4j", "bolt")):
+        raise typer.BadParameter("init-schema is for a Neo4j store (neo4j://, bolt://...)", param_hint="--store")
+    s = open_store(store)
+    try:
+        assert isinstance(s, Neo4jStore)
+        s.apply_schema(timeout)
+        typer.echo("schema applied")
     finally:
         s.close()
 

@@ -7,13 +7,15 @@ whose cause is gone. Facts that disappear or end are journalled as withdrawal no
 
 from __future__ import annotations
 
+import functools
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from tqdm import tqdm
 
@@ -34,7 +36,7 @@ from .model import (
     stable_id,
 )
 from .policy import NoticePolicy, PolicySnapshot, load_policy
-from .store.base import NotFound, Store, WriteCounts
+from .store.base import NotFound, Store, WriteCounts, atomic
 
 if TYPE_CHECKING:
     from .io import ImportReport, Touched
@@ -53,6 +55,22 @@ class RefreshResult:
         self.added += other.added
         self.removed += other.removed
         return self
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _atomic(method: Callable[Concatenate[Engine, _P], _R]) -> Callable[Concatenate[Engine, _P], _R]:
+    """The write is one transaction, re-run whole if the store reports a transient failure (a
+    deadlock or a leader change on Neo4j; ``store.base.atomic``). Each write is idempotent: upserts
+    keyed by natural ids, then re-derivation from what is stored."""
+
+    @functools.wraps(method)
+    def run(self: Engine, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        return atomic(self.store, lambda: method(self, *args, **kwargs))
+
+    return run
 
 
 class Engine:
@@ -82,6 +100,7 @@ class Engine:
             del self._watch.log
 
     # -- derivation ------------------------------------------------------------------------------
+    @_atomic
     def refresh(self, causes: Iterable[Cause], reason: str = "recomputed") -> RefreshResult:
         """Re-derive ``causes`` and store the result; journal what was withdrawn or changed."""
         result = RefreshResult()
@@ -140,16 +159,54 @@ class Engine:
     def import_dir(
         self, source: str | Path, *, progress: bool = False, batch_size: int = 50_000
     ) -> tuple[ImportReport, RefreshResult]:
-        """Import a directory of CSV/Parquet files and derive the consequences of what changed, all in
-        ONE transaction: a crash (even ``kill -9``) leaves either nothing of the import or all of it
-        with every consequence derived, never rows whose consequences are missing. (Imported and
-        derived in separate transactions, a crash in between leaves records without consequences,
-        and re-running the import does not repair them: unchanged rows are not re-derived.)"""
+        """Import a directory of CSV/Parquet files and derive the consequences of what changed.
+
+        On a store that can hold it (SQLite), all in ONE transaction: a crash (even ``kill -9``) leaves
+        either nothing of the import or all of it with every consequence derived. (Imported and derived
+        in separate transactions, a crash in between would leave records without consequences, and a
+        re-run would not repair them: unchanged rows are not re-derived.)
+
+        On a store that commits an import batch by batch (``store.import_in_batches``: Neo4j, where a
+        province in one transaction is gigabytes of transaction state on the server), the run is
+        journalled in ``imports`` first, so that a re-run completes it: the causes to re-derive are
+        recorded once the rows are in, then derived a batch per commit with the progress kept in the
+        same commit. A run interrupted while loading cannot say what it loaded, so the next run
+        re-derives everything once its own rows are in."""
         from .io import import_dir
 
-        with self.store.transaction():
-            report = import_dir(self.store, source, progress=progress, batch_size=batch_size)
-            return report, self.refresh(self.causes_of_import(report.touched), "import")
+        if not getattr(self.store, "import_in_batches", False):
+            with self.store.transaction():
+                report = import_dir(self.store, source, progress=progress, batch_size=batch_size)
+                return report, self.refresh(self.causes_of_import(report.touched), "import")
+        refreshed = self.finish_imports()
+        run_id = stable_id("import", str(source), time.time_ns())
+        self.store.append("imports", [{"id": run_id, "source": str(source), "state": "loading"}])
+        report = import_dir(self.store, source, progress=progress, batch_size=batch_size)
+        causes = sorted({str(c) for c in self.causes_of_import(report.touched)})
+        self.store.update("imports", run_id, {"state": "deriving", "causes": causes, "done": 0})
+        refreshed += self.finish_imports()
+        return report, refreshed
+
+    def finish_imports(self, batch: int = 2_000) -> RefreshResult:
+        """Derive what interrupted batch-by-batch imports left underived (see ``import_dir``)."""
+        result = RefreshResult()
+        for run in self.store.query("imports", {"state": "loading"}):  # what it loaded is unknown
+            result += self.recompute_all()
+            self.store.update("imports", run["id"], {"state": "done"})
+        for run in self.store.query("imports", {"state": "deriving"}):
+            causes, done = run["causes"], int(run["done"])
+            while done < len(causes):
+                part = [Cause.parse(c) for c in causes[done : done + batch]]
+                done += len(part)
+                result += self._refresh_and_mark(part, run["id"], done)
+            self.store.update("imports", run["id"], {"state": "done", "causes": []})
+        return result
+
+    @_atomic
+    def _refresh_and_mark(self, causes: list[Cause], run_id: str, done: int) -> RefreshResult:
+        result = self.refresh(causes, "import")
+        self.store.update("imports", run_id, {"done": done})
+        return result
 
     def causes_of_import(self, touched: Touched) -> list[Cause]:
         """Every cause whose consequences an import that changed ``touched`` may have changed."""
@@ -159,10 +216,12 @@ class Engine:
         causes += self.causes_of_subjects(sorted(touched.list_subjects))
         return causes
 
+    @_atomic
     def put_subjects(self, orgs: Sequence[Organisation] = (), persons: Sequence[Person] = ()) -> WriteCounts:
         with self.store.transaction():
             return self.store.put_organisations(orgs) + self.store.put_persons(persons)
 
+    @_atomic
     def put_roles(
         self, edges: Sequence[RoleEdge], reason: str = "registration data changed", check: bool = False
     ) -> RefreshResult:
@@ -178,6 +237,7 @@ class Engine:
             self.store.put_roles(edges)
             return self.refresh(self.causes_of_orgs(sorted({e.org for e in edges})), reason)
 
+    @_atomic
     def delete_roles(self, edge_ids: Sequence[str], reason: str = "registration data corrected") -> RefreshResult:
         with self.store.transaction(), self._watching(reason) as log:
             found = self.store.get_roles(edge_ids)
@@ -189,6 +249,7 @@ class Engine:
             self.store.delete_roles(edge_ids)
             return self.refresh(self.causes_of_orgs(sorted({e.org for e in found.values()})), reason)
 
+    @_atomic
     def put_records(self, records: Sequence[DishonestyRecord]) -> RefreshResult:
         """Write records and derive their consequences. A record without a punishment period is judged on the
         policy's default period, an assumption its initiating department is told about (period_assumed)."""
@@ -203,6 +264,7 @@ class Engine:
                 self.store.append("notices", assumed)
             return result
 
+    @_atomic
     def put_honours(self, honours: Sequence[Honour]) -> RefreshResult:
         """New honours may fall under an existing revocation: re-derive causes touching the holders. An honour
         awarded while its holder may not be commended is revoked at once, and its awarding body told."""
@@ -217,6 +279,7 @@ class Engine:
                 self.store.append("notices", flagged)
             return result
 
+    @_atomic
     def put_list_entries(self, entries: Sequence[ListEntry]) -> RefreshResult:
         """List entries interact per subject (P5), so every entry of each subject is re-derived. Where the
         entry's policy bars red listing of black-listed subjects (Jiangyin (6)), a red entry (from the proposal
@@ -248,6 +311,7 @@ class Engine:
             raise BlackListConflict(entry.subject, sorted(f.fact_id for f in blocking),
                                     [str(b) for r in bar for b in r.basis])
 
+    @_atomic
     def add_event(self, event: RecordEvent) -> RefreshResult:
         """Record a lifecycle event (objection, repair, revocation, exit) and re-derive its cause."""
         with self.store.transaction(), self._watching(event.kind) as log:

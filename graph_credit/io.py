@@ -2020,112 +2020,133 @@ def to_frames(store: Store, as_of: date | None = None) -> dict[str, pd.DataFrame
     return out
 
 
-_NEO4J_FILES = {
-    "organisations": (
-        "code:ID(Organisation)",
-        "name",
-        "org_type",
-        "region",
-        "industry",
-        "registered_on:date",
-        "deregistered_on:date",
-    ),
-    "persons": ("key:ID(Person)", "masked_id", "name", "region"),
-    "roles_person": (
-        ":START_ID(Person)",
-        ":END_ID(Organisation)",
-        ":TYPE",
-        "edge_id",
-        "valid_from:date",
-        "valid_to:date",
-        "ratio:float",
-        "subscribed_capital:float",
-        "title",
-    ),
-    "roles_organisation": (
-        ":START_ID(Organisation)",
-        ":END_ID(Organisation)",
-        ":TYPE",
-        "edge_id",
-        "valid_from:date",
-        "valid_to:date",
-        "ratio:float",
-        "subscribed_capital:float",
-        "title",
-    ),
-}
+# neo4j-admin files: (file, labels given on the command line or None for a :LABEL column, header).
+# Property names are the ones the Neo4j store writes (graph_credit.store.neo4j); every value is a
+# string as the store keeps it (ISO dates, JSON text) but ratio / subscribed_capital (float) and a
+# journal row's seq (long). The :ID columns put every subject in one ID space, Subject, so a role
+# edge's ends are found whether a person or an organisation holds it.
+_NEO4J_ID = {"Subject": "id:ID(Subject)"}
 
 
-def _cell(v: Any) -> Any:
+def _neo4j_field(v: Any) -> str:
+    """One CSV field as neo4j-admin reads it: None is an empty unquoted field (no property); every
+    string, the empty one too, is quoted (an empty string stays an empty string, since the import
+    runs with --ignore-empty-strings=false); a quote inside is doubled."""
     if v is None:
-        return ""  # an empty unquoted field: no property
-    if isinstance(v, date):
-        return v.isoformat()
-    return v
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    return '"' + str(v).replace('"', '""') + '"'
 
 
 def export_neo4j_admin(store: Store, out_dir: str | Path, database: str = "neo4j") -> dict[str, int]:
-    """Write ``neo4j-admin database import full`` CSV files (typed headers, ``Organisation`` and
-    ``Person`` ID spaces, one relationship type per role) and ``import.sh`` with the exact command.
-    Persons are exported with their pseudonymous key and masked ID number only."""
+    """Write ``neo4j-admin database import full`` CSV files that load into the graph the Neo4j store
+    reads (graph_credit.store.neo4j): ``:Subject:Organisation`` and ``:Subject:Person`` nodes with an
+    ``id`` property, ``:Placeholder`` subjects for role ends with no subject stored (so no
+    relationship dangles and none is skipped), one relationship type per role, and every other kind
+    (records, events, honours, list entries, derived facts, the journal) as the nodes the store
+    keeps them in. Values are the store's own (ISO date strings, JSON text), empty strings kept apart
+    from missing values. Persons are exported by pseudonymous key and masked ID number only: no
+    name, no region. ``import.sh`` holds the command; ``graph-credit init-schema`` then adds the
+    constraints and indexes. Returns the rows written per file."""
+    import json
+
+    from .store import neo4j as shape  # the property names and values the Neo4j store writes
+    from .store.base import JOURNAL_TABLES
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     multiline = False
+    nodes: list[str] = []
 
-    def write(name: str, rows: Iterator[tuple[Any, ...]]) -> None:
+    def write(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]], labels: str | None = None) -> None:
         nonlocal multiline
         n = 0
         with open(out / f"{name}.csv", "w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
-            w.writerow(_NEO4J_FILES[name])
+            fh.write(",".join(header) + "\n")
             for row in rows:
-                cells = [_cell(v) for v in row]
-                multiline = multiline or any(isinstance(c, str) and ("\n" in c or "\r" in c) for c in cells)
-                w.writerow(cells)
+                cells = [_neo4j_field(v) for v in row]
+                multiline = multiline or any("\n" in c or "\r" in c for c in cells)
+                fh.write(",".join(cells) + "\n")
                 n += 1
         counts[name] = n
+        if labels is not None:
+            nodes.append(f"--nodes={labels}={name}.csv" if labels else f"--nodes={name}.csv")
 
-    write(
-        "organisations",
-        (
-            (o.code, o.name, o.org_type, o.region, o.industry, o.registered_on, o.deregistered_on)
-            for o in store.iter_organisations()
-        ),
-    )
-    write("persons", ((p.key, p.masked_id, p.name, p.region) for p in store.iter_persons()))
+    def typed(column: str) -> str:
+        return f"{column}:float" if column in ("ratio", "subscribed_capital") else column
 
-    def rels(person: bool) -> Iterator[tuple[Any, ...]]:
+    subjects: set[str] = set()
+
+    def orgs() -> Iterator[list[Any]]:
+        for o in store.iter_organisations():
+            subjects.add(o.code)
+            props = shape._org_props(o)
+            yield [o.code, *(props[c] for c in shape.ORG_COLUMNS)]
+
+    def persons() -> Iterator[list[Any]]:
+        for p in store.iter_persons():
+            subjects.add(p.key)
+            yield [p.key, p.key, p.masked_id]
+
+    write("organisations", [_NEO4J_ID["Subject"], *shape.ORG_COLUMNS], orgs(), "Subject:Organisation")
+    write("persons", [_NEO4J_ID["Subject"], "key", "masked_id"], persons(), "Subject:Person")
+
+    placeholders: dict[str, None] = {}
+
+    def roles() -> Iterator[list[Any]]:
         for e in store.iter_roles():
-            if is_person_key(e.holder) == person:
-                yield (
-                    e.holder,
-                    e.org,
-                    e.role.value,
-                    e.edge_id,
-                    e.valid_from,
-                    e.valid_to,
-                    e.ratio,
-                    e.subscribed_capital,
-                    e.title,
-                )
+            for end in (e.holder, e.org):
+                if end not in subjects:
+                    placeholders[end] = None
+            flat = shape._role_flat(e)
+            yield [e.holder, e.org, flat["role"], *(flat[c] for c in shape.ROLE_COLUMNS)]
 
-    write("roles_person", rels(True))
-    write("roles_organisation", rels(False))
-    args = [
-        '"$DATABASE"',
-        "--id-type=string",
-        "--nodes=Organisation=organisations.csv",
-        "--nodes=Person=persons.csv",
-        "--relationships=roles_person.csv",
-        "--relationships=roles_organisation.csv",
+    write("roles", [":START_ID(Subject)", ":END_ID(Subject)", ":TYPE", *map(typed, shape.ROLE_COLUMNS)], roles())
+    # As subjects_ensure makes them: labelled by the shape of the key, holding it as key or code.
+    write(
+        "placeholders",
+        [_NEO4J_ID["Subject"], ":LABEL", "key", "code"],
+        (
+            [k, "Subject;Person;Placeholder", k, None] if is_person_key(k) else
+            [k, "Subject;Organisation;Placeholder", None, k]
+            for k in placeholders
+        ),
+        "",
+    )
+    records = list(store.iter_records())
+    entries = list(store.iter_list_entries())
+    kinds: list[tuple[str, str, Sequence[str], Iterable[dict[str, Any]]]] = [
+        ("records", "DishonestyRecord", shape.RECORD_COLUMNS, map(shape._record_props, records)),
+        ("honours", "Honour", shape.HONOUR_COLUMNS, map(shape._honour_props, store.iter_honours())),
+        ("list_entries", "ListEntry", shape.LIST_COLUMNS, map(shape._list_props, entries)),
+        ("facts", "DerivedFact", shape.FACT_COLUMNS, map(shape._fact_props, store.iter_facts())),
     ]
+    causes = [r.record_id for r in records] + [e.entry_id for e in entries]
+    events = (e for i in range(0, len(causes), 10_000) for e in store.events_of(causes[i : i + 10_000]))
+    kinds.insert(1, ("events", "RecordEvent", shape.EVENT_COLUMNS, map(shape._event_props, events)))
+    for name, label, columns, rows in kinds:
+        header = [f"{columns[0]}:ID({label})", *columns[1:]]
+        write(name, header, ([row[c] for c in columns] for row in rows), label)
+
+    def journal() -> Iterator[list[Any]]:
+        for table in JOURNAL_TABLES:
+            for seq, row in enumerate(store.query(table), start=1):  # oldest first, as the store orders them
+                doc = json.dumps(row, ensure_ascii=False, default=str)
+                yield [f"{table}/{row['id']}", table, str(row["id"]), seq, doc]
+
+    write("journal", [":ID(Journal)", "tbl", "id", "seq:long", "doc"], journal(), "Journal")
+    args = ['"$DATABASE"', "--id-type=string", "--ignore-empty-strings=false", *nodes, "--relationships=roles.csv"]
     if multiline:
         args.append("--multiline-fields=true")
     script = (
         "#!/bin/sh\n"
         "# Generated by graph-credit: load these files into a new, empty Neo4j database.\n"
-        "# Stop the database first; add --overwrite-destination to replace an existing one.\n"
+        "# Stop the database first; add --overwrite-destination to replace an existing one. Then start\n"
+        "# it and run `graph-credit init-schema --store neo4j://...` once for its constraints and indexes.\n"
         "set -eu\n"
         'cd "$(dirname "$0")"\n'
         f'DATABASE="${{1:-{database}}}"\n'

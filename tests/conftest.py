@@ -57,6 +57,12 @@ def wipe_neo4j(store: Store) -> None:
 
     assert isinstance(store, Neo4jStore)
     store.driver.execute_query(statement("wipe_database").text, database_=store.database)
+    if not _NEO4J_SCHEMA:  # what `graph-credit init-schema` does, once per run (the store never does it)
+        store.apply_schema()
+        _NEO4J_SCHEMA.append(True)
+
+
+_NEO4J_SCHEMA: list[bool] = []
 
 
 @dataclass

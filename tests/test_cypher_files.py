@@ -2,22 +2,20 @@
 
 What is checked, per file:
 
+* Neo4j's own parser and semantic analysis (the npm package ``@neo4j-cypher/language-support``,
+  run with node by tests/cypher_lint/lint.mjs, against the labels, relationship types and
+  property keys of cypher/schema.json): syntax errors, deprecated syntax and functions, unknown
+  functions and procedures, unknown labels, types and property keys: 0 errors and 0 warnings;
 * lexical rules (our own lexer, graph_credit.store.cypher.tokenize): one statement per file (only
-  schema.cypher holds several), balanced brackets, starts with a clause keyword, no quoted string
-  literal, no number other than 0 and 1, no APOC: every value comes in as a ``$parameter``;
-* the schema, against cypher/schema.json, twice: directly (labels, relationship types, the start
-  and end labels of each relationship, property keys in pattern maps and in ``var.prop`` reads,
-  labels set / removed / tested) and through cypher-guard. cypher-guard 3.0 cannot parse whole
-  statements of this kind (it rejects ``$param`` in property maps, ``= $x``, ``IN $x``, ``SET``,
-  ``DELETE``, a leading ``UNWIND``, ``count(*)``...), so each pattern, map key and property read
-  found in a statement is handed to its ``validate_cypher`` as a small probe query
-  (``MATCH (n:Label {key: 0}) RETURN n``, ``MATCH (a:S)-[r:TYPE]->(b:E) RETURN r``...), which checks
-  labels, relationship types and direction, and node / relationship property keys;
+  schema.cypher holds several), starts with a clause keyword, no quoted string literal, no number
+  other than 0 and 1, no APOC: every value comes in as a ``$parameter``;
+* what the linter does not know, from our own reading of the patterns: the start and end labels of
+  each relationship type, and property keys per label (the linter knows one set for all labels);
 * the Python side: every file is used by graph_credit/store/neo4j.py (or the test wipe), every
   use names an existing file with exactly the parameters the file uses, the properties the store
   writes are the ones schema.json declares, and no Python in graph_credit/ builds Cypher text.
 
-Whether a statement really parses and plans is only known to a server: with NEO4J_URI set,
+Whether a statement really plans is only known to a server: with NEO4J_URI set,
 ``test_statement_plans_on_neo4j`` runs EXPLAIN on each of them.
 """
 
@@ -27,14 +25,14 @@ import ast
 import json
 import os
 import re
-import sys
+import shutil
+import subprocess
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cypher_guard
 import pytest
 
 from graph_credit.model import Role
@@ -54,38 +52,6 @@ ROLE_TYPES = {r.value for r in Role}
 CLAUSES = {"MATCH", "OPTIONAL", "MERGE", "CREATE", "UNWIND", "WITH", "CALL", "RETURN"}
 BLOCK_KEYWORDS = {"CALL", "COUNT", "EXISTS", "COLLECT"}
 RUN_METHODS = {"_read", "_write", "_stream"}  # self._read("name", ...); also run.run("name", ...)
-
-
-def guard_schema() -> Any:
-    doc = {k: v for k, v in SCHEMA_DOC.items() if not k.startswith("_")}
-    return cypher_guard.DbSchema.from_dict(doc)
-
-
-GUARD_SCHEMA = guard_schema()
-
-
-def quiet(fn: Callable[..., Any], *args: Any) -> Any:
-    """Call into cypher-guard with its debug printing (Rust println!) sent to /dev/null."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 1)
-    os.dup2(null, 2)
-    try:
-        return fn(*args)
-    finally:
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in (null, *saved):
-            os.close(fd)
-
-
-def guard_errors(probe: str) -> list[str]:
-    try:
-        return list(quiet(cypher_guard.validate_cypher, probe, GUARD_SCHEMA))
-    except Exception as exc:  # a parse error of the probe itself
-        return [f"{type(exc).__name__}: {exc}"]
 
 
 # -- finding patterns, labels and property reads in a statement ----------------------------------------
@@ -335,57 +301,10 @@ def schema_problems(found: Found) -> list[str]:
             props = set().union(*(REL_PROPS.get(t, set()) for t in found.rel_types[var]))
         elif found.node_labels.get(var):
             props = set().union(*(NODE_PROPS.get(lab, set()) for lab in found.node_labels[var]))
-        else:
-            props = set().union(*NODE_PROPS.values(), *REL_PROPS.values())
+        else:  # an unlabelled variable: a node, or a map (a parameter row, a map the statement built)
+            props = set().union(*NODE_PROPS.values(), *REL_PROPS.values(), SCHEMA_DOC["map_keys"])
         if prop not in props:
             out.append(f"schema.json: {var}.{prop} is no property of {var}")
-    return out
-
-
-def guard_probes(found: Found) -> Iterator[tuple[str, list[str]]]:
-    """Small queries cypher-guard can parse, each standing for one thing the statement relies on;
-    a thing passes when any of its probes validates. Yields (what, [probe, ...])."""
-    labels = {lab for n in found.nodes for lab in n.labels} | {lab for _, lab in found.label_uses}
-    for label in sorted(labels):
-        yield f"label {label}", [f"MATCH (n:{label}) RETURN n"]
-    for t in sorted({t for r in found.rels for t in r.types}):
-        yield f"relationship type {t}", [f"MATCH ()-[r:{t}]->() RETURN r"]
-    for n in found.nodes:
-        for key in n.keys:
-            yield (
-                f"property {key} of {sorted(found.labels_of(n))}",
-                [f"MATCH (n:{lab} {{{key}: 0}}) RETURN n" for lab in sorted(found.labels_of(n))],
-            )
-    for r in found.rels:
-        for t in sorted(r.types):
-            for key in r.keys:
-                yield f"property {key} of {t}", [f"MATCH ()-[r:{t} {{{key}: 0}}]->() RETURN r"]
-            starts = sorted(found.labels_of(r.start)) or [""]
-            ends = sorted(found.labels_of(r.end)) or [""]
-            yield (
-                f"direction of {t} from {starts} to {ends}",
-                [
-                    f"MATCH (a{':' + s if s else ''})-[r:{t}]->(b{':' + e if e else ''}) RETURN r"
-                    for s in starts
-                    for e in ends
-                ],
-            )
-    for var, prop in found.reads:
-        if found.rel_types.get(var):
-            probes = [f"MATCH ()-[v:{t}]->() RETURN v.{prop}" for t in sorted(found.rel_types[var])]
-        elif found.node_labels.get(var):
-            probes = [f"MATCH (v:{lab}) RETURN v.{prop}" for lab in sorted(found.node_labels[var])]
-        else:
-            probes = [f"MATCH (v) RETURN v.{prop}"]
-        yield f"read {var}.{prop}", probes
-
-
-def guard_problems(found: Found) -> list[str]:
-    out = []
-    for what, probes in guard_probes(found):
-        errors = [guard_errors(q) for q in probes]
-        if probes and all(errors):
-            out.append(f"cypher-guard: {what}: {errors[0]}")
     return out
 
 
@@ -398,7 +317,7 @@ def problems(name: str, text: str) -> list[str]:
     if out:
         return out
     found = analyse(tokens)
-    return schema_problems(found) + guard_problems(found)
+    return schema_problems(found)
 
 
 STATEMENTS = [n for n in cypher.names() if n != "schema"]
@@ -427,8 +346,8 @@ BAD = [
     ("MATCH (o:Organisation) WHERE o.code IN $codes RETURN o.nmae AS n", "o.nmae is no property"),
     ("UNWIND $rows AS row MERGE (o:Organisation {kode: row.code})", "no property kode"),
     ("MATCH (h)-[r:DIRECTOR {edge: $e}]->(o) RETURN r", "no property edge on relationship DIRECTOR"),
-    ("MATCH (s:Subject)<-[r:TARGETS]-(f:Subject) RETURN r", "TARGETS runs (DerivedFact)->(Subject)"),
-    ("MATCH (f:DerivedFact)<-[:TARGETS]-(s:Subject) RETURN f", "TARGETS runs (DerivedFact)->(Subject)"),
+    ("MATCH (f:DerivedFact)-[r:DIRECTOR]->(s:Subject) RETURN r", "DIRECTOR runs (Subject)->(Subject)"),
+    ("MATCH (s:Subject)<-[:DIRECTOR]-(f:DerivedFact) RETURN f", "DIRECTOR runs (Subject)->(Subject)"),
     ("MATCH (s:Subject) SET s:Organisaton", "unknown label Organisaton"),
     ("UNWIND $rows AS row MERGE (x:DishonestyRecord {record_id: row.id}) SET x.subjct = row.s", "x.subjct"),
     ("MATCH (o:Organisation {code: 'x'}) RETURN o", "string literal"),
@@ -448,24 +367,59 @@ def test_the_checker_catches(text: str, expected: str) -> None:
     assert any(expected in p for p in found), found
 
 
-@pytest.mark.parametrize(
-    ("probe", "expected"),
-    [
-        ("MATCH (n:Organisation {kode: 0}) RETURN n", "kode"),
-        ("MATCH ()-[r:DIRECTOR {edge: 0}]->() RETURN r", "edge"),
-        ("MATCH (a:Subject)-[r:TARGETS]->(b:Subject) RETURN r", "direction"),
-        ("MATCH (n:Organisaton) RETURN n", "Organisaton"),
-        ("MATCH ()-[r:PRINCIPLE]->() RETURN r", "PRINCIPLE"),
-    ],
-)
-def test_cypher_guard_rejects_what_the_probes_stand_for(probe: str, expected: str) -> None:
-    """The probes only help if cypher-guard really rejects a wrong label, type, key or direction."""
-    assert any(expected in e for e in guard_errors(probe))
+# -- Neo4j's own analysis ---------------------------------------------------------------------------------
+
+LINT_DIR = ROOT / "tests" / "cypher_lint"
 
 
-def test_cypher_guard_accepts_the_schema_probes() -> None:
-    assert guard_errors("MATCH (a:Subject)-[r:SHAREHOLDER {ratio: 0}]->(b:Subject) RETURN r") == []
-    assert guard_errors("MATCH (n:Journal {seq: 0}) RETURN n") == []
+def lint(directory: Path) -> tuple[dict[str, list[dict[str, Any]]], int]:
+    """Run tests/cypher_lint/lint.mjs on a directory of .cypher files (and its schema.json); the
+    package is installed from package-lock.json on first use (``make test`` installs it first)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    assert node and npm, "node and npm are needed for the Cypher lint (Neo4j's own parser)"
+    if not (LINT_DIR / "node_modules" / "@neo4j-cypher" / "language-support").is_dir():
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=LINT_DIR, check=True, capture_output=True)
+    done = subprocess.run([node, "lint.mjs", str(directory)], cwd=LINT_DIR, capture_output=True, text=True)
+    assert done.stdout, done.stderr
+    return json.loads(done.stdout), done.returncode
+
+
+def test_every_statement_passes_neo4js_own_analysis() -> None:
+    report, code = lint(CYPHER_DIR)
+    assert set(report) == {f"{n}.cypher" for n in cypher.names()}
+    assert {f: found for f, found in report.items() if found} == {}
+    assert code == 0
+
+
+LINT_BAD = {
+    "label.cypher": ("MATCH (o:Organisaton) RETURN o.code AS c", "Label Organisaton is not present"),
+    "type.cypher": ("MATCH ()-[r:PRINCIPLE]->() RETURN r.edge_id AS e", "Relationship type PRINCIPLE"),
+    "read.cypher": ("MATCH (o:Organisation) RETURN o.nmae AS n", "Property key nmae"),
+    "pattern_key.cypher": ("MATCH (o:Organisation {kode: $c}) RETURN o", "Property key kode"),
+    "syntax.cypher": ("MATCH (o:Organisation RETURN o", "Invalid input 'RETURN'"),
+    "keyword.cypher": ("MATCH (o:Organisation) RETRUN o", "Invalid input 'RETRUN'"),
+    "call_with.cypher": (
+        "UNWIND $ids AS i CALL { WITH i MATCH (o:Organisation {code: i}) RETURN o } RETURN o",
+        "CALL subquery without a variable scope clause is now deprecated",
+    ),
+    "id_function.cypher": ("MATCH (o:Organisation) RETURN id(o) AS i", "Function id is deprecated"),
+    "no_function.cypher": ("MATCH (o:Organisation) RETURN nosuch(o) AS i", "Function nosuch is not present"),
+    "no_procedure.cypher": ("CALL db.nosuch()", "Procedure db.nosuch is not present"),
+}
+
+
+def test_the_linter_catches(tmp_path: Path) -> None:
+    """Each deliberately bad statement draws the finding it stands for (and a clean one none)."""
+    shutil.copy(CYPHER_DIR / "schema.json", tmp_path / "schema.json")
+    for name, (text, _) in LINT_BAD.items():
+        (tmp_path / name).write_text(text + "\n", encoding="utf-8")
+    (tmp_path / "good.cypher").write_text("MATCH (o:Organisation) WHERE o.code IN $codes RETURN o.name AS n\n")
+    report, code = lint(tmp_path)
+    assert code == 1
+    assert report["good.cypher"] == []
+    for name, (_, expected) in LINT_BAD.items():
+        assert any(expected in d["message"] for d in report[name]), (name, report[name])
+        assert all(d["severity"] in (1, 2) for d in report[name])
 
 
 # -- schema.cypher --------------------------------------------------------------------------------------
@@ -474,8 +428,8 @@ _CONSTRAINT = re.compile(
     r"^CREATE CONSTRAINT (\w+) IF NOT EXISTS FOR \((\w+):(\w+)\) REQUIRE (.+) IS UNIQUE$", re.DOTALL
 )
 _NODE_INDEX = re.compile(r"^CREATE INDEX (\w+) IF NOT EXISTS FOR \((\w+):(\w+)\) ON \((.+)\)$", re.DOTALL)
-_REL_INDEX = re.compile(
-    r"^CREATE INDEX (\w+) IF NOT EXISTS FOR \(\)-\[(\w+):(\w+)\]-\(\) ON \((.+)\)$", re.DOTALL
+_REL_CONSTRAINT = re.compile(
+    r"^CREATE CONSTRAINT (\w+) IF NOT EXISTS FOR \(\)-\[(\w+):(\w+)\]-\(\) REQUIRE (.+) IS UNIQUE$", re.DOTALL
 )
 
 
@@ -485,23 +439,23 @@ def test_schema_statements() -> None:
     assert lexical_problems("schema", tokenize(cypher.load("schema"))) == []
     names = []
     unique: set[tuple[str, str]] = set()
-    rel_indexed: dict[str, set[str]] = defaultdict(set)
+    rel_unique: dict[str, set[str]] = defaultdict(set)
     for text in statements:
-        m = _CONSTRAINT.match(text) or _NODE_INDEX.match(text) or _REL_INDEX.match(text)
-        assert m, f"not a constraint or index this test knows: {text}"
+        m = _CONSTRAINT.match(text) or _NODE_INDEX.match(text) or _REL_CONSTRAINT.match(text)
+        assert m, f"not a constraint or index this test knows (no relationship index is of use): {text}"
         name, var, label, what = m.groups()
         names.append(name)
         props = {p.strip().removeprefix(var + ".") for p in what.strip("()").split(",")}
-        if m.re is _REL_INDEX:
+        if m.re is _REL_CONSTRAINT:
             assert label in REL_PROPS and props <= REL_PROPS[label], text
-            rel_indexed[label] |= props
+            rel_unique[label] |= props
         else:
             assert label in NODE_PROPS and props <= NODE_PROPS[label], text
             if m.re is _CONSTRAINT and len(props) == 1:
                 unique.add((label, props.pop()))
     assert len(names) == len(set(names)), "constraint and index names must be unique"
-    for role in ROLE_TYPES:  # as-of lookups and edge_id lookups are index-backed for every role
-        assert rel_indexed[role] >= {"edge_id", "valid_from"}, role
+    for role in ROLE_TYPES:  # two writers cannot both create one edge; lookups by edge_id use the index
+        assert rel_unique[role] == {"edge_id"}, role
     keys = {
         "Subject": "id",
         "Organisation": "code",
@@ -511,6 +465,7 @@ def test_schema_statements() -> None:
         "Honour": "honour_id",
         "ListEntry": "entry_id",
         "DerivedFact": "fact_id",
+        "Lock": "key",
     }
     assert set(keys.items()) <= unique
 
@@ -653,11 +608,15 @@ def test_role_types_are_the_model_roles_everywhere() -> None:
     assert schema_roles == ROLE_TYPES
     for name in cypher.names():
         mentioned = {t.text for t in tokenize(cypher.load(name)) if t.kind == "ident"} & ROLE_TYPES
+        if name.startswith("roles_all_"):  # one file per type (iter_roles merges their ordered streams)
+            assert mentioned == {name.removeprefix("roles_all_").upper()}, name
+            continue
         assert mentioned in (set(), ROLE_TYPES), (
             f"{name}.cypher lists only some role types: {sorted(mentioned)}"
         )
     params = cypher.statement("roles_create").params
     assert params == {r.lower() for r in ROLE_TYPES}
+    assert {n for n in cypher.names() if n.startswith("roles_all_")} == {f"roles_all_{r.lower()}" for r in ROLE_TYPES}
 
 
 # -- the loader -----------------------------------------------------------------------------------------

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import json
 import os
 import random
 import tempfile
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import pandas as pd
@@ -36,7 +39,7 @@ from graph_credit.io import (
     to_networkx,
 )
 from graph_credit.model import Responsible, Role, RoleEdge
-from graph_credit.store import SQLiteStore, WriteCounts
+from graph_credit.store import JOURNAL_TABLES, SQLiteStore, WriteCounts
 from graph_credit.synth import generate
 from tests.helpers import make_id_number, make_uscc
 
@@ -717,37 +720,127 @@ def test_to_frames(loaded: SQLiteStore) -> None:
     assert ((now["valid_from"] <= ts) & (now["valid_to"].isna() | (now["valid_to"] > ts))).all()
 
 
-def test_export_neo4j_admin(loaded: SQLiteStore, tmp_path: Path) -> None:
-    counts = export_neo4j_admin(loaded, tmp_path / "neo")
-    stored = loaded.counts()
-    assert counts["organisations"] == stored["organisations"] and counts["persons"] == stored["persons"]
-    assert counts["roles_person"] + counts["roles_organisation"] == stored["roles"]
-    assert counts["roles_organisation"] > 0
+def _neo4j_admin_rows(path: Path) -> tuple[list[str], list[list[str | None]]]:
+    """A neo4j-admin CSV file read as neo4j-admin reads it (default quote and delimiter): a quoted
+    field is a string, the empty one included; an empty unquoted field is no value (None)."""
+    text = path.read_text(encoding="utf-8")
+    rows: list[list[str | None]] = []
+    row: list[str | None] = []
+    i = 0
+    while i < len(text):
+        if text[i] == '"':
+            j, buf = i + 1, []
+            while True:
+                k = text.index('"', j)
+                buf.append(text[j:k])
+                if text[k + 1 : k + 2] == '"':
+                    buf.append('"')
+                    j = k + 2
+                    continue
+                break
+            row.append("".join(buf))
+            i = k + 1
+        else:
+            k = min(x for x in (text.find(",", i), text.find("\n", i), len(text)) if x >= 0)
+            row.append(text[i:k] or None)
+            i = k
+        if i < len(text) and text[i] == ",":
+            i += 1
+            if i == len(text) or text[i] == "\n":
+                row.append(None)
+        if i < len(text) and text[i] == "\n":
+            rows.append(row)
+            row = []
+            i += 1
+    header = [str(c) for c in rows[0]]
+    return header, rows[1:]
 
-    def header(name: str) -> list[str]:
-        with open(tmp_path / "neo" / f"{name}.csv", encoding="utf-8") as fh:
-            return next(csv.reader(fh))
 
-    assert header("organisations")[0] == "code:ID(Organisation)"
-    assert "registered_on:date" in header("organisations")
-    assert header("persons")[:2] == ["key:ID(Person)", "masked_id"]
-    rel = header("roles_person")
-    assert rel[:3] == [":START_ID(Person)", ":END_ID(Organisation)", ":TYPE"]
-    assert {"valid_from:date", "valid_to:date", "ratio:float", "subscribed_capital:float"} <= set(rel)
-    assert header("roles_organisation")[:2] == [":START_ID(Organisation)", ":END_ID(Organisation)"]
-    with open(tmp_path / "neo" / "roles_organisation.csv", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    assert {r[":TYPE"] for r in rows} == {"SHAREHOLDER"}
+def test_export_neo4j_admin_loads_into_the_graph_the_store_reads(tmp_path: Path) -> None:
+    """The demo store, plus an organisation with empty-string fields, a role held by a key with no
+    subject stored and a journal row, exported: every file's header names the labels, ID space and
+    properties the Neo4j store's statements read, and the values, read as neo4j-admin reads them and
+    fed to the store's own converters, give back what SQLite holds."""
+    from graph_credit.analytics.demo import demo_store
+    from graph_credit.model import Organisation
+    from graph_credit.store import neo4j as shape
+
+    store = demo_store(orgs=150)
+    odd = Organisation("91110000MA00000001", 'Quote "and" comma, Ltd', region="", industry="")
+    store.put_organisations([odd])
+    ghost = "91110000MA0000000X"  # refers to no stored subject
+    store.put_roles([RoleEdge(ghost, Role.SHAREHOLDER, odd.code, date(2020, 1, 1), ratio=0.5)])
+    store.append("audit", [{"id": "a1", "who": "t", "persons": []}])
+    counts = export_neo4j_admin(store, tmp_path / "neo")
+    stored = store.counts()
+
+    def read(name: str) -> tuple[list[str], list[dict[str, str | None]]]:
+        header, rows = _neo4j_admin_rows(tmp_path / "neo" / f"{name}.csv")
+        return header, [dict(zip(header, r, strict=True)) for r in rows]
+
+    # subjects: :Subject:Organisation / :Subject:Person with an id property, in one ID space
     script = (tmp_path / "neo" / "import.sh").read_text()
-    assert 'neo4j-admin" database import full \\\n  "$DATABASE"' in script
-    for part in (
-        "--nodes=Organisation=organisations.csv",
-        "--nodes=Person=persons.csv",
-        "--relationships=roles_person.csv",
-        "--relationships=roles_organisation.csv",
-        "--id-type=string",
-    ):
+    for part in ("--nodes=Subject:Organisation=organisations.csv", "--nodes=Subject:Person=persons.csv",
+                 "--nodes=placeholders.csv", "--nodes=DishonestyRecord=records.csv", "--nodes=RecordEvent=events.csv",
+                 "--nodes=Honour=honours.csv", "--nodes=ListEntry=list_entries.csv", "--nodes=DerivedFact=facts.csv",
+                 "--nodes=Journal=journal.csv", "--relationships=roles.csv", "--id-type=string",
+                 "--ignore-empty-strings=false"):
         assert part in script
+    assert "--skip-bad-relationships" not in script  # nothing dangles: placeholders stand for unknown ends
     assert os.access(tmp_path / "neo" / "import.sh", os.X_OK)
-    persons = (tmp_path / "neo" / "persons.csv").read_text(encoding="utf-8")
-    assert "*" * 11 in persons
+    header, orgs = read("organisations")
+    assert header == ["id:ID(Subject)", *shape.ORG_COLUMNS]  # strings: dates stay ISO text, as compared
+    by_code = {r["id:ID(Subject)"]: r for r in orgs}
+    assert len(orgs) == counts["organisations"] == stored["organisations"]
+    for o in store.iter_organisations():
+        row = by_code[o.code]
+        assert row["code"] == o.code and shape._org({c: row[c] for c in shape.ORG_COLUMNS}) == o
+    assert by_code[odd.code]["industry"] == "" and by_code[odd.code]["region"] == ""  # empty, not missing
+    assert any(r["deregistered_on"] is None for r in orgs)  # missing: no property
+    header, persons = read("persons")
+    assert header == ["id:ID(Subject)", "key", "masked_id"]  # no name, no region
+    clear = {p.name for p in store.iter_persons()}
+    for name in ("persons", "roles", "records", "facts"):
+        text = (tmp_path / "neo" / f"{name}.csv").read_text(encoding="utf-8")
+        assert not any(n and n in text for n in clear), name
+    assert {shape._person(r) for r in persons} == {
+        dataclasses.replace(p, name="", region="") for p in store.iter_persons()}
+    # roles: one relationship type per role, ends in the Subject ID space, a placeholder for the ghost
+    header, roles = read("roles")
+    assert header == [":START_ID(Subject)", ":END_ID(Subject)", ":TYPE", "edge_id", "valid_from", "valid_to",
+                      "ratio:float", "subscribed_capital:float", "title"]
+    assert len(roles) == stored["roles"]
+    _, holders = read("placeholders")
+    assert holders == [{"id:ID(Subject)": ghost, ":LABEL": "Subject;Organisation;Placeholder", "key": None,
+                        "code": ghost}]
+    known = set(by_code) | {r["id:ID(Subject)"] for r in persons} | {ghost}
+    assert all(r[":START_ID(Subject)"] in known and r[":END_ID(Subject)"] in known for r in roles)
+    edges = {e.edge_id: e for e in store.iter_roles()}
+    for r in roles:
+        props: dict[str, Any] = {c: r[c] for c in ("edge_id", "valid_from", "valid_to", "title")}
+        props |= {c: None if r[f"{c}:float"] is None else float(str(r[f"{c}:float"]))
+                  for c in ("ratio", "subscribed_capital")}
+        flat = {"holder": r[":START_ID(Subject)"], "role": r[":TYPE"], "org": r[":END_ID(Subject)"], "props": props}
+        assert shape._role(shape._role_flat_from(flat)) == edges[str(r["edge_id"])]
+    # every other kind, as the store's nodes, read back through the store's converters
+    kinds = {"records": ("DishonestyRecord", shape.RECORD_COLUMNS, shape._record, store.iter_records()),
+             "honours": ("Honour", shape.HONOUR_COLUMNS, shape._honour, store.iter_honours()),
+             "list_entries": ("ListEntry", shape.LIST_COLUMNS, shape._list_entry, store.iter_list_entries()),
+             "facts": ("DerivedFact", shape.FACT_COLUMNS, shape._fact, store.iter_facts())}
+    for name, (label, columns, convert, stored_rows) in kinds.items():
+        header, rows = read(name)
+        assert header == [f"{columns[0]}:ID({label})", *columns[1:]], name
+        want = list(stored_rows)
+        assert len(want) == counts[name] == stored[name] > 0, name
+        got = [convert({c: r[h] for c, h in zip(columns, header, strict=True)}) for r in rows]
+        assert sorted(got, key=repr) == sorted(want, key=repr), name
+    header, events = read("events")
+    assert header == ["event_id:ID(RecordEvent)", *shape.EVENT_COLUMNS[1:]] and len(events) == stored["events"]
+    header, journal = read("journal")
+    assert header == [":ID(Journal)", "tbl", "id", "seq:long", "doc"]
+    audit = [r for r in journal if r["tbl"] == "audit"]
+    assert [json.loads(str(r["doc"])) for r in audit] == store.query("audit")
+    assert len(journal) == sum(stored[t] for t in JOURNAL_TABLES)
+    store.close()
+
+

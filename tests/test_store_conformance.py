@@ -299,6 +299,18 @@ def test_roles_of_holders_and_organisations_not_stored_as_subjects(store: Store)
     assert store.roles_of([a], "in", as_of=D("2020-01-01")) == sorted(edges, key=lambda x: (x.org, x.role))
 
 
+def test_a_subject_stored_for_a_key_of_the_other_shape_is_one_subject_of_its_kind(store: Store) -> None:
+    """A role end whose key does not look like a person key is held for an organisation; stored later
+    as a person, it is a person only (Neo4j: the placeholder keeps no :Organisation label)."""
+    odd = "P-NOT-A-PERSON-KEY"
+    org_code = make_uscc(60)
+    store.put_roles([edge(odd, Role.DIRECTOR, org_code, "2020-01-01")])
+    store.put_persons([Person(odd, "110***********0000", "人员60", "110105")])
+    counts = store.counts()
+    assert (counts["organisations"], counts["persons"]) == (0, 1)
+    assert list(store.iter_organisations()) == [] and [p.key for p in store.iter_persons()] == [odd]
+
+
 def test_delete_roles(store: Store, graph: dict[str, Any]) -> None:
     e = graph["edges"]
     gone = [e["lr"].edge_id, e["a_in_b"].edge_id]

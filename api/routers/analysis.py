@@ -78,7 +78,7 @@ def get_region_evasion(request: Request, region: str = Query(pattern=r"^\d{2,6}$
 
 @router.get("/serial-failures")
 def get_serial_failures(request: Request, region: str = Query(pattern=r"^\d{2,6}$", examples=["320281"]),
-                        as_of: date | None = None, flagged_only: bool = True, limit: int = Query(500, ge=1, le=5000),
+                        as_of: Day | None = None, flagged_only: bool = True, limit: int = Query(500, ge=1, le=5000),
                         purpose: str | None = Purpose, who: Principal = Depends(require("investigator"))) -> dict:
     """People behind failed (deregistered) or dishonest firms of an administrative division and the new firms
     they founded as those failed (金蝉脱壳), as `graph_credit.analytics.serial_failures` gives them: per

@@ -13,9 +13,10 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, R
 
 from graph_credit import applications, pii
 from graph_credit.cases import case_statistics, open_case, open_items, report_feedback
-from graph_credit.engine import BlackListConflict, Engine
+from graph_credit.engine import BlackListConflict, Engine, RefreshResult
 from graph_credit.model import Cause, DishonestyRecord, ListEntry, RecordEvent, Responsible, RoleEdge
 from graph_credit.policy import available_jurisdictions, load_policy
+from graph_credit.store.base import atomic
 
 from ..deps import engine, known, resolve, respond, today
 from ..schemas import CaseIn, Day, DeclineIn, EventIn, FeedbackIn, ListEntryIn, RecordIn, RoleIn
@@ -76,12 +77,15 @@ def put_record(body: RecordIn, request: Request, who: Principal = Depends(requir
     known(eng, record.subject)
     for i, r in enumerate(record.responsible):
         known(eng, r.person, f"responsible[{i}].id_number")
-    # The ownership check and the write are one transaction: no other department can slip in between.
-    with eng.store.transaction():
+    # The ownership check and the write are one transaction: no other department can slip in between
+    # (atomic: re-run whole if the store reports a transient failure).
+    def write() -> RefreshResult:
         existing = eng.store.get_records([body.record_id]).get(body.record_id)
         if existing is not None:
             _own(who, existing.department, f"record {body.record_id}")
-        result = eng.put_records([record])
+        return eng.put_records([record])
+
+    result = atomic(eng.store, write)
     return {"record_id": record.record_id, "facts_added": len(result.added), "facts_removed": len(result.removed),
             "facts": [f.fact_id for f in result.added], "personal_data_masked": masked}
 
@@ -175,8 +179,8 @@ def put_list_entry(body: ListEntryIn, request: Request, who: Principal = Depends
     eng = engine(request)
     dept = _department(who)
     key = known(eng, resolve(body.subject))
-    with eng.store.transaction():  # ownership check, P5 check and write see one state
-        return _put_list_entry(eng, body, who, dept, key)
+    # ownership check, P5 check and write see one state (re-run whole on a transient failure)
+    return atomic(eng.store, lambda: _put_list_entry(eng, body, who, dept, key))
 
 
 def _put_list_entry(eng: Engine, body: ListEntryIn, who: Principal, dept: str, key: str) -> dict:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -200,8 +200,25 @@ class Store(Protocol):
         ...
 
 
+# imports: bulk imports whose consequences are still being derived (Engine.import_dir on a store
+# that commits an import batch by batch), so that a re-run completes an interrupted one.
 JournalTable = Literal[
-    "cases", "case_items", "notices", "objections", "audit", "subscriptions", "alerts", "applications"]
+    "cases", "case_items", "notices", "objections", "audit", "subscriptions", "alerts", "applications", "imports"]
 JOURNAL_TABLES: tuple[JournalTable, ...] = (
-    "cases", "case_items", "notices", "objections", "audit", "subscriptions", "alerts", "applications"
+    "cases", "case_items", "notices", "objections", "audit", "subscriptions", "alerts", "applications", "imports"
 )
+
+
+_T = TypeVar("_T")
+
+
+def atomic(store: Store, work: Callable[[], _T]) -> _T:
+    """Run ``work()`` as one transaction. A store whose transactions can fail transiently (Neo4j: a
+    deadlock, a leader change on a cluster) has its own ``atomic`` that re-runs ``work`` from the
+    start, so ``work`` must be idempotent and keep its effects inside the store; on any other
+    store this is ``with store.transaction(): work()``."""
+    own = getattr(store, "atomic", None)
+    if own is not None:
+        return own(work)
+    with store.transaction():
+        return work()

@@ -2,43 +2,58 @@
 
 Graph shape
 -----------
-* ``(:Subject:Organisation {id, code, name, ...})`` and ``(:Subject:Person {id, key, ...})``: every
-  subject carries ``:Subject {id}`` (its USCC or person key) so a holder can be found by key
-  whatever it is. A key referred to before its subject is stored (a role holder, a record subject)
-  gets a ``:Placeholder`` node, labelled by the shape of the key (``graph_credit.ids.is_person_key``);
-  placeholders are invisible to ``get_*``, ``iter_*`` and ``counts()`` until the subject is put.
+* ``(:Subject:Organisation {id, code, name, ...})`` and ``(:Subject:Person {id, key, masked_id, ...})``:
+  every subject carries ``:Subject {id}`` (its USCC or person key) so a role holder can be found by
+  key whatever it is. A key a role edge refers to before its subject is stored gets a
+  ``:Placeholder`` node, labelled by the shape of the key (``graph_credit.ids.is_person_key``);
+  placeholders are invisible to ``get_*``, ``iter_*`` and ``counts()`` until the subject is put, and
+  putting it removes the other kind's label.
 * Role edges are relationships ``(holder)-[:LEGAL_REPRESENTATIVE|PRINCIPAL|... {edge_id, valid_from,
-  valid_to, ratio, subscribed_capital, title}]->(organisation)``; the relationship type is the role.
-* ``(:DishonestyRecord)-[:CONCERNS]->(subject)``, ``(:ListEntry)-[:LISTS]->(subject)``,
-  ``(:Honour)-[:AWARDED_TO]->(subject)``, ``(:DerivedFact)-[:TARGETS]->(subject)``; events are
-  ``(:RecordEvent {cause_id})`` nodes (their cause may arrive later). Journal rows are
-  ``(:Journal {tbl, id, seq, doc})`` with the row as JSON text; ``:JournalCounter`` hands out ``seq``.
+  valid_to, ratio, subscribed_capital, title}]->(organisation)``; the relationship type is the role,
+  and each type's ``edge_id`` is unique (a constraint).
+* ``:DishonestyRecord``, ``:RecordEvent``, ``:Honour``, ``:ListEntry`` and ``:DerivedFact`` nodes refer
+  to their subject, cause or target by key property (indexed), as the SQLite store's rows do: no
+  statement would read a relationship to them, so none is written (and writing one would lock the
+  subject node, a hub for a busy subject). Journal rows are ``(:Journal {tbl, id, seq, doc})``
+  with the row as JSON text.
 * Dates are ISO ``YYYY-MM-DD`` strings, which order and compare exactly as dates, so as-of filters
   read ``valid_from <= $as_of AND (valid_to IS NULL OR valid_to > $as_of)``. Tuples (a record's
   responsible persons, a fact's basis and suspensions) are JSON text, as in the SQLite store.
+  ``graph_credit.io.export_neo4j_admin`` writes files ``neo4j-admin`` loads into this same shape.
 
 Statements
 ----------
 Every statement is a file in ``cypher/`` (see ``graph_credit.store.cypher``), run by name with its
-values as parameters; the parameter names must match the file's exactly.
+values as parameters; the parameter names must match the file's exactly. The constraints and
+indexes (``cypher/schema.cypher``) are applied once by ``graph-credit init-schema``.
 
-Transactions
-------------
-Reads run through ``driver.execute_query`` (routed to readers) and single-statement writes through
-``execute_query`` too; a write made of several statements (an upsert reads what is there, then
-writes what changed) is one managed transaction (``session.execute_write``). Both are retried on
-transient errors. ``transaction()`` opens one explicit transaction per thread on first entry; every
-store call made inside the block on that thread runs in it; it commits when the outermost block
-exits and rolls back if an exception leaves it. Sessions share the driver's ``execute_query``
-bookmark manager, so a read after a commit sees it (causal consistency on a cluster).
+Transactions and a cluster
+--------------------------
+Reads outside a transaction go through ``driver.execute_query`` routed to readers (followers on a
+cluster), a managed read the driver retries on transient errors. A write made of several
+statements is one managed write transaction (``session.execute_write``), retried likewise.
+``atomic(work)`` runs a whole engine write (a record and everything derived from it) as one
+managed write transaction, re-run from the start on a transient error (a deadlock, a leader
+change). ``transaction()`` opens an explicit transaction per thread for the block (not
+retriable); inside ``atomic`` it joins the managed one. Every session shares the driver's
+``execute_query`` bookmark manager, so within one process a read after a commit sees it wherever
+it is served.
+
+Neo4j runs transactions at read committed, so a check-then-write (is the record new, which
+department owns it, is the subject on a black list) is made safe with locks: inside a transaction a
+read by key takes the write lock of a ``(:Lock {key})`` node per key ("record:<id>",
+"subject:<key>", "cause:<id>", "list:<id>") and the writes take the same ones, so a second writer
+waits for the first to commit and then reads what it wrote (cypher/locks_take.cypher).
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -60,10 +75,19 @@ from ..model import (
     Role,
     RoleEdge,
 )
-from .base import JOURNAL_TABLES, Direction, JournalTable, NotFound, RoleColumns, WriteCounts
+from .base import (
+    JOURNAL_TABLES,
+    Direction,
+    JournalTable,
+    NotFound,
+    RoleColumns,
+    Traversal,
+    TraversedEdge,
+    WriteCounts,
+)
 from .cypher import schema_statements, statement
 
-__all__ = ["Neo4jStore"]
+__all__ = ["CheckReads", "Neo4jStore"]
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +194,8 @@ def _person_props(x: Person) -> Row:
 
 
 def _person(p: Row) -> Person:
-    return Person(p["key"], p["masked_id"], p["name"], p["region"])
+    # A database loaded from export_neo4j_admin holds no names or regions of persons.
+    return Person(p["key"], p["masked_id"], p.get("name") or "", p.get("region") or "")
 
 
 def _role_flat(e: RoleEdge) -> Row:
@@ -457,10 +482,35 @@ class _Runner:
         return [record.data() for record in self._tx.run(stmt.text, params)]
 
 
+class _SeqClock:
+    """Journal sequence numbers: the wall clock in nanoseconds, never going back within a process.
+    Rows appended by different API processes interleave by time; no shared counter node is written
+    (one would serialise every audited read of the whole deployment)."""
+
+    def __init__(self) -> None:
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> int:
+        with self._lock:
+            base = max(time.time_ns(), self._last + 1)
+            self._last = base + n - 1
+            return base
+
+
+_SEQ = _SeqClock()
+
+
 class Neo4jStore:
-    """``Store`` on a Neo4j 5 database (``neo4j://``, ``neo4j+s://``, ``bolt://`` ...)."""
+    """``Store`` on a Neo4j 5 database (``neo4j://``, ``neo4j+s://``, ``bolt://`` ...).
+
+    Connecting applies no schema: an operator runs ``graph-credit init-schema`` once per database
+    (it needs schema privileges, which the service's own user need not have)."""
 
     name = "neo4j"
+    # An import commits batch by batch (Engine.import_dir): a province in one transaction would be
+    # gigabytes of transaction state on the server.
+    import_in_batches = True
 
     def __init__(
         self,
@@ -469,16 +519,15 @@ class Neo4jStore:
         password: str = "",
         database: str | None = None,
         *,
-        apply_schema: bool = True,
+        driver: Driver | None = None,
     ) -> None:
+        """``driver``: an already built driver (tests pass one that records the statements run)."""
         self.uri = uri
         self.database = database
-        self._driver: Driver = GraphDatabase.driver(uri, auth=(user, password))
+        self._driver: Driver = driver or GraphDatabase.driver(uri, auth=(user, password))
         self._local = threading.local()
         try:
             self._driver.verify_connectivity()
-            if apply_schema:
-                self.apply_schema()
         except BaseException:
             self._driver.close()
             raise
@@ -489,7 +538,7 @@ class Neo4jStore:
 
     def apply_schema(self, timeout_seconds: int = 300) -> None:
         """Create the constraints and indexes of ``cypher/schema.cypher`` (IF NOT EXISTS) and wait
-        for them to come online."""
+        for them to come online (``graph-credit init-schema``)."""
         for text in schema_statements():
             self._driver.execute_query(text, database_=self.database)
         self._write("await_indexes", timeout_seconds=timeout_seconds)
@@ -499,14 +548,18 @@ class Neo4jStore:
 
     # -- running statements ----------------------------------------------------------------------
     def _session(self, **config: Any) -> Session:
+        # One bookmark manager for every session and execute_query: on a cluster a read after a
+        # commit of this process sees it, whichever member serves it (causal consistency).
         return self._driver.session(
             database=self.database, bookmark_manager=self._driver.execute_query_bookmark_manager, **config
         )
 
-    def _tx(self) -> Transaction | None:
+    def _tx(self) -> Transaction | ManagedTransaction | None:
         return getattr(self._local, "tx", None)
 
     def _read(self, name: str, **params: Any) -> list[Row]:
+        """A read: in this thread's transaction if one is open, else routed to a reader (a
+        follower on a cluster) as a managed read, retried on transient errors."""
         tx = self._tx()
         if tx is not None:
             return _Runner(tx).run(name, **params)
@@ -551,8 +604,46 @@ class Neo4jStore:
             for record in session.run(text, params):
                 yield record.data()
 
+    def _lock(self, run: _Runner | None, prefix: str, keys: Iterable[str]) -> None:
+        """Hold the write lock of ``prefix:key`` for each key until the transaction ends (see
+        cypher/locks_take.cypher). A read made inside a transaction takes the locks of what it reads
+        by key, so a decision made on it (the record is new, the subject is not black-listed) still
+        holds when the transaction writes; writes take the same locks. Keys are locked in sorted
+        order, which keeps two transactions locking the same keys from deadlocking each other.
+        Outside a transaction (``run`` None and none open) there is nothing to hold a lock for."""
+        if run is None:
+            tx = self._tx()
+            if tx is None:
+                return
+            run = _Runner(tx)
+        names = sorted({f"{prefix}:{k}" for k in keys})
+        for chunk in _chunks(names):
+            run.run("locks_take", keys=chunk)
+
+    def atomic(self, work: Callable[[], _T]) -> _T:
+        """Run ``work()`` in one managed write transaction, re-run from the start when Neo4j reports a
+        transient error (a deadlock, a leader change on a cluster): ``work`` must be idempotent and
+        keep its effects inside the store. Store calls it makes, and ``transaction()`` blocks inside
+        it, join the transaction. Inside a transaction already open, ``work`` simply joins it.
+        Callers reach it through ``graph_credit.store.base.atomic``."""
+        if self._tx() is not None:
+            return work()
+        local = self._local
+
+        def unit(tx: ManagedTransaction) -> _T:
+            local.tx, local.depth = tx, 1  # as if an outer transaction() block were open
+            try:
+                return work()
+            finally:
+                local.tx, local.depth = None, 0
+
+        with self._session() as session:
+            return session.execute_write(unit)
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        """An explicit transaction for the block (nested blocks join it). It cannot be re-run on a
+        transient error, since the block is not a function: writes that should be use ``atomic``."""
         local = self._local
         depth = getattr(local, "depth", 0)
         if depth == 0:
@@ -598,24 +689,24 @@ class Neo4jStore:
         columns: Sequence[str],
         fetch: Callable[[_Runner, list[str]], list[Row]],
         write: Callable[[_Runner, list[Row]], object],
-        subject: str | None = None,
+        locks: Callable[[_Runner], None] | None = None,
     ) -> WriteCounts:
         """Compare ``rows`` with what is stored (``fetch`` returns ``{"p": properties}`` records),
-        write the new and changed ones, and count them as SQLiteStore does. ``subject`` names the
-        property holding the subject a row links to."""
+        write the new and changed ones, and count them as SQLiteStore does. ``locks`` takes the
+        locks the write must hold (see ``_lock``) before anything is read."""
         if not rows:
             return WriteCounts()
         key = columns[0]
 
         def work(run: _Runner) -> WriteCounts:
+            if locks is not None:
+                locks(run)
             existing: dict[str, Row] = {}
             for keys in _chunks(list(rows)):
                 for rec in fetch(run, keys):
                     old = _stored(rec["p"], columns)
                     existing[old[key]] = old
             counts, changed = _diff(rows, existing)
-            if subject is not None:
-                self._ensure_subjects(run, [row[subject] for row in changed])
             for batch in _chunks(changed):
                 write(run, batch)
             return counts
@@ -675,6 +766,8 @@ class Neo4jStore:
             return WriteCounts()
 
         def work(run: _Runner) -> WriteCounts:
+            # The organisations' edges are what check_roles summed: lock them before reading.
+            self._lock(run, "subject", (row["org"] for row in items.values()))
             existing: dict[str, Row] = {}
             for keys in _chunks(list(items)):
                 for rec in run.run("roles_by_edge_id", edge_ids=keys):
@@ -724,7 +817,8 @@ class Neo4jStore:
             return 0
 
         def work(run: _Runner) -> int:
-            return sum(int(run.run("roles_delete", edge_ids=chunk)[0]["deleted"]) for chunk in _chunks(ids))
+            # one count per role type (the statement's UNION ALL branches)
+            return sum(int(rec["deleted"]) for chunk in _chunks(ids) for rec in run.run("roles_delete", edge_ids=chunk))
 
         return self._unit(work)
 
@@ -742,6 +836,8 @@ class Neo4jStore:
         if direction not in ("in", "out", "both"):
             raise KeyError(direction)
         when = _iso(as_of) if as_of is not None else None
+        if direction == "in":  # an organisation's edges read in a transaction: check_roles decides on them
+            self._lock(None, "subject", nodes)
         records: list[Row] = []
         for chunk in _chunks(_unique(nodes)):
             if direction in ("in", "both"):
@@ -755,19 +851,33 @@ class Neo4jStore:
         return sorted(edges.values(), key=lambda e: (e.org, e.role, e.valid_from, e.holder, e.edge_id))
 
     def iter_roles(self) -> Iterator[RoleEdge]:
-        return (_role(_role_flat_from(rec)) for rec in self._stream("roles_all"))
+        # Each type's edges arrive in edge_id order from its index; merging the seven streams keeps
+        # the server from sorting every edge (reading the first edge reads seven rows).
+        streams = (
+            self._stream("roles_all_legal_representative"),
+            self._stream("roles_all_principal"),
+            self._stream("roles_all_senior_manager"),
+            self._stream("roles_all_director"),
+            self._stream("roles_all_supervisor"),
+            self._stream("roles_all_shareholder"),
+            self._stream("roles_all_practitioner"),
+        )
+        return (_role(_role_flat_from(rec)) for rec in heapq.merge(*streams, key=lambda rec: rec["props"]["edge_id"]))
 
     # -- records, events, honours, list entries --------------------------------------------------------
     def put_records(self, rows: Sequence[DishonestyRecord]) -> WriteCounts:
+        keyed = _keyed(rows, _record_props, "record_id")
+        keys = list(keyed)
         return self._upsert(
-            _keyed(rows, _record_props, "record_id"),
+            keyed,
             RECORD_COLUMNS,
             lambda run, keys: run.run("records_by_id", ids=keys),
             lambda run, chunk: run.run("records_merge", rows=chunk),
-            subject="subject",
+            lambda run: self._lock(run, "record", keys),
         )
 
     def get_records(self, ids: Sequence[str]) -> dict[str, DishonestyRecord]:
+        self._lock(None, "record", ids)  # does it exist, which department owns it
         found = self._props_by(ids, lambda chunk: self._read("records_by_id", ids=chunk))
         return {r.record_id: r for r in map(_record, found)}
 
@@ -779,14 +889,17 @@ class Neo4jStore:
         return (_record(rec["p"]) for rec in self._stream("records_all"))
 
     def put_events(self, rows: Sequence[RecordEvent]) -> WriteCounts:
+        causes = [e.cause_id for e in rows]
         return self._upsert(
             _keyed(rows, _event_props, "event_id"),
             EVENT_COLUMNS,
             lambda run, keys: run.run("events_by_id", ids=keys),
             lambda run, chunk: run.run("events_merge", rows=chunk),
+            lambda run: self._lock(run, "cause", causes),
         )
 
     def events_of(self, cause_ids: Sequence[str]) -> list[RecordEvent]:
+        self._lock(None, "cause", cause_ids)  # the lifecycle a new event is validated against
         found = self._props_by(cause_ids, lambda chunk: self._read("events_of_causes", cause_ids=chunk))
         return sorted(map(_event, found), key=lambda e: (e.on, e.event_id))
 
@@ -796,7 +909,6 @@ class Neo4jStore:
             HONOUR_COLUMNS,
             lambda run, keys: run.run("honours_by_id", ids=keys),
             lambda run, chunk: run.run("honours_merge", rows=chunk),
-            subject="holder",
         )
 
     def honours_of(self, holders: Sequence[str]) -> list[Honour]:
@@ -807,15 +919,23 @@ class Neo4jStore:
         return (_honour(rec["p"]) for rec in self._stream("honours_all"))
 
     def put_list_entries(self, rows: Sequence[ListEntry]) -> WriteCounts:
+        keyed = _keyed(rows, _list_props, "entry_id")
+
+        def locks(run: _Runner) -> None:
+            self._lock(run, "list", keyed)
+            # the red / black cross-check (P5) reads the subject's facts: serialise on the subject
+            self._lock(run, "subject", (row["subject"] for row in keyed.values()))
+
         return self._upsert(
-            _keyed(rows, _list_props, "entry_id"),
+            keyed,
             LIST_COLUMNS,
             lambda run, keys: run.run("list_entries_by_id", ids=keys),
             lambda run, chunk: run.run("list_entries_merge", rows=chunk),
-            subject="subject",
+            locks,
         )
 
     def get_list_entries(self, ids: Sequence[str]) -> dict[str, ListEntry]:
+        self._lock(None, "list", ids)
         found = self._props_by(ids, lambda chunk: self._read("list_entries_by_id", ids=chunk))
         return {e.entry_id: e for e in map(_list_entry, found)}
 
@@ -831,6 +951,9 @@ class Neo4jStore:
         self, cause: Cause, facts: Sequence[DerivedFact]
     ) -> tuple[list[DerivedFact], list[DerivedFact]]:
         def work(run: _Runner) -> tuple[list[DerivedFact], list[DerivedFact]]:
+            # Two replacements of one cause must not both read the old set: the second would keep
+            # facts the first removed, or delete what it added.
+            self._lock(run, "cause", [str(cause)])
             stored = [_fact(rec["p"]) for rec in run.run("facts_of_causes", causes=[str(cause)])]
             old = {f.fact_id: f for f in sorted(stored, key=lambda f: f.fact_id)}
             new = {f.fact_id: f for f in facts}
@@ -838,10 +961,8 @@ class Neo4jStore:
             added = [f for k, f in new.items() if old.get(k) != f]
             for chunk in _chunks([f.fact_id for f in removed]):
                 run.run("facts_delete", fact_ids=chunk)
-            if added:
-                self._ensure_subjects(run, [f.target for f in added])
-                for rows in _chunks([_fact_props(f) for f in added]):
-                    run.run("facts_merge", rows=rows)
+            for rows in _chunks([_fact_props(f) for f in added]):
+                run.run("facts_merge", rows=rows)
             return added, removed
 
         return self._unit(work)
@@ -851,11 +972,13 @@ class Neo4jStore:
         return {f.fact_id: f for f in map(_fact, found)}
 
     def facts_of(self, targets: Sequence[str]) -> list[DerivedFact]:
+        self._lock(None, "subject", targets)  # e.g. the P5 check before a red list entry
         found = self._props_by(targets, lambda chunk: self._read("facts_of_targets", targets=chunk))
         return sorted(map(_fact, found), key=lambda f: (f.valid_from, f.fact_id))
 
     def facts_by_cause(self, causes: Sequence[Cause]) -> list[DerivedFact]:
         keys = [str(c) for c in causes]
+        self._lock(None, "cause", keys)
         found = self._props_by(keys, lambda chunk: self._read("facts_of_causes", causes=chunk))
         return sorted(map(_fact, found), key=lambda f: (f.valid_from, f.fact_id))
 
@@ -872,22 +995,16 @@ class Neo4jStore:
     def append(self, table: JournalTable, rows: Iterable[dict[str, Any]]) -> int:
         _check_table(table)
         payload = [(str(r["id"]), json.dumps(r, ensure_ascii=False, default=str)) for r in rows]
-        if not payload:
+        docs: dict[str, str] = {}
+        for row_id, doc in payload:  # repeats within the batch: the first one counts
+            docs.setdefault(row_id, doc)
+        if not docs:
             return 0
+        base = _SEQ.take(len(docs))
+        new = [{"id": row_id, "seq": base + i, "doc": doc} for i, (row_id, doc) in enumerate(docs.items())]
 
         def work(run: _Runner) -> int:
-            base = int(run.run("journal_reserve", tbl=table, n=len(payload))[0]["base"])
-            seen: set[str] = set()
-            for chunk in _chunks(_unique(row_id for row_id, _ in payload)):
-                seen.update(rec["id"] for rec in run.run("journal_existing_ids", tbl=table, ids=chunk))
-            new: list[Row] = []
-            for row_id, doc in payload:  # existing ids, and repeats within the batch, are ignored
-                if row_id not in seen:
-                    seen.add(row_id)
-                    new.append({"id": row_id, "seq": base + len(new) + 1, "doc": doc})
-            for batch in _chunks(new):
-                run.run("journal_create", tbl=table, rows=batch)
-            return len(new)
+            return sum(int(run.run("journal_append", tbl=table, rows=batch)[0]["created"]) for batch in _chunks(new))
 
         return self._unit(work)
 
@@ -944,3 +1061,143 @@ class Neo4jStore:
         for tbl in JOURNAL_TABLES:
             out[tbl] = per_table.get(tbl, 0)
         return out
+
+    # -- the approval check's reads ----------------------------------------------------------------------
+    def check_reads(
+        self, subjects: Sequence[str], as_of: date, depth: int = 2, max_fanout: int = 200
+    ) -> CheckReads | None:
+        """Everything ``checks.check_many`` reads about ``subjects`` (their nodes, facts, records and
+        events, related parties to ``depth`` as of the date, cut at ``max_fanout`` edges per node,
+        and those parties' facts) in ONE statement, cypher/check_reads.cypher; None beyond depth 2,
+        where the generic traversal (one ``roles_of`` per hop) takes over."""
+        if depth > 2:
+            return None
+        keys = _unique(subjects)
+        rows = self._read(
+            "check_reads",
+            subjects=keys,
+            as_of=_iso(as_of),
+            depth=depth,
+            cap=max_fanout,
+            lead_role=Role.LEGAL_REPRESENTATIVE.value,
+        )
+        return CheckReads(self, rows, as_of, depth, max_fanout)
+
+
+class CheckReads:
+    """The answer of cypher/check_reads.cypher, read like a store: ``get_organisations``,
+    ``get_persons``, ``facts_of``, ``records_of``, ``events_of`` and ``traverse`` answer from it
+    for the subjects it was built for (and ``facts_of`` for every node reached); anything else goes
+    to the store. The traversal replays ``risk.neighbourhood`` on the per-node edge lists the server
+    sent, already ordered and cut at the fan-out cap, so distances, paths and truncation are the
+    ones the generic traversal finds."""
+
+    def __init__(self, store: Neo4jStore, rows: list[Row], as_of: date, depth: int, max_fanout: int) -> None:
+        self._store = store
+        self.name = store.name
+        self._key = (as_of, depth, max_fanout)
+        self._orgs: dict[str, Organisation] = {}
+        self._persons: dict[str, Person] = {}
+        self._facts: dict[str, list[DerivedFact]] = {}
+        self._records: dict[str, list[DishonestyRecord]] = {}
+        self._events: dict[str, list[RecordEvent]] = {}
+        self._traversals: dict[str, Traversal] = {}
+        seen: set[str] = set()
+        for row in rows:
+            subject = row["subject"]
+            if row["node"] is not None:
+                if row["organisation"]:
+                    self._orgs[subject] = _org(row["node"])
+                else:
+                    self._persons[subject] = _person(row["node"])
+            facts = [_fact(p) for p in row["facts"]]
+            records = [_record(p) for p in row["records"]]
+            self._records[subject] = records
+            for e in map(_event, row["events"]):
+                self._events.setdefault(e.cause_id, []).append(e)
+            for r in records:
+                self._events.setdefault(r.record_id, [])
+            trav = _replay(subject, row, depth, max_fanout)
+            for n in trav.distance:
+                self._facts.setdefault(n, [])
+            for f in facts:  # a node reached from several subjects of the batch comes in several rows
+                if f.fact_id not in seen:
+                    seen.add(f.fact_id)
+                    self._facts[f.target].append(f)
+            trav.candidates = [n for n in trav.distance if n != subject and self._facts.get(n)]
+            self._traversals[subject] = trav
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def get_organisations(self, codes: Sequence[str]) -> dict[str, Organisation]:
+        if all(c in self._records for c in codes):
+            return {c: self._orgs[c] for c in codes if c in self._orgs}
+        return self._store.get_organisations(codes)
+
+    def get_persons(self, keys: Sequence[str]) -> dict[str, Person]:
+        if all(k in self._records for k in keys):
+            return {k: self._persons[k] for k in keys if k in self._persons}
+        return self._store.get_persons(keys)
+
+    def facts_of(self, targets: Sequence[str]) -> list[DerivedFact]:
+        if not all(t in self._facts for t in targets):
+            return self._store.facts_of(targets)
+        found = [f for t in _unique(targets) for f in self._facts[t]]
+        return sorted(found, key=lambda f: (f.valid_from, f.fact_id))
+
+    def records_of(self, subjects: Sequence[str]) -> list[DishonestyRecord]:
+        if not all(s in self._records for s in subjects):
+            return self._store.records_of(subjects)
+        found = [r for s in _unique(subjects) for r in self._records[s]]
+        return sorted(found, key=lambda r: (r.decision_date, r.record_id))
+
+    def events_of(self, cause_ids: Sequence[str]) -> list[RecordEvent]:
+        if not all(c in self._events for c in cause_ids):
+            return self._store.events_of(cause_ids)
+        found = [e for c in _unique(cause_ids) for e in self._events[c]]
+        return sorted(found, key=lambda e: (e.on, e.event_id))
+
+    def traverse(
+        self, origins: Sequence[str], as_of: date, depth: int, max_fanout: int
+    ) -> list[Traversal] | None:
+        if (as_of, depth, max_fanout) != self._key or not all(o in self._traversals for o in origins):
+            return None
+        return [self._traversals[o] for o in origins]
+
+
+def _replay(origin: str, row: Row, depth: int, cap: int) -> Traversal:
+    """``risk._neighbourhood`` on the edge lists of check_reads.cypher (see ``CheckReads``)."""
+    distance = {origin: 0}
+    parent: dict[str, tuple[str, int]] = {}
+    followed: list[RoleEdge] = []
+    edges: dict[str, RoleEdge] = {}
+    truncated: dict[str, int] = {}
+
+    def follow(node: str, listed: list[Row], total: int, hop: int) -> list[str]:
+        if total > cap:
+            truncated[node] = total - cap
+        reached = []
+        for rec in listed:
+            e = _role(_role_flat_from(rec))
+            edges[e.edge_id] = e
+            other = e.org if e.holder == node else e.holder
+            if other not in distance:
+                distance[other] = hop
+                parent[other] = (node, len(followed))
+                followed.append(e)
+                reached.append(other)
+        return reached
+
+    frontier = follow(origin, row["near_edges"], int(row["near_total"]), 1) if depth > 0 else []
+    if depth > 1:
+        far = {hop["node"]: hop for hop in row["far"]}
+        for node in frontier:
+            if node in far:
+                follow(node, far[node]["edges"], int(far[node]["total"]), 2)
+
+    def edge(handle: int) -> TraversedEdge:
+        e = followed[handle]
+        return TraversedEdge(e.edge_id, Role(e.role).value, e.holder, e.org, e.valid_from, e.valid_to, e.ratio)
+
+    return Traversal(distance, parent, edge, edges, truncated)
