@@ -1,6 +1,7 @@
 // Everything an approval check reads about $subjects, in one statement (Neo4jStore.check_reads):
 // each subject's node, its records and their events, its related parties to depth $depth (1 or 2)
-// as of $as_of, and the facts of every node reached. The role edges of the subject and of each node
+// as of $as_of, the facts of every node reached, and the records behind the subject's own facts (a
+// check says when a measure's end rests on an assumed punishment period). The role edges of the subject and of each node
 // one hop away come in the order risk.neighbourhood follows them (the legal representative first,
 // then by edge_id), cut at $cap on the server, with how many there were (the rest is truncated).
 UNWIND $subjects AS sid
@@ -46,6 +47,12 @@ RETURN sid AS subject,
   near_edges, near_total, far,
   COLLECT { MATCH (f:DerivedFact) WHERE f.target IN reached RETURN properties(f) AS p } AS facts,
   COLLECT { MATCH (x:DishonestyRecord) WHERE x.subject = sid RETURN properties(x) AS p } AS records,
+  COLLECT {
+    MATCH (f:DerivedFact) WHERE f.target = sid AND f.cause STARTS WITH $record_prefix
+    WITH DISTINCT substring(f.cause, size($record_prefix)) AS rid
+    MATCH (x:DishonestyRecord) WHERE x.record_id = rid
+    RETURN properties(x) AS p
+  } AS cause_records,
   COLLECT {
     MATCH (x:DishonestyRecord) WHERE x.subject = sid
     MATCH (e:RecordEvent) WHERE e.cause_id = x.record_id

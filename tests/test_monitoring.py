@@ -134,15 +134,15 @@ def test_role_deleted_alert_names_the_related_parties_and_measures_that_left_the
     (item,) = [i for i in alert["items"] if (i["kind"], i["change"]) == ("role", "deleted")]
     left = {named(world, p["subject"]): (p["distance"], sorted((m["rule_id"], m["removed"]) for m in p["measures"]))
             for p in item["left_network"]}
-    assert left == {"p_principal": (1, [("P1", False), ("P2", False), ("P3b", False)]),
+    assert left == {"p_principal": (1, [("P1", False), ("P1b", False), ("P2", False), ("P3b", False)]),
                     "org_a": (2, [("P0", False), ("P2", False), ("P3", False), ("P3b", False)])}
     assert all(m["cause"] == "record:R1" and m["status"] == "active" for p in item["left_network"]
                for m in p["measures"])
 
 
 def test_role_deleted_alert_lists_the_measures_the_deletion_removed(world: World) -> None:
-    # org_a watched 1 hop out; p_principal's principal edge is deleted: p_principal leaves, and the P1, P2
-    # and P3b it carried for R1 (derived through that edge) are removed with it
+    # org_a watched 1 hop out; p_principal's principal edge is deleted: p_principal leaves, and the P1, P1b,
+    # P2 and P3b it carried for R1 (derived through that edge) are removed with it
     sub = watch(world, "org_a", depth=1)
     edge = next(e for e in world.store.roles_of([world["org_a"]], "in")
                 if e.holder == world["p_principal"] and e.role == Role.PRINCIPAL)
@@ -152,7 +152,7 @@ def test_role_deleted_alert_lists_the_measures_the_deletion_removed(world: World
     (party,) = item["left_network"]
     assert (party["subject"], party["distance"]) == (world["p_principal"], 1)
     assert sorted((m["rule_id"], m["removed"]) for m in party["measures"]) == [
-        ("P1", True), ("P2", True), ("P3b", True)]
+        ("P1", True), ("P1b", True), ("P2", True), ("P3b", True)]
 
 
 def test_without_subscriptions_a_write_pays_one_journal_query(world: World, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -173,6 +173,8 @@ def check_reads_from(sq: SQLiteStore) -> Answer:
                 "facts": [neo._fact_props(f) for f in sq.facts_of(list(dict.fromkeys(reached)))],
                 "records": [neo._record_props(r) for r in records],
                 "events": [neo._event_props(e) for e in sq.events_of([r.record_id for r in records])],
+                "cause_records": [neo._record_props(r) for r in sq.get_records(sorted(
+                    {f.cause.id for f in sq.facts_of([sid]) if f.cause.kind == "record"})).values()],
             })
         return rows
 

@@ -197,7 +197,7 @@ def test_surrounding_items_carry_since_and_until(world: World) -> None:
     row = report.as_dict()["items"][report.items.index(ban)]
     assert (row["since"], row["until"]) == (D("2020-09-01"), D("2023-09-01"))
     entry = next(i for i in report.items if i.carrier == world["p_principal"] and i.rule_id == "P1")
-    assert (entry.since, entry.until) == (D("2020-09-01"), None)  # a personal credit entry has no end
+    assert (entry.since, entry.until) == (D("2020-09-01"), D("2023-09-01"))  # ends with the period
 
 
 PUBLIC = {"X-API-Key": "demo-public"}

@@ -1080,13 +1080,14 @@ class Neo4jStore:
             depth=depth,
             cap=max_fanout,
             lead_role=Role.LEGAL_REPRESENTATIVE.value,
+            record_prefix="record:",  # facts name their cause "record:<id>" (model.Cause)
         )
         return CheckReads(self, rows, as_of, depth, max_fanout)
 
 
 class CheckReads:
     """The answer of cypher/check_reads.cypher, read like a store: ``get_organisations``,
-    ``get_persons``, ``facts_of``, ``records_of``, ``events_of`` and ``traverse`` answer from it
+    ``get_persons``, ``facts_of``, ``get_records``, ``records_of``, ``events_of`` and ``traverse`` answer from it
     for the subjects it was built for (and ``facts_of`` for every node reached); anything else goes
     to the store. The traversal replays ``risk.neighbourhood`` on the per-node edge lists the server
     sent, already ordered and cut at the fan-out cap, so distances, paths and truncation are the
@@ -1100,6 +1101,7 @@ class CheckReads:
         self._persons: dict[str, Person] = {}
         self._facts: dict[str, list[DerivedFact]] = {}
         self._records: dict[str, list[DishonestyRecord]] = {}
+        self._by_id: dict[str, DishonestyRecord] = {}  # the subjects' records and those behind their facts
         self._events: dict[str, list[RecordEvent]] = {}
         self._traversals: dict[str, Traversal] = {}
         seen: set[str] = set()
@@ -1113,6 +1115,8 @@ class CheckReads:
             facts = [_fact(p) for p in row["facts"]]
             records = [_record(p) for p in row["records"]]
             self._records[subject] = records
+            self._by_id.update((r.record_id, r) for r in records)
+            self._by_id.update((r.record_id, r) for r in map(_record, row.get("cause_records") or ()))
             for e in map(_event, row["events"]):
                 self._events.setdefault(e.cause_id, []).append(e)
             for r in records:
@@ -1145,6 +1149,11 @@ class CheckReads:
             return self._store.facts_of(targets)
         found = [f for t in _unique(targets) for f in self._facts[t]]
         return sorted(found, key=lambda f: (f.valid_from, f.fact_id))
+
+    def get_records(self, ids: Sequence[str]) -> dict[str, DishonestyRecord]:
+        if not all(i in self._by_id for i in ids):
+            return self._store.get_records(ids)
+        return {i: self._by_id[i] for i in ids}
 
     def records_of(self, subjects: Sequence[str]) -> list[DishonestyRecord]:
         if not all(s in self._records for s in subjects):
