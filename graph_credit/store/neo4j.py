@@ -60,7 +60,7 @@ from ..model import (
     Role,
     RoleEdge,
 )
-from .base import JOURNAL_TABLES, Direction, JournalTable, NotFound, RoleColumns, WriteCounts
+from .base import JOURNAL_TABLES, Direction, JournalTable, NotFound, RoleColumns, SubjectKind, WriteCounts
 from .cypher import schema_statements, statement
 
 __all__ = ["Neo4jStore"]
@@ -667,6 +667,15 @@ class Neo4jStore:
 
     def iter_persons(self) -> Iterator[Person]:
         return (_person(rec["p"]) for rec in self._stream("persons_all"))
+
+    def search_subjects(
+        self, text: str = "", region: str = "", industry: str = "", kind: SubjectKind | None = None,
+        limit: int = 20, offset: int = 0,
+    ) -> list[Organisation | Person]:
+        rows = self._read("subjects_search", text=text.lower(), region=region, industry=industry or None,
+                          organisations=kind != "person", persons=kind != "organisation" and not industry,
+                          wanted=offset + limit, offset=offset, limit=limit)
+        return [_person(r["p"]) if r["person"] else _org(r["p"]) for r in rows]
 
     # -- role edges ----------------------------------------------------------------------------------
     def put_roles(self, rows: Sequence[RoleEdge]) -> WriteCounts:
