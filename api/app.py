@@ -25,7 +25,7 @@ from graph_credit.monitor import Deliverer, DeliveryPolicy
 from graph_credit.policy import load_policy
 from graph_credit.store import NotFound, Store, open_store
 
-from .routers import admin, analysis, checks, departments, investigate, monitoring, subjects
+from .routers import admin, analysis, checks, departments, investigate, monitoring, subjects, workbench
 from .schemas import ErrorResponse
 from .security import RateLimiter, load_keys
 
@@ -262,4 +262,5 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                    admin.router):
         app.include_router(router)
     app.include_router(analysis.router)
+    app.include_router(workbench.router)  # the search endpoint and the investigator workbench page
     return app
