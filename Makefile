@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install serve test lint bench
+.PHONY: install serve test lint bench notebooks
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,11 +22,20 @@ lint: install
 	$(VENV)/bin/ruff check graph_credit api tests bench
 	$(VENV)/bin/mypy graph_credit api
 
+# Debian's Chromium for the workbench's browser tests (tests/test_workbench.py); skipped once it is there.
+/usr/bin/chromium:
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
 # Lint, types, then the whole suite (Neo4j conformance runs only when NEO4J_URI is set).
-test: lint
+test: lint /usr/bin/chromium
 	$(VENV)/bin/pytest -q -rs
 
 # Generates 10^5 and 10^6 organisations, measures, prints the table, rewrites bench/RESULTS.md.
 bench: install
 	$(PY) -m pip install -q -e '.[dev,bench]'
 	$(PY) bench/run.py
+
+# JupyterLab on notebooks/ (the suite executes them; their outputs are committed so they read on a code host).
+notebooks: install
+	$(PY) -m pip install -q -e '.[dev,notebooks]'
+	$(VENV)/bin/jupyter lab notebooks/

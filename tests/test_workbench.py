@@ -199,6 +199,9 @@ def test_moving_the_date_before_the_legal_representative_changed(page: Page, ser
     label = page.evaluate("k => workbench.cy.getElementById(k).connectedEdges()[0].data('label')", world["p_lr_old"])
     assert label.startswith("法定代表人") and "2015-01-01 – 2020-06-01" in label
     assert "d=2020-05-31" in page.url
+    page.wait_for_function("() => document.getElementById('why-body').innerText.includes('as of 2020-05-31')")
+    page.wait_for_function("() => document.querySelectorAll('#why-body section').length === 4")
+    assert "Consequences in force (0)" in page.inner_text("#why-body")  # before the decision of 2020-09-01
     shot(page, "03-before-lr-change.png")
     # the slider: to the change date, the new one is back
     index = changes.index("2020-06-01")
@@ -247,7 +250,8 @@ def test_paths_exports_and_a_shareable_link(page: Page, served: tuple[str, World
     with page.expect_download() as got:
         page.click("#csv-edges")
     rows = Path(got.value.path()).read_text(encoding="utf-8-sig").splitlines()
-    assert rows[0] == "edge_id,holder,role,organisation,ratio,valid_from,valid_to,title" and len(rows) == 1 + len(graph_edges(page))
+    assert rows[0] == "edge_id,holder,role,organisation,ratio,valid_from,valid_to,title"
+    assert len(rows) == 1 + len(graph_edges(page))
     with page.expect_download() as got:
         page.click("#csv-nodes")
     assert "甲建设有限公司" in Path(got.value.path()).read_text(encoding="utf-8-sig")

@@ -17,7 +17,7 @@
   const CATEGORIES = ["own", "surrounding", "historical", "warning"];
 
   // date: null until the server answers with its own notion of today (the first response's as_of)
-  const state = { origin: null, date: null, expanded: new Map(), picked: [],
+  const state = { origin: null, date: null, selected: null, expanded: new Map(), picked: [],
     path: null, changes: [], results: { offset: 0, next: null } };
   const nodes = new Map(); // key -> subject view (graph_credit.explore.subject_views)
   const edges = new Map(); // edge id -> edge
@@ -95,8 +95,11 @@
     await redraw(true);
   }
 
+  let drawRequest = 0; // likewise for the graph: only the latest request draws
+
   async function redraw(relayout) {
     if (!state.origin) return;
+    const mine = ++drawRequest;
     say("loading…");
     const pages = [];
     for (const [key, count] of state.expanded) {
@@ -111,6 +114,7 @@
         : e.message);
       return;
     }
+    if (mine !== drawRequest) return;
     nodes.clear(); edges.clear(); totals.clear();
     const changes = new Set();
     for (const [key, p] of loaded) {
@@ -169,6 +173,7 @@
       cy.layout({ name: "cose", animate: false, randomize: !old.size, nodeDimensionsIncludeLabels: true,
         idealEdgeLength: () => 140, nodeRepulsion: () => 60000, padding: 30 }).run();
     }
+    if (state.selected) cy.getElementById(state.selected).select();
     if (!old.size) cy.fit(undefined, 30);
   }
 
@@ -188,12 +193,12 @@
     if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) return;
     state.date = date;
     await redraw(true);
-    const selected = cy.$("node:selected");
-    if (selected.length) whyPanel(selected.id());
+    if (state.selected) whyPanel(state.selected); // the panel follows the date too
   }
 
   // -- why: consequences in force with their provenance, and risk split four ways -------------------------
   function select(key) {
+    state.selected = key;
     cy.$("node:selected").unselect();
     cy.getElementById(key).select();
     whyPanel(key);
@@ -225,7 +230,10 @@
         ["in force", `${f.valid_from} – ${f.valid_to || "no end date"}`]]));
   }
 
+  let panelRequest = 0; // a slower answer for an earlier node or date must not overwrite the panel
+
   async function whyPanel(key) {
+    const mine = ++panelRequest;
     const n = nodes.get(key) || { key, name: "", status: "clean" };
     const body = $("why-body");
     const pageInfo = totals.has(key) ? `${Math.min(state.expanded.get(key) * PAGE, totals.get(key))} of ${totals.get(key)} roles shown` : "not expanded";
@@ -241,6 +249,7 @@
       const active = profile.derived.filter((f) => f.status === "active");
       const chains = await Promise.all(active.slice(0, 20).map((f) => api(`/v1/facts/${enc(f.fact_id)}/explain`)
         .then((c) => ({ ...c, fact: { ...c.fact, status: f.status } }))));
+      if (mine !== panelRequest) return;
       body.lastChild.remove();
       body.append(el("h3", {}, `Consequences in force (${active.length})`));
       if (!active.length) body.append(el("p", { class: "hint" }, "none on this date"));
@@ -256,7 +265,7 @@
         body.append(section);
       }
     } catch (e) {
-      body.lastChild.textContent = e.message;
+      if (mine === panelRequest) body.lastChild.textContent = e.message;
     }
   }
 
