@@ -28,7 +28,7 @@ from graph_credit.monitor import Deliverer, DeliveryPolicy
 from graph_credit.policy import load_policy
 from graph_credit.store import NotFound, Store, open_store
 
-from .routers import admin, analysis, checks, departments, investigate, monitoring, subjects
+from .routers import admin, analysis, checks, departments, investigate, monitoring, subjects, workbench
 from .schemas import ErrorResponse
 from .security import CostLimiter, RateLimiter, load_keys
 
@@ -323,4 +323,5 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                    admin.router):
         app.include_router(router)
     app.include_router(analysis.router)
+    app.include_router(workbench.router)  # the search endpoint and the investigator workbench page
     return app

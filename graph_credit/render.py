@@ -6,10 +6,9 @@ persons circles, the subject is drawn larger at the centre with its neighbours o
 distance, and every edge is labelled with its role(s), shareholding ratio and dates.
 
 Drawn with matplotlib's object API (no ``pyplot``), so it is safe in a server thread and does not
-touch a notebook's backend. Chinese names need a CJK font: one installed on the machine is found
-(Noto Sans CJK, Source Han Sans, WenQuanYi, SimHei, ...) or named by ``GRAPH_CREDIT_CJK_FONT`` (a
-font file); without one the PNG labels subjects by USCC and masked ID number only, while the HTML
-page always shows names (the browser renders them).
+touch a notebook's backend. Names are drawn with the CJK font shipped in the package
+(``graph_credit.fonts``: a subset of Noto Sans CJK SC), or with the font file named by
+``GRAPH_CREDIT_CJK_FONT`` (for characters outside the subset), whatever the machine has installed.
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from .analytics.status import STATUS_COLOURS, STATUS_LABELS, STATUSES, status_of
 from .derive import subject_kind
+from .fonts import cjk_font_file
 from .risk import neighbourhood
 from .store.base import NotFound, Store
 from .views import graph_json
@@ -51,24 +51,18 @@ ROLE_ZH = {
     "LEGAL_REPRESENTATIVE": "法定代表人", "PRINCIPAL": "主要负责人", "SENIOR_MANAGER": "高级管理人员",
     "DIRECTOR": "董事", "SUPERVISOR": "监事", "SHAREHOLDER": "股东", "PRACTITIONER": "注册执业人员",
 }
-_CJK_FONTS = (
-    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Micro Hei",
-    "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC", "Hiragino Sans GB",
-    "Droid Sans Fallback", "AR PL UMing CN", "AR PL UKai CN", "Noto Sans CJK JP", "Noto Sans CJK TC",
-)
 
 
 @lru_cache(maxsize=1)
-def cjk_font() -> str | None:
-    """The family name of a font that can draw Chinese, or None (see the module docstring)."""
+def cjk_font() -> str:
+    """The family name of the font that draws names: ``GRAPH_CREDIT_CJK_FONT`` if it names a font file,
+    else the one shipped with the package (registered with matplotlib on first use)."""
     from matplotlib import font_manager
 
-    path = os.environ.get("GRAPH_CREDIT_CJK_FONT")
-    if path and Path(path).is_file():
-        font_manager.fontManager.addfont(path)
-        return str(font_manager.FontProperties(fname=path).get_name())
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    return next((name for name in _CJK_FONTS if name in installed), None)
+    env = os.environ.get("GRAPH_CREDIT_CJK_FONT")
+    path = Path(env) if env and Path(env).is_file() else cjk_font_file()
+    font_manager.fontManager.addfont(str(path))
+    return str(font_manager.FontProperties(fname=str(path)).get_name())
 
 
 def neighbourhood_graph(
@@ -144,9 +138,9 @@ def _layout(data: dict[str, Any]) -> dict[str, tuple[float, float]]:
 
 
 # -- labels ----------------------------------------------------------------------------------------
-def _node_label(n: dict[str, Any], names: bool) -> str:
+def _node_label(n: dict[str, Any]) -> str:
     ident = n.get("masked_id") or (n["id"] if n["kind"] == "organisation" else n["id"][:9] + "…")
-    if names and n.get("name"):
+    if n.get("name"):
         return f"{n['name']}\n{ident}"
     return ident
 
@@ -165,36 +159,90 @@ def _edge_text(e: dict[str, Any]) -> str:
     role = ROLE_LABELS.get(e["role"], e["role"].lower())
     if e["role"] == "SHAREHOLDER" and e.get("ratio"):
         role += f" {e['ratio']:.0%}"
-    return f"{role}, {_span(e)}"
+    return f"{role}\n{_span(e)}"  # two short lines: labels of fanned-out edges need less room side by side
 
 
 # -- drawing ---------------------------------------------------------------------------------------
-def _figure(data: dict[str, Any], names: bool, font: str | None) -> Figure:
+def _ems(text: str) -> float:
+    """Width of a line in ems: a Han character is one em, other characters about 0.6."""
+    return sum(1.0 if ord(c) > 0x2E80 else 0.6 for c in text)
+
+
+def _scale(boxes: list[tuple[float, float, float, float, float]]) -> float:
+    """The fewest inches per layout unit at which no two label boxes overlap. A box is (x, y) in layout
+    units, a fixed vertical offset in inches, width and height in inches; two boxes are apart when their
+    centres are a half-width-sum apart across or a half-height-sum apart up or down."""
+    need = 0.0
+    for i, (x1, y1, c1, w1, h1) in enumerate(boxes):
+        for x2, y2, c2, w2, h2 in boxes[i + 1:]:
+            w, h, dx, dy, dc = (w1 + w2) / 2, (h1 + h2) / 2, abs(x1 - x2), y1 - y2, c1 - c2
+            across = w / dx if dx > 1e-9 else math.inf
+            if abs(dy) > 1e-9:
+                up = (h - math.copysign(dc, dy)) / abs(dy)
+            else:
+                up = 0.0 if abs(dc) >= h else math.inf
+            need = max(need, min(across, up))
+    return need
+
+
+NODE_PT, EDGE_PT = 10.0, 8.5  # label sizes: the figure grows until labels do not collide, never the text shrinks
+MAX_INCHES = 36.0  # past this the figure stops growing (a hub of hundreds: page it instead)
+
+
+def _box(text: str, points: float) -> tuple[float, float]:
+    """Width and height in inches of a label box."""
+    lines = text.split("\n")
+    return max(map(_ems, lines)) * points / 72 + 0.12, len(lines) * 1.3 * points / 72 + 0.06
+
+
+def _figure(data: dict[str, Any], font: str) -> Figure:
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import FancyArrowPatch
 
     nodes = data["nodes"]
     pos = _layout(data)
-    size = min(18.0, 7.0 + 0.35 * len(nodes))
-    fig = Figure(figsize=(size, size * 0.86), dpi=110, layout="constrained")
+    dist = {n["id"]: n["distance"] for n in nodes}
+    family = [font, "DejaVu Sans"]
+
+    # What is written where, first: the figure is then made large enough for none of it to overlap.
+    node_labels = []  # (node, text, offset in points below its centre)
+    for n in nodes:
+        extra = f"\n+{n['truncated_edges']} more" if n.get("truncated_edges") else ""
+        node_labels.append((n, _node_label(n) + extra, 21.0 if n["id"] == data["origin"] else 15.0))
+    pairs: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for e in data["edges"]:
+        if e["source"] in pos and e["target"] in pos:
+            pairs[(e["source"], e["target"])].append(e)
+    edge_labels = []  # (x, y, text): towards the outer end, where fanned-out edges are furthest apart
+    for (src, dst), edges in pairs.items():
+        inner, outer = (src, dst) if dist.get(src, 0) <= dist.get(dst, 0) else (dst, src)
+        (x0, y0), (x1, y1) = pos[inner], pos[outer]
+        edge_labels.append((x0 + (x1 - x0) * 0.62, y0 + (y1 - y0) * 0.62,
+                            "\n".join(_edge_text(e) for e in sorted(edges, key=lambda e: e["role"]))))
+    boxes = []
+    for n, text, below in node_labels:
+        w, h = _box(text, NODE_PT)
+        boxes.append((*pos[n["id"]], -below / 72 - h / 2, w, h))
+    boxes += [(x, y, 0.0, *_box(text, EDGE_PT)) for x, y, text in edge_labels]
+    xs = [p[0] for p in pos.values()] or [0.0]
+    ys = [p[1] for p in pos.values()] or [0.0]
+    span = max(max(xs) - min(xs), max(ys) - min(ys), 1.0)
+    widest = max((b[3] for b in boxes), default=1.0)
+    tallest = max((b[4] - b[2] for b in boxes), default=0.5)
+    scale = min(max(2.0, _scale(boxes)), (MAX_INCHES - widest) / span)  # inches per layout unit
+    pad_x, pad_top, pad_bottom = (widest / 2 + 0.2) / scale, 0.5 / scale, (tallest + 0.2) / scale
+    width = (max(xs) - min(xs)) * scale + widest + 0.6
+    height = (max(ys) - min(ys)) * scale + tallest + 0.9 + 1.3  # and the title and legend
+    fig = Figure(figsize=(max(width, 8.0), max(height, 6.0)), dpi=110, layout="constrained")
     ax = fig.add_subplot()
     ax.set_axis_off()
     ax.set_aspect("equal")
-    fontsize = max(5.0, 9.0 - len(nodes) / 15)
-    family = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
-
-    dist = {n["id"]: n["distance"] for n in nodes}
 
     def shrink(key: str) -> float:  # points from a node's centre to its rim, plus a gap
         return 19.0 if key == data["origin"] else 12.0
 
-    pairs: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for e in data["edges"]:
-        pairs[(e["source"], e["target"])].append(e)
     for (src, dst), edges in pairs.items():
-        if src not in pos or dst not in pos:
-            continue
         shareholding = all(e["role"] == "SHAREHOLDER" for e in edges)
         width = 1.0 + 3.0 * max((e.get("ratio") or 0.0) for e in edges) if shareholding else 1.2
         arrow = FancyArrowPatch(pos[src], pos[dst], arrowstyle="-|>", mutation_scale=10, shrinkA=shrink(src),
@@ -202,29 +250,23 @@ def _figure(data: dict[str, Any], names: bool, font: str | None) -> Figure:
                                 linewidth=width, alpha=0.8,
                                 linestyle="-" if edges[0]["role"] != "PRACTITIONER" else ":", zorder=1)
         ax.add_patch(arrow)
-        # the label sits towards the outer end, where fanned-out edges are furthest apart
-        inner, outer = (src, dst) if dist.get(src, 0) <= dist.get(dst, 0) else (dst, src)
-        (x0, y0), (x1, y1) = pos[inner], pos[outer]
-        ax.text(x0 + (x1 - x0) * 0.62, y0 + (y1 - y0) * 0.62,
-                "\n".join(_edge_text(e) for e in sorted(edges, key=lambda e: e["role"])),
-                fontsize=fontsize * 0.85, ha="center", va="center", color="#333333", family=family, zorder=3,
+    for x, y, text in edge_labels:
+        ax.text(x, y, text, fontsize=EDGE_PT, ha="center", va="center", color="#333333", family=family, zorder=3,
                 bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
 
-    for n in nodes:
+    for n, text, below in node_labels:
         x, y = pos[n["id"]]
         is_origin = n["id"] == data["origin"]
         ax.scatter([x], [y], s=900 if is_origin else 360, marker="s" if n["kind"] == "organisation" else "o",
                    c=STATUS_COLOURS[n.get("status", "clean")], edgecolors="black",
                    linewidths=2.5 if is_origin else 0.8, zorder=2)
-        extra = f"\n+{n['truncated_edges']} more" if n.get("truncated_edges") else ""
-        ax.annotate(_node_label(n, names) + extra, (x, y), xytext=(0, -15 if not is_origin else -21),
-                    textcoords="offset points", ha="center", va="top", fontsize=fontsize,
-                    fontweight="bold" if is_origin and not font else "normal", family=family, zorder=4,
+        ax.annotate(text, (x, y), xytext=(0, -below), textcoords="offset points", ha="center", va="top",
+                    fontsize=NODE_PT, family=family, zorder=4,
                     bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.75})
 
     shown = [s for s in STATUSES if any(n.get("status", "clean") == s for n in nodes)]
     handles = [Line2D([], [], marker="o", linestyle="", markersize=9, markerfacecolor=STATUS_COLOURS[s],
-                      markeredgecolor="black", label=STATUS_LABELS[s] if names else s.replace("_", " "))
+                      markeredgecolor="black", label=STATUS_LABELS[s])
                for s in shown]
     handles += [Line2D([], [], marker="s", linestyle="", markersize=9, markerfacecolor="white",
                        markeredgecolor="black", label="organisation"),
@@ -233,25 +275,21 @@ def _figure(data: dict[str, Any], names: bool, font: str | None) -> Figure:
                 Line2D([], [], color="#2e86c1", linewidth=2, label="shareholding (width: ratio)"),
                 Line2D([], [], color="#555555", linewidth=1.2, label="office held")]
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6), frameon=False,
-               prop={"family": family, "size": 8})
+               prop={"family": family, "size": 9})
     origin = next((n for n in nodes if n["id"] == data["origin"]), {"id": data["origin"], "kind": "?"})
-    title = f"{_node_label(origin, names).replace(chr(10), '  ')}: neighbourhood as of {data['as_of']}"
+    title = f"{_node_label(origin).replace(chr(10), '  ')}: neighbourhood as of {data['as_of']}"
     hidden = sum(data.get("truncated", {}).values())
     note = f"depth {data['depth']}, {len(nodes)} subjects, {len(data['edges'])} role edges in force"
     note += f"; {hidden} edges of hub nodes not drawn" if hidden else ""
-    ax.set_title(f"{title}\n{note}", fontsize=11, family=family)
-    xs = [p[0] for p in pos.values()] or [0.0]
-    ys = [p[1] for p in pos.values()] or [0.0]
-    pad = 0.45
-    ax.set_xlim(min(xs) - pad, max(xs) + pad)
-    ax.set_ylim(min(ys) - pad, max(ys) + pad)
+    ax.set_title(f"{title}\n{note}", fontsize=12, family=family)
+    ax.set_xlim(min(xs) - pad_x, max(xs) + pad_x)
+    ax.set_ylim(min(ys) - pad_bottom, max(ys) + pad_top)
     return fig
 
 
 def render_png(data: dict[str, Any], dpi: int = 110) -> bytes:
     """The neighbourhood (from ``neighbourhood_graph``) as PNG bytes."""
-    font = cjk_font()
-    fig = _figure(data, names=font is not None, font=font)
+    fig = _figure(data, cjk_font())
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
     return buf.getvalue()
@@ -261,8 +299,7 @@ def render_svg(data: dict[str, Any]) -> str:
     """The neighbourhood as SVG with text kept as text (names included: the viewer's fonts draw them)."""
     from matplotlib import rc_context
 
-    font = cjk_font()
-    fig = _figure(data, names=True, font=font)
+    fig = _figure(data, cjk_font())
     buf = io.StringIO()
     with rc_context({"svg.fonttype": "none"}), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Glyph .* missing from font")

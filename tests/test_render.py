@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,9 +18,11 @@ from api.app import Settings, create_app
 from graph_credit import render
 from graph_credit.cli import app as cli
 from graph_credit.engine import Engine
-from graph_credit.model import Organisation
+from graph_credit.fonts import CJK_FAMILY, cjk_font_file
+from graph_credit.ids import mask_id_number, person_key
+from graph_credit.model import Organisation, Person, Role, RoleEdge
 from graph_credit.store import NotFound, SQLiteStore
-from tests.helpers import make_uscc
+from tests.helpers import make_id_number, make_uscc
 from tests.scenario import D, World, build
 
 ON = D("2021-01-01")
@@ -63,25 +66,75 @@ def test_radial_layout_puts_rings_at_their_distance(world: World) -> None:
     assert parents[world["org_c"]] == world["p_principal"]  # drawn next to the person who links it
 
 
-def test_png_is_a_picture_without_missing_glyphs(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(render, "cjk_font", lambda: None)
+def test_png_draws_chinese_names_with_the_shipped_font(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GRAPH_CREDIT_CJK_FONT", raising=False)
+    render.cjk_font.cache_clear()
+    assert render.cjk_font() == CJK_FAMILY  # the package's own font, whatever the machine has installed
     data = render.neighbourhood_graph(world.store, world["org_a"], ON, depth=2)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no CJK font: no Chinese text may reach the PNG
+        warnings.simplefilter("error")  # a glyph missing from the font would warn
         png = render.render_png(data)
     assert png.startswith(PNG)
     img = Image.open(io.BytesIO(png))
     assert img.size[0] > 600 and img.size[1] > 500
     colours = {c for _, c in img.convert("RGB").getcolors(maxcolors=1 << 20) or []}
     assert (0xC0, 0x39, 0x2B) in colours  # the banned colour is drawn
-    assert render._node_label(data["nodes"][0], names=False).isascii()
+    assert render._node_label(next(n for n in data["nodes"] if n["id"] == world["org_a"])).startswith("甲建设有限公司")
+
+
+def test_the_font_covers_every_name_the_generator_makes() -> None:
+    from fontTools.ttLib import TTFont
+
+    from graph_credit.synth import generate
+
+    cmap = TTFont(cjk_font_file()).getBestCmap()
+    data = generate(300, seed=3)
+    names = "".join(data.organisations["name"]) + "".join(data.persons["name"])
+    assert names and not {c for c in names if ord(c) not in cmap}
+
+
+def label_overlaps(fig: Any) -> list[tuple[str, str]]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    texts = [t for t in fig.axes[0].texts if t.get_text()]
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+    return [(a, b) for i, (a, ba) in enumerate(boxes) for b, bb in boxes[i + 1:]
+            if ba.x0 + 1 < bb.x1 and bb.x0 + 1 < ba.x1 and ba.y0 + 1 < bb.y1 and bb.y0 + 1 < ba.y1]
+
+
+def test_thirty_subjects_at_depth_two_have_large_labels_that_do_not_collide(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "thirty.sqlite")
+    eng = Engine(store)
+    hub = make_uscc(1)
+    holders = [make_uscc(10 + i) for i in range(4)]
+    people = [make_id_number(100 + i) for i in range(25)]
+    eng.put_subjects(
+        [Organisation(hub, "江阴市澄江建设工程有限公司", "enterprise", "320281", "E")]
+        + [Organisation(c, f"无锡{'甲乙丙丁'[i]}投资管理有限公司", "enterprise", "320281", "J")
+           for i, c in enumerate(holders)],
+        [Person(person_key(n), mask_id_number(n), f"欧阳{'一二三四五六七八九十'[i % 10]}{i}", "320281")
+         for i, n in enumerate(people)])
+    edges = [RoleEdge(person_key(people[i]), Role.DIRECTOR, hub, D("2016-01-01")) for i in range(9)]
+    edges += [RoleEdge(c, Role.SHAREHOLDER, hub, D("2015-01-01"), ratio=0.2) for c in holders]
+    edges += [RoleEdge(person_key(people[9 + 4 * i + j]), Role.SHAREHOLDER, c, D("2014-03-01"), ratio=0.25)
+              for i, c in enumerate(holders) for j in range(4)]
+    eng.put_roles(edges)
+    data = render.neighbourhood_graph(store, hub, ON, depth=2)
+    assert len(data["nodes"]) == 30
+    fig = render._figure(data, render.cjk_font())
+    assert {t.get_fontsize() for t in fig.axes[0].texts} <= {render.NODE_PT, render.EDGE_PT}
+    assert min(render.NODE_PT, render.EDGE_PT) >= 8.5
+    assert label_overlaps(fig) == []
+    store.close()
 
 
 def test_edge_labels_carry_role_ratio_and_dates() -> None:
     e = {"role": "SHAREHOLDER", "ratio": 0.6, "valid_from": D("2015-01-01"), "valid_to": None}
-    assert render._edge_text(e) == "shareholder 60%, since 2015-01-01"
+    assert render._edge_text(e) == "shareholder 60%\nsince 2015-01-01"
     e = {"role": "LEGAL_REPRESENTATIVE", "ratio": None, "valid_from": D("2015-01-01"), "valid_to": D("2020-06-01")}
-    assert render._edge_text(e) == "legal rep., 2015-01-01–2020-06-01"
+    assert render._edge_text(e) == "legal rep.\n2015-01-01–2020-06-01"
 
 
 class _Page(HTMLParser):

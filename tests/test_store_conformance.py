@@ -91,6 +91,7 @@ COVERED = {
     "get_persons",
     "iter_organisations",
     "iter_persons",
+    "search_subjects",
     "put_roles",
     "load_roles",
     "delete_roles",
@@ -176,6 +177,39 @@ def test_put_get_iter_persons(store: Store) -> None:
     assert store.get_persons([pkey(1), pkey(9)]) == {pkey(1): person(1, name="新名")}
     assert [p.key for p in store.iter_persons()] == sorted(pkey(n) for n in (1, 2, 3, 4))
     assert store.counts()["persons"] == 4
+
+
+def test_search_subjects_by_code_name_masked_id_region_industry(store: Store) -> None:
+    store.put_organisations([
+        org(1, name="甲建设有限公司", region="320281", industry="E"),
+        org(2, name="乙投资有限公司", region="320282", industry="J"),
+        org(3, name="Acme 100%_Trade 贸易", region="110105", industry="F"),
+    ])
+    store.put_persons([person(1, name="张建设", region="320281"), person(2, name="李四", region="110105")])
+    masked2 = store.get_persons([pkey(2)])[pkey(2)].masked_id
+
+    def keys(**kw: Any) -> list[str]:
+        return [s.code if isinstance(s, Organisation) else s.key for s in store.search_subjects(**kw)]
+
+    orgs = sorted([make_uscc(1), make_uscc(2), make_uscc(3)])
+    assert keys(text=make_uscc(2)) == [make_uscc(2)]  # a full code
+    assert keys(text=make_uscc(1)[:12]) == orgs  # a code prefix: all three share it
+    assert keys(text="甲建") == [make_uscc(1)]  # a name prefix
+    assert keys(text="建设") == [make_uscc(1), pkey(1)]  # contains: an organisation, then a person
+    assert keys(text="acme") == [make_uscc(3)]  # without case
+    assert keys(text="100%_") == [make_uscc(3)] and keys(text="0%x") == []  # % and _ are literal
+    assert keys(text=masked2[-6:]) == [pkey(2)]  # a masked ID number fragment
+    people = sorted([pkey(1), pkey(2)])
+    assert keys(text=masked2[:3]) == people and keys(text="110****") == people
+    assert keys(region="3202") == [make_uscc(1), make_uscc(2), pkey(1)]  # a division prefix
+    assert keys(region="320281", text="建设") == [make_uscc(1), pkey(1)]
+    assert keys(industry="J") == [make_uscc(2)]  # persons have no industry
+    assert keys(text="建设", kind="person") == [pkey(1)] and keys(text="建设", kind="organisation") == [make_uscc(1)]
+    assert keys(text="有限公司", limit=1) == [min(make_uscc(1), make_uscc(2))]
+    assert keys(limit=2, offset=3) == people and keys(offset=5) == []  # pages in key order
+    assert keys(text="无此名") == []
+    found = store.search_subjects(text="张建")
+    assert found == [person(1, name="张建设", region="320281")]  # whole rows, as stored
 
 
 # -- role edges ------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from ..model import (
 )
 
 Direction = Literal["in", "out", "both"]
+SubjectKind = Literal["organisation", "person"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,16 @@ class Store(Protocol):
     def get_persons(self, keys: Sequence[str]) -> dict[str, Person]: ...
     def iter_organisations(self) -> Iterator[Organisation]: ...
     def iter_persons(self) -> Iterator[Person]: ...
+    def search_subjects(
+        self, text: str = "", region: str = "", industry: str = "", kind: SubjectKind | None = None,
+        limit: int = 20, offset: int = 0,
+    ) -> list[Organisation | Person]:
+        """Subjects matching every criterion given, ordered by key (organisation codes sort before
+        person keys), ``limit`` of them from ``offset``. ``text`` matches an organisation whose code
+        starts with it (any case) or whose name contains it, and a person whose name or masked ID
+        number contains it; ``region`` is a prefix of the division code; ``industry`` is a code equal
+        to the organisation's (persons have none, so they never match it)."""
+        ...
 
     # -- role edges ------------------------------------------------------------------------
     def put_roles(self, rows: Sequence[RoleEdge]) -> WriteCounts: ...

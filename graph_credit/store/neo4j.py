@@ -81,6 +81,7 @@ from .base import (
     JournalTable,
     NotFound,
     RoleColumns,
+    SubjectKind,
     Traversal,
     TraversedEdge,
     WriteCounts,
@@ -758,6 +759,15 @@ class Neo4jStore:
 
     def iter_persons(self) -> Iterator[Person]:
         return (_person(rec["p"]) for rec in self._stream("persons_all"))
+
+    def search_subjects(
+        self, text: str = "", region: str = "", industry: str = "", kind: SubjectKind | None = None,
+        limit: int = 20, offset: int = 0,
+    ) -> list[Organisation | Person]:
+        rows = self._read("subjects_search", text=text.lower(), region=region, industry=industry or None,
+                          organisations=kind != "person", persons=kind != "organisation" and not industry,
+                          wanted=offset + limit, offset=offset, limit=limit)
+        return [_person(r["p"]) if r["person"] else _org(r["p"]) for r in rows]
 
     # -- role edges ----------------------------------------------------------------------------------
     def put_roles(self, rows: Sequence[RoleEdge]) -> WriteCounts:

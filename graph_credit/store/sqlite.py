@@ -51,6 +51,7 @@ from .base import (
     JournalTable,
     NotFound,
     RoleColumns,
+    SubjectKind,
     Traversal,
     TraversedEdge,
     WriteCounts,
@@ -1043,6 +1044,38 @@ class SQLiteStore:
 
     def iter_persons(self) -> Iterator[Person]:
         return self._iter(_PERSON)
+
+    def search_subjects(
+        self, text: str = "", region: str = "", industry: str = "", kind: SubjectKind | None = None,
+        limit: int = 20, offset: int = 0,
+    ) -> list[Organisation | Person]:
+        # Each table is read in key order and stops after offset + limit matches (the primary key's
+        # order: no sort); region narrows through organisations_region. A name "contains" test scans.
+        like = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        wanted = offset + limit
+        found: list[Organisation | Person] = []
+        for table, allowed in ((_ORG, kind != "person"), (_PERSON, kind != "organisation" and not industry)):
+            if not allowed:
+                continue
+            where, params = [], []
+            if text:
+                if table is _ORG:
+                    where.append("(code LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\')")
+                    params += [like + "%", f"%{like}%"]
+                else:
+                    where.append("(name LIKE ? ESCAPE '\\' OR masked_id LIKE ? ESCAPE '\\')")
+                    params += [f"%{like}%", f"%{like}%"]
+            if region:
+                where.append("region >= ? AND region < ?")
+                params += [region, region + "\U0010ffff"]
+            if industry:
+                where.append("industry = ?")
+                params.append(industry)
+            sql = (f"SELECT {', '.join(table.columns)} FROM {table.name} "  # noqa: S608 - constant names
+                   f"WHERE {' AND '.join(where) or '1'} ORDER BY {table.key} LIMIT ?")
+            found += [table.from_row(r) for r in self._read(sql, [*params, wanted])]
+        found.sort(key=lambda s: s.code if isinstance(s, Organisation) else s.key)
+        return found[offset:wanted]
 
     # -- role edges --------------------------------------------------------------------------
     def put_roles(self, rows: Sequence[RoleEdge]) -> WriteCounts:
