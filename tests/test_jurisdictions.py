@@ -352,3 +352,33 @@ def test_every_consequence_has_a_risk_weight_and_a_status() -> None:
 
     assert set(CONSEQUENCES) <= set(CONSEQUENCE_STATUS)
     assert set(CONSEQUENCES) - {"green_channel", "red_list_removal"} <= set(weights()["consequences"]) & ADVERSE
+
+
+def test_over_http_the_same_record_denies_a_flight_under_shandong_12_and_not_under_xiaoyi_23(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import Settings, create_app
+
+    store = SQLiteStore(tmp_path / "api.sqlite")
+    w = build(Engine(store), record=False)
+    app = create_app(Settings(demo=True, today=D("2021-01-01")), store=store)
+    from urllib.parse import quote
+
+    market = {"X-API-Key": "demo-market", "X-Purpose": quote("联合惩戒")}  # percent-encoded, as HTTP headers are
+    with TestClient(app) as client:
+        answers = {}
+        for n, jurisdiction in enumerate(("xiaoyi", "shandong")):
+            subject = w.id_numbers["p_other"] if n == 0 else w.id_numbers["p_holder"]
+            r = client.post("/v1/records", headers=market, json={
+                "record_id": f"RJ{n}", "subject": subject, "category": "judgment_defaulter", "severity": "serious",
+                "decision_date": "2020-06-01", "period_end": "2023-06-01", "jurisdiction": jurisdiction})
+            assert r.status_code == 201, r.text
+            r = client.post("/v1/checks", headers=market, json={"subject": subject, "matter": "air_travel",
+                                                                 "as_of": "2021-01-01", "purpose": "审批"})
+            assert r.status_code == 200, r.text
+            answers[jurisdiction] = r.json()
+    assert answers["xiaoyi"]["decision"] == "allow" and not answers["xiaoyi"]["measures"]
+    shandong = answers["shandong"]
+    assert shandong["decision"] == "deny"
+    assert {b.split(" ")[0] for m in shandong["measures"] for b in m["basis"] + m["rule_basis"]} <= {
+        "Shandong", "GuoFa33"}
