@@ -66,6 +66,14 @@ def _end(rule: Rule, life: Lifecycle, natural_end: date | None,
     return min(ends)
 
 
+def _subject(store: Store, subject: str) -> tuple[str, str | None, list[RoleEdge]]:
+    """What a trigger and its affects read of a subject: its kind, organisation type and role edges."""
+    if subject_kind(subject) != "organisation":
+        return "person", None, []
+    org = store.get_organisations([subject]).get(subject)
+    return "organisation", org.org_type if org else None, store.roles_of([subject], "in")
+
+
 def _targets(
     affect: Affect, subject: str, on: date, edges: list[RoleEdge], record: DishonestyRecord | None = None
 ) -> list[tuple[str, str, RoleEdge | None]]:
@@ -94,13 +102,7 @@ def derive_record(
 ) -> list[DerivedFact]:
     snap = _snapshot(policy, record.jurisdiction, record.decision_date)
     life = read_lifecycle(store.events_of([record.record_id]), snap.objection.verification_days)
-    kind = subject_kind(record.subject)
-    org_type = None
-    edges: list[RoleEdge] = []
-    if kind == "organisation":
-        org = store.get_organisations([record.subject]).get(record.subject)
-        org_type = org.org_type if org else None
-        edges = store.roles_of([record.subject], "in")
+    kind, org_type, edges = _subject(store, record.subject)
     natural_end = punishment_end(record, snap)
     suspended = life.suspensions() if snap.objection.suspends_measures else ()
     cause = Cause("record", record.record_id)
@@ -177,13 +179,7 @@ def derive_list_entry(
         )
         facts[f.fact_id] = f
 
-    kind = subject_kind(entry.subject)
-    org_type = None
-    edges: list[RoleEdge] = []
-    if kind == "organisation":
-        org = store.get_organisations([entry.subject]).get(entry.subject)
-        org_type = org.org_type if org else None
-        edges = store.roles_of([entry.subject], "in")
+    kind, org_type, edges = _subject(store, entry.subject)
     for rule in snap.rules:
         if not rule.trigger.matches("list_entry", kind, list_name=entry.list, org_type=org_type):
             continue
