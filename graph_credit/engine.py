@@ -19,10 +19,7 @@ from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from tqdm import tqdm
 
-from . import monitor
-from .derive import derive, punishment_end, subject_kind
 from .errors import DomainError
-from .lifecycle import LifecycleError, read_lifecycle, validate_event
 from .model import (
     Cause,
     DerivedFact,
@@ -35,11 +32,14 @@ from .model import (
     RoleEdge,
     stable_id,
 )
-from .policy import NoticePolicy, PolicySnapshot, load_policy
-from .store.base import NotFound, Store, WriteCounts, atomic
+from .monitor import alerts as monitor
+from .policy.loader import NoticePolicy, PolicySnapshot, load_policy
+from .rules.derive import derive, punishment_end, subject_kind
+from .rules.lifecycle import LifecycleError, read_lifecycle, validate_event
+from .store.base import ImportsInBatches, NotFound, Store, WriteCounts, atomic
 
 if TYPE_CHECKING:
-    from .io import ImportReport, Touched
+    from .io.importer import ImportReport, Touched
 
 __all__ = ["Engine", "RefreshResult"]
 
@@ -172,9 +172,9 @@ class Engine:
         recorded once the rows are in, then derived a batch per commit with the progress kept in the
         same commit. A run interrupted while loading cannot say what it loaded, so the next run
         re-derives everything once its own rows are in."""
-        from .io import import_dir
+        from .io.importer import import_dir
 
-        if not getattr(self.store, "import_in_batches", False):
+        if not (isinstance(self.store, ImportsInBatches) and self.store.import_in_batches):
             with self.store.transaction():
                 report = import_dir(self.store, source, progress=progress, batch_size=batch_size)
                 return report, self.refresh(self.causes_of_import(report.touched), "import")

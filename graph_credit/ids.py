@@ -12,8 +12,10 @@ import functools
 import hashlib
 import hmac
 import os
+import re
 import warnings
 from datetime import date
+from typing import Any
 
 from stdnum import numdb
 from stdnum.cn import ric, uscc
@@ -36,6 +38,7 @@ __all__ = [
 ]
 
 PERSON_PREFIX = "p"
+_PERSON_KEY = re.compile(r"p[0-9a-f]{24}")
 _DEMO_KEY = b"graph-credit-demo-pseudonym-key"
 _warned = False
 
@@ -179,7 +182,24 @@ def mask_id_number(id_number: str) -> str:
 
 
 def is_person_key(key: str) -> bool:
-    return len(key) == 25 and key.startswith(PERSON_PREFIX)
+    """``p`` and 24 hex digits, as ``person_key`` makes them (a consequence name such as
+    ``public_institution_lr_bar`` is 25 characters starting with ``p`` too)."""
+    return len(key) == 25 and key.startswith(PERSON_PREFIX) and _PERSON_KEY.fullmatch(key) is not None
+
+
+def persons_in(obj: Any, found: set[str] | None = None) -> set[str]:
+    """Every person key anywhere in a JSON-like value (the personal data an answer or a delivery carries)."""
+    found = set() if found is None else found
+    if isinstance(obj, str):
+        if is_person_key(obj):
+            found.add(obj)
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            persons_in(v, found)
+    elif isinstance(obj, list | tuple):
+        for v in obj:
+            persons_in(v, found)
+    return found
 
 
 def subject_key(value: str, field: str = "subject") -> str:
@@ -187,6 +207,8 @@ def subject_key(value: str, field: str = "subject") -> str:
     v = value.strip()
     if is_person_key(v):
         return v
+    if len(v) == 25 and v.startswith(PERSON_PREFIX):
+        raise InvalidIdentifier(field, v, "not a USCC, a resident ID number or a person key")
     try:
         return person_key(v, field)
     except InvalidIdentifier as as_id:
