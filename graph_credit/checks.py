@@ -35,8 +35,10 @@ NOT_ADVERSE = frozenset({"green_channel", "honour_revocation", "red_list_removal
 
 
 class UnknownMatter(DomainError):
+    code = "unknown_matter"
+
     def __init__(self, matter: str, known: list[str]) -> None:
-        super().__init__(f"matter: unknown approval matter {matter!r}; known: {', '.join(sorted(known))}")
+        super().__init__(f"unknown approval matter {matter!r}; known: {', '.join(sorted(known))}", field="matter")
 
 
 @dataclass

@@ -243,7 +243,7 @@ class Engine:
             found = self.store.get_roles(edge_ids)
             missing = sorted(set(edge_ids) - set(found))
             if missing:
-                raise NotFound(f"edge_id: unknown role edge(s) {', '.join(missing)}")
+                raise NotFound(f"unknown role edge(s) {', '.join(missing)}", field="edge_id")
             if log is not None:
                 log.roles_deleted(found.values())
             self.store.delete_roles(edge_ids)
@@ -387,7 +387,7 @@ class Engine:
         entry = self.store.get_list_entries([cause_id]).get(cause_id)
         if entry is not None:
             return Cause("list", cause_id), entry.subject
-        raise NotFound(f"cause_id: no record or list entry {cause_id!r}")
+        raise NotFound(f"no record or list entry {cause_id!r}", field="cause_id")
 
     def _policy_of(self, cause: Cause) -> str | None:
         """A record carries its jurisdiction; a list entry is judged under the deployment's."""
@@ -434,7 +434,7 @@ class Engine:
                 chain["rule"] = {"id": f.rule_id, "version": f.rule_version, "basis": list(f.basis)}
             chain["events"] = [_plain(e) for e in self.store.events_of([f.cause.id])]
             return chain
-        raise NotFound(f"fact_id: no derived fact {fact_id!r}")
+        raise NotFound(f"no derived fact {fact_id!r}", field="fact_id")
 
     def objections(self, as_of: date) -> list[dict]:
         """Objections with their verification deadline and whether they are pending or overdue."""
@@ -452,10 +452,12 @@ class Engine:
 class BlackListConflict(DomainError):
     """A red listing of a subject on an effective black list, where the policy bars it (Jiangyin (6))."""
 
+    code, status = "black_list_conflict", 409
+
     def __init__(self, subject: str, facts: list[str], basis: list[str]) -> None:
-        self.subject, self.facts, self.basis = subject, facts, basis
-        super().__init__(f"subject: {subject} is on an effective black list and may not be red-listed "
-                         f"({', '.join(basis)})")
+        self.subject = subject
+        super().__init__(f"{subject} is on an effective black list and may not be red-listed ({', '.join(basis)})",
+                         field="subject", facts=facts, basis=basis)
 
 
 def _period_assumed(record: DishonestyRecord, snap: PolicySnapshot) -> dict:
@@ -501,7 +503,7 @@ _RATIO_EPS = 1e-9  # ratios are decimals: tolerate float rounding in sums (as th
 
 
 def check_roles(store: Store, edges: Sequence[RoleEdge]) -> None:
-    """Raise ``DomainError("field: reason")`` if an edge ends before it starts, has a ratio outside
+    """Raise a ``DomainError`` naming the field if an edge ends before it starts, has a ratio outside
     (0, 1], or would make the shareholding ratios of an organisation in force on some day sum past 1
     together with the stored edges it does not replace (as the import checks).
 
@@ -512,9 +514,9 @@ def check_roles(store: Store, edges: Sequence[RoleEdge]) -> None:
         mine = [e for e in new.values() if e.org == org]
         for e in mine:
             if e.valid_to is not None and e.valid_to <= e.valid_from:
-                raise DomainError(f"valid_to: must be after valid_from ({e.valid_from})")
+                raise DomainError(f"must be after valid_from ({e.valid_from})", field="valid_to")
             if e.ratio is not None and not 0 < e.ratio <= 1:
-                raise DomainError(f"ratio: must be in (0, 1], not {e.ratio}")
+                raise DomainError(f"must be in (0, 1], not {e.ratio}", field="ratio")
         edges_of_org = {e.edge_id: e for e in store.roles_of([org], "in")} | {e.edge_id: e for e in mine}
         events: list[tuple[date, int, float]] = []  # (day, 0 end / 1 start, delta): ends first on a day
         for e in edges_of_org.values():
@@ -526,7 +528,7 @@ def check_roles(store: Store, edges: Sequence[RoleEdge]) -> None:
         for day, _, delta in sorted(events):
             total += delta
             if total > 1 + _RATIO_EPS:
-                raise DomainError(f"ratio: shareholding ratios of {org} would sum to {total:.6g} on {day}")
+                raise DomainError(f"shareholding ratios of {org} would sum to {total:.6g} on {day}", field="ratio")
 
 
 def _plain(obj: object) -> dict:

@@ -81,7 +81,7 @@ def roles_page(store: Store, key: str, on: date, offset: int, limit: int) -> dic
     edges = store.roles_of([key], "both")
     facts = store.facts_of([key])
     if not edges and not facts and not (store.get_persons([key]) or store.get_organisations([key])):
-        raise NotFound(f"subject: no subject {key!r}")
+        raise NotFound(f"no subject {key!r}", field="subject")
     changes = {e.valid_from for e in edges} | {e.valid_to for e in edges if e.valid_to}
     changes |= {f.valid_from for f in facts} | {f.valid_to for f in facts if f.valid_to}
     current = sorted((e for e in edges if e.active_on(on)),

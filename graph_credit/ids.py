@@ -43,11 +43,11 @@ _warned = False
 class InvalidIdentifier(DomainError):
     """An identifier failed validation; ``field`` names the input field, ``reason`` says why."""
 
+    code = "invalid_identifier"
+
     def __init__(self, field: str, value: str, reason: str) -> None:
-        self.field = field
         self.value = value
-        self.reason = reason
-        super().__init__(f"{field}: {reason}")
+        super().__init__(reason, field=field)
 
 
 def _reason(exc: ValidationError) -> str:

@@ -120,7 +120,7 @@ def subscribe(
     The webhook URL must pass ``egress_policy`` (default: public https receivers only).
     """
     if not 0 <= depth <= MAX_DEPTH:
-        raise DomainError(f"depth: must be between 0 and {MAX_DEPTH}")
+        raise DomainError(f"must be between 0 and {MAX_DEPTH}", field="depth")
     if webhook_url is not None:
         egress.resolve(webhook_url, egress_policy or egress.EgressPolicy())
     owner = f"department:{department}" if department else f"key:{owner_key}"
@@ -148,7 +148,7 @@ def unsubscribe(store: Store, sub_id: str) -> dict[str, Any]:
     with store.transaction():
         found = store.query("subscriptions", {"id": sub_id})
         if not found:
-            raise NotFound(f"subscription_id: no subscription {sub_id!r}")
+            raise NotFound(f"no subscription {sub_id!r}", field="subscription_id")
         if found[0]["status"] != "active":
             return found[0]
         row = store.update("subscriptions", sub_id, {"status": "cancelled", "cancelled_at": _now().isoformat()})
@@ -586,12 +586,13 @@ def retry_alert(store: Store, alert_id: str, now: datetime | None = None) -> dic
     with store.transaction():
         found = store.query("alerts", {"id": alert_id})
         if not found:
-            raise NotFound(f"alert_id: no alert {alert_id!r}")
+            raise NotFound(f"no alert {alert_id!r}", field="alert_id")
         if found[0]["delivery_state"] not in ("failed", "cancelled"):
-            raise DomainError(f"alert_id: alert is {found[0]['delivery_state']}; only failed or cancelled alerts retry")
+            raise DomainError(f"alert is {found[0]['delivery_state']}; only failed or cancelled alerts retry",
+                              field="alert_id")
         subs = store.query("subscriptions", {"id": found[0]["subscription_id"]})
         if not subs or subs[0]["status"] != "active" or not subs[0].get("webhook_url"):
-            raise DomainError("alert_id: its subscription is cancelled or has no webhook")
+            raise DomainError("its subscription is cancelled or has no webhook", field="alert_id")
         return store.update("alerts", alert_id, {"delivery_state": "pending", "attempts": 0,
                                                  "next_attempt_at": (now or _now()).isoformat()})
 
@@ -763,7 +764,7 @@ def acknowledge_notice(
     with store.transaction():
         found = store.query("notices", {"id": notice_id})
         if not found or department not in (found[0].get("departments") or ()):
-            raise NotFound(f"notice_id: no notice {notice_id!r} addressed to department {department!r}")
+            raise NotFound(f"no notice {notice_id!r} addressed to department {department!r}", field="notice_id")
         row = found[0]
         acks = dict(row.get("acknowledged") or {})
         if department not in acks:

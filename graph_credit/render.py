@@ -74,7 +74,7 @@ def neighbourhood_graph(
     hood = neighbourhood(store, subject, as_of, depth, max_fanout)
     known = store.get_persons([subject]) if subject_kind(subject) == "person" else store.get_organisations([subject])
     if not known and not hood.edges and not store.facts_of([subject]):
-        raise NotFound(f"subject: no subject {subject!r}")
+        raise NotFound(f"no subject {subject!r}", field="subject")
     data = graph_json(store, hood)
     persons = store.get_persons([n["id"] for n in data["nodes"] if n["kind"] == "person"])
     for n in data["nodes"]:

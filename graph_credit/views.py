@@ -39,7 +39,7 @@ def profile(store: Store, key: str, as_of: date, jurisdiction: str = "default") 
     """Own records with lifecycle, derived facts with status and provenance, honours, list entries."""
     subject = subject_dict(store, key)
     if subject.get("known") is False and not store.facts_of([key]) and not store.records_of([key]):
-        raise NotFound(f"subject: no subject {key!r}")
+        raise NotFound(f"no subject {key!r}", field="subject")
     snap = load_policy(jurisdiction).at(as_of)
     facts = store.facts_of([key])
     records = []

@@ -269,7 +269,7 @@ def what_if(store: Store, subject: str, a: PolicyChoice, b: PolicyChoice, as_of:
     """
     causes = _subject_causes(store, subject)
     if not causes and not store.get_organisations([subject]) and not store.get_persons([subject]):
-        raise NotFound(f"subject: no subject {subject!r}")
+        raise NotFound(f"no subject {subject!r}", field="subject")
     return _run(store, causes, a, b, jurisdiction, as_of, {subject}, {"subject": subject})
 
 

@@ -10,6 +10,7 @@ import pytest
 from graph_credit.cases import case_statistics, open_case, open_items, report_feedback
 from graph_credit.checks import check
 from graph_credit.engine import Engine
+from graph_credit.errors import DomainError
 from graph_credit.lifecycle import LifecycleError
 from graph_credit.model import Cause, DishonestyRecord, ListEntry, RecordEvent, Responsible, Role, RoleEdge
 from graph_credit.store import Store
@@ -255,8 +256,9 @@ def test_trigger_and_feedback_xiaoyi_31_closed_loop(world: World) -> None:
     items = open_items(world.store, ON)
     assert len(items) == case["items"]
     item = items[0]
-    with pytest.raises(PermissionError):
+    with pytest.raises(DomainError) as refused:  # one error type: a 403 for the API, one line for the CLI
         report_feedback(world.store, item["id"], "not-" + item["department"], "applied", ON)
+    assert (refused.value.status, refused.value.code, refused.value.field) == (403, "forbidden", None)
     report_feedback(world.store, item["id"], item["department"], "applied", ON)
     stats = case_statistics(world.store, D("2021-03-01"))
     assert sum(s["applied"] for s in stats) == 1

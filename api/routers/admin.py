@@ -24,7 +24,7 @@ def get_policy(request: Request, as_of: Day | None = None, jurisdiction: str | N
     """The rules in force on a date, with their legal basis, and the objection/repair settings."""
     jur = jurisdiction or engine(request).jurisdiction
     if jur not in available_jurisdictions():
-        raise DomainError(f"jurisdiction: unknown jurisdiction {jur!r}")
+        raise DomainError(f"unknown jurisdiction {jur!r}", field="jurisdiction")
     snap = load_policy(jur).at(as_of or today(request))
     return {"jurisdiction": snap.jurisdiction, "version": snap.version, "on": snap.on,
             "rules": [r.model_dump() if hasattr(r, "model_dump") else r for r in snap.rules],
@@ -49,7 +49,8 @@ def _instant(value: str | None, field: str) -> str | None:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise DomainError(f"{field}: not an ISO date or date-time (2021-01-01 or 2021-01-01T08:00:00+00:00)") from None
+        raise DomainError("not an ISO date or date-time (2021-01-01 or 2021-01-01T08:00:00+00:00)",
+                          field=field) from None
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
 
 
@@ -61,9 +62,9 @@ def _after_cursor(cursor: str) -> tuple[str, str]:
     try:
         at, _, entry_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise DomainError("cursor: not a cursor this endpoint returned") from None
+        raise DomainError("not a cursor this endpoint returned", field="cursor") from None
     if not entry_id:
-        raise DomainError("cursor: not a cursor this endpoint returned")
+        raise DomainError("not a cursor this endpoint returned", field="cursor")
     return at, entry_id
 
 

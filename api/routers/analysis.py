@@ -23,7 +23,7 @@ Purpose = Header(None, alias="X-Purpose", max_length=200)
 
 def _known(store: Store, key: str) -> None:
     if subject_dict(store, key).get("known") is False and not store.records_of([key]) and not store.facts_of([key]):
-        raise NotFound(f"subject: no subject {key!r}")
+        raise NotFound(f"no subject {key!r}", field="subject")
 
 
 @router.get("/subjects/{subject}/risk-items")

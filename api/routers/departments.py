@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, R
 
 from graph_credit import applications, pii
 from graph_credit.cases import case_statistics, open_case, open_items, report_feedback
-from graph_credit.engine import BlackListConflict, Engine, RefreshResult
+from graph_credit.engine import Engine, RefreshResult
 from graph_credit.model import Cause, DishonestyRecord, ListEntry, RecordEvent, Responsible, RoleEdge
 from graph_credit.policy import available_jurisdictions, load_policy
 from graph_credit.store.base import atomic
@@ -191,11 +191,7 @@ def _put_list_entry(eng: Engine, body: ListEntryIn, who: Principal, dept: str, k
                       basis=pii.mask(body.basis, _names(eng, [key])), valid_from=body.valid_from,
                       valid_to=body.valid_to, publicity_from=body.publicity_from, publicity_to=body.publicity_to,
                       status=body.status)
-    try:
-        result = eng.put_list_entries([entry])
-    except BlackListConflict as e:
-        raise HTTPException(409, {"code": "black_list_conflict", "field": "subject", "message": str(e),
-                                  "facts": e.facts, "basis": e.basis}) from None
+    result = eng.put_list_entries([entry])  # a BlackListConflict answers 409 naming the blocking facts
     return {"entry_id": entry.entry_id, "status": entry.status, "facts_changed": len(result.added),
             "facts_removed": len(result.removed)}
 

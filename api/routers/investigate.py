@@ -95,5 +95,5 @@ def explain(fact_id: str, request: Request, purpose: str | None = Purpose,
     A consequence withdrawn as wrong does not exist for the public role (Jiangyin (24))."""
     chain = engine(request).explain(fact_id)
     if who.role == "public" and chain["fact"]["ended_by"] == "withdrawn":
-        raise NotFound(f"fact_id: no derived fact {fact_id!r}")
+        raise NotFound(f"no derived fact {fact_id!r}", field="fact_id")
     return respond(request, who, purpose, "explain", chain)

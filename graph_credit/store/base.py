@@ -19,6 +19,7 @@ from typing import Any, Literal, NamedTuple, Protocol, TypeVar, runtime_checkabl
 
 import numpy as np
 
+from ..errors import DomainError
 from ..model import (
     Cause,
     DerivedFact,
@@ -49,8 +50,10 @@ class WriteCounts:
         )
 
 
-class NotFound(KeyError):
-    """A referenced subject, record, edge or case does not exist."""
+class NotFound(DomainError, KeyError):
+    """A referenced subject, record, edge or case does not exist (a KeyError too, for lookups that expect one)."""
+
+    code, status = "not_found", 404
 
 
 @dataclass(frozen=True)
