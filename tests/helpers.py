@@ -18,3 +18,12 @@ def make_id_number(n: int) -> str:
     born = date(1970, 1, 1) + timedelta(days=n // 1000)
     body = f"110105{born:%Y%m%d}{n % 1000:03d}"
     return body + ric.calc_check_digit(body + "0")
+
+
+# Request headers of the demo keys (the API's `--demo` keys), with a purpose where personal data may be read.
+PURPOSE = "test"
+PUBLIC = {"X-API-Key": "demo-public"}
+MARKET = {"X-API-Key": "demo-market", "X-Purpose": PURPOSE}
+FINANCE = {"X-API-Key": "demo-finance", "X-Purpose": PURPOSE}
+INVESTIGATOR = {"Authorization": "Bearer demo-investigator", "X-Purpose": PURPOSE}  # the other way to send a key
+ADMIN = {"X-API-Key": "demo-admin", "X-Purpose": PURPOSE}

@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import Settings, create_app
 from graph_credit.engine import Engine
 from graph_credit.store import SQLiteStore
-from tests.scenario import D, World, build
-
-PUBLIC = {"X-API-Key": "demo-public"}
-MARKET = {"X-API-Key": "demo-market", "X-Purpose": "test"}
-FINANCE = {"X-API-Key": "demo-finance", "X-Purpose": "test"}
-INVESTIGATOR = {"Authorization": "Bearer demo-investigator", "X-Purpose": "investigation 2021-01"}
-ADMIN = {"X-API-Key": "demo-admin", "X-Purpose": "audit"}
+from tests.helpers import ADMIN, FINANCE, INVESTIGATOR, MARKET, PUBLIC
+from tests.scenario import build
 
 
-@pytest.fixture
-def env(tmp_path) -> Iterator[tuple[TestClient, World]]:  # type: ignore[no-untyped-def]
-    store = SQLiteStore(tmp_path / "api.sqlite")
-    world = build(Engine(store))
-    app = create_app(Settings(demo=True, today=D("2021-01-01"), public_rate_per_minute=1000), store=store)
-    with TestClient(app) as client:
-        yield client, world
-
-
-def test_check_denies_with_measures_basis_and_paths(env) -> None:  # type: ignore[no-untyped-def]
-    client, w = env
+def test_check_denies_with_measures_basis_and_paths(api) -> None:  # type: ignore[no-untyped-def]
+    client, w = api
     r = client.post("/v1/checks", json={"subject": w["org_a"], "matter": "government_procurement",
                                         "purpose": "采购资格审查"}, headers=MARKET)
     assert r.status_code == 200, r.text
@@ -38,8 +20,8 @@ def test_check_denies_with_measures_basis_and_paths(env) -> None:  # type: ignor
     assert body["measures"] and all(m["basis"] and m["cause"] == "record:R1" for m in body["measures"])
 
 
-def test_check_by_id_number_and_batch(env) -> None:  # type: ignore[no-untyped-def]
-    client, w = env
+def test_check_by_id_number_and_batch(api) -> None:  # type: ignore[no-untyped-def]
+    client, w = api
     r = client.post("/v1/checks", json={"subject": w.id_numbers["p_lr_old"], "matter":
                                         "legal_representative_registration", "purpose": "登记"}, headers=MARKET)
     assert r.json()["decision"] == "review"  # 市场和行业禁入: the registrar judges the industry
@@ -48,8 +30,8 @@ def test_check_by_id_number_and_batch(env) -> None:  # type: ignore[no-untyped-d
     assert [x["decision"] for x in r.json()["results"]] == ["deny", "review"]
 
 
-def test_public_role_sees_masked_data_only_and_is_not_audited(env) -> None:  # type: ignore[no-untyped-def]
-    client, w = env
+def test_public_role_sees_masked_data_only_and_is_not_audited(api) -> None:  # type: ignore[no-untyped-def]
+    client, w = api
     r = client.get(f"/v1/subjects/{w['org_c']}/related", headers=PUBLIC)
     assert r.status_code == 200
     text = r.text
@@ -58,20 +40,20 @@ def test_public_role_sees_masked_data_only_and_is_not_audited(env) -> None:  # t
     assert "***" in text
 
 
-def test_person_reads_are_audited_and_need_a_purpose(env) -> None:  # type: ignore[no-untyped-def]
-    client, w = env
+def test_person_reads_are_audited_and_need_a_purpose(api) -> None:  # type: ignore[no-untyped-def]
+    client, w = api
     r = client.get(f"/v1/subjects/{w['p_lr_old']}", headers={"X-API-Key": "demo-investigator"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "purpose_required"
     r = client.get(f"/v1/subjects/{w['p_lr_old']}", headers=INVESTIGATOR)
     assert r.status_code == 200
     assert r.json()["subject"]["masked_id"].startswith("110")
     audit = client.get("/v1/audit", headers=ADMIN).json()["entries"]
-    assert any(w["p_lr_old"] in e["persons"] and e["purpose"] == "investigation 2021-01" for e in audit)
+    assert any(w["p_lr_old"] in e["persons"] and e["purpose"] == INVESTIGATOR["X-Purpose"] for e in audit)
     assert client.get("/v1/audit", headers=MARKET).status_code == 403
 
 
-def test_profile_related_ownership_neighbourhood_connection_timeline_explain(env) -> None:  # type: ignore[no-untyped-def]
-    client, w = env
+def test_profile_related_ownership_neighbourhood_connection_timeline_explain(api) -> None:  # type: ignore[no-untyped-def]
+    client, w = api
     prof = client.get(f"/v1/subjects/{w['org_a']}", headers=INVESTIGATOR).json()
     assert {h["honour_id"]: h["status"] for h in prof["honours"]} == {"H-A": "revoked"}
     fact_id = prof["derived"][0]["fact_id"]
@@ -89,8 +71,8 @@ def test_profile_related_ownership_neighbourhood_connection_timeline_explain(env
     assert client.get(f"/v1/subjects/{w['org_a']}/neighbourhood", headers=PUBLIC).status_code == 403
 
 
-def test_department_workflow_and_ownership_of_records(env) -> None:  # type: ignore[no-untyped-def]
-    client, w = env
+def test_department_workflow_and_ownership_of_records(api) -> None:  # type: ignore[no-untyped-def]
+    client, w = api
     rec = {"record_id": "R9", "subject": w["org_c"], "category": "tax_evasion", "severity": "serious",
            "act_date": "2020-11-01", "decision_date": "2020-12-01", "period_end": "2022-12-01"}
     assert client.post("/v1/records", json=rec, headers=FINANCE).status_code == 201
@@ -119,26 +101,25 @@ def test_department_workflow_and_ownership_of_records(env) -> None:  # type: ign
     assert any(s["applied"] == 1 for s in stats)
 
 
-def test_red_list_refused_when_black_listed_under_jiangyin_6(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_red_list_refused_when_black_listed_under_jiangyin_6(tmp_path, serve) -> None:  # type: ignore[no-untyped-def]
     black = {"entry_id": "B1", "list": "black", "name": "失信黑名单", "valid_from": "2020-06-01",
              "status": "effective"}
     red = {"entry_id": "RD1", "list": "red", "name": "诚信典型", "valid_from": "2020-07-01"}
     for jurisdiction, expected in (("jiangyin", 409), ("xiaoyi", 201)):  # the cross-check is Jiangyin's
         store = SQLiteStore(tmp_path / f"{jurisdiction}.sqlite")
         w = build(Engine(store, jurisdiction))
-        app = create_app(Settings(demo=True, today=D("2021-01-01"), jurisdiction=jurisdiction), store=store)
-        with TestClient(app) as client:
-            assert client.post("/v1/list-entries", json={**black, "subject": w["org_c"]},
-                               headers=MARKET).status_code == 201
-            r = client.post("/v1/list-entries", json={**red, "subject": w["org_c"]}, headers=FINANCE)
-            assert r.status_code == expected, r.text
-            if expected == 409:
-                assert r.json()["error"]["code"] == "black_list_conflict"
-                assert "Jiangyin (6)" in r.json()["error"]["message"]
+        client = serve(store, jurisdiction=jurisdiction)
+        assert client.post("/v1/list-entries", json={**black, "subject": w["org_c"]},
+                           headers=MARKET).status_code == 201
+        r = client.post("/v1/list-entries", json={**red, "subject": w["org_c"]}, headers=FINANCE)
+        assert r.status_code == expected, r.text
+        if expected == 409:
+            assert r.json()["error"]["code"] == "black_list_conflict"
+            assert "Jiangyin (6)" in r.json()["error"]["message"]
 
 
-def test_registration_corrections_only_by_registration_authority(env) -> None:  # type: ignore[no-untyped-def]
-    client, w = env
+def test_registration_corrections_only_by_registration_authority(api) -> None:  # type: ignore[no-untyped-def]
+    client, w = api
     edge = {"holder": w.id_numbers["p_lr_new"], "org": w["org_a"], "role": "LEGAL_REPRESENTATIVE",
             "valid_from": "2019-01-01"}
     assert client.post("/v1/roles", json=edge, headers=FINANCE).status_code == 403
@@ -153,15 +134,15 @@ def test_registration_corrections_only_by_registration_authority(env) -> None:  
     ({"subject": "91320281000000001", "matter": "licensing", "purpose": "x"}, "subject"),
     ({"subject": "MATCH (n) DETACH DELETE n //", "matter": "licensing", "purpose": "x"}, "subject"),
 ])
-def test_bad_subjects_get_422_naming_the_field(env, body, field) -> None:  # type: ignore[no-untyped-def]
-    client, _ = env
+def test_bad_subjects_get_422_naming_the_field(api, body, field) -> None:  # type: ignore[no-untyped-def]
+    client, _ = api
     r = client.post("/v1/checks", json=body, headers=MARKET)
     assert r.status_code == 422, r.text
     assert r.json()["error"]["field"] == field
 
 
-def test_unknown_matter_auth_and_payload_limits(env) -> None:  # type: ignore[no-untyped-def]
-    client, w = env
+def test_unknown_matter_auth_and_payload_limits(api) -> None:  # type: ignore[no-untyped-def]
+    client, w = api
     r = client.post("/v1/checks", json={"subject": w["org_a"], "matter": "bogus", "purpose": "x"}, headers=MARKET)
     assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_matter"
     assert client.post("/v1/checks", json={}, headers={"X-API-Key": "nope"}).status_code == 401
@@ -170,8 +151,8 @@ def test_unknown_matter_auth_and_payload_limits(env) -> None:  # type: ignore[no
     assert big.status_code == 413
 
 
-def test_policy_and_catalogue_readout(env) -> None:  # type: ignore[no-untyped-def]
-    client, _ = env
+def test_policy_and_catalogue_readout(api) -> None:  # type: ignore[no-untyped-def]
+    client, _ = api
     policy = client.get("/v1/policy", headers=PUBLIC).json()
     assert {r["id"] for r in policy["rules"]} >= {"P0", "P1", "P1b", "P2", "P3", "P3b", "P6", "P7", "P8"}
     assert all(b["document"] == "GuoFa33" for r in policy["rules"] for b in r["basis"])  # the national layer

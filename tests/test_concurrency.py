@@ -31,14 +31,11 @@ from api.security import persons_in
 from graph_credit.engine import Engine
 from graph_credit.store import SQLiteStore
 from graph_credit.synth import write_synthetic
+from tests.helpers import ADMIN, FINANCE, INVESTIGATOR, MARKET
 
 ROOT = Path(__file__).resolve().parents[1]
 THREADS, REQUESTS = 8, 50
 RACES = 20
-MARKET = {"X-API-Key": "demo-market", "X-Purpose": "concurrency test"}
-FINANCE = {"X-API-Key": "demo-finance", "X-Purpose": "concurrency test"}
-INVESTIGATOR = {"X-API-Key": "demo-investigator", "X-Purpose": "concurrency test"}
-ADMIN = {"X-API-Key": "demo-admin", "X-Purpose": "concurrency test"}
 
 
 def free_port() -> int:

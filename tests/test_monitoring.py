@@ -27,13 +27,10 @@ from graph_credit.egress import EgressPolicy
 from graph_credit.engine import Engine
 from graph_credit.model import Cause, ListEntry, RecordEvent, Role, RoleEdge, stable_id
 from graph_credit.store import SQLiteStore, Store
+from tests.helpers import ADMIN, FINANCE, INVESTIGATOR, MARKET
 from tests.scenario import D, World, build, r1
 
 ON = D("2021-01-01")
-MARKET = {"X-API-Key": "demo-market", "X-Purpose": "test"}
-FINANCE = {"X-API-Key": "demo-finance", "X-Purpose": "test"}
-INVESTIGATOR = {"X-API-Key": "demo-investigator", "X-Purpose": "investigation"}
-ADMIN = {"X-API-Key": "demo-admin", "X-Purpose": "audit"}
 SECRET = "s3cret-for-tests-0123456789"
 # The receivers below listen on loopback over plain http: allow-listed as a deployment would a private one.
 LOOPBACK = EgressPolicy.of(allow_http=True, allow=["127.0.0.0/8"])
@@ -353,13 +350,11 @@ def test_webhook_retries_with_backoff_until_the_receiver_recovers(world: World, 
 
 # -- the API ----------------------------------------------------------------------------------------
 @pytest.fixture
-def api(tmp_path) -> Iterator[tuple[TestClient, World]]:  # type: ignore[no-untyped-def]
+def api(tmp_path, serve) -> Iterator[tuple[TestClient, World]]:  # type: ignore[no-untyped-def]
     store = SQLiteStore(tmp_path / "monitor.sqlite")
     world = build(Engine(store))
-    settings = Settings(demo=True, today=ON, public_rate_per_minute=1000, webhook_max_attempts=3, webhook_backoff=0,
-                        webhook_receivers=LOOPBACK)
-    with TestClient(create_app(settings, store=store)) as client:
-        yield client, world
+    yield serve(store, today=ON, webhook_max_attempts=3, webhook_backoff=0, webhook_receivers=LOOPBACK), world
+    store.close()
 
 
 R9 = {"record_id": "R9", "category": "tax_evasion", "severity": "serious", "act_date": "2020-11-01",
