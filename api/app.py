@@ -23,7 +23,7 @@ from graph_credit.engine import Engine
 from graph_credit.errors import DomainError
 from graph_credit.monitor import Deliverer, DeliveryPolicy
 from graph_credit.policy import load_policy
-from graph_credit.store import Store, open_store
+from graph_credit.store import DEFAULT_STORE, Store, open_store
 
 from .routers import admin, analysis, checks, departments, investigate, monitoring, subjects, workbench
 from .schemas import ErrorResponse
@@ -55,7 +55,7 @@ COST_PER_MINUTE = {"public": 2_000, "department": 8_000, "investigator": 8_000, 
 class Settings:
     """Read from GRAPH_CREDIT_* environment variables."""
 
-    store: str = "data/graph-credit.sqlite"
+    store: str = DEFAULT_STORE
     jurisdiction: str = "default"
     demo: bool = False
     today: date | None = None

@@ -125,7 +125,8 @@ class CheckResponse(BaseModel):
     subject_kind: Literal["organisation", "person"]
     matter: str
     as_of: date
-    decision: Literal["deny", "review", "allow", "green_channel"]
+    decision: Literal["deny", "review", "allow", "green_channel", "unknown"] = Field(
+        description="unknown: the subject is not registered, so nothing can be said about it (not an allow)")
     measures: list[dict[str, Any]]
     related: list[dict[str, Any]]
     warnings: list[dict[str, Any]]

@@ -26,7 +26,8 @@ from .store.base import Store
 
 __all__ = ["CheckResult", "UnknownMatter", "check", "check_many", "green_channel_basis"]
 
-DECISIONS = ("deny", "review", "allow", "green_channel")
+# "unknown": the subject is not registered, so an empty graph says nothing; never to be read as "allow".
+DECISIONS = ("deny", "review", "allow", "green_channel", "unknown")
 _CHUNK = 2_000  # subjects per pass of check_many: about 200,000 traversal rows at a time
 # Consequences that do not stand in the way of the green channel: the incentive itself, and the
 # lasting record of a past act (a revoked honour or an ended red listing stays so), which the
@@ -197,7 +198,7 @@ def _decide(known: _Subjects, subject: str, matter: str, as_of: date, snap: Poli
     result = CheckResult(subject, kind, matter, as_of, "allow",
                          policy={"jurisdiction": snap.jurisdiction, "version": snap.version})
     if not known.registered(subject):
-        # No registration data: nothing derived can apply, but "allow" rests on an empty graph.
+        # No registration data: nothing derived can apply; the decision says "unknown" unless a fact denies.
         result.warnings.append({"kind": "subject_not_registered", "subject": subject})
     binding: set[str] = set()
     adverse = False
@@ -237,6 +238,8 @@ def _decide(known: _Subjects, subject: str, matter: str, as_of: date, snap: Poli
         })
     if result.decision == "allow" and any(p.score >= threshold for p in parties):
         result.decision = "review"
+    if result.decision == "allow" and not known.registered(subject):
+        result.decision = "unknown"
     if result.decision == "allow" and not adverse:
         basis = _green_channel(known, subject, as_of, snap)
         measures = incentives[kind]

@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from . import ids, pii
+from .errors import DomainError
 from .ids import InvalidIdentifier, is_person_key, looks_like_id_number, normalise_id_number, normalise_uscc
 from .memory import collector_paused, release_free_memory
 from .model import (
@@ -70,6 +71,7 @@ __all__ = [
     "RowError",
     "Touched",
     "export_neo4j_admin",
+    "find_import_files",
     "import_dir",
     "import_frames",
     "read_file",
@@ -223,20 +225,21 @@ class _Source:
     errors: list[RowError]
 
 
-def _find_files(directory: Path) -> dict[str, Path]:
+def find_import_files(directory: Path) -> dict[str, Path]:
+    """The import file of each kind in ``directory``; a DomainError naming ``source`` when there is none."""
     if not directory.is_dir():
-        raise FileNotFoundError(f"{directory} is not a directory")
+        raise DomainError(f"{directory} is not a directory", field="source")
     found: dict[str, Path] = {}
     for kind in KINDS:
         candidates = [
             p for ext in (".csv", ".csv.gz", ".parquet") if (p := directory / f"{kind}{ext}").exists()
         ]
         if len(candidates) > 1:
-            raise ValueError(f"more than one file for {kind}: {', '.join(p.name for p in candidates)}")
+            raise DomainError(f"more than one file for {kind}: {', '.join(p.name for p in candidates)}", field="source")
         if candidates:
             found[kind] = candidates[0]
     if not found:
-        raise FileNotFoundError(f"no import files in {directory} (expected e.g. organisations.csv)")
+        raise DomainError(f"no import files in {directory} (expected e.g. organisations.csv)", field="source")
     return found
 
 
@@ -1674,7 +1677,7 @@ def import_dir(
 ) -> ImportReport:
     """Import ``organisations``, ``persons``, ``roles``, ``records``, ``honours`` and ``list_entries``
     files (``.csv``, ``.csv.gz`` or ``.parquet``) from a directory, in dependency order."""
-    files = _find_files(Path(path))
+    files = find_import_files(Path(path))
     report = ImportReport()
     importer = _Importer(store, report, progress, batch_size)
     for kind in KINDS:

@@ -286,10 +286,11 @@ def test_objection_upheld_on_a_wrong_red_listing_jiangyin_24_claws_back_benefits
     assert clawback["benefit_periods"][0]["to"] == "2020-02-10"
 
 
-def test_a_check_on_an_unregistered_subject_warns_that_the_graph_knows_nothing_of_it(world: World) -> None:
+def test_a_check_on_an_unregistered_subject_answers_unknown_not_allow(world: World) -> None:
+    """Stumble 1 (issue 15): an approval system reading only the decision must not pass an unknown subject."""
     from tests.helpers import make_uscc
 
     result = check(world.store, make_uscc(999), "licensing", ON)
-    assert result.decision == "allow" and result.warnings == [{"kind": "subject_not_registered",
+    assert result.decision == "unknown" and result.warnings == [{"kind": "subject_not_registered",
                                                                "subject": make_uscc(999)}]
     assert check(world.store, world["org_c"], "licensing", ON).warnings == []

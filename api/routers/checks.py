@@ -17,7 +17,8 @@ router = APIRouter(prefix="/v1/checks", tags=["approval checks"])
 
 @router.post("", response_model=CheckResponse)
 def run_check(body: CheckRequest, request: Request, who: Principal = Depends(principal)) -> dict:
-    """Decide **deny**, **review**, **allow** or **green_channel** for a subject and an approval matter.
+    """Decide **deny**, **review**, **allow** or **green_channel** for a subject and an approval matter;
+    **unknown** when the subject is not registered (an empty graph is no clean record).
 
     Example: `{"subject": "91320281MA1MXXXX0Q", "matter": "government_procurement", "purpose": "采购资格审查"}`
     """
