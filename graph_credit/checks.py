@@ -22,7 +22,7 @@ from .model import DerivedFact, DishonestyRecord, RecordEvent
 from .policy.loader import Measure, PolicySnapshot, load_policy
 from .rules.derive import punishment_end, subject_kind
 from .rules.lifecycle import read_lifecycle
-from .store.base import Store
+from .store.base import ReadsChecks, Store
 
 __all__ = ["CheckResult", "UnknownMatter", "check", "check_many", "green_channel_basis"]
 
@@ -158,8 +158,8 @@ def check_many(
         chunk = subjects[at : at + _CHUNK]
         with collector_paused():
             # A backend that can (Neo4jStore.check_reads) reads all of it in one statement.
-            bulk = getattr(store, "check_reads", None)
-            reads: Store = (bulk(chunk, as_of, depth if with_related else 0) if bulk else None) or store
+            bulk = isinstance(store, ReadsChecks) and store.check_reads(chunk, as_of, depth if with_related else 0)
+            reads: Store = bulk or store
             known = _Subjects(reads, chunk)
             related: list[list[RelatedParty]] = [[] for _ in chunk]
             if with_related:

@@ -36,7 +36,7 @@ from .monitor import alerts as monitor
 from .policy.loader import NoticePolicy, PolicySnapshot, load_policy
 from .rules.derive import derive, punishment_end, subject_kind
 from .rules.lifecycle import LifecycleError, read_lifecycle, validate_event
-from .store.base import NotFound, Store, WriteCounts, atomic
+from .store.base import ImportsInBatches, NotFound, Store, WriteCounts, atomic
 
 if TYPE_CHECKING:
     from .io.importer import ImportReport, Touched
@@ -174,7 +174,7 @@ class Engine:
         re-derives everything once its own rows are in."""
         from .io.importer import import_dir
 
-        if not getattr(self.store, "import_in_batches", False):
+        if not (isinstance(self.store, ImportsInBatches) and self.store.import_in_batches):
             with self.store.transaction():
                 report = import_dir(self.store, source, progress=progress, batch_size=batch_size)
                 return report, self.refresh(self.causes_of_import(report.touched), "import")
