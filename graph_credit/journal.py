@@ -8,7 +8,10 @@ Dates and times are ISO strings (they are JSON documents). A key that only some 
 
 from __future__ import annotations
 
-from typing import Literal, NotRequired, TypedDict
+from typing import Literal, NotRequired
+
+# typing_extensions' TypedDict: pydantic reads it as a response model on Python < 3.12 (api.responses)
+from typing_extensions import TypedDict
 
 __all__ = [
     "Acknowledgement", "Alert", "AlertItem", "Case", "CaseItem", "CaseStatistics", "DeliveryAttempt", "Notice",
@@ -216,7 +219,7 @@ class CaseItem(TypedDict):
     department: str
     measure: str
     measure_name: str | None
-    binding: bool
+    binding: Literal["mandatory", "recommended"]
     target: str
     fact_id: str
     status: Literal["pending", "applied", "not_applicable", "refused"]

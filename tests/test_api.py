@@ -159,3 +159,50 @@ def test_policy_and_catalogue_readout(api) -> None:  # type: ignore[no-untyped-d
     cat = client.get("/v1/catalogue?matter=government_procurement", headers=PUBLIC).json()
     assert cat["measures"] and all("government_procurement" in m["matters"] for m in cat["measures"])
     assert client.get("/v1/health", headers=PUBLIC).json()["counts"]["organisations"] == 3
+
+
+def test_every_route_documents_its_answer() -> None:
+    """Each JSON answer of the OpenAPI description is a named model (api.responses), not a bare object."""
+    from api.app import Settings, create_app
+
+    doc = create_app(Settings()).openapi()
+    bare = []
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            for status, response in op["responses"].items():
+                schema = response.get("content", {}).get("application/json", {}).get("schema")
+                if status.startswith("2") and schema is not None and "$ref" not in str(schema):
+                    bare.append(f"{method.upper()} {path} {status}")
+                if status.startswith("2") and schema is None and "content" not in response and status != "202":
+                    bare.append(f"{method.upper()} {path} {status}: no content")
+    assert not bare, bare
+
+
+def test_a_plain_value_error_is_a_bug_and_a_domain_error_names_its_own_field(api) -> None:  # type: ignore[no-untyped-def]
+    """One error type: the field comes from the error, never from its message; anything else answers 500."""
+    from fastapi.testclient import TestClient
+
+    from graph_credit.errors import DomainError
+
+    client, w = api
+    app = client.app
+
+    @app.get("/test/domain")  # type: ignore[attr-defined]
+    def domain() -> None:
+        raise DomainError("a reason: with a colon in it", code="gone", status=410, facts=["f1"])
+
+    @app.get("/test/plain")  # type: ignore[attr-defined]
+    def plain() -> None:
+        raise ValueError("field: looks like a domain error")
+
+    @app.get("/test/file")  # type: ignore[attr-defined]
+    def file() -> None:
+        raise PermissionError("[Errno 13] Permission denied: 'data/x.sqlite'")
+
+    r = client.get("/test/domain")
+    assert r.status_code == 410
+    assert r.json()["error"] == {"code": "gone", "field": None, "message": "a reason: with a colon in it",
+                                 "facts": ["f1"]}
+    quiet = TestClient(app, raise_server_exceptions=False)
+    assert quiet.get("/test/plain").status_code == 500
+    assert quiet.get("/test/file").status_code == 500

@@ -12,13 +12,14 @@ from graph_credit.errors import DomainError
 from graph_credit.policy import available_jurisdictions, load_policy
 
 from ..deps import engine, resolve, respond, today
+from ..responses import AuditPage, Catalogue, Health, PolicyAnswer
 from ..schemas import Day
 from ..security import Principal, header_text, optional_principal, principal, require
 
 router = APIRouter(prefix="/v1", tags=["policy and administration"])
 
 
-@router.get("/policy")
+@router.get("/policy", response_model=PolicyAnswer)
 def get_policy(request: Request, as_of: Day | None = None, jurisdiction: str | None = Query(None, max_length=32),
                who: Principal = Depends(principal)) -> dict:
     """The rules in force on a date, with their legal basis, and the objection/repair settings."""
@@ -32,7 +33,7 @@ def get_policy(request: Request, as_of: Day | None = None, jurisdiction: str | N
             "punishment_period_days": snap.punishment_period_days, "jurisdictions": available_jurisdictions()}
 
 
-@router.get("/catalogue")
+@router.get("/catalogue", response_model=Catalogue)
 def get_catalogue(request: Request, as_of: Day | None = None, matter: str | None = Query(None, max_length=64),
                   who: Principal = Depends(principal)) -> dict:
     """The measures catalogue (措施清单) in force, optionally only the measures bearing on one matter."""
@@ -68,7 +69,7 @@ def _after_cursor(cursor: str) -> tuple[str, str]:
     return at, entry_id
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=AuditPage)
 def get_audit(request: Request, key_id: str | None = Query(None, max_length=64),
               who_: str | None = Query(None, alias="who", max_length=200,
                                        description="The reader: key name or key id"),
@@ -110,7 +111,7 @@ def get_audit(request: Request, key_id: str | None = Query(None, max_length=64),
     return respond(request, who, purpose, "audit log", page)
 
 
-@router.get("/health")
+@router.get("/health", response_model=Health, response_model_exclude_none=True)
 def health(request: Request, who: Principal | None = Depends(optional_principal)) -> dict:
     """Liveness; with an API key, also the stored counts."""
     eng = engine(request)

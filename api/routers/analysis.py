@@ -14,6 +14,7 @@ from graph_credit.views import subject_dict
 from graph_credit.whatif import PolicyChoice, what_if, what_if_region
 
 from ..deps import engine, resolve, respond, today
+from ..responses import Connections, EvasionFlags, RegionEvasion, RiskItems, SerialFailures, WhatIf
 from ..schemas import ConnectionsRequest, Day, WhatIfRequest
 from ..security import Principal, principal, require
 
@@ -26,7 +27,7 @@ def _known(store: Store, key: str) -> None:
         raise NotFound(f"no subject {key!r}", field="subject")
 
 
-@router.get("/subjects/{subject}/risk-items")
+@router.get("/subjects/{subject}/risk-items", response_model=RiskItems)
 def get_risk_items(subject: str, request: Request, as_of: Day | None = None,
                    depth: int = Query(2, ge=0, le=3), window_days: int = Query(90, ge=1, le=3660),
                    max_fanout: int = Query(200, ge=1, le=2000),
@@ -44,7 +45,7 @@ def get_risk_items(subject: str, request: Request, as_of: Day | None = None,
     return respond(request, who, purpose, "risk items", report.as_dict())
 
 
-@router.get("/subjects/{subject}/evasion")
+@router.get("/subjects/{subject}/evasion", response_model=EvasionFlags)
 def get_evasion(subject: str, request: Request, as_of: Day | None = None, purpose: str | None = Purpose,
                 who: Principal = Depends(require("investigator", "department"))) -> dict:
     """Evasion patterns flagged for review, each with the pattern's `title`, a `summary` sentence and its
@@ -62,7 +63,7 @@ def get_evasion(subject: str, request: Request, as_of: Day | None = None, purpos
                                                       "flags": [f.as_dict() for f in flags]})
 
 
-@router.get("/evasion")
+@router.get("/evasion", response_model=RegionEvasion)
 def get_region_evasion(request: Request, region: str = Query(pattern=r"^\d{2,6}$", examples=["320281"]),
                        as_of: Day | None = None, limit: int = Query(500, ge=1, le=5000),
                        purpose: str | None = Purpose, who: Principal = Depends(require("investigator"))) -> dict:
@@ -76,7 +77,7 @@ def get_region_evasion(request: Request, region: str = Query(pattern=r"^\d{2,6}$
     return respond(request, who, purpose, "evasion scan", data)
 
 
-@router.get("/serial-failures")
+@router.get("/serial-failures", response_model=SerialFailures)
 def get_serial_failures(request: Request, region: str = Query(pattern=r"^\d{2,6}$", examples=["320281"]),
                         as_of: Day | None = None, flagged_only: bool = True, limit: int = Query(500, ge=1, le=5000),
                         purpose: str | None = Purpose, who: Principal = Depends(require("investigator"))) -> dict:
@@ -99,7 +100,7 @@ def get_serial_failures(request: Request, region: str = Query(pattern=r"^\d{2,6}
     return respond(request, who, purpose, "serial failures", data)
 
 
-@router.post("/connections")
+@router.post("/connections", response_model=Connections)
 def post_connections(body: ConnectionsRequest, request: Request, purpose: str | None = Purpose,
                      who: Principal = Depends(require("investigator"))) -> dict:
     """The subgraph connecting 2 to 50 subjects as of a date: for each pair joined within `max_depth` role
@@ -124,7 +125,7 @@ def connections_other_methods() -> JSONResponse:
                         status_code=405, headers={"Allow": "GET, POST"})
 
 
-@router.post("/what-if")
+@router.post("/what-if", response_model=WhatIf)
 def post_what_if(body: WhatIfRequest, request: Request, purpose: str | None = Purpose,
                  who: Principal = Depends(require("department", "investigator"))) -> dict:
     """Evaluate one subject or a whole region under two policies (two jurisdictions, or one policy at two

@@ -14,11 +14,24 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, R
 from graph_credit import applications, pii
 from graph_credit.cases import case_statistics, open_case, open_items, report_feedback
 from graph_credit.engine import Engine, RefreshResult
+from graph_credit.journal import Case, CaseItem
 from graph_credit.model import Cause, DishonestyRecord, ListEntry, RecordEvent, Responsible, RoleEdge
 from graph_credit.policy import available_jurisdictions, load_policy
 from graph_credit.store.base import atomic
 
 from ..deps import engine, known, resolve, respond, today
+from ..responses import (
+    Application,
+    ApplicationForwarded,
+    Applications,
+    CaseItems,
+    EventFiled,
+    ListEntryWritten,
+    Objections,
+    RecordWritten,
+    RoleWritten,
+    Statistics,
+)
 from ..schemas import CaseIn, Day, DeclineIn, EventIn, FeedbackIn, ListEntryIn, RecordIn, RoleIn
 from ..security import Principal, require
 
@@ -49,7 +62,7 @@ def _department(who: Principal) -> str:
     raise HTTPException(403, {"code": "forbidden", "message": "this key is not bound to a department"})
 
 
-@router.post("/records", status_code=201)
+@router.post("/records", response_model=RecordWritten, status_code=201)
 def put_record(body: RecordIn, request: Request, who: Principal = Depends(require("department"))) -> dict:
     """Write a dishonesty record (the caller is its initiating department); consequences derive at once."""
     eng = engine(request)
@@ -90,7 +103,8 @@ def put_record(body: RecordIn, request: Request, who: Principal = Depends(requir
             "facts": [f.fact_id for f in result.added], "personal_data_masked": masked}
 
 
-@router.post("/records/{cause_id}/events", status_code=201, responses={202: {
+@router.post("/records/{cause_id}/events", response_model=EventFiled | ApplicationForwarded, status_code=201,
+             responses={202: {
     "description": "An objection or repair application on another department's record: received and "
                    "forwarded to the owning department (GET /v1/applications); nothing changes until it accepts"}})
 def add_event(cause_id: str, body: EventIn, request: Request, response: Response,
@@ -121,7 +135,7 @@ def add_event(cause_id: str, body: EventIn, request: Request, response: Response
     return {"event_id": event.event_id, "facts_changed": len(result.added), "facts_removed": len(result.removed)}
 
 
-@router.get("/applications")
+@router.get("/applications", response_model=Applications)
 def get_applications(request: Request, status: str | None = Query(None, pattern="^(forwarded|accepted|declined)$"),
                      purpose: str | None = Purpose, who: Principal = Depends(require("department"))) -> dict:
     """Objections and repair applications forwarded to the caller's department, or received by it for
@@ -131,7 +145,7 @@ def get_applications(request: Request, status: str | None = Query(None, pattern=
     return respond(request, who, purpose, "applications", {"applications": rows[::-1]})
 
 
-@router.post("/applications/{application_id}/accept")
+@router.post("/applications/{application_id}/accept", response_model=Application)
 def accept_application(application_id: str, request: Request, purpose: str | None = Purpose,
                        who: Principal = Depends(require("department"))) -> dict:
     """The owning department takes a forwarded application into its workflow: the event is filed, dated
@@ -142,7 +156,7 @@ def accept_application(application_id: str, request: Request, purpose: str | Non
     return respond(request, who, purpose or "application decision", "application", out)
 
 
-@router.post("/applications/{application_id}/decline")
+@router.post("/applications/{application_id}/decline", response_model=Application)
 def decline_application(application_id: str, body: DeclineIn, request: Request, purpose: str | None = Purpose,
                         who: Principal = Depends(require("department"))) -> dict:
     """The owning department declines a forwarded application, with its reason."""
@@ -152,7 +166,7 @@ def decline_application(application_id: str, body: DeclineIn, request: Request, 
     return respond(request, who, purpose or "application decision", "application", row)
 
 
-@router.post("/roles", status_code=201)
+@router.post("/roles", response_model=RoleWritten, status_code=201)
 def put_role(body: RoleIn, request: Request, who: Principal = Depends(require("department"))) -> dict:
     """Register or correct a role edge (registration authority only); dependent consequences re-derive."""
     _own(who, REGISTRATION_DEPARTMENT, "registration data")
@@ -165,7 +179,7 @@ def put_role(body: RoleIn, request: Request, who: Principal = Depends(require("d
     return {"edge_id": edge.edge_id, "facts_changed": len(result.added), "facts_removed": len(result.removed)}
 
 
-@router.delete("/roles/{edge_id}")
+@router.delete("/roles/{edge_id}", response_model=RoleWritten)
 def delete_role(edge_id: str, request: Request, who: Principal = Depends(require("department"))) -> dict:
     """Delete a wrongly registered role edge; consequences that travelled along it are withdrawn."""
     _own(who, REGISTRATION_DEPARTMENT, "registration data")
@@ -173,7 +187,7 @@ def delete_role(edge_id: str, request: Request, who: Principal = Depends(require
     return {"edge_id": edge_id, "facts_changed": len(result.added), "facts_removed": len(result.removed)}
 
 
-@router.post("/list-entries", status_code=201)
+@router.post("/list-entries", response_model=ListEntryWritten, status_code=201)
 def put_list_entry(body: ListEntryIn, request: Request, who: Principal = Depends(require("department"))) -> dict:
     """Propose, publicise or make effective a red or black list entry, with the P5 cross-check."""
     eng = engine(request)
@@ -196,7 +210,7 @@ def _put_list_entry(eng: Engine, body: ListEntryIn, who: Principal, dept: str, k
             "facts_removed": len(result.removed)}
 
 
-@router.post("/cases", status_code=201)
+@router.post("/cases", response_model=Case, status_code=201)
 def post_case(body: CaseIn, request: Request, who: Principal = Depends(require("department"))) -> dict:
     """Open a joint punishment (record) or joint incentive (red list entry) case and fan it out."""
     eng = engine(request)
@@ -212,7 +226,7 @@ def post_case(body: CaseIn, request: Request, who: Principal = Depends(require("
     return dict(open_case(eng.store, cause, dept, body.opened_on or today(request), body.due_days, eng.jurisdiction))
 
 
-@router.get("/cases/items")
+@router.get("/cases/items", response_model=CaseItems)
 def get_items(request: Request, department: str | None = Query(None, max_length=64), as_of: Day | None = None,
               purpose: str | None = Purpose, who: Principal = Depends(require("department"))) -> dict:
     """Open items (pending feedback), with overdue flags; a department sees its own. Items name their
@@ -222,7 +236,7 @@ def get_items(request: Request, department: str | None = Query(None, max_length=
     return respond(request, who, purpose, "case items", {"items": items})
 
 
-@router.post("/cases/items/{item_id}/feedback")
+@router.post("/cases/items/{item_id}/feedback", response_model=CaseItem)
 def post_feedback(item_id: str, body: FeedbackIn, request: Request, purpose: str | None = Purpose,
                   who: Principal = Depends(require("department"))) -> dict:
     """Report applied, not applicable, or refused (with reason) on one of the department's items."""
@@ -232,14 +246,14 @@ def post_feedback(item_id: str, body: FeedbackIn, request: Request, purpose: str
     return respond(request, who, purpose or "case feedback", "case item feedback", item)
 
 
-@router.get("/cases/statistics")
+@router.get("/cases/statistics", response_model=Statistics)
 def get_statistics(request: Request, as_of: Day | None = None,
                    who: Principal = Depends(require("department", "investigator"))) -> dict:
     """Completion per department and measure (跟踪问效)."""
     return {"statistics": case_statistics(engine(request).store, as_of or today(request))}
 
 
-@router.get("/objections")
+@router.get("/objections", response_model=Objections)
 def get_objections(request: Request, as_of: Day | None = None, overdue_only: bool = Query(False),
                    purpose: str | None = Purpose,
                    who: Principal = Depends(require("department", "investigator"))) -> dict:

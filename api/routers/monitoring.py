@@ -13,8 +13,10 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, R
 from fastapi.responses import JSONResponse
 
 from graph_credit import monitor, pii
+from graph_credit.journal import Alert, NoticeView, SubscriptionView
 
 from ..deps import engine, known, resolve, respond, today
+from ..responses import Alerts, DeliveryRound, Notices, SubscriptionAnswer, Subscriptions, Sweep
 from ..schemas import Day, NoticeAckIn, SubscriptionIn
 from ..security import Principal, charge, require
 
@@ -65,7 +67,7 @@ def _alert(request: Request, who: Principal, alert_id: str) -> dict[str, Any]:
     return found[0]
 
 
-@router.post("/subscriptions", status_code=201)
+@router.post("/subscriptions", response_model=SubscriptionAnswer, status_code=201)
 def post_subscription(body: SubscriptionIn, request: Request, response: Response,
                       who: Principal = Depends(require(*WATCHERS))) -> dict:
     """Watch a subject (and its related parties within `depth`); 200 with the existing one if already watched.
@@ -96,7 +98,7 @@ def subscriptions_other_methods() -> JSONResponse:
                         status_code=405, headers={"Allow": "GET, POST"})
 
 
-@router.get("/subscriptions")
+@router.get("/subscriptions", response_model=Subscriptions)
 def get_subscriptions(request: Request, status: str | None = Query(None, pattern="^(active|cancelled)$"),
                       purpose: str | None = Purpose, who: Principal = Depends(require(*WATCHERS))) -> dict:
     """The caller's subscriptions (a department's: all of the department's; admins: everyone's)."""
@@ -105,7 +107,7 @@ def get_subscriptions(request: Request, status: str | None = Query(None, pattern
     return respond(request, who, purpose, "subscriptions", {"subscriptions": rows})
 
 
-@router.delete("/subscriptions/{subscription_id}")
+@router.delete("/subscriptions/{subscription_id}", response_model=SubscriptionView)
 def delete_subscription(subscription_id: str, request: Request, purpose: str | None = Purpose,
                         who: Principal = Depends(require(*WATCHERS))) -> dict:
     """Stop watching; alerts not yet delivered are kept as `cancelled`."""
@@ -114,7 +116,7 @@ def delete_subscription(subscription_id: str, request: Request, purpose: str | N
     return respond(request, who, purpose, "subscription", monitor.subscription_view(row))
 
 
-@router.get("/alerts")
+@router.get("/alerts", response_model=Alerts)
 def get_alerts(request: Request, state: str | None = Query(None, pattern=STATES),
                subscription_id: str | None = Query(None, max_length=64), limit: int = Query(200, ge=1, le=5000),
                purpose: str | None = Purpose, who: Principal = Depends(require(*WATCHERS))) -> dict:
@@ -128,13 +130,13 @@ def get_alerts(request: Request, state: str | None = Query(None, pattern=STATES)
     return respond(request, who, purpose, "alerts", {"alerts": rows[::-1][:limit]})
 
 
-@router.get("/alerts/{alert_id}")
+@router.get("/alerts/{alert_id}", response_model=Alert)
 def get_alert(alert_id: str, request: Request, purpose: str | None = Purpose,
               who: Principal = Depends(require(*WATCHERS))) -> dict:
     return respond(request, who, purpose, "alert", _alert(request, who, alert_id))
 
 
-@router.post("/alerts/{alert_id}/retry")
+@router.post("/alerts/{alert_id}/retry", response_model=Alert)
 def retry_alert(alert_id: str, request: Request, purpose: str | None = Purpose,
                 who: Principal = Depends(require(*WATCHERS))) -> dict:
     """Queue a failed or cancelled alert for delivery again (fresh attempt budget, history kept)."""
@@ -143,14 +145,14 @@ def retry_alert(alert_id: str, request: Request, purpose: str | None = Purpose,
     return respond(request, who, purpose, "alert", row)
 
 
-@router.post("/deliveries")
+@router.post("/deliveries", response_model=DeliveryRound)
 def post_deliver(request: Request, who: Principal = Depends(require("admin"))) -> dict:
     """Run one delivery round now (what the background deliverer does every interval)."""
     settings = request.app.state.settings
     return monitor.deliver_pending(engine(request).store, policy=settings.delivery_policy())
 
 
-@router.get("/notices")
+@router.get("/notices", response_model=Notices)
 def get_notices(request: Request, acknowledged: bool | None = None,
                 change: str | None = Query(None, max_length=32), department: str | None = Query(None, max_length=64),
                 limit: int = Query(500, ge=1, le=10000), purpose: str | None = Purpose,
@@ -168,7 +170,7 @@ def get_notices(request: Request, acknowledged: bool | None = None,
     return respond(request, who, purpose, "notices", {"department": dept, "notices": rows[::-1][:limit]})
 
 
-@router.post("/notices/{notice_id}/ack")
+@router.post("/notices/{notice_id}/ack", response_model=NoticeView)
 def post_ack(notice_id: str, body: NoticeAckIn, request: Request, department: str | None = Query(None, max_length=64),
              purpose: str | None = Purpose, who: Principal = Depends(require("department"))) -> dict:
     """Acknowledge a notice for the caller's department (admins name the department); the first one stands."""
@@ -180,7 +182,7 @@ def post_ack(notice_id: str, body: NoticeAckIn, request: Request, department: st
     return respond(request, who, purpose, "notice", row)
 
 
-@router.post("/notices/sweep")
+@router.post("/notices/sweep", response_model=Sweep)
 def post_sweep(request: Request, as_of: Day | None = None, who: Principal = Depends(require("admin"))) -> dict:
     """Expiry notices and expiry alerts as of a date (default today, never later: a sweep dated in the
     future would announce as expired measures still in force); idempotent, also run daily by the deliverer."""
