@@ -206,3 +206,34 @@ def test_a_plain_value_error_is_a_bug_and_a_domain_error_names_its_own_field(api
     quiet = TestClient(app, raise_server_exceptions=False)
     assert quiet.get("/test/plain").status_code == 500
     assert quiet.get("/test/file").status_code == 500
+
+
+def test_a_cause_is_accepted_as_the_api_returns_it(api) -> None:  # type: ignore[no-untyped-def]
+    """Stumble 4 (issue 15): a check names its causes `record:R1`; cases and events take that form as well."""
+    client, w = api
+    check = client.post("/v1/checks", json={"subject": w["org_a"], "matter": "government_procurement",
+                                            "purpose": "采购资格审查"}, headers=MARKET).json()
+    cause = check["measures"][0]["cause"]
+    assert cause == "record:R1"
+    r = client.post("/v1/cases", json={"cause_id": cause}, headers=MARKET)
+    assert r.status_code == 201 and r.json()["cause"] == cause, r.text
+    assert client.post("/v1/cases", json={"cause_id": "R1"}, headers=MARKET).json()["id"] == r.json()["id"]
+    r = client.post(f"/v1/records/{cause}/events", json={"kind": "objection_filed", "on": "2020-12-05"},
+                    headers=MARKET)
+    assert r.status_code == 201, r.text
+    r = client.post("/v1/cases", json={"cause_id": "list:R1"}, headers=MARKET)  # R1 is a record, not a list entry
+    assert r.status_code == 404 and r.json()["error"]["field"] == "cause_id"
+
+
+def test_a_record_sent_again_unchanged_answers_200_with_its_facts(api) -> None:  # type: ignore[no-untyped-def]
+    """Stumble 7 (issue 15): a replayed record answered 201 with `facts: []`."""
+    client, w = api
+    rec = {"record_id": "R9", "subject": w["org_c"], "category": "tax_evasion", "severity": "serious",
+           "act_date": "2020-11-01", "decision_date": "2020-12-01", "period_end": "2022-12-01"}
+    first = client.post("/v1/records", json=rec, headers=FINANCE)
+    assert first.status_code == 201 and first.json()["facts"]
+    again = client.post("/v1/records", json=rec, headers=FINANCE)
+    assert again.status_code == 200, again.text
+    assert again.json()["facts"] == first.json()["facts"] and again.json()["facts_added"] == 0
+    changed = client.post("/v1/records", json=rec | {"period_end": "2023-12-01"}, headers=FINANCE)
+    assert changed.status_code == 201 and changed.json()["facts"] == first.json()["facts"]

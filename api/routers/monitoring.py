@@ -12,10 +12,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from graph_credit import monitor, pii
+from graph_credit import monitor, pii, workflow
 from graph_credit.journal import Alert, NoticeView, SubscriptionView
 
-from ..deps import engine, known, resolve, respond, today
+from ..deps import engine, resolve, respond, today
 from ..responses import Alerts, DeliveryRound, Notices, SubscriptionAnswer, Subscriptions, Sweep
 from ..schemas import Day, NoticeAckIn, SubscriptionIn
 from ..security import Principal, charge, require
@@ -77,7 +77,7 @@ def post_subscription(body: SubscriptionIn, request: Request, response: Response
     The URL must be https and its host must resolve to public addresses (a private receiver must be
     allow-listed by the deployment); redirects are not followed."""
     eng = engine(request)
-    subject = known(eng, resolve(body.subject))
+    subject = workflow.known(eng.store, resolve(body.subject))
     charge(request, who, 1, body.depth)
     row, created, secret = monitor.subscribe(
         eng.store, subject=subject, depth=body.depth, owner_key=who.key_id, owner_name=who.name, role=who.role,
