@@ -475,3 +475,25 @@ def test_background_deliverer_posts_alerts_written_through_the_api(tmp_path, rec
         assert monitor.verify_signature(SECRET, body, headers["x-graph-credit-timestamp"],
                                         headers["x-graph-credit-signature"])
     assert client.app.state.deliverer.rounds >= 1  # type: ignore[attr-defined]
+
+
+def test_own_subscriptions_need_no_purpose_and_an_ack_no_body(api) -> None:  # type: ignore[no-untyped-def]
+    """Stumble 7 (issue 15): listing or deleting one's own subscriptions asked for X-Purpose (given when
+    subscribing), and an acknowledgement insisted on a JSON body."""
+    client, w = api
+    plain = {"X-API-Key": MARKET["X-API-Key"]}  # no X-Purpose
+    sub = client.post("/v1/subscriptions", json={"subject": w["p_principal"], "purpose": "重点监管"}, headers=MARKET)
+    assert sub.status_code == 201, sub.text
+    r = client.get("/v1/subscriptions", headers=plain)
+    assert r.status_code == 200 and [s["id"] for s in r.json()["subscriptions"]] == [sub.json()["id"]], r.text
+    r = client.delete(f"/v1/subscriptions/{sub.json()['id']}", headers=plain)
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    audit = client.get("/v1/audit", headers=ADMIN).json()["entries"]
+    assert any(e["what"] == "subscriptions" and e["purpose"] == "the caller's own subscriptions" for e in audit)
+
+    assert client.post("/v1/cases", json={"cause_id": "R1"}, headers=MARKET).status_code == 201
+    assert client.post("/v1/records/R1/events", json={"kind": "revoked", "on": "2021-01-05"},
+                       headers=MARKET).status_code == 201
+    notice = client.get("/v1/notices", headers=FINANCE).json()["notices"][0]
+    r = client.post(f"/v1/notices/{notice['id']}/ack", headers=FINANCE)  # no body at all
+    assert r.status_code == 200 and r.json()["acknowledged"]["note"] == "", r.text

@@ -23,6 +23,7 @@ from ..security import Principal, charge, require
 router = APIRouter(prefix="/v1", tags=["monitoring and notices"])
 WATCHERS = ("department", "investigator")
 STATES = "^(pending|delivered|failed|cancelled|none)$"
+OWN_SUBSCRIPTIONS = "the caller's own subscriptions"  # the audited purpose when none is given
 
 
 def _purpose(purpose: str | None = Header(None, alias="X-Purpose", description="Why personal data is read "
@@ -104,7 +105,8 @@ def get_subscriptions(request: Request, status: str | None = Query(None, pattern
     """The caller's subscriptions (a department's: all of the department's; admins: everyone's)."""
     where = _scope(who) | ({"status": status} if status else {})
     rows = [monitor.subscription_view(r) for r in engine(request).store.query("subscriptions", where) if _mine(who, r)]
-    return respond(request, who, purpose, "subscriptions", {"subscriptions": rows})
+    # The caller's own watch list, each entry subscribed with its purpose: audited, without asking again.
+    return respond(request, who, purpose or OWN_SUBSCRIPTIONS, "subscriptions", {"subscriptions": rows})
 
 
 @router.delete("/subscriptions/{subscription_id}", response_model=SubscriptionView)
@@ -113,7 +115,7 @@ def delete_subscription(subscription_id: str, request: Request, purpose: str | N
     """Stop watching; alerts not yet delivered are kept as `cancelled`."""
     _subscription(request, who, subscription_id)
     row = monitor.unsubscribe(engine(request).store, subscription_id)
-    return respond(request, who, purpose, "subscription", monitor.subscription_view(row))
+    return respond(request, who, purpose or OWN_SUBSCRIPTIONS, "subscription", monitor.subscription_view(row))
 
 
 @router.get("/alerts", response_model=Alerts)
@@ -171,14 +173,16 @@ def get_notices(request: Request, acknowledged: bool | None = None,
 
 
 @router.post("/notices/{notice_id}/ack", response_model=NoticeView)
-def post_ack(notice_id: str, body: NoticeAckIn, request: Request, department: str | None = Query(None, max_length=64),
-             purpose: str | None = Purpose, who: Principal = Depends(require("department"))) -> dict:
-    """Acknowledge a notice for the caller's department (admins name the department); the first one stands."""
+def post_ack(notice_id: str, request: Request, body: NoticeAckIn | None = None,
+             department: str | None = Query(None, max_length=64), purpose: str | None = Purpose,
+             who: Principal = Depends(require("department"))) -> dict:
+    """Acknowledge a notice for the caller's department (admins name the department); the first one stands.
+    The body (a note) is optional."""
     dept = department if who.role == "admin" and department else who.department
     if not dept:
         raise HTTPException(403, {"code": "forbidden", "message": "this key is not bound to a department"})
     row = monitor.acknowledge_notice(engine(request).store, notice_id, dept, who.name or who.key_id,
-                                     pii.mask(body.note))
+                                     pii.mask(body.note) if body else "")
     return respond(request, who, purpose, "notice", row)
 
 
