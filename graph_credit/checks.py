@@ -19,7 +19,9 @@ from .errors import DomainError
 from .graph.traversal import RelatedParty, neighbourhoods, score_related, weights
 from .memory import collector_paused, release_free_memory
 from .model import DerivedFact, DishonestyRecord, RecordEvent
-from .policy.loader import Measure, PolicySnapshot, load_policy
+from .policy.loader import load_policy
+from .policy.schema import Measure
+from .policy.snapshot import PolicySnapshot
 from .rules.derive import punishment_end, subject_kind
 from .rules.governing import lifecycle_of, policy_for
 from .store.base import ReadsChecks, Store

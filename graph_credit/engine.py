@@ -33,7 +33,9 @@ from .model import (
     stable_id,
 )
 from .monitor import alerts as monitor
-from .policy.loader import NoticePolicy, PolicySnapshot, load_policy
+from .policy.loader import load_policy
+from .policy.schema import NoticePolicy
+from .policy.snapshot import PolicySnapshot
 from .rules.derive import derive, punishment_end, subject_kind
 from .rules.governing import lifecycle_of, policy_for
 from .rules.lifecycle import LifecycleError, validate_event

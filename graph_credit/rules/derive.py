@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from ..model import Cause, DerivedFact, DishonestyRecord, ListEntry, RoleEdge
-from ..policy.loader import Affect, PolicySnapshot, Rule
+from ..policy.schema import Affect, Rule
+from ..policy.snapshot import PolicySnapshot
 from ..store.base import Store
 from .governing import lifecycle_of, policy_for
 from .lifecycle import Lifecycle

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from datetime import date
 
 from ..model import DishonestyRecord, ListEntry, RecordEvent
-from ..policy.loader import PolicySnapshot, load_policy
+from ..policy.loader import load_policy
+from ..policy.snapshot import PolicySnapshot
 from ..store.base import Store
 from .lifecycle import Lifecycle, read_lifecycle
 
