@@ -843,3 +843,17 @@ def test_export_neo4j_admin_loads_into_the_graph_the_store_reads(tmp_path: Path)
     store.close()
 
 
+
+
+def test_the_bulk_check_schemes_are_stdnums() -> None:
+    """The vectorised checks (importer, generator) use the alphabet and weights declared once in ids,
+    with stdnum's alphabet: their check characters are stdnum's for every body."""
+    from graph_credit.ids import RIC_CHECKS, RIC_WEIGHTS, USCC_ALPHABET, USCC_WEIGHTS
+
+    for n in range(0, 10**6, 7919):
+        body = f"91110105{n:09d}"
+        total = sum(USCC_ALPHABET.index(c) * int(w) for c, w in zip(body, USCC_WEIGHTS, strict=True))
+        assert USCC_ALPHABET[(31 - total % 31) % 31] == uscc.calc_check_digit(body + "0")
+        rbody = f"1101051970{n % 10**7:07d}"
+        assert RIC_CHECKS[(1 - sum(int(c) * int(w) for c, w in zip(rbody, RIC_WEIGHTS, strict=True))) % 11] == (
+            ric.calc_check_digit(rbody + "0"))

@@ -35,7 +35,16 @@ from tqdm.auto import tqdm
 
 from .. import ids, pii
 from ..errors import DomainError
-from ..ids import InvalidIdentifier, is_person_key, looks_like_id_number, normalise_id_number, normalise_uscc
+from ..ids import (
+    RIC_WEIGHTS,
+    USCC_ALPHABET,
+    USCC_WEIGHTS,
+    InvalidIdentifier,
+    is_person_key,
+    looks_like_id_number,
+    normalise_id_number,
+    normalise_uscc,
+)
 from ..memory import collector_paused, release_free_memory
 from ..model import (
     DATE_OUT_OF_RANGE,
@@ -496,11 +505,8 @@ def _normalise(frame: pd.DataFrame, kind: str, lines: np.ndarray) -> pd.DataFram
 
 
 # -- vectorised identifier checks --------------------------------------------------------------------
-_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_W = np.array([pow(3, i, 31) for i in range(17)], dtype=np.int64)
 _USCC_LUT = np.full(256, -1, dtype=np.int64)
-_USCC_LUT[np.frombuffer(_USCC_ALPHABET.encode(), dtype=np.uint8)] = np.arange(31)
-_RIC_W = np.array([pow(2, 17 - i, 11) for i in range(17)], dtype=np.int64)
+_USCC_LUT[np.frombuffer(USCC_ALPHABET.encode(), dtype=np.uint8)] = np.arange(31)
 _DIM = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
@@ -522,7 +528,7 @@ def _uscc_valid(values: list[str]) -> np.ndarray:
     if len(pos):
         idx = _USCC_LUT[m]
         fmt = ((m[:, :8] >= 48) & (m[:, :8] <= 57)).all(axis=1) & (idx[:, 8:] >= 0).all(axis=1)
-        check = (31 - (idx[:, :17] * _USCC_W).sum(axis=1) % 31) % 31
+        check = (31 - (idx[:, :17] * USCC_WEIGHTS).sum(axis=1) % 31) % 31
         ok[pos] = fmt & (check == idx[:, 17])
     return ok
 
@@ -542,7 +548,7 @@ def _ric_valid(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
     digits = ((d[:, :17] >= 0) & (d[:, :17] <= 9)).all(axis=1)
     last = np.where(m[:, 17] == ord("X"), 10, d[:, 17])
     last_ok = (last >= 0) & (last <= 10)
-    check = (1 - (np.clip(d[:, :17], 0, 9) * _RIC_W).sum(axis=1)) % 11
+    check = (1 - (np.clip(d[:, :17], 0, 9) * RIC_WEIGHTS).sum(axis=1)) % 11
     year = d[:, 6] * 1000 + d[:, 7] * 100 + d[:, 8] * 10 + d[:, 9]
     month = d[:, 10] * 10 + d[:, 11]
     day = d[:, 12] * 10 + d[:, 13]

@@ -50,7 +50,7 @@ from typing import Any, cast
 from .. import egress
 from ..errors import DomainError
 from ..graph.traversal import Step, neighbourhood
-from ..ids import is_person_key
+from ..ids import persons_in
 from ..journal import Alert, Notice, NoticeView, Subscription, SubscriptionView
 from ..model import Cause, DerivedFact, DishonestyRecord, ListEntry, RecordEvent, RoleEdge, stable_id
 from ..store.base import NotFound, Store
@@ -487,19 +487,6 @@ def _failure(exc: Exception) -> str:
     return "delivery failed"
 
 
-def _persons(obj: Any, found: set[str]) -> set[str]:
-    if isinstance(obj, str):
-        if is_person_key(obj):
-            found.add(obj)
-    elif isinstance(obj, dict):
-        for v in obj.values():
-            _persons(v, found)
-    elif isinstance(obj, list | tuple):
-        for v in obj:
-            _persons(v, found)
-    return found
-
-
 def _claim(store: Store, alert_id: str, now: datetime, lease: timedelta) -> dict[str, Any] | None:
     """Take a due pending alert for one attempt (so two deliverers do not send it at once)."""
     with store.transaction():
@@ -572,7 +559,7 @@ def deliver_pending(
             report["retrying"].append(alert["id"])
         with store.transaction():
             store.update("alerts", alert["id"], changes)
-            persons = _persons(alert.get("items"), set()) | _persons(alert.get("subject"), set())
+            persons = persons_in([alert.get("items"), alert.get("subject")])
             if error is None and persons:  # personal data pushed to the subscriber: 查询使用登记
                 store.append("audit", [{
                     "id": stable_id("webhook", alert["id"]), "at": now.isoformat(), "who": sub.get("owner", ""),

@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..ids import RIC_CHECKS, RIC_WEIGHTS, USCC_ALPHABET, USCC_WEIGHTS
 from ..io.importer import COLUMNS, KINDS, NUMERIC
 
 __all__ = ["COLUMNS", "KINDS", "SyntheticData", "generate", "generate_chunks", "write_synthetic"]
@@ -371,8 +372,8 @@ class _Identity:
         values[:, 0:2] = prefixes
         values[:, 2:8] = region
         values[:, 8:16] = body_digits
-        values[:, 16] = np.where(oc_check == 10, _USCC_ALPHABET.index("X"), oc_check)
-        total = (values[:, :17] * _USCC_WEIGHTS).sum(axis=1)
+        values[:, 16] = np.where(oc_check == 10, USCC_ALPHABET.index("X"), oc_check)
+        total = (values[:, :17] * USCC_WEIGHTS).sum(axis=1)
         values[:, 17] = (31 - total % 31) % 31
         return _USCC_BYTES[values].view("S18").ravel()
 
@@ -407,15 +408,12 @@ class _Identity:
         d[:, 10:12] = (month[:, None] // np.array([10, 1])) % 10
         d[:, 12:14] = (day[:, None] // np.array([10, 1])) % 10
         d[:, 14:17] = (seq[:, None] // np.array([100, 10, 1])) % 10
-        d[:, 17] = (1 - (d[:, :17] * _RIC_WEIGHTS).sum(axis=1)) % 11
+        d[:, 17] = (1 - (d[:, :17] * RIC_WEIGHTS).sum(axis=1)) % 11
         return _RIC_BYTES[d].view("S18").ravel()
 
 
-_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_WEIGHTS = np.array([pow(3, i, 31) for i in range(17)], dtype=np.int64)
-_USCC_BYTES = np.frombuffer(_USCC_ALPHABET.encode(), dtype=np.uint8)
-_RIC_WEIGHTS = np.array([pow(2, 17 - i, 11) for i in range(17)], dtype=np.int64)
-_RIC_BYTES = np.frombuffer(b"0123456789X", dtype=np.uint8)
+_USCC_BYTES = np.frombuffer(USCC_ALPHABET.encode(), dtype=np.uint8)
+_RIC_BYTES = np.frombuffer(RIC_CHECKS.encode(), dtype=np.uint8)
 
 
 # -- string helpers (pyarrow: vectorised and cheap on memory) --------------------------------------
