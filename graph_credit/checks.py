@@ -10,7 +10,7 @@ record, rule and legal basis.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -26,7 +26,7 @@ from .rules.derive import punishment_end, subject_kind
 from .rules.governing import lifecycle_of, policy_for
 from .store.base import ReadsChecks, Store
 
-__all__ = ["CheckResult", "UnknownMatter", "check", "check_many", "green_channel_basis"]
+__all__ = ["CheckResult", "UnknownMatter", "check", "check_many", "green_channel_barred_by", "green_channel_basis"]
 
 # "unknown": the subject is not registered, so an empty graph says nothing; never to be read as "allow".
 DECISIONS = ("deny", "review", "allow", "green_channel", "unknown")
@@ -63,6 +63,12 @@ def _years_before(d: date, years: int) -> date:
         return d.replace(year=d.year - years)
     except ValueError:  # 29 February
         return d.replace(year=d.year - years, day=28)
+
+
+def green_channel_barred_by(facts: Iterable[DerivedFact], as_of: date) -> list[str]:
+    """The consequences in force on ``as_of`` that close the green channel (a red listing's included): the
+    one answer the check and the profile give."""
+    return [f.fact_id for f in facts if f.status_on(as_of) == "active" and f.consequence not in NOT_ADVERSE]
 
 
 def green_channel_basis(store: Store, subject: str, as_of: date, jurisdiction: str = "default") -> dict | None:
@@ -203,7 +209,7 @@ def _decide(known: _Subjects, subject: str, matter: str, as_of: date, snap: Poli
         # No registration data: nothing derived can apply; the decision says "unknown" unless a fact denies.
         result.warnings.append({"kind": "subject_not_registered", "subject": subject})
     binding: set[str] = set()
-    adverse = False
+    adverse = bool(green_channel_barred_by(known.facts.get(subject, ()), as_of))
     for f in known.facts.get(subject, ()):
         status = f.status_on(as_of)
         if status not in ("active", "suspended"):
@@ -223,8 +229,6 @@ def _decide(known: _Subjects, subject: str, matter: str, as_of: date, snap: Poli
                 continue
             result.measures.append(item)
             binding.add(m.binding)
-        if status == "active" and f.consequence not in NOT_ADVERSE:
-            adverse = True
     _flag_assumed_periods(known, result)
     if "mandatory" in binding:
         result.decision = "deny"

@@ -418,7 +418,7 @@ class Engine:
     def explain(self, fact_id: str) -> dict:
         """The provenance chain of one fact: cause (record or list entry), edge, rule, basis, lifecycle."""
         for f in self.store.get_facts([fact_id]).values():
-            chain: dict = {"fact": fact_dict(f)}
+            chain: dict = {"fact": fact_dict(f, self.clock())}
             if f.cause.kind == "record":
                 rec = self.store.get_records([f.cause.id]).get(f.cause.id)
                 chain["record"] = record_dict(rec) if rec else None
@@ -542,12 +542,12 @@ def _plain(obj: object) -> dict:
     raise TypeError(type(obj))
 
 
-def fact_dict(f: DerivedFact, status: str | None = None) -> dict:
-    d = _plain(f)
+def fact_dict(f: DerivedFact, on: date) -> dict:
+    """A fact as answers show it on ``on``: its status then, and how it ended or is scheduled to end."""
+    d = _plain(f) | f.ends_on(on)
     d["cause"] = str(f.cause)
     d["target_kind"] = subject_kind(f.target)
-    if status is not None:
-        d["status"] = status
+    d["status"] = f.status_on(on)
     return d
 
 

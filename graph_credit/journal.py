@@ -105,6 +105,7 @@ class AlertItem(TypedDict):
     rule_id: NotRequired[str]
     target_role: NotRequired[str | None]
     ended_by: NotRequired[str | None]
+    ends_by: NotRequired[str | None]  # a measure still in force: its scheduled end
     object_id: NotRequired[str | None]
 
 

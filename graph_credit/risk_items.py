@@ -34,7 +34,7 @@ from typing import Any, cast
 import pandas as pd
 
 from .graph.traversal import Step, neighbourhood, related_parties, weights
-from .model import Cause, DerivedFact, DishonestyRecord, ListEntry, RecordEvent
+from .model import SCHEDULED_ENDS, Cause, DerivedFact, DishonestyRecord, ListEntry, RecordEvent
 from .policy.loader import load_policy
 from .rules.derive import derive, subject_kind
 from .rules.governing import lifecycle_of, policy_for
@@ -135,7 +135,7 @@ def known_on(store: Store, facts: Iterable[DerivedFact], as_of: date) -> list[De
     the events up to the date, so a past-dated view shows the end then in force, not the later withdrawal."""
     facts = list(facts)
     later = {f.cause: f.jurisdiction for f in facts
-             if f.valid_to is not None and f.valid_to > as_of and f.ended_by not in (None, "expired")}
+             if f.valid_to is not None and f.valid_to > as_of and f.ended_by not in SCHEDULED_ENDS}
     if not later:
         return facts
     view = cast(Store, _KnownOn(store, as_of))

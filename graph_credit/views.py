@@ -6,6 +6,7 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
+from .checks import green_channel_barred_by
 from .engine import fact_dict, record_dict
 from .graph.traversal import Neighbourhood, Step
 from .rules.derive import subject_kind
@@ -63,7 +64,11 @@ def profile(store: Store, key: str, as_of: date) -> dict[str, Any]:
             d["status"] = "removed_by_black_list"
             d["removed_by"] = removed[e.entry_id].fact_id
         lists.append(d)
-    fact_rows = [fact_dict(f, f.status_on(as_of)) for f in facts]
+    fact_rows = [fact_dict(f, as_of) for f in facts]
+    barred_by = green_channel_barred_by(facts, as_of)
+    for row in fact_rows:  # a red listing's green channel is closed while a punishment is in force (as checks say)
+        if row["consequence"] == "green_channel" and row["status"] == "active" and barred_by:
+            row["status"], row["barred_by"] = "barred", barred_by
     active = {f["consequence"] for f in fact_rows if f["status"] == "active"}
     monitoring = ("key_supervision" if "key_supervision" in active
                   else "key_monitoring" if "key_monitoring" in active else None)

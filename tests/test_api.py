@@ -237,3 +237,39 @@ def test_a_record_sent_again_unchanged_answers_200_with_its_facts(api) -> None: 
     assert again.json()["facts"] == first.json()["facts"] and again.json()["facts_added"] == 0
     changed = client.post("/v1/records", json=rec | {"period_end": "2023-12-01"}, headers=FINANCE)
     assert changed.status_code == 201 and changed.json()["facts"] == first.json()["facts"]
+
+
+def test_profile_and_check_agree_that_a_punishment_closes_the_green_channel(api) -> None:  # type: ignore[no-untyped-def]
+    """Stumble 6 (issue 15): the profile showed a red listing's green channel active beside a new serious
+    record's punishment, while the check (rightly) gave no green channel."""
+    client, w = api
+    red = {"entry_id": "RD1", "subject": w["org_c"], "list": "red", "name": "诚信典型", "valid_from": "2019-01-01",
+           "status": "effective"}
+    assert client.post("/v1/list-entries", json=red, headers=FINANCE).status_code == 201
+    profile = client.get(f"/v1/subjects/{w['org_c']}", headers=FINANCE).json()
+    assert "green_channel" in profile["active_consequences"]
+    rec = {"record_id": "R9", "subject": w["org_c"], "category": "tax_evasion", "severity": "serious",
+           "act_date": "2020-11-01", "decision_date": "2020-12-01", "period_end": "2022-12-01"}
+    assert client.post("/v1/records", json=rec, headers=FINANCE).status_code == 201
+    check = client.post("/v1/checks", json={"subject": w["org_c"], "matter": "licensing", "purpose": "审批"},
+                        headers=FINANCE).json()
+    assert check["decision"] != "green_channel" and check["green_channel"] is None
+    profile = client.get(f"/v1/subjects/{w['org_c']}", headers=FINANCE).json()
+    (green,) = [f for f in profile["derived"] if f["consequence"] == "green_channel"]
+    assert green["status"] == "barred" and green["barred_by"]
+    assert "green_channel" not in profile["active_consequences"]
+
+
+def test_an_active_fact_names_its_scheduled_end_not_an_end(api) -> None:  # type: ignore[no-untyped-def]
+    """Stumble 7 (issue 15): `ended_by: "expired"` on facts in force."""
+    client, w = api
+    facts = client.get(f"/v1/subjects/{w['org_a']}", headers=FINANCE).json()["derived"]
+    r1 = [f for f in facts if f["cause"] == "record:R1" and f["status"] == "active"]
+    assert r1 and all(f["ended_by"] is None for f in facts if f["status"] in ("active", "pending", "suspended"))
+    expiring = [f for f in r1 if f["ends_by"] == "expired"]
+    assert expiring and all(f["valid_to"] == "2023-09-01" for f in expiring)
+    later = client.get(f"/v1/subjects/{w['org_a']}?as_of=2024-01-01", headers=FINANCE).json()["derived"]
+    ids = {f["fact_id"] for f in expiring}
+    assert all(f["ended_by"] == "expired" and f["ends_by"] is None for f in later if f["fact_id"] in ids)
+    explained = client.get(f"/v1/facts/{expiring[0]['fact_id']}/explain", headers=FINANCE).json()["fact"]
+    assert explained["ended_by"] is None and explained["ends_by"] == "expired"

@@ -516,3 +516,21 @@ def test_own_subscriptions_need_no_purpose_and_an_ack_no_body(api) -> None:  # t
     notice = client.get("/v1/notices", headers=FINANCE).json()["notices"][0]
     r = client.post(f"/v1/notices/{notice['id']}/ack", headers=FINANCE)  # no body at all
     assert r.status_code == 200 and r.json()["acknowledged"]["note"] == "", r.text
+
+
+def test_a_watched_list_term_ending_alerts_at_the_sweep(api) -> None:  # type: ignore[no-untyped-def]
+    """Stumble 5 (issue 15): the sweep skipped facts ended by a list entry's scheduled exit, so a watched
+    red or black listing that ran out never alerted (the README promises alerts on losing list membership)."""
+    client, w = api
+    assert client.post("/v1/subscriptions", json={"subject": w["org_c"], "purpose": "重点监管"},
+                       headers=MARKET).status_code == 201
+    red = {"entry_id": "RD1", "subject": w["org_c"], "list": "red", "name": "诚信典型", "valid_from": "2020-12-01",
+           "valid_to": "2021-06-01", "status": "effective"}
+    assert client.post("/v1/list-entries", json=red, headers=FINANCE).status_code == 201
+    client.app.state.settings.today = D("2021-06-02")  # type: ignore[attr-defined]
+    swept = client.post("/v1/notices/sweep", headers=ADMIN).json()
+    assert swept["alerts_new"] == 1, swept
+    alerts = client.get("/v1/alerts", headers=MARKET).json()["alerts"]
+    (expiry,) = [a for a in alerts if a["trigger"] == "expiry"]
+    assert {(i["consequence"], i["change"], i["ended_by"]) for i in expiry["items"]} == {
+        ("green_channel", "exited", "scheduled_exit")}

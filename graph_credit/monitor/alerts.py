@@ -52,7 +52,7 @@ from ..errors import DomainError
 from ..graph.traversal import Step, neighbourhood
 from ..ids import persons_in
 from ..journal import Alert, Notice, NoticeView, Subscription, SubscriptionView
-from ..model import Cause, DerivedFact, DishonestyRecord, ListEntry, RecordEvent, RoleEdge, stable_id
+from ..model import SCHEDULED_ENDS, Cause, DerivedFact, DishonestyRecord, ListEntry, RecordEvent, RoleEdge, stable_id
 from ..store.base import NotFound, Store
 
 __all__ = [
@@ -171,7 +171,7 @@ def _fact_item(f: DerivedFact, change: str, today: date) -> dict[str, Any]:
     return {"kind": "measure", "change": change, "subjects": [f.target], "subject": f.target,
             "fact_id": f.fact_id, "cause": str(f.cause), "consequence": f.consequence, "rule_id": f.rule_id,
             "target_role": f.target_role, "valid_from": _iso(f.valid_from), "valid_to": _iso(f.valid_to),
-            "ended_by": f.ended_by, "object_id": f.object_id, "status": f.status_on(today)}
+            **f.ends_on(today), "object_id": f.object_id, "status": f.status_on(today)}
 
 
 def _fact_change(old: DerivedFact | None, new: DerivedFact) -> str:
@@ -387,9 +387,9 @@ def alerts_due(store: Store, as_of: date, max_fanout: int = MAX_FANOUT) -> list[
             distance, paths = {sub["subject"]: 0}, {sub["subject"]: ()}
         by_end: dict[date, list[Match]] = defaultdict(list)
         for f in store.facts_of(sorted(distance)):
-            if f.valid_to is None or not since <= f.valid_to <= as_of or f.ended_by not in (None, "expired"):
+            if f.valid_to is None or not since <= f.valid_to <= as_of or f.ended_by not in SCHEDULED_ENDS:
                 continue
-            item = _fact_item(f, "expired", as_of)
+            item = _fact_item(f, _scheduled_change(f), as_of)
             item["item_id"] = _key({k: v for k, v in item.items() if k != "status"})
             by_end[f.valid_to].append((item, distance[f.target], _via(paths[f.target])))
         out += [_alert_row(sub, matched, "expiry", as_of) for _, matched in sorted(by_end.items())]
@@ -682,11 +682,17 @@ def address_notices(store: Store, notices: list[dict[str, Any]], facts: Iterable
             n["departments"] = sorted({it["department"] for it in matched})
 
 
+def _scheduled_change(f: DerivedFact) -> str:
+    """What a scheduled end did: a punishment period expired, a list entry's term ended (the subject exited)."""
+    return "exited" if f.ended_by == "scheduled_exit" else "expired"
+
+
 def _expiry_notice(f: DerivedFact) -> dict[str, Any]:
     # the same shape and id scheme as the engine's notices (graph_credit.engine._notice)
-    return {"id": stable_id(f.fact_id, "expired", f.valid_to, "expiry"), "fact_id": f.fact_id, "cause": str(f.cause),
-            "target": f.target, "consequence": f.consequence, "rule_id": f.rule_id, "change": "expired",
-            "reason": "expiry", "effective": _iso(f.valid_to)}
+    change, reason = _scheduled_change(f), "expiry" if f.ended_by == "expired" else "scheduled_exit"
+    return {"id": stable_id(f.fact_id, change, f.valid_to, reason), "fact_id": f.fact_id, "cause": str(f.cause),
+            "target": f.target, "consequence": f.consequence, "rule_id": f.rule_id, "change": change,
+            "reason": reason, "effective": _iso(f.valid_to)}
 
 
 def notices_due(store: Store, as_of: date, write: bool = True) -> list[dict[str, Any]]:
@@ -695,7 +701,7 @@ def notices_due(store: Store, as_of: date, write: bool = True) -> list[dict[str,
     items = store.query("case_items")
     facts = store.get_facts(sorted({it["fact_id"] for it in items}))
     due = sorted((f for f in facts.values()
-                  if f.valid_to is not None and f.valid_to <= as_of and f.ended_by in (None, "expired")),
+                  if f.valid_to is not None and f.valid_to <= as_of and f.ended_by in SCHEDULED_ENDS),
                  key=lambda f: (f.valid_to, f.fact_id))
     notices = [_expiry_notice(f) for f in due]
     address_notices(store, notices, facts.values())

@@ -42,14 +42,15 @@ def derive(store: Store, cause: Cause, policy: PolicySnapshot | str | None = Non
 
 
 def _end(rule: Rule, life: Lifecycle, natural_end: date | None,
-         exit_on: date | None = None) -> tuple[date | None, str | None]:
-    """The earliest lifting event the rule allows, and its name (the scheduled end of a list entry is its
-    exit as much as an exit event is)."""
+         scheduled_exit: date | None = None) -> tuple[date | None, str | None]:
+    """The earliest lifting event the rule allows, and its name. The scheduled end of a list entry (its
+    ``valid_to``) lifts like an exit event but is named apart: nothing is written the day it comes, so the
+    expiry sweep announces it (graph_credit.model.SCHEDULED_ENDS)."""
     ends: list[tuple[date, str]] = []
     if "expiry" in rule.lifted_by and natural_end is not None:
         ends.append((natural_end, "expired"))
-    if "exit" in rule.lifted_by and exit_on is not None:
-        ends.append((exit_on, "exited"))
+    if "exit" in rule.lifted_by and scheduled_exit is not None:
+        ends.append((scheduled_exit, "scheduled_exit"))
     if "repair" in rule.lifted_by and life.repaired_on is not None:
         ends.append((life.repaired_on, "repaired"))
     if "exit" in rule.lifted_by and life.exited_on is not None:
@@ -135,7 +136,8 @@ def derive_record(
     return sorted(facts.values(), key=lambda f: f.fact_id)
 
 
-_LIFTING_EVENT = {"exited": "exit", "repaired": "repair", "expired": "expiry"}  # fact.ended_by -> lifted_by
+# fact.ended_by -> lifted_by
+_LIFTING_EVENT = {"exited": "exit", "scheduled_exit": "exit", "repaired": "repair", "expired": "expiry"}
 
 
 def punishment_end(record: DishonestyRecord, snap: PolicySnapshot) -> date:
@@ -155,7 +157,6 @@ def derive_list_entry(
     life = lifecycle_of(store, entry, override=snap)
     suspended = life.suspensions() if snap.objection.suspends_measures else ()
     cause = Cause("list", entry.entry_id)
-    exit_on = min((d for d in (entry.valid_to, life.exited_on) if d is not None), default=None)
     facts: dict[str, DerivedFact] = {}
 
     def add(rule_id: str, version: str, consequence: str, start: date, end: date | None, ended_by: str | None,
@@ -183,7 +184,7 @@ def derive_list_entry(
         if not rule.trigger.matches("list_entry", kind, list_name=entry.list, org_type=org_type):
             continue
         basis = tuple(str(b) for b in rule.basis)
-        end, ended_by = _end(rule, life, None, exit_on)
+        end, ended_by = _end(rule, life, None, entry.valid_to)
         if rule.consequence == "red_list_removal":
             # P5: every red entry of the subject still in force once the black entry takes effect; the bar
             # on red listing lasts as long as the black listing.
