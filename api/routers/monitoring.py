@@ -7,13 +7,12 @@ whom is itself confidential. Notices are listed per addressed department.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from graph_credit import monitor, pii, workflow
 from graph_credit.journal import Alert, NoticeView, SubscriptionView
+from graph_credit.monitor.owners import Watcher, alert_of, alerts_of, subscription_of, subscriptions_of
 
 from ..deps import engine, resolve, respond, today
 from ..responses import Alerts, DeliveryRound, Notices, SubscriptionAnswer, Subscriptions, Sweep
@@ -39,33 +38,8 @@ def _purpose(purpose: str | None = Header(None, alias="X-Purpose", description="
 Purpose = Depends(_purpose)
 
 
-def _mine(who: Principal, row: dict[str, Any]) -> bool:
-    if who.role == "admin":
-        return True
-    if who.department:
-        return row.get("department") == who.department
-    return row.get("department") is None and row.get("owner_key") == who.key_id
-
-
-def _scope(who: Principal) -> dict[str, Any]:
-    if who.role == "admin":
-        return {}
-    return {"department": who.department} if who.department else {"owner_key": who.key_id}
-
-
-def _subscription(request: Request, who: Principal, sub_id: str) -> dict[str, Any]:
-    found = engine(request).store.query("subscriptions", {"id": sub_id})
-    if not found or not _mine(who, found[0]):
-        raise HTTPException(404, {"code": "not_found", "field": "subscription_id",
-                                  "message": f"no subscription {sub_id!r}"})
-    return found[0]
-
-
-def _alert(request: Request, who: Principal, alert_id: str) -> dict[str, Any]:
-    found = engine(request).store.query("alerts", {"id": alert_id})
-    if not found or not _mine(who, found[0]):
-        raise HTTPException(404, {"code": "not_found", "field": "alert_id", "message": f"no alert {alert_id!r}"})
-    return found[0]
+def _watcher(who: Principal) -> Watcher:
+    return Watcher(who.key_id, who.department, who.role == "admin")
 
 
 @router.post("/subscriptions", response_model=SubscriptionAnswer, status_code=201)
@@ -103,8 +77,7 @@ def subscriptions_other_methods() -> JSONResponse:
 def get_subscriptions(request: Request, status: str | None = Query(None, pattern="^(active|cancelled)$"),
                       purpose: str | None = Purpose, who: Principal = Depends(require(*WATCHERS))) -> dict:
     """The caller's subscriptions (a department's: all of the department's; admins: everyone's)."""
-    where = _scope(who) | ({"status": status} if status else {})
-    rows = [monitor.subscription_view(r) for r in engine(request).store.query("subscriptions", where) if _mine(who, r)]
+    rows = [monitor.subscription_view(r) for r in subscriptions_of(engine(request).store, _watcher(who), status)]
     # The caller's own watch list, each entry subscribed with its purpose: audited, without asking again.
     return respond(request, who, purpose or OWN_SUBSCRIPTIONS, "subscriptions", {"subscriptions": rows})
 
@@ -113,7 +86,7 @@ def get_subscriptions(request: Request, status: str | None = Query(None, pattern
 def delete_subscription(subscription_id: str, request: Request, purpose: str | None = Purpose,
                         who: Principal = Depends(require(*WATCHERS))) -> dict:
     """Stop watching; alerts not yet delivered are kept as `cancelled`."""
-    _subscription(request, who, subscription_id)
+    subscription_of(engine(request).store, _watcher(who), subscription_id)
     row = monitor.unsubscribe(engine(request).store, subscription_id)
     return respond(request, who, purpose or OWN_SUBSCRIPTIONS, "subscription", monitor.subscription_view(row))
 
@@ -123,26 +96,21 @@ def get_alerts(request: Request, state: str | None = Query(None, pattern=STATES)
                subscription_id: str | None = Query(None, max_length=64), limit: int = Query(200, ge=1, le=5000),
                purpose: str | None = Purpose, who: Principal = Depends(require(*WATCHERS))) -> dict:
     """The caller's alerts, newest first, each with its delivery state, attempts, last error and next attempt."""
-    where = _scope(who)
-    if state:
-        where["delivery_state"] = state
-    if subscription_id:
-        where["subscription_id"] = subscription_id
-    rows = [r for r in engine(request).store.query("alerts", where) if _mine(who, r)]
-    return respond(request, who, purpose, "alerts", {"alerts": rows[::-1][:limit]})
+    rows = alerts_of(engine(request).store, _watcher(who), state, subscription_id, limit)
+    return respond(request, who, purpose, "alerts", {"alerts": rows})
 
 
 @router.get("/alerts/{alert_id}", response_model=Alert)
 def get_alert(alert_id: str, request: Request, purpose: str | None = Purpose,
               who: Principal = Depends(require(*WATCHERS))) -> dict:
-    return respond(request, who, purpose, "alert", _alert(request, who, alert_id))
+    return respond(request, who, purpose, "alert", alert_of(engine(request).store, _watcher(who), alert_id))
 
 
 @router.post("/alerts/{alert_id}/retry", response_model=Alert)
 def retry_alert(alert_id: str, request: Request, purpose: str | None = Purpose,
                 who: Principal = Depends(require(*WATCHERS))) -> dict:
     """Queue a failed or cancelled alert for delivery again (fresh attempt budget, history kept)."""
-    _alert(request, who, alert_id)
+    alert_of(engine(request).store, _watcher(who), alert_id)
     row = monitor.retry_alert(engine(request).store, alert_id)
     return respond(request, who, purpose, "alert", row)
 
