@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..ids import RIC_CHECKS, RIC_WEIGHTS, USCC_ALPHABET, USCC_WEIGHTS
-from ..io.importer import COLUMNS, KINDS, NUMERIC
+from ..io.format import COLUMNS, KINDS, NUMERIC
 
 __all__ = ["COLUMNS", "KINDS", "SyntheticData", "generate", "generate_chunks", "write_synthetic"]
 
