@@ -42,7 +42,7 @@ from .rules.lifecycle import LifecycleError, validate_event
 from .store.base import ImportsInBatches, NotFound, Store, WriteCounts, atomic
 
 if TYPE_CHECKING:
-    from .io.importer import ImportReport, Touched
+    from .io.format import ImportReport, Touched
 
 __all__ = ["Engine", "RefreshResult"]
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..cases import case_statistics
-from ..io.importer import _frame, to_frames, to_networkx
+from ..io.export import _frame, to_frames, to_networkx
 from ..policy.loader import available_jurisdictions, load_policy
 from ..rules.derive import subject_kind
 from ..rules.governing import lifecycle_of, policy_for
