@@ -56,11 +56,13 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from neo4j import READ_ACCESS, Driver, GraphDatabase, ManagedTransaction, RoutingControl, Session, Transaction
 
+from ...fields import EVENTS, FACTS, HONOURS, LIST_ENTRIES, ORGANISATIONS, PERSONS, RECORDS, ROLES, Kind
 from ...ids import is_person_key
 from ...model import (
     Cause,
@@ -71,7 +73,6 @@ from ...model import (
     Organisation,
     Person,
     RecordEvent,
-    Responsible,
     Role,
     RoleEdge,
 )
@@ -97,292 +98,42 @@ _T = TypeVar("_T")
 Row = dict[str, Any]
 
 
-# -- conversions between the model and node / relationship properties ---------------------------
+# -- the node kinds: fields from graph_credit.fields, statements by name ----------------------------
+@dataclass(frozen=True)
+class _Nodes(Generic[_T]):
+    """How one kind is kept as nodes: its fields (``graph_credit.fields``), the statements that read it by key,
+    merge it and read it all, and the lock a write takes on its keys (tests/test_cypher_files.py checks each
+    statement's parameters)."""
+
+    kind: Kind[_T]
+    by_key: str
+    keys: str  # the by-key statement's parameter
+    merge: str  # takes $rows
+    all: str | None  # none for events: they are read by cause
+    lock: str | None = None
 
 
-def _iso(value: date | None) -> str | None:
-    return value.isoformat() if value else None
+_ORGANISATIONS = _Nodes(ORGANISATIONS, "organisations_by_code", "codes", "organisations_merge", "organisations_all")
+_PERSONS = _Nodes(PERSONS, "persons_by_key", "keys", "persons_merge", "persons_all")
+_RECORDS = _Nodes(RECORDS, "records_by_id", "ids", "records_merge", "records_all", "record")
+_EVENTS = _Nodes(EVENTS, "events_by_id", "ids", "events_merge", None)
+_HONOURS = _Nodes(HONOURS, "honours_by_id", "ids", "honours_merge", "honours_all")
+_LIST_ENTRIES = _Nodes(LIST_ENTRIES, "list_entries_by_id", "ids", "list_entries_merge", "list_entries_all", "list")
+NODE_TABLES = (_ORGANISATIONS, _PERSONS, _RECORDS, _EVENTS, _HONOURS, _LIST_ENTRIES)
+# A role is a relationship: its ends and type are the edge, the other fields its properties.
+ROLE_ENDS = ("holder", "role", "org")
+ROLE_PROPS = tuple(c for c in ROLES.columns if c not in ROLE_ENDS)
 
 
-def _d(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
-
-
-def _float(value: float | None) -> float | None:
-    return None if value is None else float(value)
-
-
-ORG_COLUMNS = ("code", "name", "org_type", "region", "industry", "registered_on", "deregistered_on")
-PERSON_COLUMNS = ("key", "masked_id", "name", "region")
-ROLE_COLUMNS = ("edge_id", "valid_from", "valid_to", "ratio", "subscribed_capital", "title")
-RECORD_COLUMNS = (
-    "record_id",
-    "subject",
-    "category",
-    "severity",
-    "decision_date",
-    "act_date",
-    "document_no",
-    "department",
-    "basis",
-    "period_end",
-    "responsible",
-    "jurisdiction",
-)
-EVENT_COLUMNS = ("event_id", "cause_id", "kind", "on_date", "by", "detail")
-HONOUR_COLUMNS = ("honour_id", "holder", "title", "awarding_body", "awarded_on")
-LIST_COLUMNS = (
-    "entry_id",
-    "subject",
-    "list",
-    "name",
-    "determining_unit",
-    "basis",
-    "valid_from",
-    "valid_to",
-    "publicity_from",
-    "publicity_to",
-    "status",
-)
-FACT_COLUMNS = (
-    "fact_id",
-    "cause",
-    "rule_id",
-    "rule_version",
-    "consequence",
-    "target",
-    "target_role",
-    "valid_from",
-    "valid_to",
-    "basis",
-    "edge_id",
-    "edge_from",
-    "edge_to",
-    "object_id",
-    "ended_by",
-    "suspended",
-    "jurisdiction",
-)
-"""The properties each kind is stored with (tests/test_cypher_files.py checks them against the schema)."""
-
-
-def _org_props(o: Organisation) -> Row:
-    return {
-        "code": o.code,
-        "name": o.name,
-        "org_type": o.org_type,
-        "region": o.region,
-        "industry": o.industry,
-        "registered_on": _iso(o.registered_on),
-        "deregistered_on": _iso(o.deregistered_on),
-    }
-
-
-def _org(p: Row) -> Organisation:
-    return Organisation(
-        p["code"],
-        p["name"],
-        p["org_type"],
-        p["region"],
-        p["industry"],
-        _d(p.get("registered_on")),
-        _d(p.get("deregistered_on")),
-    )
-
-
-def _person_props(x: Person) -> Row:
-    return {"key": x.key, "masked_id": x.masked_id, "name": x.name, "region": x.region}
-
-
-def _person(p: Row) -> Person:
-    # A database loaded from export_neo4j_admin holds no names or regions of persons.
-    return Person(p["key"], p["masked_id"], p.get("name") or "", p.get("region") or "")
-
-
-def _role_flat(e: RoleEdge) -> Row:
-    return {
-        "edge_id": e.edge_id,
-        "holder": e.holder,
-        "role": Role(e.role).value,
-        "org": e.org,
-        "valid_from": _iso(e.valid_from),
-        "valid_to": _iso(e.valid_to),
-        "ratio": _float(e.ratio),
-        "subscribed_capital": _float(e.subscribed_capital),
-        "title": e.title,
-    }
-
-
-def _role_flat_from(rec: Row) -> Row:
+def _role_row(rec: Row) -> Row:
     """A role as stored: ``holder``, ``role``, ``org`` and the relationship's ``props``."""
     props = rec["props"]
-    return {"holder": rec["holder"], "role": rec["role"], "org": rec["org"]} | {
-        c: props.get(c) for c in ROLE_COLUMNS
-    }
+    return {"holder": rec["holder"], "role": rec["role"], "org": rec["org"]} | {c: props.get(c) for c in ROLE_PROPS}
 
 
-def _role(flat: Row) -> RoleEdge:
-    return RoleEdge(
-        holder=flat["holder"],
-        role=Role(flat["role"]),
-        org=flat["org"],
-        valid_from=date.fromisoformat(flat["valid_from"]),
-        valid_to=_d(flat["valid_to"]),
-        ratio=flat["ratio"],
-        subscribed_capital=flat["subscribed_capital"],
-        title=flat["title"],
-        edge_id=flat["edge_id"],
-    )
+def _role(rec: Row) -> RoleEdge:
+    return ROLES.from_row(_role_row(rec))
 
-
-def _record_props(x: DishonestyRecord) -> Row:
-    return {
-        "record_id": x.record_id,
-        "subject": x.subject,
-        "category": x.category,
-        "severity": x.severity,
-        "decision_date": _iso(x.decision_date),
-        "act_date": _iso(x.act_date),
-        "document_no": x.document_no,
-        "department": x.department,
-        "basis": x.basis,
-        "period_end": _iso(x.period_end),
-        "responsible": json.dumps([[r.person, r.role.value if r.role else None] for r in x.responsible]),
-        "jurisdiction": x.jurisdiction,
-    }
-
-
-def _record(p: Row) -> DishonestyRecord:
-    return DishonestyRecord(
-        record_id=p["record_id"],
-        subject=p["subject"],
-        category=p["category"],
-        severity=p["severity"],
-        decision_date=date.fromisoformat(p["decision_date"]),
-        act_date=_d(p.get("act_date")),
-        document_no=p["document_no"],
-        department=p["department"],
-        basis=p["basis"],
-        period_end=_d(p.get("period_end")),
-        responsible=tuple(
-            Responsible(q, Role(role) if role else None) for q, role in json.loads(p["responsible"])
-        ),
-        jurisdiction=p["jurisdiction"],
-    )
-
-
-def _event_props(e: RecordEvent) -> Row:
-    return {
-        "event_id": e.event_id,
-        "cause_id": e.cause_id,
-        "kind": e.kind,
-        "on_date": _iso(e.on),
-        "by": e.by,
-        "detail": e.detail,
-    }
-
-
-def _event(p: Row) -> RecordEvent:
-    return RecordEvent(
-        cause_id=p["cause_id"],
-        kind=p["kind"],
-        on=date.fromisoformat(p["on_date"]),
-        by=p["by"],
-        detail=p["detail"],
-        event_id=p["event_id"],
-    )
-
-
-def _honour_props(h: Honour) -> Row:
-    return {
-        "honour_id": h.honour_id,
-        "holder": h.holder,
-        "title": h.title,
-        "awarding_body": h.awarding_body,
-        "awarded_on": _iso(h.awarded_on),
-    }
-
-
-def _honour(p: Row) -> Honour:
-    return Honour(
-        p["honour_id"], p["holder"], p["title"], p["awarding_body"], date.fromisoformat(p["awarded_on"])
-    )
-
-
-def _list_props(e: ListEntry) -> Row:
-    return {
-        "entry_id": e.entry_id,
-        "subject": e.subject,
-        "list": e.list,
-        "name": e.name,
-        "determining_unit": e.determining_unit,
-        "basis": e.basis,
-        "valid_from": _iso(e.valid_from),
-        "valid_to": _iso(e.valid_to),
-        "publicity_from": _iso(e.publicity_from),
-        "publicity_to": _iso(e.publicity_to),
-        "status": e.status,
-    }
-
-
-def _list_entry(p: Row) -> ListEntry:
-    return ListEntry(
-        p["entry_id"],
-        p["subject"],
-        p["list"],
-        p["name"],
-        p["determining_unit"],
-        p["basis"],
-        date.fromisoformat(p["valid_from"]),
-        _d(p.get("valid_to")),
-        _d(p.get("publicity_from")),
-        _d(p.get("publicity_to")),
-        p["status"],
-    )
-
-
-def _fact_props(f: DerivedFact) -> Row:
-    return {
-        "fact_id": f.fact_id,
-        "cause": str(f.cause),
-        "rule_id": f.rule_id,
-        "rule_version": f.rule_version,
-        "consequence": f.consequence,
-        "target": f.target,
-        "target_role": f.target_role,
-        "valid_from": _iso(f.valid_from),
-        "valid_to": _iso(f.valid_to),
-        "basis": json.dumps(list(f.basis), ensure_ascii=False),
-        "edge_id": f.edge_id,
-        "edge_from": _iso(f.edge_from),
-        "edge_to": _iso(f.edge_to),
-        "object_id": f.object_id,
-        "ended_by": f.ended_by,
-        "suspended": json.dumps([[_iso(a), _iso(b)] for a, b in f.suspended]),
-        "jurisdiction": f.jurisdiction,
-    }
-
-
-def _fact(p: Row) -> DerivedFact:
-    return DerivedFact(
-        cause=Cause.parse(p["cause"]),
-        rule_id=p["rule_id"],
-        rule_version=p["rule_version"],
-        consequence=p["consequence"],
-        target=p["target"],
-        target_role=p["target_role"],
-        valid_from=date.fromisoformat(p["valid_from"]),
-        valid_to=_d(p.get("valid_to")),
-        basis=tuple(json.loads(p["basis"])),
-        edge_id=p.get("edge_id"),
-        edge_from=_d(p.get("edge_from")),
-        edge_to=_d(p.get("edge_to")),
-        object_id=p.get("object_id"),
-        ended_by=p.get("ended_by"),
-        suspended=tuple((date.fromisoformat(a), _d(b)) for a, b in json.loads(p["suspended"])),
-        jurisdiction=p["jurisdiction"],
-        fact_id=p["fact_id"],
-    )
 
 
 # -- small helpers ---------------------------------------------------------------------------------
@@ -687,7 +438,7 @@ class Neo4jStore:
     def _upsert(
         self,
         rows: dict[str, Row],
-        columns: Sequence[str],
+        kind: Kind[Any],
         fetch: Callable[[_Runner, list[str]], list[Row]],
         write: Callable[[_Runner, list[Row]], object],
         locks: Callable[[_Runner], None] | None = None,
@@ -697,7 +448,7 @@ class Neo4jStore:
         locks the write must hold (see ``_lock``) before anything is read."""
         if not rows:
             return WriteCounts()
-        key = columns[0]
+        key, columns = kind.key, kind.columns
 
         def work(run: _Runner) -> WriteCounts:
             if locks is not None:
@@ -729,36 +480,55 @@ class Neo4jStore:
             out.extend(rec["p"] for rec in read(chunk))
         return out
 
+    # -- the node kinds, one way each ---------------------------------------------------------------
+    def _put(self, nodes: _Nodes[_T], rows: Sequence[_T], locks: Callable[[_Runner, list[Row]], None] | None = None,
+             ) -> WriteCounts:
+        kind = nodes.kind
+        keyed = _keyed(rows, kind.to_row, kind.key)
+
+        def lock(run: _Runner) -> None:
+            if nodes.lock is not None:
+                self._lock(run, nodes.lock, keyed)
+            if locks is not None:
+                locks(run, list(keyed.values()))
+
+        return self._upsert(
+            keyed,
+            kind,
+            lambda run, keys: run.run(nodes.by_key, **{nodes.keys: keys}),
+            lambda run, chunk: run.run(nodes.merge, rows=chunk),
+            lock,
+        )
+
+    def _get(self, nodes: _Nodes[_T], keys: Sequence[str]) -> dict[str, _T]:
+        if nodes.lock is not None:
+            self._lock(None, nodes.lock, keys)  # does it exist, who owns it
+        kind = nodes.kind
+        found = self._props_by(keys, lambda chunk: self._read(nodes.by_key, **{nodes.keys: chunk}))
+        return {row[kind.key]: kind.from_row(row) for row in found}
+
+    def _iter(self, nodes: _Nodes[_T]) -> Iterator[_T]:
+        assert nodes.all is not None
+        return (nodes.kind.from_row(rec["p"]) for rec in self._stream(nodes.all))
+
     # -- subjects ----------------------------------------------------------------------------------
     def put_organisations(self, rows: Sequence[Organisation]) -> WriteCounts:
-        return self._upsert(
-            _keyed(rows, _org_props, "code"),
-            ORG_COLUMNS,
-            lambda run, keys: run.run("organisations_by_code", codes=keys),
-            lambda run, chunk: run.run("organisations_merge", rows=chunk),
-        )
+        return self._put(_ORGANISATIONS, rows)
 
     def put_persons(self, rows: Sequence[Person]) -> WriteCounts:
-        return self._upsert(
-            _keyed(rows, _person_props, "key"),
-            PERSON_COLUMNS,
-            lambda run, keys: run.run("persons_by_key", keys=keys),
-            lambda run, chunk: run.run("persons_merge", rows=chunk),
-        )
+        return self._put(_PERSONS, rows)
 
     def get_organisations(self, codes: Sequence[str]) -> dict[str, Organisation]:
-        found = self._props_by(codes, lambda chunk: self._read("organisations_by_code", codes=chunk))
-        return {o.code: o for o in map(_org, found)}
+        return self._get(_ORGANISATIONS, codes)
 
     def get_persons(self, keys: Sequence[str]) -> dict[str, Person]:
-        found = self._props_by(keys, lambda chunk: self._read("persons_by_key", keys=chunk))
-        return {p.key: p for p in map(_person, found)}
+        return self._get(_PERSONS, keys)
 
     def iter_organisations(self) -> Iterator[Organisation]:
-        return (_org(rec["p"]) for rec in self._stream("organisations_all"))
+        return self._iter(_ORGANISATIONS)
 
     def iter_persons(self) -> Iterator[Person]:
-        return (_person(rec["p"]) for rec in self._stream("persons_all"))
+        return self._iter(_PERSONS)
 
     def search_subjects(
         self, text: str = "", region: str = "", industry: str = "", kind: SubjectKind | None = None,
@@ -767,11 +537,11 @@ class Neo4jStore:
         rows = self._read("subjects_search", text=text.lower(), region=region, industry=industry or None,
                           organisations=kind != "person", persons=kind != "organisation" and not industry,
                           wanted=offset + limit, offset=offset, limit=limit)
-        return [_person(r["p"]) if r["person"] else _org(r["p"]) for r in rows]
+        return [PERSONS.from_row(r["p"]) if r["person"] else ORGANISATIONS.from_row(r["p"]) for r in rows]
 
     # -- role edges ----------------------------------------------------------------------------------
     def put_roles(self, rows: Sequence[RoleEdge]) -> WriteCounts:
-        items = _keyed(rows, _role_flat, "edge_id")
+        items = _keyed(rows, ROLES.to_row, ROLES.key)
         if not items:
             return WriteCounts()
 
@@ -781,7 +551,7 @@ class Neo4jStore:
             existing: dict[str, Row] = {}
             for keys in _chunks(list(items)):
                 for rec in run.run("roles_by_edge_id", edge_ids=keys):
-                    old = _role_flat_from(rec)
+                    old = _role_row(rec)
                     existing[old["edge_id"]] = old
             counts, changed = _diff(items, existing)
             # A relationship's type and ends cannot change: a changed edge is deleted and created anew.
@@ -796,7 +566,7 @@ class Neo4jStore:
                         {
                             "holder": row["holder"],
                             "org": row["org"],
-                            "props": {c: row[c] for c in ROLE_COLUMNS},
+                            "props": {c: row[c] for c in ROLE_PROPS},
                         }
                     )
                 run.run(
@@ -836,7 +606,7 @@ class Neo4jStore:
         out: dict[str, RoleEdge] = {}
         for chunk in _chunks(_unique(edge_ids)):
             for rec in self._read("roles_by_edge_id", edge_ids=chunk):
-                edge = _role(_role_flat_from(rec))
+                edge = _role(rec)
                 out[edge.edge_id] = edge
         return out
 
@@ -845,7 +615,7 @@ class Neo4jStore:
     ) -> list[RoleEdge]:
         if direction not in ("in", "out", "both"):
             raise KeyError(direction)
-        when = _iso(as_of) if as_of is not None else None
+        when = as_of.isoformat() if as_of is not None else None
         if direction == "in":  # an organisation's edges read in a transaction: check_roles decides on them
             self._lock(None, "subject", nodes)
         records: list[Row] = []
@@ -856,7 +626,7 @@ class Neo4jStore:
                 records.extend(self._read("roles_out_of", nodes=chunk, as_of=when))
         edges = {}
         for rec in records:
-            edge = _role(_role_flat_from(rec))
+            edge = _role(rec)
             edges[edge.edge_id] = edge
         return sorted(edges.values(), key=lambda e: (e.org, e.role, e.valid_from, e.holder, e.edge_id))
 
@@ -872,89 +642,53 @@ class Neo4jStore:
             self._stream("roles_all_shareholder"),
             self._stream("roles_all_practitioner"),
         )
-        return (_role(_role_flat_from(rec)) for rec in heapq.merge(*streams, key=lambda rec: rec["props"]["edge_id"]))
+        return (_role(rec) for rec in heapq.merge(*streams, key=lambda rec: rec["props"]["edge_id"]))
 
     # -- records, events, honours, list entries --------------------------------------------------------
     def put_records(self, rows: Sequence[DishonestyRecord]) -> WriteCounts:
-        keyed = _keyed(rows, _record_props, "record_id")
-        keys = list(keyed)
-        return self._upsert(
-            keyed,
-            RECORD_COLUMNS,
-            lambda run, keys: run.run("records_by_id", ids=keys),
-            lambda run, chunk: run.run("records_merge", rows=chunk),
-            lambda run: self._lock(run, "record", keys),
-        )
+        return self._put(_RECORDS, rows)
 
     def get_records(self, ids: Sequence[str]) -> dict[str, DishonestyRecord]:
-        self._lock(None, "record", ids)  # does it exist, which department owns it
-        found = self._props_by(ids, lambda chunk: self._read("records_by_id", ids=chunk))
-        return {r.record_id: r for r in map(_record, found)}
+        return self._get(_RECORDS, ids)
 
     def records_of(self, subjects: Sequence[str]) -> list[DishonestyRecord]:
         found = self._props_by(subjects, lambda chunk: self._read("records_of_subjects", subjects=chunk))
-        return sorted(map(_record, found), key=lambda r: (r.decision_date, r.record_id))
+        return sorted(map(RECORDS.from_row, found), key=lambda r: (r.decision_date, r.record_id))
 
     def iter_records(self) -> Iterator[DishonestyRecord]:
-        return (_record(rec["p"]) for rec in self._stream("records_all"))
+        return self._iter(_RECORDS)
 
     def put_events(self, rows: Sequence[RecordEvent]) -> WriteCounts:
-        causes = [e.cause_id for e in rows]
-        return self._upsert(
-            _keyed(rows, _event_props, "event_id"),
-            EVENT_COLUMNS,
-            lambda run, keys: run.run("events_by_id", ids=keys),
-            lambda run, chunk: run.run("events_merge", rows=chunk),
-            lambda run: self._lock(run, "cause", causes),
-        )
+        return self._put(_EVENTS, rows, lambda run, new: self._lock(run, "cause", [row["cause_id"] for row in new]))
 
     def events_of(self, cause_ids: Sequence[str]) -> list[RecordEvent]:
         self._lock(None, "cause", cause_ids)  # the lifecycle a new event is validated against
         found = self._props_by(cause_ids, lambda chunk: self._read("events_of_causes", cause_ids=chunk))
-        return sorted(map(_event, found), key=lambda e: (e.on, e.event_id))
+        return sorted(map(EVENTS.from_row, found), key=lambda e: (e.on, e.event_id))
 
     def put_honours(self, rows: Sequence[Honour]) -> WriteCounts:
-        return self._upsert(
-            _keyed(rows, _honour_props, "honour_id"),
-            HONOUR_COLUMNS,
-            lambda run, keys: run.run("honours_by_id", ids=keys),
-            lambda run, chunk: run.run("honours_merge", rows=chunk),
-        )
+        return self._put(_HONOURS, rows)
 
     def honours_of(self, holders: Sequence[str]) -> list[Honour]:
         found = self._props_by(holders, lambda chunk: self._read("honours_of_holders", holders=chunk))
-        return sorted(map(_honour, found), key=lambda h: (h.awarded_on, h.honour_id))
+        return sorted(map(HONOURS.from_row, found), key=lambda h: (h.awarded_on, h.honour_id))
 
     def iter_honours(self) -> Iterator[Honour]:
-        return (_honour(rec["p"]) for rec in self._stream("honours_all"))
+        return self._iter(_HONOURS)
 
     def put_list_entries(self, rows: Sequence[ListEntry]) -> WriteCounts:
-        keyed = _keyed(rows, _list_props, "entry_id")
-
-        def locks(run: _Runner) -> None:
-            self._lock(run, "list", keyed)
-            # the red / black cross-check (P5) reads the subject's facts: serialise on the subject
-            self._lock(run, "subject", (row["subject"] for row in keyed.values()))
-
-        return self._upsert(
-            keyed,
-            LIST_COLUMNS,
-            lambda run, keys: run.run("list_entries_by_id", ids=keys),
-            lambda run, chunk: run.run("list_entries_merge", rows=chunk),
-            locks,
-        )
+        # the red / black cross-check (P5) reads the subject's facts: serialise on the subject
+        return self._put(_LIST_ENTRIES, rows, lambda run, new: self._lock(run, "subject", (r["subject"] for r in new)))
 
     def get_list_entries(self, ids: Sequence[str]) -> dict[str, ListEntry]:
-        self._lock(None, "list", ids)
-        found = self._props_by(ids, lambda chunk: self._read("list_entries_by_id", ids=chunk))
-        return {e.entry_id: e for e in map(_list_entry, found)}
+        return self._get(_LIST_ENTRIES, ids)
 
     def list_entries_of(self, subjects: Sequence[str]) -> list[ListEntry]:
         found = self._props_by(subjects, lambda chunk: self._read("list_entries_of_subjects", subjects=chunk))
-        return sorted(map(_list_entry, found), key=lambda e: (e.valid_from, e.entry_id))
+        return sorted(map(LIST_ENTRIES.from_row, found), key=lambda e: (e.valid_from, e.entry_id))
 
     def iter_list_entries(self) -> Iterator[ListEntry]:
-        return (_list_entry(rec["p"]) for rec in self._stream("list_entries_all"))
+        return self._iter(_LIST_ENTRIES)
 
     # -- derived facts -----------------------------------------------------------------------------------
     def replace_facts(
@@ -964,14 +698,14 @@ class Neo4jStore:
             # Two replacements of one cause must not both read the old set: the second would keep
             # facts the first removed, or delete what it added.
             self._lock(run, "cause", [str(cause)])
-            stored = [_fact(rec["p"]) for rec in run.run("facts_of_causes", causes=[str(cause)])]
+            stored = [FACTS.from_row(rec["p"]) for rec in run.run("facts_of_causes", causes=[str(cause)])]
             old = {f.fact_id: f for f in sorted(stored, key=lambda f: f.fact_id)}
             new = {f.fact_id: f for f in facts}
             removed = [f for k, f in old.items() if k not in new]
             added = [f for k, f in new.items() if old.get(k) != f]
             for chunk in _chunks([f.fact_id for f in removed]):
                 run.run("facts_delete", fact_ids=chunk)
-            for rows in _chunks([_fact_props(f) for f in added]):
+            for rows in _chunks([FACTS.to_row(f) for f in added]):
                 run.run("facts_merge", rows=rows)
             return added, removed
 
@@ -979,21 +713,21 @@ class Neo4jStore:
 
     def get_facts(self, fact_ids: Sequence[str]) -> dict[str, DerivedFact]:
         found = self._props_by(fact_ids, lambda chunk: self._read("facts_by_id", fact_ids=chunk))
-        return {f.fact_id: f for f in map(_fact, found)}
+        return {f.fact_id: f for f in map(FACTS.from_row, found)}
 
     def facts_of(self, targets: Sequence[str]) -> list[DerivedFact]:
         self._lock(None, "subject", targets)  # e.g. the P5 check before a red list entry
         found = self._props_by(targets, lambda chunk: self._read("facts_of_targets", targets=chunk))
-        return sorted(map(_fact, found), key=lambda f: (f.valid_from, f.fact_id))
+        return sorted(map(FACTS.from_row, found), key=lambda f: (f.valid_from, f.fact_id))
 
     def facts_by_cause(self, causes: Sequence[Cause]) -> list[DerivedFact]:
         keys = [str(c) for c in causes]
         self._lock(None, "cause", keys)
         found = self._props_by(keys, lambda chunk: self._read("facts_of_causes", causes=chunk))
-        return sorted(map(_fact, found), key=lambda f: (f.valid_from, f.fact_id))
+        return sorted(map(FACTS.from_row, found), key=lambda f: (f.valid_from, f.fact_id))
 
     def iter_facts(self) -> Iterator[DerivedFact]:
-        return (_fact(rec["p"]) for rec in self._stream("facts_all"))
+        return (FACTS.from_row(rec["p"]) for rec in self._stream("facts_all"))
 
     def causes_touching(self, targets: Sequence[str]) -> list[Cause]:
         out: set[str] = set()
@@ -1086,7 +820,7 @@ class Neo4jStore:
         rows = self._read(
             "check_reads",
             subjects=keys,
-            as_of=_iso(as_of),
+            as_of=as_of.isoformat(),
             depth=depth,
             cap=max_fanout,
             lead_role=Role.LEGAL_REPRESENTATIVE.value,
@@ -1119,15 +853,15 @@ class CheckReads:
             subject = row["subject"]
             if row["node"] is not None:
                 if row["organisation"]:
-                    self._orgs[subject] = _org(row["node"])
+                    self._orgs[subject] = ORGANISATIONS.from_row(row["node"])
                 else:
-                    self._persons[subject] = _person(row["node"])
-            facts = [_fact(p) for p in row["facts"]]
-            records = [_record(p) for p in row["records"]]
+                    self._persons[subject] = PERSONS.from_row(row["node"])
+            facts = [FACTS.from_row(p) for p in row["facts"]]
+            records = [RECORDS.from_row(p) for p in row["records"]]
             self._records[subject] = records
             self._by_id.update((r.record_id, r) for r in records)
-            self._by_id.update((r.record_id, r) for r in map(_record, row.get("cause_records") or ()))
-            for e in map(_event, row["events"]):
+            self._by_id.update((r.record_id, r) for r in map(RECORDS.from_row, row.get("cause_records") or ()))
+            for e in map(EVENTS.from_row, row["events"]):
                 self._events.setdefault(e.cause_id, []).append(e)
             for r in records:
                 self._events.setdefault(r.record_id, [])
@@ -1198,7 +932,7 @@ def _replay(origin: str, row: Row, depth: int, cap: int) -> Traversal:
             truncated[node] = total - cap
         reached = []
         for rec in listed:
-            e = _role(_role_flat_from(rec))
+            e = _role(rec)
             edges[e.edge_id] = e
             other = e.org if e.holder == node else e.holder
             if other not in distance:
