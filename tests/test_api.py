@@ -273,3 +273,16 @@ def test_an_active_fact_names_its_scheduled_end_not_an_end(api) -> None:  # type
     assert all(f["ended_by"] == "expired" and f["ends_by"] is None for f in later if f["fact_id"] in ids)
     explained = client.get(f"/v1/facts/{expiring[0]['fact_id']}/explain", headers=FINANCE).json()["fact"]
     assert explained["ended_by"] is None and explained["ends_by"] == "expired"
+
+
+def test_an_unregistered_subject_is_unknown_in_checks_and_batch_counts(api) -> None:  # type: ignore[no-untyped-def]
+    """Stumble 1 (issue 15): the API answered "allow" (with a warning) for a subject nobody registered."""
+    from tests.helpers import make_uscc
+
+    client, w = api
+    r = client.post("/v1/checks", json={"subject": make_uscc(999), "matter": "licensing", "purpose": "审批"},
+                    headers=MARKET)
+    assert r.status_code == 200 and r.json()["decision"] == "unknown", r.text
+    r = client.post("/v1/checks/batch", json={"subjects": [make_uscc(999), w["org_a"]], "matter": "licensing",
+                                              "purpose": "审批"}, headers=MARKET)
+    assert r.status_code == 200 and r.json()["decisions"]["unknown"] == 1, r.text

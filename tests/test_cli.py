@@ -62,7 +62,7 @@ def test_check_refuses_a_missing_store_instead_of_allowing_a_black_listed_compan
     one_line_error(runner.invoke(app, ["check", world["org_a"], "government_procurement"]), DEFAULT_STORE)
     assert not (elsewhere / DEFAULT_STORE).exists()
     for command in (["recompute"], ["notices"], ["deliver"], ["render", world["org_a"], "--out", "x.png"],
-                    ["export-neo4j", "out"]):
+                    ["export-neo4j", "out"], ["serve"]):
         one_line_error(runner.invoke(app, [*command, "--store", typo]), "no store at")
 
 
