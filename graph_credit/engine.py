@@ -36,7 +36,7 @@ from .monitor import alerts as monitor
 from .policy.loader import load_policy
 from .policy.schema import NoticePolicy
 from .policy.snapshot import PolicySnapshot
-from .rules.derive import derive, punishment_end, subject_kind
+from .rules.derive import derive, punishment_end
 from .rules.governing import lifecycle_of, policy_for
 from .rules.lifecycle import LifecycleError, validate_event
 from .store.base import ImportsInBatches, NotFound, Store, WriteCounts, atomic
@@ -415,31 +415,6 @@ class Engine:
             out.append((f, status))
         return out
 
-    def explain(self, fact_id: str) -> dict:
-        """The provenance chain of one fact: cause (record or list entry), edge, rule, basis, lifecycle."""
-        for f in self.store.get_facts([fact_id]).values():
-            chain: dict = {"fact": fact_dict(f, self.clock())}
-            if f.cause.kind == "record":
-                rec = self.store.get_records([f.cause.id]).get(f.cause.id)
-                chain["record"] = record_dict(rec) if rec else None
-            else:
-                entry = self.store.get_list_entries([f.cause.id]).get(f.cause.id)
-                chain["list_entry"] = entry and _plain(entry)
-            if f.edge_id:
-                edge = self.store.get_roles([f.edge_id]).get(f.edge_id)
-                chain["edge"] = _plain(edge) if edge else {"edge_id": f.edge_id, "deleted": True}
-            snap = load_policy(f.jurisdiction)
-            try:
-                rule = snap.at(f.valid_from).rule(f.rule_id)
-                chain["rule"] = {"id": rule.id, "version": rule.version, "title": rule.title,
-                                 "basis": [b.model_dump() if hasattr(b, "model_dump") else _plain(b)
-                                           for b in rule.basis]}
-            except KeyError:
-                chain["rule"] = {"id": f.rule_id, "version": f.rule_version, "basis": list(f.basis)}
-            chain["events"] = [_plain(e) for e in self.store.events_of([f.cause.id])]
-            return chain
-        raise NotFound(f"no derived fact {fact_id!r}", field="fact_id")
-
     def objections(self, as_of: date) -> list[dict]:
         """Objections with their verification deadline and whether they are pending or overdue."""
         out = []
@@ -534,29 +509,6 @@ def check_roles(store: Store, edges: Sequence[RoleEdge]) -> None:
                 raise DomainError(f"shareholding ratios of {org} would sum to {total:.6g} on {day}", field="ratio")
 
 
-def _plain(obj: object) -> dict:
-    from dataclasses import asdict, is_dataclass
-
-    if is_dataclass(obj) and not isinstance(obj, type):
-        return {k: (v.value if hasattr(v, "value") else v) for k, v in asdict(obj).items()}
-    raise TypeError(type(obj))
-
-
-def fact_dict(f: DerivedFact, on: date) -> dict:
-    """A fact as answers show it on ``on``: its status then, and how it ended or is scheduled to end."""
-    d = _plain(f) | f.ends_on(on)
-    d["cause"] = str(f.cause)
-    d["target_kind"] = subject_kind(f.target)
-    d["status"] = f.status_on(on)
-    return d
-
-
-def record_dict(r: DishonestyRecord) -> dict:
-    d = _plain(r)
-    d["responsible"] = [{"person": x.person, "role": x.role.value if x.role else None} for x in r.responsible]
-    return d
-
-
 def _notice(f: DerivedFact, change: str, reason: str) -> dict:
     return {
         "id": stable_id(f.fact_id, change, f.valid_to, reason),
@@ -566,4 +518,4 @@ def _notice(f: DerivedFact, change: str, reason: str) -> dict:
     }
 
 
-__all__ += ["BlackListConflict", "LifecycleError", "check_roles", "fact_dict", "record_dict"]
+__all__ += ["BlackListConflict", "LifecycleError", "check_roles"]

@@ -15,7 +15,7 @@ from graph_credit.model import Cause, DishonestyRecord, ListEntry, RecordEvent, 
 from graph_credit.rules import LifecycleError
 from graph_credit.rules.governing import lifecycle_of, policy_for
 from graph_credit.store import Store
-from graph_credit.views import profile
+from graph_credit.views import explain, profile
 from tests.scenario import D, World, build, consequences, r1
 
 ON = D("2021-01-01")  # during R1's punishment period
@@ -276,7 +276,7 @@ def test_corrected_registration_data_rederives(world: World) -> None:
 
 def test_explain_returns_the_whole_chain(world: World) -> None:
     fact = next(f for f in world.store.facts_of([world["p_lr_old"]]) if f.rule_id == "P1")
-    chain = world.engine.explain(fact.fact_id)
+    chain = explain(world.store, fact.fact_id, ON)
     assert chain["record"]["record_id"] == "R1"
     assert chain["edge"]["role"] == "LEGAL_REPRESENTATIVE"
     assert chain["edge"]["valid_to"] == D("2020-06-01")

@@ -117,9 +117,10 @@ def _date_series(values: list[date | None]) -> pd.Series:
     return pd.Series(arr.astype("datetime64[s]"))
 
 
-def _frame(
+def dated_frame(
     rows: list[tuple[Any, ...]], columns: Sequence[str], date_cols: Iterable[str] = ()
 ) -> pd.DataFrame:
+    """A frame of ``rows`` with ``date_cols`` as ``datetime64[s]`` (any ISO date, unlike nanoseconds)."""
     df = (
         pd.DataFrame.from_records(rows, columns=list(columns))
         if rows
@@ -151,7 +152,7 @@ def _kind_frame(kind: Kind[Any], items: Iterable[Any], shown: Mapping[str, Calla
             name, get = after[f.name]
             columns.append(name)
             getters.append(get)
-    return _frame([tuple(g(item) for g in getters) for item in items], columns, kind.of("date"))
+    return dated_frame([tuple(g(item) for g in getters) for item in items], columns, kind.of("date"))
 
 
 def to_frames(store: Store, as_of: date | None = None) -> dict[str, pd.DataFrame]:
