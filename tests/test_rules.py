@@ -324,3 +324,29 @@ def test_a_check_on_an_unregistered_subject_warns_that_the_graph_knows_nothing_o
     assert result.decision == "allow" and result.warnings == [{"kind": "subject_not_registered",
                                                                "subject": make_uscc(999)}]
     assert check(world.store, world["org_c"], "licensing", ON).warnings == []
+
+
+def test_is_this_subject_known_has_one_answer(new_store: Callable[[], Store]) -> None:
+    """A subject named only by a record (an import may carry records of unregistered subjects) is known to
+    every read; a key nothing names is unknown to every read. The explorer and the picture asked "any role
+    edges or facts?", the profile "any records or facts?", the what-if "any causes?": they disagreed."""
+    from graph_credit.graph.explore import roles_page
+    from graph_credit.render import neighbourhood_graph
+    from graph_credit.store.base import NotFound, is_registered
+    from graph_credit.whatif import PolicyChoice, what_if
+    from tests.helpers import make_uscc
+
+    store = new_store()
+    named, nobody = make_uscc(4242), make_uscc(4243)
+    store.put_records([DishonestyRecord("RX", named, "tax_evasion", "general", D("2020-09-01"))])
+    assert not is_registered(store, named)
+    reads = [
+        lambda key: profile(store, key, ON),
+        lambda key: roles_page(store, key, ON, 0, 10),
+        lambda key: neighbourhood_graph(store, key, ON),
+        lambda key: what_if(store, key, PolicyChoice("default"), PolicyChoice("jiangyin"), ON),
+    ]
+    for read in reads:
+        read(named)
+        with pytest.raises(NotFound):
+            read(nobody)
