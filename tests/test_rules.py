@@ -11,6 +11,7 @@ from graph_credit.cases import case_statistics, open_case, open_items, report_fe
 from graph_credit.checks import check
 from graph_credit.engine import Engine
 from graph_credit.model import Cause, DishonestyRecord, ListEntry, RecordEvent, Responsible, Role, RoleEdge
+from graph_credit.risk_items import risk_items
 from graph_credit.rules import LifecycleError
 from graph_credit.rules.governing import lifecycle_of, policy_for
 from graph_credit.store import Store
@@ -219,8 +220,9 @@ def test_a_tibet_records_objection_has_one_deadline_under_a_default_deployment(
     (listed,) = engine.objections(on)
     (record,) = profile(engine.store, w["org_a"], on)["records"]
     (shown,) = record["objections"]
-    assert listed["deadline"] == shown["deadline"] == D("2020-10-21")
-    assert not listed["overdue"]
+    (warned,) = [i for i in risk_items(engine.store, w["org_a"], on).items if i.kind == "objection_pending"]
+    assert listed["deadline"] == shown["deadline"] == warned.until == D("2020-10-21")
+    assert not listed["overdue"] and warned.status == "pending"
 
 
 def test_a_list_entry_is_judged_under_the_deployment_and_must_be_told_it(new_store: Callable[[], Store]) -> None:
