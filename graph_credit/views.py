@@ -12,7 +12,7 @@ from .model import DerivedFact, DishonestyRecord
 from .policy.loader import load_policy
 from .rules.derive import subject_kind
 from .rules.governing import lifecycle_of
-from .store.base import NotFound, Store
+from .store.base import NotFound, Store, require_known
 
 __all__ = ["explain", "fact_dict", "graph_json", "profile", "record_dict", "step_dict", "subject_dict", "timeline"]
 
@@ -59,9 +59,8 @@ def step_dict(s: Step) -> dict[str, Any]:
 
 def profile(store: Store, key: str, as_of: date) -> dict[str, Any]:
     """Own records with lifecycle, derived facts with status and provenance, honours, list entries."""
+    require_known(store, key)
     subject = subject_dict(store, key)
-    if subject.get("known") is False and not store.facts_of([key]) and not store.records_of([key]):
-        raise NotFound(f"no subject {key!r}", field="subject")
     facts = store.facts_of([key])
     records = []
     for r in store.records_of([key]):

@@ -17,11 +17,11 @@ from . import applications, pii
 from .cases import open_case
 from .engine import Engine, RefreshResult
 from .errors import DomainError
-from .ids import InvalidIdentifier, is_person_key
+from .ids import InvalidIdentifier
 from .journal import Case
 from .model import Cause, DishonestyRecord, ListEntry, RecordEvent
 from .policy import available_jurisdictions, load_policy
-from .store.base import NotFound, Store, atomic
+from .store.base import NotFound, Store, atomic, is_registered
 
 __all__ = ["REGISTRATION_DEPARTMENT", "Owned", "RecordWrite", "file_event", "find_cause", "known", "objections",
            "open_case_for", "require_owner", "write_list_entry", "write_record"]
@@ -60,8 +60,7 @@ def require_owner(department: str | None, owner: str, what: str) -> None:
 
 def known(store: Store, key: str, field: str = "subject") -> str:
     """``key`` if the subject is registered (as the import requires of every reference)."""
-    found = store.get_persons([key]) if is_person_key(key) else store.get_organisations([key])
-    if key not in found:
+    if not is_registered(store, key):
         raise InvalidIdentifier(field, key, "no such organisation or person is registered")
     return key
 
