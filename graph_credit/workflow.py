@@ -15,7 +15,8 @@ from typing import Any
 
 from . import applications, pii
 from .cases import open_case
-from .engine import Engine, RefreshResult
+from .changes import Changes
+from .engine import Engine
 from .errors import DomainError
 from .ids import InvalidIdentifier
 from .journal import Case
@@ -74,7 +75,7 @@ def _names(store: Store, keys: list[str]) -> list[str]:
 class RecordWrite:
     record: DishonestyRecord
     created: bool  # False: the record was stored already (identical, or corrected)
-    result: RefreshResult
+    result: Changes
     facts: list[str]  # the record's consequences, whether or not this write changed them
     masked: list[str]  # free-text fields in which personal data was masked
 
@@ -106,7 +107,7 @@ def write_record(engine: Engine, record: DishonestyRecord, department: str | Non
             record_ = replace(record, department=existing.department)
         else:
             record_ = record
-        result = RefreshResult() if existing == record_ else engine.put_records([record_])
+        result = Changes() if existing == record_ else engine.put_records([record_])
         facts = [f.fact_id for f in store.facts_by_cause([Cause("record", record.record_id)])]
         return RecordWrite(record_, existing is None, result, facts, masked)
 
@@ -114,7 +115,7 @@ def write_record(engine: Engine, record: DishonestyRecord, department: str | Non
 
 
 def file_event(engine: Engine, cause_id: str, kind: str, on: date, detail: str, department: str | None,
-               by: str) -> tuple[RecordEvent | None, dict[str, Any] | None, RefreshResult]:
+               by: str) -> tuple[RecordEvent | None, dict[str, Any] | None, Changes]:
     """File a lifecycle event on a record or list entry. The owner's (or an administrator's) takes effect; an
     objection or repair application another department receives is forwarded to the owner instead:
     (None, the application, nothing changed)."""
@@ -125,19 +126,19 @@ def file_event(engine: Engine, cause_id: str, kind: str, on: date, detail: str, 
             require_owner(department, owned.owner, owned.cause.id)
         row = applications.receive(engine.store, owned.cause, owned.subject, owned.owner, kind, on, detail,
                                    department)
-        return None, row, RefreshResult()
+        return None, row, Changes()
     event = RecordEvent(cause_id=owned.cause.id, kind=kind, on=on, by=by, detail=detail)
     return event, None, engine.add_event(event)
 
 
-def write_list_entry(engine: Engine, entry: ListEntry, department: str | None) -> RefreshResult:
+def write_list_entry(engine: Engine, entry: ListEntry, department: str | None) -> Changes:
     """Propose, publicise or make effective a red or black list entry determined by ``entry.determining_unit``;
     only its determining unit changes it afterwards. The P5 cross-check (BlackListConflict) is the engine's."""
     store = engine.store
     known(store, entry.subject)
     entry = replace(entry, basis=pii.mask(entry.basis, _names(store, [entry.subject])))
 
-    def write() -> RefreshResult:  # ownership check, P5 check and write see one state
+    def write() -> Changes:  # ownership check, P5 check and write see one state
         existing = store.get_list_entries([entry.entry_id]).get(entry.entry_id)
         if existing is not None:
             require_owner(department, existing.determining_unit, f"list entry {entry.entry_id}")
