@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,16 +18,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from graph_credit.cases import CaseError
-from graph_credit.checks import UnknownMatter
 from graph_credit.egress import EgressPolicy
 from graph_credit.engine import Engine
 from graph_credit.errors import DomainError
-from graph_credit.ids import InvalidIdentifier
 from graph_credit.monitor import Deliverer, DeliveryPolicy
 from graph_credit.policy import load_policy
-from graph_credit.rules import LifecycleError
-from graph_credit.store import NotFound, Store, open_store
+from graph_credit.store import DEFAULT_STORE, Store, open_store
 from graph_credit.store.base import Warms
 
 from .routers import admin, analysis, checks, departments, investigate, monitoring, subjects, workbench
@@ -59,7 +56,7 @@ COST_PER_MINUTE = {"public": 2_000, "department": 8_000, "investigator": 8_000, 
 class Settings:
     """Read from GRAPH_CREDIT_* environment variables."""
 
-    store: str = "data/graph-credit.sqlite"
+    store: str = DEFAULT_STORE
     jurisdiction: str = "default"
     demo: bool = False
     today: date | None = None
@@ -107,9 +104,9 @@ def _listed(value: str) -> tuple[str, ...]:
 
 
 def _error(status: int, code: str, message: str, field: str | None = None,
-           headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, "field": field or None}}, status_code=status,
-                        headers=headers)
+           headers: dict[str, str] | None = None, details: dict[str, object] | None = None) -> JSONResponse:
+    body = {"code": code, "message": message, "field": field or None} | (details or {})
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
 class BodyLimit:
@@ -240,13 +237,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @app.exception_handler(RequestValidationError)
     async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
-        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-        field = ".".join(str(p) for p in first["loc"] if p not in ("body", "query", "path", "header"))
+        first: dict[str, Any] = dict(errors[0]) if errors else {"loc": (), "msg": "invalid request"}
+        field: str | None = ".".join(str(p) for p in first["loc"] if p not in ("body", "query", "path", "header"))
         message = str(first["msg"]).removeprefix("Value error, ")
         if first.get("type") == "json_invalid":  # loc is ("body", character position)
             field, message = "body", f"not valid JSON (at character {first['loc'][-1]})"
-        elif not field and ": " in message:  # a model-level check names its field first ("valid_to: ...")
-            field = message.split(": ", 1)[0]
+        elif not field and isinstance(cause := first.get("ctx", {}).get("error"), DomainError):
+            field = cause.field  # a model-level check (api.schemas) names its field
         elif not field and tuple(first["loc"]) == ("body",):
             field = "body"
         return JSONResponse({"error": {"code": "invalid_request", "field": field or None, "message": message,
@@ -261,37 +258,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         detail.setdefault("field", None)
         return JSONResponse({"error": detail}, status_code=exc.status_code, headers=exc.headers)
 
-    @app.exception_handler(InvalidIdentifier)
-    async def on_identifier(_: Request, exc: InvalidIdentifier) -> JSONResponse:
-        return _error(422, "invalid_identifier", str(exc), exc.field)
-
-    @app.exception_handler(UnknownMatter)
-    async def on_matter(_: Request, exc: UnknownMatter) -> JSONResponse:
-        return _error(422, "unknown_matter", str(exc), "matter")
-
-    @app.exception_handler(NotFound)
-    async def on_not_found(_: Request, exc: NotFound) -> JSONResponse:
-        message = str(exc.args[0]) if exc.args else "not found"
-        return _error(404, "not_found", message, message.split(":", 1)[0] if ":" in message else None)
-
-    @app.exception_handler(LifecycleError)
-    async def on_lifecycle(_: Request, exc: LifecycleError) -> JSONResponse:
-        return _error(409, "invalid_state", str(exc))
-
-    @app.exception_handler(CaseError)
-    async def on_case(_: Request, exc: CaseError) -> JSONResponse:
-        message = str(exc)
-        return _error(422, "invalid_case", message, message.split(":", 1)[0] if ":" in message else None)
-
-    @app.exception_handler(PermissionError)
-    async def on_permission(_: Request, exc: PermissionError) -> JSONResponse:
-        return _error(403, "forbidden", str(exc))
-
     @app.exception_handler(DomainError)
     async def on_domain(_: Request, exc: DomainError) -> JSONResponse:
-        # Only the domain's own errors are the client's to fix; a plain ValueError is a bug (500 below).
-        message = str(exc)
-        return _error(422, "invalid_value", message, message.split(":", 1)[0] if ":" in message else None)
+        # Only the domain's own errors are the client's to fix; anything else, a plain ValueError or a
+        # PermissionError from the file system included, is a bug (500 below).
+        return _error(exc.status, exc.code, str(exc), exc.field, details=exc.details)
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

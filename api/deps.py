@@ -9,7 +9,7 @@ from fastapi import HTTPException, Request
 
 from graph_credit import pii
 from graph_credit.engine import Engine
-from graph_credit.ids import InvalidIdentifier, is_person_key, person_key, persons_in, subject_key
+from graph_credit.ids import person_key, persons_in, subject_key
 
 from .security import Principal, audit_read, header_text, mask_for_public
 
@@ -28,14 +28,6 @@ def today(request: Request) -> date:
 def resolve(value: str, field: str = "subject") -> str:
     """A USCC, a resident ID number or a person key (``p`` and 24 hex digits) to a graph key."""
     return subject_key(value, field)
-
-
-def known(eng: Engine, key: str, field: str = "subject") -> str:
-    """``key`` if the subject is stored (as the import requires of every reference), else a 422 naming the field."""
-    found = eng.store.get_persons([key]) if is_person_key(key) else eng.store.get_organisations([key])
-    if key not in found:
-        raise InvalidIdentifier(field, key, "no such organisation or person is registered")
-    return key
 
 
 def respond(request: Request, who: Principal, purpose: str | None, what: str, payload: Any) -> Any:

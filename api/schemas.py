@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from graph_credit.errors import DomainError
 from graph_credit.ids import birth_date
 from graph_credit.model import (
     DATE_OUT_OF_RANGE,
@@ -62,6 +63,7 @@ class ErrorBody(BaseModel):
     field: str | None = Field(description="The request field at fault (dotted path), null when none applies")
     details: list[dict[str, Any]] | None = Field(None, description="Every validation problem, when several")
     facts: list[str] | None = Field(None, description="Blocking derived facts (black_list_conflict)")
+    basis: list[str] | None = Field(None, description="The clauses barring it (black_list_conflict)")
 
 
 class ErrorResponse(BaseModel):
@@ -123,7 +125,8 @@ class CheckResponse(BaseModel):
     subject_kind: Literal["organisation", "person"]
     matter: str
     as_of: date
-    decision: Literal["deny", "review", "allow", "green_channel"]
+    decision: Literal["deny", "review", "allow", "green_channel", "unknown"] = Field(
+        description="unknown: the subject is not registered, so nothing can be said about it (not an allow)")
     measures: list[dict[str, Any]]
     related: list[dict[str, Any]]
     warnings: list[dict[str, Any]]
@@ -153,9 +156,9 @@ class RecordIn(Strict):
     @model_validator(mode="after")
     def _dates(self) -> RecordIn:
         if self.act_date and self.act_date > self.decision_date:
-            raise ValueError("act_date: must not be after decision_date")
+            raise DomainError("must not be after decision_date", field="act_date")
         if self.period_end and self.period_end <= self.decision_date:
-            raise ValueError("period_end: must be after decision_date")
+            raise DomainError("must be after decision_date", field="period_end")
         return self
 
 
@@ -179,12 +182,12 @@ class RoleIn(Strict):
     @model_validator(mode="after")
     def _interval(self) -> RoleIn:
         if self.valid_to is not None and self.valid_to <= self.valid_from:
-            raise ValueError("valid_to: must be after valid_from")
+            raise DomainError("must be after valid_from", field="valid_to")
         born = birth_date(self.holder)  # known only when the holder is given by a clear ID number
         if born is not None and self.valid_from < born:
-            raise ValueError("valid_from: before the holder's birth date (in the ID number)")
+            raise DomainError("before the holder's birth date (in the ID number)", field="valid_from")
         if self.role == Role.SHAREHOLDER and self.ratio is None:
-            raise ValueError("ratio: a shareholding needs a ratio in (0, 1]")
+            raise DomainError("a shareholding needs a ratio in (0, 1]", field="ratio")
         return self
 
 
@@ -203,9 +206,9 @@ class ListEntryIn(Strict):
     @model_validator(mode="after")
     def _intervals(self) -> ListEntryIn:
         if self.valid_to is not None and self.valid_to <= self.valid_from:
-            raise ValueError("valid_to: must be after valid_from")
+            raise DomainError("must be after valid_from", field="valid_to")
         if self.publicity_from and self.publicity_to and self.publicity_to < self.publicity_from:
-            raise ValueError("publicity_to: must not be before publicity_from")
+            raise DomainError("must not be before publicity_from", field="publicity_to")
         return self
 
 
@@ -295,5 +298,5 @@ class WhatIfRequest(Strict):
     @model_validator(mode="after")
     def _scope(self) -> WhatIfRequest:
         if (self.subject is None) == (self.region is None):
-            raise ValueError("subject: give exactly one of subject or region")
+            raise DomainError("give exactly one of subject or region", field="subject")
         return self

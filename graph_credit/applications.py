@@ -18,7 +18,8 @@ from .rules.lifecycle import LifecycleError
 from .store.base import NotFound, Store
 
 if TYPE_CHECKING:
-    from .engine import Engine, RefreshResult
+    from .changes import Changes
+    from .engine import Engine
 
 __all__ = ["KINDS", "accept", "decline", "receive", "visible_to"]
 
@@ -29,7 +30,7 @@ def receive(store: Store, cause: Cause, subject: str, owner: str, kind: str, on:
             received_by: str) -> dict[str, Any]:
     """Journal an application received for ``owner``'s record; the same application twice is one row."""
     if kind not in KINDS:
-        raise LifecycleError(f"kind: only {' and '.join(KINDS)} may be received for another department")
+        raise LifecycleError(f"only {' and '.join(KINDS)} may be received for another department", field="kind")
     row = {"id": stable_id("application", cause, kind, on, received_by, detail), "cause": str(cause),
            "cause_id": cause.id, "subject": subject, "kind": kind, "on": on.isoformat(), "detail": detail,
            "received_by": received_by, "owner": owner, "status": "forwarded", "decided_at": None,
@@ -42,13 +43,13 @@ def receive(store: Store, cause: Cause, subject: str, owner: str, kind: str, on:
 def _forwarded(store: Store, application_id: str, owner: str | None) -> dict[str, Any]:
     found = store.query("applications", {"id": application_id})
     if not found or (owner is not None and found[0]["owner"] != owner):
-        raise NotFound(f"application_id: no application {application_id!r} forwarded to department {owner!r}")
+        raise NotFound(f"no application {application_id!r} forwarded to department {owner!r}", field="application_id")
     if found[0]["status"] != "forwarded":
-        raise LifecycleError(f"application_id: already {found[0]['status']}")
+        raise LifecycleError(f"already {found[0]['status']}", field="application_id")
     return found[0]
 
 
-def accept(engine: Engine, application_id: str, owner: str | None, by: str) -> tuple[dict[str, Any], RefreshResult]:
+def accept(engine: Engine, application_id: str, owner: str | None, by: str) -> tuple[dict[str, Any], Changes]:
     """The owner takes the application into its workflow: the event is filed (dated when received)."""
     with engine.store.transaction():
         row = _forwarded(engine.store, application_id, owner)

@@ -25,7 +25,7 @@ FEEDBACK = ("applied", "not_applicable", "refused")
 
 
 class CaseError(DomainError):
-    pass
+    code = "invalid_case"
 
 
 def open_case(
@@ -34,10 +34,10 @@ def open_case(
     """Open a case and push its items to the implementing departments; idempotent per cause."""
     snap = load_policy(jurisdiction).at(opened_on)
     if department not in snap.departments:
-        raise CaseError(f"department: unknown department {department!r}")
+        raise CaseError(f"unknown department {department!r}", field="department")
     facts = [f for f in store.facts_by_cause([cause]) if f.status_on(opened_on) == "active"]
     if not facts:
-        raise CaseError(f"cause: {cause} has no consequence in force on {opened_on}")
+        raise CaseError(f"{cause} has no consequence in force on {opened_on}", field="cause")
     incentive = all(f.consequence == "green_channel" for f in facts)
     kind = "incentive" if incentive else "punishment"
     case_id = stable_id("case", cause)
@@ -67,14 +67,15 @@ def report_feedback(
 ) -> CaseItem:
     """A department reports on one of its own items; refusing needs a reason."""
     if status not in FEEDBACK:
-        raise CaseError(f"status: must be one of {', '.join(FEEDBACK)}")
+        raise CaseError(f"must be one of {', '.join(FEEDBACK)}", field="status")
     if status == "refused" and not reason.strip():
-        raise CaseError("reason: a refusal must give its reason")
+        raise CaseError("a refusal must give its reason", field="reason")
     found = store.query("case_items", {"id": item_id})
     if not found:
-        raise NotFound(f"item_id: no case item {item_id!r}")
+        raise NotFound(f"no case item {item_id!r}", field="item_id")
     if found[0]["department"] != department:
-        raise PermissionError(f"item {item_id} belongs to department {found[0]['department']!r}")
+        raise DomainError(f"item {item_id} belongs to department {found[0]['department']!r}", code="forbidden",
+                          status=403)
     return cast(CaseItem, store.update("case_items", item_id, {"status": status, "reason": reason,
                                                                "reported_on": reported_on.isoformat()}))
 

@@ -10,7 +10,7 @@ record, rule and legal basis.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -19,14 +19,17 @@ from .errors import DomainError
 from .graph.traversal import RelatedParty, neighbourhoods, score_related, weights
 from .memory import collector_paused, release_free_memory
 from .model import DerivedFact, DishonestyRecord, RecordEvent
-from .policy.loader import Measure, PolicySnapshot, load_policy
+from .policy.loader import load_policy
+from .policy.schema import Measure
+from .policy.snapshot import PolicySnapshot
 from .rules.derive import punishment_end, subject_kind
-from .rules.lifecycle import read_lifecycle
+from .rules.governing import lifecycle_of, policy_for
 from .store.base import ReadsChecks, Store
 
-__all__ = ["CheckResult", "UnknownMatter", "check", "check_many", "green_channel_basis"]
+__all__ = ["CheckResult", "UnknownMatter", "check", "check_many", "green_channel_barred_by", "green_channel_basis"]
 
-DECISIONS = ("deny", "review", "allow", "green_channel")
+# "unknown": the subject is not registered, so an empty graph says nothing; never to be read as "allow".
+DECISIONS = ("deny", "review", "allow", "green_channel", "unknown")
 _CHUNK = 2_000  # subjects per pass of check_many: about 200,000 traversal rows at a time
 # Consequences that do not stand in the way of the green channel: the incentive itself, and the
 # lasting record of a past act (a revoked honour or an ended red listing stays so), which the
@@ -35,8 +38,10 @@ NOT_ADVERSE = frozenset({"green_channel", "honour_revocation", "red_list_removal
 
 
 class UnknownMatter(DomainError):
+    code = "unknown_matter"
+
     def __init__(self, matter: str, known: list[str]) -> None:
-        super().__init__(f"matter: unknown approval matter {matter!r}; known: {', '.join(sorted(known))}")
+        super().__init__(f"unknown approval matter {matter!r}; known: {', '.join(sorted(known))}", field="matter")
 
 
 @dataclass
@@ -58,6 +63,12 @@ def _years_before(d: date, years: int) -> date:
         return d.replace(year=d.year - years)
     except ValueError:  # 29 February
         return d.replace(year=d.year - years, day=28)
+
+
+def green_channel_barred_by(facts: Iterable[DerivedFact], as_of: date) -> list[str]:
+    """The consequences in force on ``as_of`` that close the green channel (a red listing's included): the
+    one answer the check and the profile give."""
+    return [f.fact_id for f in facts if f.status_on(as_of) == "active" and f.consequence not in NOT_ADVERSE]
 
 
 def green_channel_basis(store: Store, subject: str, as_of: date, jurisdiction: str = "default") -> dict | None:
@@ -118,8 +129,8 @@ def _green_channel(known: _Subjects, subject: str, as_of: date, snap: PolicySnap
     for r in known.records(subject):
         if r.decision_date > as_of:
             continue
-        rsnap = load_policy(r.jurisdiction).at(r.decision_date)
-        life = read_lifecycle(known.events(r.record_id), rsnap.objection.verification_days)
+        rsnap = policy_for(r)
+        life = lifecycle_of(known.store, r, events=known.events(r.record_id))
         if life.withdrawn_on is not None and life.withdrawn_on <= as_of:
             continue  # a withdrawn record is not an adverse record
         # The record stops counting when its punishment ends, by expiry or by an approved repair: repairing
@@ -195,10 +206,10 @@ def _decide(known: _Subjects, subject: str, matter: str, as_of: date, snap: Poli
     result = CheckResult(subject, kind, matter, as_of, "allow",
                          policy={"jurisdiction": snap.jurisdiction, "version": snap.version})
     if not known.registered(subject):
-        # No registration data: nothing derived can apply, but "allow" rests on an empty graph.
+        # No registration data: nothing derived can apply; the decision says "unknown" unless a fact denies.
         result.warnings.append({"kind": "subject_not_registered", "subject": subject})
     binding: set[str] = set()
-    adverse = False
+    adverse = bool(green_channel_barred_by(known.facts.get(subject, ()), as_of))
     for f in known.facts.get(subject, ()):
         status = f.status_on(as_of)
         if status not in ("active", "suspended"):
@@ -218,8 +229,6 @@ def _decide(known: _Subjects, subject: str, matter: str, as_of: date, snap: Poli
                 continue
             result.measures.append(item)
             binding.add(m.binding)
-        if status == "active" and f.consequence not in NOT_ADVERSE:
-            adverse = True
     _flag_assumed_periods(known, result)
     if "mandatory" in binding:
         result.decision = "deny"
@@ -235,6 +244,8 @@ def _decide(known: _Subjects, subject: str, matter: str, as_of: date, snap: Poli
         })
     if result.decision == "allow" and any(p.score >= threshold for p in parties):
         result.decision = "review"
+    if result.decision == "allow" and not known.registered(subject):
+        result.decision = "unknown"
     if result.decision == "allow" and not adverse:
         basis = _green_channel(known, subject, as_of, snap)
         measures = incentives[kind]

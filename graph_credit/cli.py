@@ -1,4 +1,9 @@
-"""The ``graph-credit`` command: serve, import, generate, recompute, check, export."""
+"""The ``graph-credit`` command: serve, import, generate, recompute, check, export, monitoring, drawing.
+
+Exit codes: 0 done; 1 the input was refused (one line on stderr names the problem: a bad identifier, an
+unknown matter, a missing store, a directory without import files...); 2 a usage error (click's);
+3 an import that loaded its good rows but rejected others (the report names them).
+"""
 
 from __future__ import annotations
 
@@ -7,22 +12,64 @@ import os
 import tempfile
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from .engine import Engine
-from .store import open_store
+from .errors import DomainError
+from .store import DEFAULT_STORE, Store, open_store
+
+EXIT_REFUSED = 1
+EXIT_REJECTED_ROWS = 3
+
+
+class _Commands(TyperGroup):
+    """Every command answers a refused input with one line naming it, not a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own click Context
+        try:
+            return super().invoke(ctx)
+        except DomainError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(EXIT_REFUSED) from None
+
 
 app = typer.Typer(help="graph-credit: joint incentive and joint punishment over a responsibility graph.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, cls=_Commands)
 
 StoreOpt = typer.Option(None, "--store", envvar="GRAPH_CREDIT_STORE",
-                        help="SQLite path or neo4j:// URL (default data/graph-credit.sqlite)")
+                        help=f"SQLite path or neo4j:// URL (default {DEFAULT_STORE}, the store `make serve` fills)")
+
+
+def existing_store(url: str | None) -> Store:
+    """Open a store that must exist already: opening a mistyped SQLite path would create an empty store, and
+    every check against it would find nothing."""
+    url = url or DEFAULT_STORE
+    path = url.removeprefix("sqlite://")
+    if "://" not in path and path != ":memory:" and not Path(path).is_file():
+        raise DomainError(f"no store at {path}; load one with `graph-credit import DIR --store {path}` "
+                          "(or `make serve` for the demo store)", field="--store")
+    return open_store(url)
+
+
+def _day(value: str | None, option: str = "--as-of") -> date:
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise DomainError(f"{value!r} is not a date written YYYY-MM-DD", field=option) from None
 
 
 def load_data(store_url: str | None, source: Path, jurisdiction: str = "default", progress: bool = True) -> dict:
     """Import a directory of CSV/Parquet files and derive the consequences of what changed, in one
-    transaction (Engine.import_dir): a crash leaves all of it or none of it."""
+    transaction (Engine.import_dir): a crash leaves all of it or none of it. A directory without import
+    files is refused before the store is opened (so no empty store is created)."""
+    from .io import find_import_files
+
+    find_import_files(source)
     store = open_store(store_url)
     try:
         report, refreshed = Engine(store, jurisdiction).import_dir(source, progress=progress)
@@ -34,18 +81,25 @@ def load_data(store_url: str | None, source: Path, jurisdiction: str = "default"
 
 @app.command("import")
 def import_cmd(source: Path = typer.Argument(..., exists=True, file_okay=False, help="directory of CSV/Parquet"),
-               store: str | None = StoreOpt, report_csv: Path | None = typer.Option(None, help="write bad rows here"),
+               store: str | None = StoreOpt,
+               report_csv: Path | None = typer.Option(None, help="write the bad rows here (rewritten on every "
+                                                               "run: only a header when none were rejected)"),
                jurisdiction: str = typer.Option("default")) -> None:
-    """Import organisations, persons, roles, records, honours and list entries; bad rows are reported."""
+    """Import organisations, persons, roles, records, honours and list entries; bad rows are reported and
+    skipped, good rows load; exit code 3 when any row was rejected."""
     out = load_data(store, source, jurisdiction)
     report = out["report"]
     typer.echo(report.summary())
-    if report_csv and report.errors:
+    if report_csv:  # always: a report left over from an earlier run must not speak for this one
         report.write_csv(report_csv)
         typer.echo(f"row-level report: {report_csv}")
     typer.echo(f"derived: {out['causes']} causes, {out['facts_added']} facts added, "
                f"{out['facts_removed']} removed")
     typer.echo("stored: " + ", ".join(f"{k}={v}" for k, v in out["counts"].items()))
+    if report.errors:
+        typer.echo(f"error: {len(report.errors):,} rows rejected (see above"
+                   f"{f' and {report_csv}' if report_csv else '; --report-csv writes them all'})", err=True)
+        raise typer.Exit(EXIT_REJECTED_ROWS)
 
 
 @app.command()
@@ -83,10 +137,12 @@ def serve(store: str | None = StoreOpt, host: str = "127.0.0.1", port: int = 800
     """Run the HTTP API with uvicorn."""
     import uvicorn
 
-    url = store or "data/graph-credit.sqlite"
+    url = store or DEFAULT_STORE
     if demo:
         ensure_demo(url, demo_orgs)
         os.environ["GRAPH_CREDIT_DEMO"] = "1"
+    else:
+        existing_store(url).close()
     os.environ["GRAPH_CREDIT_STORE"] = url
     from api.app import create_app
 
@@ -115,7 +171,7 @@ def log_config() -> dict:
 @app.command()
 def recompute(store: str | None = StoreOpt, jurisdiction: str = "default") -> None:
     """Derive every consequence from scratch and report what changed."""
-    s = open_store(store)
+    s = existing_store(store)
     try:
         result = Engine(s, jurisdiction).recompute_all(progress=True)
         typer.echo(f"recomputed {result.causes} causes: {len(result.added)} facts added or changed, "
@@ -133,10 +189,10 @@ def check(subject: str, matter: str, as_of: str | None = None, store: str | None
     from .checks import check as run
     from .ids import subject_key
 
-    s = open_store(store)
+    on, key = _day(as_of), subject_key(subject)
+    s = existing_store(store)
     try:
-        on = date.fromisoformat(as_of) if as_of else date.today()
-        typer.echo(json.dumps(asdict(run(s, subject_key(subject), matter, on, jurisdiction)), default=str,
+        typer.echo(json.dumps(asdict(run(s, key, matter, on, jurisdiction)), default=str,
                               ensure_ascii=False, indent=2))
     finally:
         s.close()
@@ -156,9 +212,9 @@ def policy_table(out: Path = typer.Option(Path("docs/jurisdictions.md"), help="w
 def export_neo4j(out: Path, store: str | None = StoreOpt) -> None:
     """Write neo4j-admin import CSV files of every kind stored (persons by pseudonymous key and masked ID
     only) and import.sh with the `neo4j-admin database import full` command; then run init-schema."""
-    from .io.importer import export_neo4j_admin
+    from .io.export import export_neo4j_admin
 
-    s = open_store(store)
+    s = existing_store(store)
     try:
         counts = export_neo4j_admin(s, out)
         typer.echo(", ".join(f"{k}={v}" for k, v in counts.items()))
@@ -194,7 +250,7 @@ def deliver(store: str | None = StoreOpt,
     from .egress import EgressPolicy
     from .monitor.alerts import DeliveryPolicy, deliver_pending
 
-    s = open_store(store)
+    s = existing_store(store)
     try:
         policy = DeliveryPolicy(max_attempts=max_attempts, backoff=backoff, egress_policy=EgressPolicy.from_env())
         report = deliver_pending(s, policy=policy)
@@ -210,9 +266,10 @@ def notices(as_of: str | None = typer.Option(None, help="YYYY-MM-DD, default tod
     natural end by the date (idempotent)."""
     from .monitor.alerts import sweep
 
-    s = open_store(store)
+    on = _day(as_of)
+    s = existing_store(store)
     try:
-        typer.echo(json.dumps(sweep(s, date.fromisoformat(as_of) if as_of else date.today()), indent=2))
+        typer.echo(json.dumps(sweep(s, on), indent=2))
     finally:
         s.close()
 
@@ -231,17 +288,11 @@ def render(subject: str = typer.Argument(..., help="USCC, resident ID number or 
 
     if out.suffix.lower() not in FORMATS:
         raise typer.BadParameter(f"must end in {', '.join(FORMATS)}", param_hint="--out")
-    from .ids import InvalidIdentifier
-    from .store import NotFound
-
-    s = open_store(store)
+    on, key = _day(as_of), subject_key(subject)
+    s = existing_store(store)
     try:
-        on = date.fromisoformat(as_of) if as_of else date.today()
-        path = render_neighbourhood(s, subject_key(subject), on, out, depth, max_fanout)
+        path = render_neighbourhood(s, key, on, out, depth, max_fanout)
         typer.echo(f"wrote {path}")
-    except (InvalidIdentifier, NotFound) as exc:
-        typer.echo(f"error: {exc.args[0] if exc.args else exc}", err=True)
-        raise typer.Exit(1) from None
     finally:
         s.close()
 

@@ -91,7 +91,7 @@ def allowed(address: Address, policy: EgressPolicy) -> bool:
 
 
 def _refuse(reason: str) -> DomainError:
-    return DomainError(f"webhook_url: {reason}")
+    return DomainError(reason, field="webhook_url")
 
 
 def resolve(url: str, policy: EgressPolicy) -> Target:

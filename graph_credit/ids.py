@@ -17,6 +17,7 @@ import warnings
 from datetime import date
 from typing import Any
 
+import numpy as np
 from stdnum import numdb
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError
@@ -38,6 +39,13 @@ __all__ = [
 ]
 
 PERSON_PREFIX = "p"
+
+# The check-character schemes for bulk work (the importer's vectorised checks, the generator), where stdnum
+# checks one number at a time. The alphabet is stdnum's own; tests check the weights against stdnum.
+USCC_ALPHABET: str = uscc._alphabet  # GB 32100: digits and capitals without I, O, Z, S, V
+USCC_WEIGHTS = np.array([pow(3, i, 31) for i in range(17)], dtype=np.int64)
+RIC_CHECKS = "0123456789X"  # GB 11643
+RIC_WEIGHTS = np.array([pow(2, 17 - i, 11) for i in range(17)], dtype=np.int64)
 _PERSON_KEY = re.compile(r"p[0-9a-f]{24}")
 _DEMO_KEY = b"graph-credit-demo-pseudonym-key"
 _warned = False
@@ -46,11 +54,11 @@ _warned = False
 class InvalidIdentifier(DomainError):
     """An identifier failed validation; ``field`` names the input field, ``reason`` says why."""
 
+    code = "invalid_identifier"
+
     def __init__(self, field: str, value: str, reason: str) -> None:
-        self.field = field
         self.value = value
-        self.reason = reason
-        super().__init__(f"{field}: {reason}")
+        super().__init__(reason, field=field)
 
 
 def _reason(exc: ValidationError) -> str:

@@ -8,7 +8,10 @@ Dates and times are ISO strings (they are JSON documents). A key that only some 
 
 from __future__ import annotations
 
-from typing import Literal, NotRequired, TypedDict
+from typing import Literal, NotRequired
+
+# typing_extensions' TypedDict: pydantic reads it as a response model on Python < 3.12 (api.responses)
+from typing_extensions import TypedDict
 
 __all__ = [
     "Acknowledgement", "Alert", "AlertItem", "Case", "CaseItem", "CaseStatistics", "DeliveryAttempt", "Notice",
@@ -102,6 +105,7 @@ class AlertItem(TypedDict):
     rule_id: NotRequired[str]
     target_role: NotRequired[str | None]
     ended_by: NotRequired[str | None]
+    ends_by: NotRequired[str | None]  # a measure still in force: its scheduled end
     object_id: NotRequired[str | None]
 
 
@@ -216,7 +220,7 @@ class CaseItem(TypedDict):
     department: str
     measure: str
     measure_name: str | None
-    binding: bool
+    binding: Literal["mandatory", "recommended"]
     target: str
     fact_id: str
     status: Literal["pending", "applied", "not_applicable", "refused"]

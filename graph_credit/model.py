@@ -29,6 +29,7 @@ __all__ = [
     "Responsible",
     "Role",
     "RoleEdge",
+    "SCHEDULED_ENDS",
     "active_on",
     "stable_id",
 ]
@@ -214,13 +215,19 @@ class Cause:
         return cls(kind, ident)
 
 
+# Ends known when a fact is derived (a punishment period's expiry, a list entry's scheduled exit): no write
+# happens the day they come, so the expiry sweep announces them (graph_credit.monitor).
+SCHEDULED_ENDS = ("expired", "scheduled_exit")
+
+
 @dataclass(frozen=True, slots=True)
 class DerivedFact:
     """A consequence with its provenance: the cause, the edge it travelled, the rule and its basis.
 
     ``valid_from``/``valid_to`` bound the consequence in time; ``suspended`` lists half-open
     intervals (objection verification) during which it does not apply; ``ended_by`` says what
-    closed ``valid_to`` (expiry, repair, objection_upheld, exit, ...).
+    closed or will close ``valid_to`` (expired, scheduled_exit, repaired, exited, withdrawn, removed); while the
+    fact is pending or in force it is the scheduled end (``ends_by`` in the API's answers).
     """
 
     cause: Cause
@@ -248,6 +255,12 @@ class DerivedFact:
                 "fact_id",
                 stable_id(self.cause, self.rule_id, self.consequence, self.target, self.edge_id, self.object_id),
             )
+
+    def ends_on(self, on: date) -> dict[str, str | None]:
+        """``ended_by`` once the fact has ended by ``on``, else None and ``ends_by``: its scheduled end (an
+        active fact did not end by "expired"; it will, on ``valid_to``)."""
+        ended = self.valid_to is not None and on >= self.valid_to
+        return {"ended_by": self.ended_by if ended else None, "ends_by": None if ended else self.ended_by}
 
     def status_on(self, on: date) -> str:
         """pending, active, suspended, or the reason it ended (expired, lifted, withdrawn, ...)."""

@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, is_dataclass
 from datetime import date
 from typing import Any
 
-from .engine import fact_dict, record_dict
+from .checks import green_channel_barred_by
 from .graph.traversal import Neighbourhood, Step
+from .model import DerivedFact, DishonestyRecord
 from .policy.loader import load_policy
 from .rules.derive import subject_kind
-from .rules.lifecycle import read_lifecycle
-from .store.base import NotFound, Store
+from .rules.governing import lifecycle_of
+from .store.base import NotFound, Store, require_known
 
-__all__ = ["graph_json", "profile", "step_dict", "subject_dict", "timeline"]
+__all__ = ["explain", "fact_dict", "graph_json", "profile", "record_dict", "step_dict", "subject_dict", "timeline"]
+
+
+def _plain(obj: object) -> dict:
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {k: (v.value if hasattr(v, "value") else v) for k, v in asdict(obj).items()}
+    raise TypeError(type(obj))
+
+
+def fact_dict(f: DerivedFact, on: date) -> dict:
+    """A fact as answers show it on ``on``: its status then, and how it ended or is scheduled to end."""
+    d = _plain(f) | f.ends_on(on)
+    d["cause"] = str(f.cause)
+    d["target_kind"] = subject_kind(f.target)
+    d["status"] = f.status_on(on)
+    return d
+
+
+def record_dict(r: DishonestyRecord) -> dict:
+    d = _plain(r)
+    d["responsible"] = [{"person": x.person, "role": x.role.value if x.role else None} for x in r.responsible]
+    return d
 
 
 def subject_dict(store: Store, key: str) -> dict[str, Any]:
@@ -35,16 +57,14 @@ def step_dict(s: Step) -> dict[str, Any]:
             "valid_to": s.valid_to, "ratio": s.ratio}
 
 
-def profile(store: Store, key: str, as_of: date, jurisdiction: str = "default") -> dict[str, Any]:
+def profile(store: Store, key: str, as_of: date) -> dict[str, Any]:
     """Own records with lifecycle, derived facts with status and provenance, honours, list entries."""
+    require_known(store, key)
     subject = subject_dict(store, key)
-    if subject.get("known") is False and not store.facts_of([key]) and not store.records_of([key]):
-        raise NotFound(f"subject: no subject {key!r}")
-    snap = load_policy(jurisdiction).at(as_of)
     facts = store.facts_of([key])
     records = []
     for r in store.records_of([key]):
-        life = read_lifecycle(store.events_of([r.record_id]), snap.objection.verification_days)
+        life = lifecycle_of(store, r)  # under the record's own policy, as /v1/objections shows it
         records.append({**record_dict(r), "withdrawn_on": life.withdrawn_on, "repaired_on": life.repaired_on,
                         "objections": [asdict(o) for o in life.objections]})
     revoked = {f.object_id: f for f in facts if f.consequence == "honour_revocation"}
@@ -65,7 +85,11 @@ def profile(store: Store, key: str, as_of: date, jurisdiction: str = "default") 
             d["status"] = "removed_by_black_list"
             d["removed_by"] = removed[e.entry_id].fact_id
         lists.append(d)
-    fact_rows = [fact_dict(f, f.status_on(as_of)) for f in facts]
+    fact_rows = [fact_dict(f, as_of) for f in facts]
+    barred_by = green_channel_barred_by(facts, as_of)
+    for row in fact_rows:  # a red listing's green channel is closed while a punishment is in force (as checks say)
+        if row["consequence"] == "green_channel" and row["status"] == "active" and barred_by:
+            row["status"], row["barred_by"] = "barred", barred_by
     active = {f["consequence"] for f in fact_rows if f["status"] == "active"}
     monitoring = ("key_supervision" if "key_supervision" in active
                   else "key_monitoring" if "key_monitoring" in active else None)
@@ -124,3 +148,30 @@ def graph_json(store: Store, hood: Neighbourhood) -> dict[str, Any]:
              for e in sorted(hood.edges.values(), key=lambda e: e.edge_id)]
     return {"origin": hood.origin, "as_of": hood.as_of, "depth": hood.depth, "nodes": nodes, "edges": edges,
             "truncated": hood.truncated}
+
+
+def explain(store: Store, fact_id: str, on: date) -> dict[str, Any]:
+    """The provenance chain of one fact (shown as on ``on``): cause (record or list entry), edge, rule, basis,
+    lifecycle."""
+    for f in store.get_facts([fact_id]).values():
+        chain: dict = {"fact": fact_dict(f, on)}
+        if f.cause.kind == "record":
+            rec = store.get_records([f.cause.id]).get(f.cause.id)
+            chain["record"] = record_dict(rec) if rec else None
+        else:
+            entry = store.get_list_entries([f.cause.id]).get(f.cause.id)
+            chain["list_entry"] = entry and _plain(entry)
+        if f.edge_id:
+            edge = store.get_roles([f.edge_id]).get(f.edge_id)
+            chain["edge"] = _plain(edge) if edge else {"edge_id": f.edge_id, "deleted": True}
+        snap = load_policy(f.jurisdiction)
+        try:
+            rule = snap.at(f.valid_from).rule(f.rule_id)
+            chain["rule"] = {"id": rule.id, "version": rule.version, "title": rule.title,
+                             "basis": [b.model_dump() if hasattr(b, "model_dump") else _plain(b)
+                                       for b in rule.basis]}
+        except KeyError:
+            chain["rule"] = {"id": f.rule_id, "version": f.rule_version, "basis": list(f.basis)}
+        chain["events"] = [_plain(e) for e in store.events_of([f.cause.id])]
+        return chain
+    raise NotFound(f"no derived fact {fact_id!r}", field="fact_id")

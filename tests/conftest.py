@@ -11,7 +11,9 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -26,6 +28,11 @@ if ROOT not in sys.path:
 os.environ.setdefault("GRAPH_CREDIT_PSEUDONYM_KEY", "test-key")
 
 from graph_credit.store import SQLiteStore, Store  # noqa: E402
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+
+    from tests.scenario import World
 
 NEO4J_SKIP = "NEO4J_URI not set: Neo4j conformance run skipped"
 
@@ -139,3 +146,37 @@ def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callab
     yield make
     for store in opened:
         store.close()
+
+
+# -- the API ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def serve() -> Iterator[Callable[..., TestClient]]:
+    """A factory of test clients of the API over a given store, started (lifespan run) and stopped at the
+    end of the module: demo keys on, today 2021-01-01 and a generous public rate unless told otherwise."""
+    from fastapi.testclient import TestClient
+
+    from api.app import Settings, create_app
+
+    started: list[TestClient] = []
+
+    def make(store: Store, **settings: Any) -> TestClient:
+        settings = {"demo": True, "today": date(2021, 1, 1), "public_rate_per_minute": 100_000} | settings
+        client = TestClient(create_app(Settings(**settings), store=store))
+        started.append(client.__enter__())
+        return client
+
+    yield make
+    for client in reversed(started):
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def api(tmp_path: Path, serve: Callable[..., TestClient]) -> Iterator[tuple[TestClient, World]]:
+    """The API over the scenario world (tests.scenario) in a SQLite file of its own."""
+    from graph_credit.engine import Engine
+    from tests.scenario import build
+
+    store = SQLiteStore(tmp_path / "api.sqlite")
+    world = build(Engine(store))
+    yield serve(store), world
+    store.close()

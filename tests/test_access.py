@@ -23,7 +23,7 @@ import json
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ from api.app import Settings, create_app
 from graph_credit.engine import Engine
 from graph_credit.ids import persons_in
 from graph_credit.store import SQLiteStore
-from tests.scenario import D, World, build
+from tests.scenario import World, build
 from tests.test_bad_input import dump
 
 KEYS = {"public": "demo-public", "market": "demo-market", "finance": "demo-finance",
@@ -57,30 +57,30 @@ def clear_ids_in(text: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, World, Path]]:
+def env(tmp_path_factory: pytest.TempPathFactory,
+        serve: Callable[..., TestClient]) -> Iterator[tuple[TestClient, World, Path]]:
     """The scenario world, plus: a finance record on C whose free text holds clear ID numbers, an
     objection event whose detail holds one, a case market opened on its R1 (items for several
     departments), a finance black list entry."""
     path = tmp_path_factory.mktemp("access") / "access.sqlite"
     store = SQLiteStore(path)
     w = build(Engine(store))
-    app = create_app(Settings(demo=True, today=D("2021-01-01"), public_rate_per_minute=100_000), store=store)
-    with TestClient(app) as client:
-        leak = w.id_numbers["p_other"]
-        r = client.post("/v1/records", headers=h("finance"), json={
-            "record_id": "F1", "subject": w["org_c"], "category": "tax_evasion", "severity": "serious",
-            "act_date": "2020-11-01", "decision_date": "2020-12-01", "period_end": "2022-12-01",
-            "basis": f"责任人身份证号{leak}，见附件", "document_no": f"财罚〔2020〕{leak.translate(FULL_WIDTH)}号",
-            "responsible": [{"id_number": leak, "role": "SHAREHOLDER"}]})
-        assert r.status_code == 201, r.text
-        r = client.post("/v1/records/F1/events", headers=h("finance"), json={
-            "kind": "objection_filed", "on": "2020-12-05", "detail": f"当事人{w.id_numbers['p_principal']}提出异议"})
-        assert r.status_code == 201, r.text
-        assert client.post("/v1/cases", headers=h("market"), json={"cause_id": "R1"}).status_code == 201
-        assert client.post("/v1/list-entries", headers=h("finance"), json={
-            "entry_id": "FB1", "subject": w["org_c"], "list": "black", "name": "失信黑名单",
-            "valid_from": "2020-12-01", "status": "effective"}).status_code == 201
-        yield client, w, path
+    client = serve(store)
+    leak = w.id_numbers["p_other"]
+    r = client.post("/v1/records", headers=h("finance"), json={
+        "record_id": "F1", "subject": w["org_c"], "category": "tax_evasion", "severity": "serious",
+        "act_date": "2020-11-01", "decision_date": "2020-12-01", "period_end": "2022-12-01",
+        "basis": f"责任人身份证号{leak}，见附件", "document_no": f"财罚〔2020〕{leak.translate(FULL_WIDTH)}号",
+        "responsible": [{"id_number": leak, "role": "SHAREHOLDER"}]})
+    assert r.status_code == 201, r.text
+    r = client.post("/v1/records/F1/events", headers=h("finance"), json={
+        "kind": "objection_filed", "on": "2020-12-05", "detail": f"当事人{w.id_numbers['p_principal']}提出异议"})
+    assert r.status_code == 201, r.text
+    assert client.post("/v1/cases", headers=h("market"), json={"cause_id": "R1"}).status_code == 201
+    assert client.post("/v1/list-entries", headers=h("finance"), json={
+        "entry_id": "FB1", "subject": w["org_c"], "list": "black", "name": "失信黑名单",
+        "valid_from": "2020-12-01", "status": "effective"}).status_code == 201
+    yield client, w, path
     store.close()
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import doctest
 import importlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -95,16 +96,10 @@ INVESTIGATOR = {"Authorization": "Bearer demo-investigator", "X-Purpose": "inves
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[tuple[object, World]]:
+def api(tmp_path: Path, serve: Callable[..., Any]) -> Iterator[tuple[Any, World]]:
     """A World in a SQLite file and a test client of the API over the same store."""
-    from fastapi.testclient import TestClient
-
-    from api.app import Settings, create_app
-
     world = World(tmp_path / "api.sqlite")
-    app = create_app(Settings(demo=True, today=ON, public_rate_per_minute=1000), store=world.store)
-    with TestClient(app) as client:
-        yield client, world
+    yield serve(world.store, today=ON), world
 
 
 def rounded(d: dict[str, float]) -> dict[str, float]:

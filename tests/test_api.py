@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import Settings, create_app
 from graph_credit.engine import Engine
 from graph_credit.store import SQLiteStore
-from tests.scenario import D, World, build
-
-PUBLIC = {"X-API-Key": "demo-public"}
-MARKET = {"X-API-Key": "demo-market", "X-Purpose": "test"}
-FINANCE = {"X-API-Key": "demo-finance", "X-Purpose": "test"}
-INVESTIGATOR = {"Authorization": "Bearer demo-investigator", "X-Purpose": "investigation 2021-01"}
-ADMIN = {"X-API-Key": "demo-admin", "X-Purpose": "audit"}
+from tests.helpers import ADMIN, FINANCE, INVESTIGATOR, MARKET, PUBLIC
+from tests.scenario import build
 
 
-@pytest.fixture
-def env(tmp_path) -> Iterator[tuple[TestClient, World]]:  # type: ignore[no-untyped-def]
-    store = SQLiteStore(tmp_path / "api.sqlite")
-    world = build(Engine(store))
-    app = create_app(Settings(demo=True, today=D("2021-01-01"), public_rate_per_minute=1000), store=store)
-    with TestClient(app) as client:
-        yield client, world
-
-
-def test_check_denies_with_measures_basis_and_paths(env) -> None:  # type: ignore[no-untyped-def]
-    client, w = env
+def test_check_denies_with_measures_basis_and_paths(api) -> None:  # type: ignore[no-untyped-def]
+    client, w = api
     r = client.post("/v1/checks", json={"subject": w["org_a"], "matter": "government_procurement",
                                         "purpose": "采购资格审查"}, headers=MARKET)
     assert r.status_code == 200, r.text
@@ -38,8 +20,8 @@ def test_check_denies_with_measures_basis_and_paths(env) -> None:  # type: ignor
     assert body["measures"] and all(m["basis"] and m["cause"] == "record:R1" for m in body["measures"])
 
 
-def test_check_by_id_number_and_batch(env) -> None:  # type: ignore[no-untyped-def]
-    client, w = env
+def test_check_by_id_number_and_batch(api) -> None:  # type: ignore[no-untyped-def]
+    client, w = api
     r = client.post("/v1/checks", json={"subject": w.id_numbers["p_lr_old"], "matter":
                                         "legal_representative_registration", "purpose": "登记"}, headers=MARKET)
     assert r.json()["decision"] == "review"  # 市场和行业禁入: the registrar judges the industry
@@ -48,8 +30,8 @@ def test_check_by_id_number_and_batch(env) -> None:  # type: ignore[no-untyped-d
     assert [x["decision"] for x in r.json()["results"]] == ["deny", "review"]
 
 
-def test_public_role_sees_masked_data_only_and_is_not_audited(env) -> None:  # type: ignore[no-untyped-def]
-    client, w = env
+def test_public_role_sees_masked_data_only_and_is_not_audited(api) -> None:  # type: ignore[no-untyped-def]
+    client, w = api
     r = client.get(f"/v1/subjects/{w['org_c']}/related", headers=PUBLIC)
     assert r.status_code == 200
     text = r.text
@@ -58,20 +40,20 @@ def test_public_role_sees_masked_data_only_and_is_not_audited(env) -> None:  # t
     assert "***" in text
 
 
-def test_person_reads_are_audited_and_need_a_purpose(env) -> None:  # type: ignore[no-untyped-def]
-    client, w = env
+def test_person_reads_are_audited_and_need_a_purpose(api) -> None:  # type: ignore[no-untyped-def]
+    client, w = api
     r = client.get(f"/v1/subjects/{w['p_lr_old']}", headers={"X-API-Key": "demo-investigator"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "purpose_required"
     r = client.get(f"/v1/subjects/{w['p_lr_old']}", headers=INVESTIGATOR)
     assert r.status_code == 200
     assert r.json()["subject"]["masked_id"].startswith("110")
     audit = client.get("/v1/audit", headers=ADMIN).json()["entries"]
-    assert any(w["p_lr_old"] in e["persons"] and e["purpose"] == "investigation 2021-01" for e in audit)
+    assert any(w["p_lr_old"] in e["persons"] and e["purpose"] == INVESTIGATOR["X-Purpose"] for e in audit)
     assert client.get("/v1/audit", headers=MARKET).status_code == 403
 
 
-def test_profile_related_ownership_neighbourhood_connection_timeline_explain(env) -> None:  # type: ignore[no-untyped-def]
-    client, w = env
+def test_profile_related_ownership_neighbourhood_connection_timeline_explain(api) -> None:  # type: ignore[no-untyped-def]
+    client, w = api
     prof = client.get(f"/v1/subjects/{w['org_a']}", headers=INVESTIGATOR).json()
     assert {h["honour_id"]: h["status"] for h in prof["honours"]} == {"H-A": "revoked"}
     fact_id = prof["derived"][0]["fact_id"]
@@ -89,8 +71,8 @@ def test_profile_related_ownership_neighbourhood_connection_timeline_explain(env
     assert client.get(f"/v1/subjects/{w['org_a']}/neighbourhood", headers=PUBLIC).status_code == 403
 
 
-def test_department_workflow_and_ownership_of_records(env) -> None:  # type: ignore[no-untyped-def]
-    client, w = env
+def test_department_workflow_and_ownership_of_records(api) -> None:  # type: ignore[no-untyped-def]
+    client, w = api
     rec = {"record_id": "R9", "subject": w["org_c"], "category": "tax_evasion", "severity": "serious",
            "act_date": "2020-11-01", "decision_date": "2020-12-01", "period_end": "2022-12-01"}
     assert client.post("/v1/records", json=rec, headers=FINANCE).status_code == 201
@@ -119,26 +101,25 @@ def test_department_workflow_and_ownership_of_records(env) -> None:  # type: ign
     assert any(s["applied"] == 1 for s in stats)
 
 
-def test_red_list_refused_when_black_listed_under_jiangyin_6(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_red_list_refused_when_black_listed_under_jiangyin_6(tmp_path, serve) -> None:  # type: ignore[no-untyped-def]
     black = {"entry_id": "B1", "list": "black", "name": "失信黑名单", "valid_from": "2020-06-01",
              "status": "effective"}
     red = {"entry_id": "RD1", "list": "red", "name": "诚信典型", "valid_from": "2020-07-01"}
     for jurisdiction, expected in (("jiangyin", 409), ("xiaoyi", 201)):  # the cross-check is Jiangyin's
         store = SQLiteStore(tmp_path / f"{jurisdiction}.sqlite")
         w = build(Engine(store, jurisdiction))
-        app = create_app(Settings(demo=True, today=D("2021-01-01"), jurisdiction=jurisdiction), store=store)
-        with TestClient(app) as client:
-            assert client.post("/v1/list-entries", json={**black, "subject": w["org_c"]},
-                               headers=MARKET).status_code == 201
-            r = client.post("/v1/list-entries", json={**red, "subject": w["org_c"]}, headers=FINANCE)
-            assert r.status_code == expected, r.text
-            if expected == 409:
-                assert r.json()["error"]["code"] == "black_list_conflict"
-                assert "Jiangyin (6)" in r.json()["error"]["message"]
+        client = serve(store, jurisdiction=jurisdiction)
+        assert client.post("/v1/list-entries", json={**black, "subject": w["org_c"]},
+                           headers=MARKET).status_code == 201
+        r = client.post("/v1/list-entries", json={**red, "subject": w["org_c"]}, headers=FINANCE)
+        assert r.status_code == expected, r.text
+        if expected == 409:
+            assert r.json()["error"]["code"] == "black_list_conflict"
+            assert "Jiangyin (6)" in r.json()["error"]["message"]
 
 
-def test_registration_corrections_only_by_registration_authority(env) -> None:  # type: ignore[no-untyped-def]
-    client, w = env
+def test_registration_corrections_only_by_registration_authority(api) -> None:  # type: ignore[no-untyped-def]
+    client, w = api
     edge = {"holder": w.id_numbers["p_lr_new"], "org": w["org_a"], "role": "LEGAL_REPRESENTATIVE",
             "valid_from": "2019-01-01"}
     assert client.post("/v1/roles", json=edge, headers=FINANCE).status_code == 403
@@ -153,15 +134,15 @@ def test_registration_corrections_only_by_registration_authority(env) -> None:  
     ({"subject": "91320281000000001", "matter": "licensing", "purpose": "x"}, "subject"),
     ({"subject": "MATCH (n) DETACH DELETE n //", "matter": "licensing", "purpose": "x"}, "subject"),
 ])
-def test_bad_subjects_get_422_naming_the_field(env, body, field) -> None:  # type: ignore[no-untyped-def]
-    client, _ = env
+def test_bad_subjects_get_422_naming_the_field(api, body, field) -> None:  # type: ignore[no-untyped-def]
+    client, _ = api
     r = client.post("/v1/checks", json=body, headers=MARKET)
     assert r.status_code == 422, r.text
     assert r.json()["error"]["field"] == field
 
 
-def test_unknown_matter_auth_and_payload_limits(env) -> None:  # type: ignore[no-untyped-def]
-    client, w = env
+def test_unknown_matter_auth_and_payload_limits(api) -> None:  # type: ignore[no-untyped-def]
+    client, w = api
     r = client.post("/v1/checks", json={"subject": w["org_a"], "matter": "bogus", "purpose": "x"}, headers=MARKET)
     assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_matter"
     assert client.post("/v1/checks", json={}, headers={"X-API-Key": "nope"}).status_code == 401
@@ -170,11 +151,138 @@ def test_unknown_matter_auth_and_payload_limits(env) -> None:  # type: ignore[no
     assert big.status_code == 413
 
 
-def test_policy_and_catalogue_readout(env) -> None:  # type: ignore[no-untyped-def]
-    client, _ = env
+def test_policy_and_catalogue_readout(api) -> None:  # type: ignore[no-untyped-def]
+    client, _ = api
     policy = client.get("/v1/policy", headers=PUBLIC).json()
     assert {r["id"] for r in policy["rules"]} >= {"P0", "P1", "P1b", "P2", "P3", "P3b", "P6", "P7", "P8"}
     assert all(b["document"] == "GuoFa33" for r in policy["rules"] for b in r["basis"])  # the national layer
     cat = client.get("/v1/catalogue?matter=government_procurement", headers=PUBLIC).json()
     assert cat["measures"] and all("government_procurement" in m["matters"] for m in cat["measures"])
     assert client.get("/v1/health", headers=PUBLIC).json()["counts"]["organisations"] == 3
+
+
+def test_every_route_documents_its_answer() -> None:
+    """Each JSON answer of the OpenAPI description is a named model (api.responses), not a bare object."""
+    from api.app import Settings, create_app
+
+    doc = create_app(Settings()).openapi()
+    bare = []
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            for status, response in op["responses"].items():
+                schema = response.get("content", {}).get("application/json", {}).get("schema")
+                if status.startswith("2") and schema is not None and "$ref" not in str(schema):
+                    bare.append(f"{method.upper()} {path} {status}")
+                if status.startswith("2") and schema is None and "content" not in response and status != "202":
+                    bare.append(f"{method.upper()} {path} {status}: no content")
+    assert not bare, bare
+
+
+def test_a_plain_value_error_is_a_bug_and_a_domain_error_names_its_own_field(api) -> None:  # type: ignore[no-untyped-def]
+    """One error type: the field comes from the error, never from its message; anything else answers 500."""
+    from fastapi.testclient import TestClient
+
+    from graph_credit.errors import DomainError
+
+    client, w = api
+    app = client.app
+
+    @app.get("/test/domain")  # type: ignore[attr-defined]
+    def domain() -> None:
+        raise DomainError("a reason: with a colon in it", code="gone", status=410, facts=["f1"])
+
+    @app.get("/test/plain")  # type: ignore[attr-defined]
+    def plain() -> None:
+        raise ValueError("field: looks like a domain error")
+
+    @app.get("/test/file")  # type: ignore[attr-defined]
+    def file() -> None:
+        raise PermissionError("[Errno 13] Permission denied: 'data/x.sqlite'")
+
+    r = client.get("/test/domain")
+    assert r.status_code == 410
+    assert r.json()["error"] == {"code": "gone", "field": None, "message": "a reason: with a colon in it",
+                                 "facts": ["f1"]}
+    quiet = TestClient(app, raise_server_exceptions=False)
+    assert quiet.get("/test/plain").status_code == 500
+    assert quiet.get("/test/file").status_code == 500
+
+
+def test_a_cause_is_accepted_as_the_api_returns_it(api) -> None:  # type: ignore[no-untyped-def]
+    """Stumble 4 (issue 15): a check names its causes `record:R1`; cases and events take that form as well."""
+    client, w = api
+    check = client.post("/v1/checks", json={"subject": w["org_a"], "matter": "government_procurement",
+                                            "purpose": "采购资格审查"}, headers=MARKET).json()
+    cause = check["measures"][0]["cause"]
+    assert cause == "record:R1"
+    r = client.post("/v1/cases", json={"cause_id": cause}, headers=MARKET)
+    assert r.status_code == 201 and r.json()["cause"] == cause, r.text
+    assert client.post("/v1/cases", json={"cause_id": "R1"}, headers=MARKET).json()["id"] == r.json()["id"]
+    r = client.post(f"/v1/records/{cause}/events", json={"kind": "objection_filed", "on": "2020-12-05"},
+                    headers=MARKET)
+    assert r.status_code == 201, r.text
+    r = client.post("/v1/cases", json={"cause_id": "list:R1"}, headers=MARKET)  # R1 is a record, not a list entry
+    assert r.status_code == 404 and r.json()["error"]["field"] == "cause_id"
+
+
+def test_a_record_sent_again_unchanged_answers_200_with_its_facts(api) -> None:  # type: ignore[no-untyped-def]
+    """Stumble 7 (issue 15): a replayed record answered 201 with `facts: []`."""
+    client, w = api
+    rec = {"record_id": "R9", "subject": w["org_c"], "category": "tax_evasion", "severity": "serious",
+           "act_date": "2020-11-01", "decision_date": "2020-12-01", "period_end": "2022-12-01"}
+    first = client.post("/v1/records", json=rec, headers=FINANCE)
+    assert first.status_code == 201 and first.json()["facts"]
+    again = client.post("/v1/records", json=rec, headers=FINANCE)
+    assert again.status_code == 200, again.text
+    assert again.json()["facts"] == first.json()["facts"] and again.json()["facts_added"] == 0
+    changed = client.post("/v1/records", json=rec | {"period_end": "2023-12-01"}, headers=FINANCE)
+    assert changed.status_code == 201 and changed.json()["facts"] == first.json()["facts"]
+
+
+def test_profile_and_check_agree_that_a_punishment_closes_the_green_channel(api) -> None:  # type: ignore[no-untyped-def]
+    """Stumble 6 (issue 15): the profile showed a red listing's green channel active beside a new serious
+    record's punishment, while the check (rightly) gave no green channel."""
+    client, w = api
+    red = {"entry_id": "RD1", "subject": w["org_c"], "list": "red", "name": "诚信典型", "valid_from": "2019-01-01",
+           "status": "effective"}
+    assert client.post("/v1/list-entries", json=red, headers=FINANCE).status_code == 201
+    profile = client.get(f"/v1/subjects/{w['org_c']}", headers=FINANCE).json()
+    assert "green_channel" in profile["active_consequences"]
+    rec = {"record_id": "R9", "subject": w["org_c"], "category": "tax_evasion", "severity": "serious",
+           "act_date": "2020-11-01", "decision_date": "2020-12-01", "period_end": "2022-12-01"}
+    assert client.post("/v1/records", json=rec, headers=FINANCE).status_code == 201
+    check = client.post("/v1/checks", json={"subject": w["org_c"], "matter": "licensing", "purpose": "审批"},
+                        headers=FINANCE).json()
+    assert check["decision"] != "green_channel" and check["green_channel"] is None
+    profile = client.get(f"/v1/subjects/{w['org_c']}", headers=FINANCE).json()
+    (green,) = [f for f in profile["derived"] if f["consequence"] == "green_channel"]
+    assert green["status"] == "barred" and green["barred_by"]
+    assert "green_channel" not in profile["active_consequences"]
+
+
+def test_an_active_fact_names_its_scheduled_end_not_an_end(api) -> None:  # type: ignore[no-untyped-def]
+    """Stumble 7 (issue 15): `ended_by: "expired"` on facts in force."""
+    client, w = api
+    facts = client.get(f"/v1/subjects/{w['org_a']}", headers=FINANCE).json()["derived"]
+    r1 = [f for f in facts if f["cause"] == "record:R1" and f["status"] == "active"]
+    assert r1 and all(f["ended_by"] is None for f in facts if f["status"] in ("active", "pending", "suspended"))
+    expiring = [f for f in r1 if f["ends_by"] == "expired"]
+    assert expiring and all(f["valid_to"] == "2023-09-01" for f in expiring)
+    later = client.get(f"/v1/subjects/{w['org_a']}?as_of=2024-01-01", headers=FINANCE).json()["derived"]
+    ids = {f["fact_id"] for f in expiring}
+    assert all(f["ended_by"] == "expired" and f["ends_by"] is None for f in later if f["fact_id"] in ids)
+    explained = client.get(f"/v1/facts/{expiring[0]['fact_id']}/explain", headers=FINANCE).json()["fact"]
+    assert explained["ended_by"] is None and explained["ends_by"] == "expired"
+
+
+def test_an_unregistered_subject_is_unknown_in_checks_and_batch_counts(api) -> None:  # type: ignore[no-untyped-def]
+    """Stumble 1 (issue 15): the API answered "allow" (with a warning) for a subject nobody registered."""
+    from tests.helpers import make_uscc
+
+    client, w = api
+    r = client.post("/v1/checks", json={"subject": make_uscc(999), "matter": "licensing", "purpose": "审批"},
+                    headers=MARKET)
+    assert r.status_code == 200 and r.json()["decision"] == "unknown", r.text
+    r = client.post("/v1/checks/batch", json={"subjects": [make_uscc(999), w["org_a"]], "matter": "licensing",
+                                              "purpose": "审批"}, headers=MARKET)
+    assert r.status_code == 200 and r.json()["decisions"]["unknown"] == 1, r.text

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +23,14 @@ import pytest
 from fastapi.testclient import TestClient
 from stdnum.cn import ric
 
-from api.app import Settings, create_app
 from graph_credit.engine import Engine
 from graph_credit.ids import id_number_problem, normalise_id_number
 from graph_credit.io import COLUMNS, import_dir, import_frames
 from graph_credit.model import MAX_LENGTH, MAX_RESPONSIBLE
 from graph_credit.policy import load_policy
 from graph_credit.store import SQLiteStore
-from tests.helpers import make_id_number, make_uscc
-from tests.scenario import D, World, build
-
-FINANCE = {"X-API-Key": "demo-finance", "X-Purpose": "bad input test"}
-MARKET = {"X-API-Key": "demo-market", "X-Purpose": "bad input test"}
-PUBLIC = {"X-API-Key": "demo-public"}
-ADMIN = {"X-API-Key": "demo-admin", "X-Purpose": "bad input test"}
+from tests.helpers import ADMIN, FINANCE, INVESTIGATOR, MARKET, PUBLIC, make_id_number, make_uscc
+from tests.scenario import World, build
 
 # The hand-made world of tests/scenario.py: organisations 1-3, persons 1-9 (see PEOPLE there).
 ORG_A, ORG_B, ORG_C = make_uscc(1), make_uscc(2), make_uscc(3)
@@ -49,7 +43,6 @@ FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 def wrong_check(code: str) -> str:
     return code[:-1] + ("1" if code[-1] != "1" else "2")
 
-INVESTIGATOR = {"X-API-Key": "demo-investigator", "X-Purpose": "bad input test"}
 
 
 def id_number(region: str, born: str, sequence: str = "123") -> str:
@@ -84,13 +77,12 @@ def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, World, Path]]:
+def api(tmp_path_factory: pytest.TempPathFactory,
+        serve: Callable[..., TestClient]) -> Iterator[tuple[TestClient, World, Path]]:
     path = tmp_path_factory.mktemp("bad-input") / "api.sqlite"
     store = SQLiteStore(path)
     world = build(Engine(store))
-    app = create_app(Settings(demo=True, today=D("2021-01-01"), public_rate_per_minute=100_000), store=store)
-    with TestClient(app) as client:
-        yield client, world, path
+    yield serve(store), world, path
     store.close()
 
 

@@ -12,7 +12,7 @@ from graph_credit.graph import InvalidCursor, connect
 from graph_credit.ids import mask_id_number, person_key
 from graph_credit.model import Organisation, Person, Role, RoleEdge
 from graph_credit.store import Store
-from tests.helpers import make_id_number, make_uscc
+from tests.helpers import INVESTIGATOR, MARKET, make_id_number, make_uscc
 from tests.scenario import D
 
 ON = D("2021-01-01")
@@ -209,27 +209,10 @@ def test_direct_role_between_two_subjects(g: G) -> None:
 
 # -- API: POST /v1/connections -------------------------------------------------------------------------------
 
-MARKET = {"X-API-Key": "demo-market", "X-Purpose": "test"}
-INVESTIGATOR = {"Authorization": "Bearer demo-investigator", "X-Purpose": "network investigation"}
 
 
-@pytest.fixture
-def client(tmp_path):  # type: ignore[no-untyped-def]
-    from fastapi.testclient import TestClient
-
-    from api.app import Settings, create_app
-    from graph_credit.store import SQLiteStore
-    from tests.scenario import build
-
-    store = SQLiteStore(tmp_path / "api.sqlite")
-    w = build(Engine(store))
-    app = create_app(Settings(demo=True, today=ON, public_rate_per_minute=1000), store=store)
-    with TestClient(app) as c:
-        yield c, w
-
-
-def test_api_connections(client) -> None:  # type: ignore[no-untyped-def]
-    c, w = client
+def test_api_connections(api) -> None:  # type: ignore[no-untyped-def]
+    c, w = api
     body = {"subjects": [w["org_a"], w["org_c"], w["org_b"]], "as_of": "2021-01-01", "max_depth": 4}
     r = c.post("/v1/connections", json=body, headers=INVESTIGATOR)
     assert r.status_code == 200, r.text
@@ -252,16 +235,16 @@ def test_api_connections(client) -> None:  # type: ignore[no-untyped-def]
     ({"cursor": "garbage"}, "cursor"),
     ({"as_of": 20210101}, "as_of"),
 ])
-def test_api_connections_bad_input(client, change, field) -> None:  # type: ignore[no-untyped-def]
-    c, w = client
+def test_api_connections_bad_input(api, change, field) -> None:  # type: ignore[no-untyped-def]
+    c, w = api
     body = {"subjects": [w["org_a"], w["org_c"]], **change}
     r = c.post("/v1/connections", json=body, headers=INVESTIGATOR)
     assert r.status_code == 422, r.text
     assert r.json()["error"]["field"] == field
 
 
-def test_api_connections_bad_subject_names_its_position(client) -> None:  # type: ignore[no-untyped-def]
-    c, w = client
+def test_api_connections_bad_subject_names_its_position(api) -> None:  # type: ignore[no-untyped-def]
+    c, w = api
     r = c.post("/v1/connections", json={"subjects": [w["org_a"], "91320281000000001X"]}, headers=INVESTIGATOR)
     assert r.status_code == 422 and r.json()["error"]["field"] == "subjects.1"
     many = c.post("/v1/connections", json={"subjects": [w["org_a"]] * 51}, headers=INVESTIGATOR)

@@ -13,7 +13,7 @@ from graph_credit.evasion import evasion_config, evasion_flags, evasion_frame, l
 from graph_credit.ids import mask_id_number, person_key
 from graph_credit.model import DishonestyRecord, ListEntry, Organisation, Person, RecordEvent, Role, RoleEdge
 from graph_credit.store import Store
-from tests.helpers import make_id_number, make_uscc
+from tests.helpers import INVESTIGATOR, MARKET, PUBLIC, make_id_number, make_uscc
 from tests.scenario import D, build
 
 ACT = D("2020-05-01")
@@ -389,27 +389,10 @@ def test_a_bad_configuration_names_the_key(tmp_path: Path) -> None:
 
 # -- API: GET /v1/subjects/{subject}/evasion, GET /v1/evasion?region= -------------------------------------
 
-PUBLIC = {"X-API-Key": "demo-public"}
-MARKET = {"X-API-Key": "demo-market", "X-Purpose": "test"}
-INVESTIGATOR = {"Authorization": "Bearer demo-investigator", "X-Purpose": "evasion review"}
 
 
-@pytest.fixture
-def client(tmp_path):  # type: ignore[no-untyped-def]
-    from fastapi.testclient import TestClient
-
-    from api.app import Settings, create_app
-    from graph_credit.store import SQLiteStore
-
-    store = SQLiteStore(tmp_path / "api.sqlite")
-    w = build(Engine(store))
-    app = create_app(Settings(demo=True, today=D("2021-01-01"), public_rate_per_minute=1000), store=store)
-    with TestClient(app) as c:
-        yield c, w
-
-
-def test_api_evasion_for_a_subject_and_a_region(client) -> None:  # type: ignore[no-untyped-def]
-    c, w = client
+def test_api_evasion_for_a_subject_and_a_region(api) -> None:  # type: ignore[no-untyped-def]
+    c, w = api
     r = c.get(f"/v1/subjects/{w['org_a']}/evasion", headers=INVESTIGATOR)
     assert r.status_code == 200, r.text
     (flag,) = r.json()["flags"]

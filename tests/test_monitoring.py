@@ -23,17 +23,15 @@ from fastapi.testclient import TestClient
 from api.app import Settings, create_app
 from graph_credit import monitor
 from graph_credit.cases import open_case
+from graph_credit.changes import Changes
 from graph_credit.egress import EgressPolicy
 from graph_credit.engine import Engine
 from graph_credit.model import Cause, ListEntry, RecordEvent, Role, RoleEdge, stable_id
 from graph_credit.store import SQLiteStore, Store
+from tests.helpers import ADMIN, FINANCE, INVESTIGATOR, MARKET
 from tests.scenario import D, World, build, r1
 
 ON = D("2021-01-01")
-MARKET = {"X-API-Key": "demo-market", "X-Purpose": "test"}
-FINANCE = {"X-API-Key": "demo-finance", "X-Purpose": "test"}
-INVESTIGATOR = {"X-API-Key": "demo-investigator", "X-Purpose": "investigation"}
-ADMIN = {"X-API-Key": "demo-admin", "X-Purpose": "audit"}
 SECRET = "s3cret-for-tests-0123456789"
 # The receivers below listen on loopback over plain http: allow-listed as a deployment would a private one.
 LOOPBACK = EgressPolicy.of(allow_http=True, allow=["127.0.0.0/8"])
@@ -90,14 +88,29 @@ def test_depth_one_watch_alerts_once_for_a_record_on_the_representatives_other_f
     assert len(alerts_of(world, deep)) == 1
 
 
+def test_each_write_returns_its_changes_and_monitoring_records_them_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write (its nested re-derivation included) hands monitoring one Changes, once, and returns it."""
+    from graph_credit import engine as engine_module
+
+    seen: list[Changes] = []
+    record_write = engine_module.monitor.record_write
+    monkeypatch.setattr(engine_module.monitor, "record_write",
+                        lambda store, changes, today: seen.append(changes) or record_write(store, changes, today))
+    changes = world.engine.put_records([r1(world, **R2)])
+    assert seen == [changes] and changes.reason == "record written"
+    (before, after), = changes.records
+    assert before is None and after.record_id == "R2" and changes.causes == 1 and changes.added
+    world.engine.add_event(RecordEvent("R2", "objection_filed", D("2020-10-01")))
+    assert len(seen) == 2 and seen[1].events[0][0].kind == "objection_filed"
+
+
 def test_alert_ids_are_idempotent_when_a_change_is_replayed(world: World) -> None:
     sub = watch(world, "p_principal")
     facts = world.store.facts_of([world["p_principal"]])
     for _ in range(2):
-        log = monitor.ChangeLog.open(world.store, "replay", ON)
-        assert log is not None
-        log.facts({}, facts, [])
-        (alert,) = monitor.publish(world.store, log)
+        (alert,) = monitor.record_write(world.store, Changes("replay", added=facts), ON)
     assert [a["id"] for a in alerts_of(world, sub)] == [alert["id"]]
 
 
@@ -372,13 +385,11 @@ def test_webhook_retries_with_backoff_until_the_receiver_recovers(world: World, 
 
 # -- the API ----------------------------------------------------------------------------------------
 @pytest.fixture
-def api(tmp_path) -> Iterator[tuple[TestClient, World]]:  # type: ignore[no-untyped-def]
+def api(tmp_path, serve) -> Iterator[tuple[TestClient, World]]:  # type: ignore[no-untyped-def]
     store = SQLiteStore(tmp_path / "monitor.sqlite")
     world = build(Engine(store))
-    settings = Settings(demo=True, today=ON, public_rate_per_minute=1000, webhook_max_attempts=3, webhook_backoff=0,
-                        webhook_receivers=LOOPBACK)
-    with TestClient(create_app(settings, store=store)) as client:
-        yield client, world
+    yield serve(store, today=ON, webhook_max_attempts=3, webhook_backoff=0, webhook_receivers=LOOPBACK), world
+    store.close()
 
 
 R9 = {"record_id": "R9", "category": "tax_evasion", "severity": "serious", "act_date": "2020-11-01",
@@ -499,3 +510,43 @@ def test_background_deliverer_posts_alerts_written_through_the_api(tmp_path, rec
         assert monitor.verify_signature(SECRET, body, headers["x-graph-credit-timestamp"],
                                         headers["x-graph-credit-signature"])
     assert client.app.state.deliverer.rounds >= 1  # type: ignore[attr-defined]
+
+
+def test_own_subscriptions_need_no_purpose_and_an_ack_no_body(api) -> None:  # type: ignore[no-untyped-def]
+    """Stumble 7 (issue 15): listing or deleting one's own subscriptions asked for X-Purpose (given when
+    subscribing), and an acknowledgement insisted on a JSON body."""
+    client, w = api
+    plain = {"X-API-Key": MARKET["X-API-Key"]}  # no X-Purpose
+    sub = client.post("/v1/subscriptions", json={"subject": w["p_principal"], "purpose": "重点监管"}, headers=MARKET)
+    assert sub.status_code == 201, sub.text
+    r = client.get("/v1/subscriptions", headers=plain)
+    assert r.status_code == 200 and [s["id"] for s in r.json()["subscriptions"]] == [sub.json()["id"]], r.text
+    r = client.delete(f"/v1/subscriptions/{sub.json()['id']}", headers=plain)
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    audit = client.get("/v1/audit", headers=ADMIN).json()["entries"]
+    assert any(e["what"] == "subscriptions" and e["purpose"] == "the caller's own subscriptions" for e in audit)
+
+    assert client.post("/v1/cases", json={"cause_id": "R1"}, headers=MARKET).status_code == 201
+    assert client.post("/v1/records/R1/events", json={"kind": "revoked", "on": "2021-01-05"},
+                       headers=MARKET).status_code == 201
+    notice = client.get("/v1/notices", headers=FINANCE).json()["notices"][0]
+    r = client.post(f"/v1/notices/{notice['id']}/ack", headers=FINANCE)  # no body at all
+    assert r.status_code == 200 and r.json()["acknowledged"]["note"] == "", r.text
+
+
+def test_a_watched_list_term_ending_alerts_at_the_sweep(api) -> None:  # type: ignore[no-untyped-def]
+    """Stumble 5 (issue 15): the sweep skipped facts ended by a list entry's scheduled exit, so a watched
+    red or black listing that ran out never alerted (the README promises alerts on losing list membership)."""
+    client, w = api
+    assert client.post("/v1/subscriptions", json={"subject": w["org_c"], "purpose": "重点监管"},
+                       headers=MARKET).status_code == 201
+    red = {"entry_id": "RD1", "subject": w["org_c"], "list": "red", "name": "诚信典型", "valid_from": "2020-12-01",
+           "valid_to": "2021-06-01", "status": "effective"}
+    assert client.post("/v1/list-entries", json=red, headers=FINANCE).status_code == 201
+    client.app.state.settings.today = D("2021-06-02")  # type: ignore[attr-defined]
+    swept = client.post("/v1/notices/sweep", headers=ADMIN).json()
+    assert swept["alerts_new"] == 1, swept
+    alerts = client.get("/v1/alerts", headers=MARKET).json()["alerts"]
+    (expiry,) = [a for a in alerts if a["trigger"] == "expiry"]
+    assert {(i["consequence"], i["change"], i["ended_by"]) for i in expiry["items"]} == {
+        ("green_channel", "exited", "scheduled_exit")}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from typer.testing import CliRunner
 
-from api.app import Settings, create_app
 from graph_credit import render
 from graph_credit.cli import app as cli
 from graph_credit.engine import Engine
@@ -202,10 +201,8 @@ def test_cli_render(world: World, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def client(world: World) -> Iterator[TestClient]:
-    app = create_app(Settings(demo=True, today=ON, public_rate_per_minute=1000), store=world.store)
-    with TestClient(app) as c:
-        yield c
+def client(world: World, serve: Callable[..., TestClient]) -> TestClient:
+    return serve(world.store, today=ON)
 
 
 def test_api_png_and_html_for_investigators_are_audited(client: TestClient, world: World) -> None:

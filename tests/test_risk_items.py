@@ -15,6 +15,7 @@ from graph_credit.engine import Engine
 from graph_credit.model import ListEntry, RecordEvent
 from graph_credit.risk_items import risk_items, risk_items_frame
 from graph_credit.store import Store
+from tests.helpers import INVESTIGATOR, MARKET, PUBLIC
 from tests.scenario import D, World, build
 
 ON = D("2021-01-01")
@@ -200,27 +201,10 @@ def test_surrounding_items_carry_since_and_until(world: World) -> None:
     assert (entry.since, entry.until) == (D("2020-09-01"), D("2023-09-01"))  # ends with the period
 
 
-PUBLIC = {"X-API-Key": "demo-public"}
-MARKET = {"X-API-Key": "demo-market", "X-Purpose": "test"}
-INVESTIGATOR = {"Authorization": "Bearer demo-investigator", "X-Purpose": "risk review"}
 
 
-@pytest.fixture
-def client(tmp_path):  # type: ignore[no-untyped-def]
-    from fastapi.testclient import TestClient
-
-    from api.app import Settings, create_app
-    from graph_credit.store import SQLiteStore
-
-    store = SQLiteStore(tmp_path / "api.sqlite")
-    w = build(Engine(store))
-    app = create_app(Settings(demo=True, today=ON, public_rate_per_minute=1000), store=store)
-    with TestClient(app) as c:
-        yield c, w
-
-
-def test_api_risk_items_every_role(client) -> None:  # type: ignore[no-untyped-def]
-    c, w = client
+def test_api_risk_items_every_role(api) -> None:  # type: ignore[no-untyped-def]
+    c, w = api
     r = c.get(f"/v1/subjects/{w['org_c']}/risk-items?depth=2", headers=INVESTIGATOR)
     assert r.status_code == 200, r.text
     body = r.json()
@@ -237,8 +221,8 @@ def test_api_risk_items_every_role(client) -> None:  # type: ignore[no-untyped-d
     assert c.get(f"/v1/subjects/{w['org_c']}/risk-items").status_code == 401
 
 
-def test_api_risk_items_errors_are_4xx(client) -> None:  # type: ignore[no-untyped-def]
-    c, w = client
+def test_api_risk_items_errors_are_4xx(api) -> None:  # type: ignore[no-untyped-def]
+    c, w = api
     bad = c.get("/v1/subjects/91320281000000001X/risk-items", headers=INVESTIGATOR)
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "subject"
     assert c.get(f"/v1/subjects/{w['org_a']}/risk-items?depth=9", headers=INVESTIGATOR).status_code == 422
@@ -249,8 +233,8 @@ def test_api_risk_items_errors_are_4xx(client) -> None:  # type: ignore[no-untyp
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
 
-def test_api_public_does_not_see_withdrawn_items(client) -> None:  # type: ignore[no-untyped-def]
-    c, w = client
+def test_api_public_does_not_see_withdrawn_items(api) -> None:  # type: ignore[no-untyped-def]
+    c, w = api
     w.engine.add_event(RecordEvent("R1", "objection_filed", D("2020-10-01")))
     w.engine.add_event(RecordEvent("R1", "objection_upheld", D("2020-10-10")))
     seen = c.get(f"/v1/subjects/{w['org_a']}/risk-items", headers=INVESTIGATOR).json()["items"]
@@ -260,8 +244,8 @@ def test_api_public_does_not_see_withdrawn_items(client) -> None:  # type: ignor
     assert public["counts"]["historical"]["info"] == 0
 
 
-def test_api_objections_overdue_only_as_of_a_date(client) -> None:  # type: ignore[no-untyped-def]
-    c, w = client
+def test_api_objections_overdue_only_as_of_a_date(api) -> None:  # type: ignore[no-untyped-def]
+    c, w = api
     w.engine.add_event(RecordEvent("R1", "objection_filed", D("2020-12-20")))  # due 2021-01-04
     w.engine.add_event(RecordEvent("R1", "objection_rejected", D("2021-01-10")))  # verified late
 

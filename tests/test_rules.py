@@ -10,9 +10,13 @@ import pytest
 from graph_credit.cases import case_statistics, open_case, open_items, report_feedback
 from graph_credit.checks import check
 from graph_credit.engine import Engine
+from graph_credit.errors import DomainError
 from graph_credit.model import Cause, DishonestyRecord, ListEntry, RecordEvent, Responsible, Role, RoleEdge
+from graph_credit.risk_items import risk_items
 from graph_credit.rules import LifecycleError
+from graph_credit.rules.governing import lifecycle_of, policy_for
 from graph_credit.store import Store
+from graph_credit.views import explain, profile
 from tests.scenario import D, World, build, consequences, r1
 
 ON = D("2021-01-01")  # during R1's punishment period
@@ -203,6 +207,38 @@ def test_objection_tibet_18_twenty_day_verification_deadline_and_overdue(new_sto
     assert engine.objections(D("2020-10-22"))[0]["overdue"]
 
 
+def test_a_tibet_records_objection_has_one_deadline_under_a_default_deployment(
+    new_store: Callable[[], Store],
+) -> None:
+    """A record is judged under its own jurisdiction (rules.governing): the profile read the objection
+    under the deployment's policy on the day asked (15 days: overdue after 2020-10-16) while the objection
+    list read it under Tibet's (20 days: 2020-10-21), so one objection showed two deadlines."""
+    engine = Engine(new_store())  # the default deployment
+    w = build(engine, record=False)
+    engine.put_records([r1(w, jurisdiction="tibet")])
+    engine.add_event(RecordEvent("R1", "objection_filed", D("2020-10-01")))
+    on = D("2020-10-18")
+    (listed,) = engine.objections(on)
+    (record,) = profile(engine.store, w["org_a"], on)["records"]
+    (shown,) = record["objections"]
+    (warned,) = [i for i in risk_items(engine.store, w["org_a"], on).items if i.kind == "objection_pending"]
+    assert listed["deadline"] == shown["deadline"] == warned.until == D("2020-10-21")
+    assert not listed["overdue"] and warned.status == "pending"
+
+
+def test_a_list_entry_is_judged_under_the_deployment_and_must_be_told_it(new_store: Callable[[], Store]) -> None:
+    engine = Engine(new_store(), "tibet")
+    w = build(engine, record=False)
+    entry = _red(w)
+    engine.put_list_entries([entry])
+    engine.add_event(RecordEvent("RED1", "objection_filed", D("2020-10-01")))
+    assert policy_for(entry, "tibet").objection.verification_days == 20
+    (listed,) = engine.objections(D("2020-10-18"))
+    assert listed["deadline"] == lifecycle_of(engine.store, entry, "tibet").objections[0].deadline == D("2020-10-21")
+    with pytest.raises(TypeError, match="deployment"):
+        policy_for(entry)
+
+
 def test_objection_upheld_withdraws_everything_restores_honours_and_notifies(world: World) -> None:
     world.engine.add_event(RecordEvent("R1", "objection_filed", D("2020-10-01")))
     world.engine.add_event(RecordEvent("R1", "objection_upheld", D("2020-10-10"), detail="记录有误"))
@@ -242,7 +278,7 @@ def test_corrected_registration_data_rederives(world: World) -> None:
 
 def test_explain_returns_the_whole_chain(world: World) -> None:
     fact = next(f for f in world.store.facts_of([world["p_lr_old"]]) if f.rule_id == "P1")
-    chain = world.engine.explain(fact.fact_id)
+    chain = explain(world.store, fact.fact_id, ON)
     assert chain["record"]["record_id"] == "R1"
     assert chain["edge"]["role"] == "LEGAL_REPRESENTATIVE"
     assert chain["edge"]["valid_to"] == D("2020-06-01")
@@ -255,8 +291,9 @@ def test_trigger_and_feedback_xiaoyi_31_closed_loop(world: World) -> None:
     items = open_items(world.store, ON)
     assert len(items) == case["items"]
     item = items[0]
-    with pytest.raises(PermissionError):
+    with pytest.raises(DomainError) as refused:  # one error type: a 403 for the API, one line for the CLI
         report_feedback(world.store, item["id"], "not-" + item["department"], "applied", ON)
+    assert (refused.value.status, refused.value.code, refused.value.field) == (403, "forbidden", None)
     report_feedback(world.store, item["id"], item["department"], "applied", ON)
     stats = case_statistics(world.store, D("2021-03-01"))
     assert sum(s["applied"] for s in stats) == 1
@@ -284,10 +321,37 @@ def test_objection_upheld_on_a_wrong_red_listing_jiangyin_24_claws_back_benefits
     assert clawback["benefit_periods"][0]["to"] == "2020-02-10"
 
 
-def test_a_check_on_an_unregistered_subject_warns_that_the_graph_knows_nothing_of_it(world: World) -> None:
+def test_a_check_on_an_unregistered_subject_answers_unknown_not_allow(world: World) -> None:
+    """Stumble 1 (issue 15): an approval system reading only the decision must not pass an unknown subject."""
     from tests.helpers import make_uscc
 
     result = check(world.store, make_uscc(999), "licensing", ON)
-    assert result.decision == "allow" and result.warnings == [{"kind": "subject_not_registered",
+    assert result.decision == "unknown" and result.warnings == [{"kind": "subject_not_registered",
                                                                "subject": make_uscc(999)}]
     assert check(world.store, world["org_c"], "licensing", ON).warnings == []
+
+
+def test_is_this_subject_known_has_one_answer(new_store: Callable[[], Store]) -> None:
+    """A subject named only by a record (an import may carry records of unregistered subjects) is known to
+    every read; a key nothing names is unknown to every read. The explorer and the picture asked "any role
+    edges or facts?", the profile "any records or facts?", the what-if "any causes?": they disagreed."""
+    from graph_credit.graph.explore import roles_page
+    from graph_credit.render import neighbourhood_graph
+    from graph_credit.store.base import NotFound, is_registered
+    from graph_credit.whatif import PolicyChoice, what_if
+    from tests.helpers import make_uscc
+
+    store = new_store()
+    named, nobody = make_uscc(4242), make_uscc(4243)
+    store.put_records([DishonestyRecord("RX", named, "tax_evasion", "general", D("2020-09-01"))])
+    assert not is_registered(store, named)
+    reads = [
+        lambda key: profile(store, key, ON),
+        lambda key: roles_page(store, key, ON, 0, 10),
+        lambda key: neighbourhood_graph(store, key, ON),
+        lambda key: what_if(store, key, PolicyChoice("default"), PolicyChoice("jiangyin"), ON),
+    ]
+    for read in reads:
+        read(named)
+        with pytest.raises(NotFound):
+            read(nobody)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import Settings, create_app
 from graph_credit.engine import Engine
 from graph_credit.store import SQLiteStore
-from tests.scenario import D, World, build
+from tests.scenario import World, build
 
 INVESTIGATOR = {"X-API-Key": "demo-investigator", "X-Purpose": "case 2021-7"}
 ADMIN = {"X-API-Key": "demo-admin", "X-Purpose": "review"}
@@ -26,10 +25,8 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 
 @pytest.fixture
-def client(world: World) -> Iterator[TestClient]:
-    app = create_app(Settings(demo=True, today=D("2021-01-01"), public_rate_per_minute=1000), store=world.store)
-    with TestClient(app) as c:
-        yield c
+def client(world: World, serve: Callable[..., TestClient]) -> TestClient:
+    return serve(world.store)
 
 
 def test_search_by_name_code_id_and_filters(client: TestClient, world: World) -> None:

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -41,15 +41,11 @@ from graph_credit.errors import DomainError
 from graph_credit.ids import person_key
 from graph_credit.io import import_frames
 from graph_credit.store import SQLiteStore
+from tests.helpers import ADMIN, FINANCE, INVESTIGATOR, MARKET, PUBLIC
 from tests.scenario import D, World, build, r1
 from tests.test_bad_input import REC, frame
 
 ROOT = Path(__file__).resolve().parents[1]
-PUBLIC = {"X-API-Key": "demo-public"}
-MARKET = {"X-API-Key": "demo-market", "X-Purpose": "security test"}
-FINANCE = {"X-API-Key": "demo-finance", "X-Purpose": "security test"}
-INVESTIGATOR = {"X-API-Key": "demo-investigator", "X-Purpose": "security test"}
-ADMIN = {"X-API-Key": "demo-admin", "X-Purpose": "security test"}
 PERSON_KEY = re.compile(r"\bp[0-9a-f]{24}\b")
 CLEAR_ID = "11010519491231002X"  # valid check digit; born 1949-12-31 in Beijing Xicheng
 OLD_ID = "110105491231002"  # the same person's 15-digit number
@@ -64,12 +60,11 @@ def hyphened(n: str) -> str:
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[tuple[TestClient, World, Path]]:
+def api(tmp_path: Path, serve: Callable[..., TestClient]) -> Iterator[tuple[TestClient, World, Path]]:
     path = tmp_path / "security.sqlite"
     store = SQLiteStore(path)
     w = build(Engine(store))
-    with TestClient(create_app(Settings(demo=True, today=D("2021-01-01")), store=store)) as client:
-        yield client, w, path
+    yield serve(store, public_rate_per_minute=Settings.public_rate_per_minute), w, path
     store.close()
 
 

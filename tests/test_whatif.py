@@ -19,7 +19,7 @@ from graph_credit.policy import load_policy
 from graph_credit.rules import derive
 from graph_credit.store import NotFound, Store
 from graph_credit.whatif import PolicyChoice, what_if, what_if_region
-from tests.helpers import make_uscc
+from tests.helpers import INVESTIGATOR, MARKET, PUBLIC, make_uscc
 from tests.scenario import D, World, build
 
 DEFAULT, JIANGYIN = PolicyChoice("default"), PolicyChoice("jiangyin")
@@ -169,24 +169,13 @@ def test_bad_choices_and_unknown_subjects(world: World) -> None:
 
 # -- API: POST /v1/what-if -------------------------------------------------------------------------------------
 
-PUBLIC = {"X-API-Key": "demo-public"}
-MARKET = {"X-API-Key": "demo-market", "X-Purpose": "policy comparison"}
-INVESTIGATOR = {"Authorization": "Bearer demo-investigator", "X-Purpose": "policy comparison"}
 
 
 @pytest.fixture
-def client(tmp_path):  # type: ignore[no-untyped-def]
-    from fastapi.testclient import TestClient
-
-    from api.app import Settings, create_app
-    from graph_credit.store import SQLiteStore
-
-    store = SQLiteStore(tmp_path / "api.sqlite")
-    w = build(Engine(store))
-    w.engine.add_event(RecordEvent("R1", "objection_filed", D("2020-12-20")))
-    app = create_app(Settings(demo=True, today=D("2021-01-01"), public_rate_per_minute=1000), store=store)
-    with TestClient(app) as c:
-        yield c, w
+def client(api):  # type: ignore[no-untyped-def]
+    """The API over the scenario world, with an objection under verification on R1."""
+    api[1].engine.add_event(RecordEvent("R1", "objection_filed", D("2020-12-20")))
+    return api
 
 
 def test_api_what_if_subject_and_region(client) -> None:  # type: ignore[no-untyped-def]

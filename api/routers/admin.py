@@ -12,19 +12,20 @@ from graph_credit.errors import DomainError
 from graph_credit.policy import available_jurisdictions, load_policy
 
 from ..deps import engine, resolve, respond, today
+from ..responses import AuditPage, Catalogue, Health, PolicyAnswer
 from ..schemas import Day
 from ..security import Principal, header_text, optional_principal, principal, require
 
 router = APIRouter(prefix="/v1", tags=["policy and administration"])
 
 
-@router.get("/policy")
+@router.get("/policy", response_model=PolicyAnswer)
 def get_policy(request: Request, as_of: Day | None = None, jurisdiction: str | None = Query(None, max_length=32),
                who: Principal = Depends(principal)) -> dict:
     """The rules in force on a date, with their legal basis, and the objection/repair settings."""
     jur = jurisdiction or engine(request).jurisdiction
     if jur not in available_jurisdictions():
-        raise DomainError(f"jurisdiction: unknown jurisdiction {jur!r}")
+        raise DomainError(f"unknown jurisdiction {jur!r}", field="jurisdiction")
     snap = load_policy(jur).at(as_of or today(request))
     return {"jurisdiction": snap.jurisdiction, "version": snap.version, "on": snap.on,
             "rules": [r.model_dump() if hasattr(r, "model_dump") else r for r in snap.rules],
@@ -32,7 +33,7 @@ def get_policy(request: Request, as_of: Day | None = None, jurisdiction: str | N
             "punishment_period_days": snap.punishment_period_days, "jurisdictions": available_jurisdictions()}
 
 
-@router.get("/catalogue")
+@router.get("/catalogue", response_model=Catalogue)
 def get_catalogue(request: Request, as_of: Day | None = None, matter: str | None = Query(None, max_length=64),
                   who: Principal = Depends(principal)) -> dict:
     """The measures catalogue (措施清单) in force, optionally only the measures bearing on one matter."""
@@ -49,7 +50,8 @@ def _instant(value: str | None, field: str) -> str | None:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise DomainError(f"{field}: not an ISO date or date-time (2021-01-01 or 2021-01-01T08:00:00+00:00)") from None
+        raise DomainError("not an ISO date or date-time (2021-01-01 or 2021-01-01T08:00:00+00:00)",
+                          field=field) from None
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
 
 
@@ -61,13 +63,13 @@ def _after_cursor(cursor: str) -> tuple[str, str]:
     try:
         at, _, entry_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise DomainError("cursor: not a cursor this endpoint returned") from None
+        raise DomainError("not a cursor this endpoint returned", field="cursor") from None
     if not entry_id:
-        raise DomainError("cursor: not a cursor this endpoint returned")
+        raise DomainError("not a cursor this endpoint returned", field="cursor")
     return at, entry_id
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=AuditPage)
 def get_audit(request: Request, key_id: str | None = Query(None, max_length=64),
               who_: str | None = Query(None, alias="who", max_length=200,
                                        description="The reader: key name or key id"),
@@ -109,7 +111,7 @@ def get_audit(request: Request, key_id: str | None = Query(None, max_length=64),
     return respond(request, who, purpose, "audit log", page)
 
 
-@router.get("/health")
+@router.get("/health", response_model=Health, response_model_exclude_none=True)
 def health(request: Request, who: Principal | None = Depends(optional_principal)) -> dict:
     """Liveness; with an API key, also the stored counts."""
     eng = engine(request)

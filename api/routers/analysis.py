@@ -9,11 +9,11 @@ from graph_credit.analytics import serial_failures
 from graph_credit.evasion import evasion_flags, scan_region
 from graph_credit.graph import connect
 from graph_credit.risk_items import risk_items
-from graph_credit.store.base import NotFound, Store
-from graph_credit.views import subject_dict
+from graph_credit.store.base import require_known
 from graph_credit.whatif import PolicyChoice, what_if, what_if_region
 
 from ..deps import engine, resolve, respond, today
+from ..responses import Connections, EvasionFlags, RegionEvasion, RiskItems, SerialFailures, WhatIf
 from ..schemas import ConnectionsRequest, Day, WhatIfRequest
 from ..security import Principal, principal, require
 
@@ -21,12 +21,7 @@ router = APIRouter(prefix="/v1", tags=["analysis"])
 Purpose = Header(None, alias="X-Purpose", max_length=200)
 
 
-def _known(store: Store, key: str) -> None:
-    if subject_dict(store, key).get("known") is False and not store.records_of([key]) and not store.facts_of([key]):
-        raise NotFound(f"subject: no subject {key!r}")
-
-
-@router.get("/subjects/{subject}/risk-items")
+@router.get("/subjects/{subject}/risk-items", response_model=RiskItems)
 def get_risk_items(subject: str, request: Request, as_of: Day | None = None,
                    depth: int = Query(2, ge=0, le=3), window_days: int = Query(90, ge=1, le=3660),
                    max_fanout: int = Query(200, ge=1, le=2000),
@@ -37,14 +32,14 @@ def get_risk_items(subject: str, request: Request, as_of: Day | None = None,
     each with a severity (high, medium, low, info). The public role sees masked data and no withdrawn items."""
     eng = engine(request)
     key = resolve(subject)
-    _known(eng.store, key)
-    report = risk_items(eng.store, key, as_of or today(request), depth, window_days, max_fanout)
+    require_known(eng.store, key)
+    report = risk_items(eng.store, key, as_of or today(request), depth, window_days, max_fanout, eng.jurisdiction)
     if who.role == "public":  # a record withdrawn as wrong is not shown to the public (Jiangyin (24))
         report.items = [i for i in report.items if i.status != "withdrawn"]
     return respond(request, who, purpose, "risk items", report.as_dict())
 
 
-@router.get("/subjects/{subject}/evasion")
+@router.get("/subjects/{subject}/evasion", response_model=EvasionFlags)
 def get_evasion(subject: str, request: Request, as_of: Day | None = None, purpose: str | None = Purpose,
                 who: Principal = Depends(require("investigator", "department"))) -> dict:
     """Evasion patterns flagged for review, each with the pattern's `title`, a `summary` sentence and its
@@ -55,14 +50,14 @@ def get_evasion(subject: str, request: Request, as_of: Day | None = None, purpos
     change is one flag, its `anchors` merged. Windows and thresholds are in `graph_credit/evasion.yaml`."""
     eng = engine(request)
     key = resolve(subject)
-    _known(eng.store, key)
+    require_known(eng.store, key)
     on = as_of or today(request)
     flags = evasion_flags(eng.store, key, on)
     return respond(request, who, purpose, "evasion", {"subject": key, "as_of": on,
                                                       "flags": [f.as_dict() for f in flags]})
 
 
-@router.get("/evasion")
+@router.get("/evasion", response_model=RegionEvasion)
 def get_region_evasion(request: Request, region: str = Query(pattern=r"^\d{2,6}$", examples=["320281"]),
                        as_of: Day | None = None, limit: int = Query(500, ge=1, le=5000),
                        purpose: str | None = Purpose, who: Principal = Depends(require("investigator"))) -> dict:
@@ -76,7 +71,7 @@ def get_region_evasion(request: Request, region: str = Query(pattern=r"^\d{2,6}$
     return respond(request, who, purpose, "evasion scan", data)
 
 
-@router.get("/serial-failures")
+@router.get("/serial-failures", response_model=SerialFailures)
 def get_serial_failures(request: Request, region: str = Query(pattern=r"^\d{2,6}$", examples=["320281"]),
                         as_of: Day | None = None, flagged_only: bool = True, limit: int = Query(500, ge=1, le=5000),
                         purpose: str | None = Purpose, who: Principal = Depends(require("investigator"))) -> dict:
@@ -99,7 +94,7 @@ def get_serial_failures(request: Request, region: str = Query(pattern=r"^\d{2,6}
     return respond(request, who, purpose, "serial failures", data)
 
 
-@router.post("/connections")
+@router.post("/connections", response_model=Connections)
 def post_connections(body: ConnectionsRequest, request: Request, purpose: str | None = Purpose,
                      who: Principal = Depends(require("investigator"))) -> dict:
     """The subgraph connecting 2 to 50 subjects as of a date: for each pair joined within `max_depth` role
@@ -124,7 +119,7 @@ def connections_other_methods() -> JSONResponse:
                         status_code=405, headers={"Allow": "GET, POST"})
 
 
-@router.post("/what-if")
+@router.post("/what-if", response_model=WhatIf)
 def post_what_if(body: WhatIfRequest, request: Request, purpose: str | None = Purpose,
                  who: Principal = Depends(require("department", "investigator"))) -> dict:
     """Evaluate one subject or a whole region under two policies (two jurisdictions, or one policy at two

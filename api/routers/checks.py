@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from graph_credit.checks import DECISIONS, check, check_many
 
 from ..deps import engine, resolve, respond, today
+from ..responses import BatchCheckResponse
 from ..schemas import BatchCheckRequest, CheckRequest, CheckResponse
 from ..security import Principal, charge, principal
 
@@ -17,7 +18,8 @@ router = APIRouter(prefix="/v1/checks", tags=["approval checks"])
 
 @router.post("", response_model=CheckResponse)
 def run_check(body: CheckRequest, request: Request, who: Principal = Depends(principal)) -> dict:
-    """Decide **deny**, **review**, **allow** or **green_channel** for a subject and an approval matter.
+    """Decide **deny**, **review**, **allow** or **green_channel** for a subject and an approval matter;
+    **unknown** when the subject is not registered (an empty graph is no clean record).
 
     Example: `{"subject": "91320281MA1MXXXX0Q", "matter": "government_procurement", "purpose": "采购资格审查"}`
     """
@@ -28,7 +30,7 @@ def run_check(body: CheckRequest, request: Request, who: Principal = Depends(pri
     return respond(request, who, body.purpose, f"check {body.matter}", asdict(result))
 
 
-@router.post("/batch")
+@router.post("/batch", response_model=BatchCheckResponse)
 def run_batch(body: BatchCheckRequest, request: Request, who: Principal = Depends(principal)) -> dict:
     """Check many subjects for one matter in one call (up to 1,000); results in request order."""
     eng = engine(request)

@@ -9,9 +9,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from graph_credit.graph import neighbourhood, shortest_connection
 from graph_credit.store.base import NotFound
+from graph_credit.views import explain as explain_fact
 from graph_credit.views import graph_json, step_dict, timeline
 
 from ..deps import engine, resolve, respond, today
+from ..responses import Connection, Explanation, Graph, Timeline
 from ..schemas import Day
 from ..security import Principal, charge, principal, require
 
@@ -19,7 +21,7 @@ router = APIRouter(prefix="/v1", tags=["investigation"])
 Purpose = Header(None, alias="X-Purpose", max_length=200)
 
 
-@router.get("/subjects/{subject}/neighbourhood")
+@router.get("/subjects/{subject}/neighbourhood", response_model=Graph)
 def get_neighbourhood(subject: str, request: Request, as_of: Day | None = None,
                       depth: int = Query(1, ge=1, le=3), max_fanout: int = Query(200, ge=1, le=2000),
                       purpose: str | None = Purpose, who: Principal = Depends(require("investigator"))) -> dict:
@@ -67,7 +69,7 @@ def get_neighbourhood_html(subject: str, request: Request, as_of: Day | None = N
     data = _picture(request, subject, as_of, depth, max_fanout, purpose, who, "neighbourhood.html")
     return HTMLResponse(render_html(data), headers=_NO_STORE)
 
-@router.get("/connections")
+@router.get("/connections", response_model=Connection)
 def get_connection(a: str, b: str, request: Request, as_of: Day | None = None,
                    max_depth: int = Query(6, ge=1, le=8), purpose: str | None = Purpose,
                    who: Principal = Depends(require("investigator"))) -> dict:
@@ -79,7 +81,7 @@ def get_connection(a: str, b: str, request: Request, as_of: Day | None = None,
     return respond(request, who, purpose, "connection", data)
 
 
-@router.get("/subjects/{subject}/timeline")
+@router.get("/subjects/{subject}/timeline", response_model=Timeline)
 def get_timeline(subject: str, request: Request, purpose: str | None = Purpose,
                  who: Principal = Depends(require("investigator", "department"))) -> dict:
     """Roles taken and left, acts, records, lifecycle events, list entries and consequences, by date."""
@@ -88,12 +90,12 @@ def get_timeline(subject: str, request: Request, purpose: str | None = Purpose,
     return respond(request, who, purpose, "timeline", {"subject": key, "events": timeline(eng.store, key)})
 
 
-@router.get("/facts/{fact_id}/explain")
+@router.get("/facts/{fact_id}/explain", response_model=Explanation)
 def explain(fact_id: str, request: Request, purpose: str | None = Purpose,
             who: Principal = Depends(principal)) -> dict:
     """Why a consequence applies: the record or list entry, the edge and its interval, the rule, the basis.
     A consequence withdrawn as wrong does not exist for the public role (Jiangyin (24))."""
-    chain = engine(request).explain(fact_id)
+    chain = explain_fact(engine(request).store, fact_id, today(request))
     if who.role == "public" and chain["fact"]["ended_by"] == "withdrawn":
-        raise NotFound(f"fact_id: no derived fact {fact_id!r}")
+        raise NotFound(f"no derived fact {fact_id!r}", field="fact_id")
     return respond(request, who, purpose, "explain", chain)

@@ -7,20 +7,22 @@ whom is itself confidential. Notices are listed per addressed department.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from graph_credit import monitor, pii
+from graph_credit import monitor, pii, workflow
+from graph_credit.journal import Alert, NoticeView, SubscriptionView
+from graph_credit.monitor.owners import Watcher, alert_of, alerts_of, subscription_of, subscriptions_of
 
-from ..deps import engine, known, resolve, respond, today
+from ..deps import engine, resolve, respond, today
+from ..responses import Alerts, DeliveryRound, Notices, SubscriptionAnswer, Subscriptions, Sweep
 from ..schemas import Day, NoticeAckIn, SubscriptionIn
 from ..security import Principal, charge, require
 
 router = APIRouter(prefix="/v1", tags=["monitoring and notices"])
 WATCHERS = ("department", "investigator")
 STATES = "^(pending|delivered|failed|cancelled|none)$"
+OWN_SUBSCRIPTIONS = "the caller's own subscriptions"  # the audited purpose when none is given
 
 
 def _purpose(purpose: str | None = Header(None, alias="X-Purpose", description="Why personal data is read "
@@ -36,36 +38,11 @@ def _purpose(purpose: str | None = Header(None, alias="X-Purpose", description="
 Purpose = Depends(_purpose)
 
 
-def _mine(who: Principal, row: dict[str, Any]) -> bool:
-    if who.role == "admin":
-        return True
-    if who.department:
-        return row.get("department") == who.department
-    return row.get("department") is None and row.get("owner_key") == who.key_id
+def _watcher(who: Principal) -> Watcher:
+    return Watcher(who.key_id, who.department, who.role == "admin")
 
 
-def _scope(who: Principal) -> dict[str, Any]:
-    if who.role == "admin":
-        return {}
-    return {"department": who.department} if who.department else {"owner_key": who.key_id}
-
-
-def _subscription(request: Request, who: Principal, sub_id: str) -> dict[str, Any]:
-    found = engine(request).store.query("subscriptions", {"id": sub_id})
-    if not found or not _mine(who, found[0]):
-        raise HTTPException(404, {"code": "not_found", "field": "subscription_id",
-                                  "message": f"no subscription {sub_id!r}"})
-    return found[0]
-
-
-def _alert(request: Request, who: Principal, alert_id: str) -> dict[str, Any]:
-    found = engine(request).store.query("alerts", {"id": alert_id})
-    if not found or not _mine(who, found[0]):
-        raise HTTPException(404, {"code": "not_found", "field": "alert_id", "message": f"no alert {alert_id!r}"})
-    return found[0]
-
-
-@router.post("/subscriptions", status_code=201)
+@router.post("/subscriptions", response_model=SubscriptionAnswer, status_code=201)
 def post_subscription(body: SubscriptionIn, request: Request, response: Response,
                       who: Principal = Depends(require(*WATCHERS))) -> dict:
     """Watch a subject (and its related parties within `depth`); 200 with the existing one if already watched.
@@ -75,7 +52,7 @@ def post_subscription(body: SubscriptionIn, request: Request, response: Response
     The URL must be https and its host must resolve to public addresses (a private receiver must be
     allow-listed by the deployment); redirects are not followed."""
     eng = engine(request)
-    subject = known(eng, resolve(body.subject))
+    subject = workflow.known(eng.store, resolve(body.subject))
     charge(request, who, 1, body.depth)
     row, created, secret = monitor.subscribe(
         eng.store, subject=subject, depth=body.depth, owner_key=who.key_id, owner_name=who.name, role=who.role,
@@ -96,61 +73,56 @@ def subscriptions_other_methods() -> JSONResponse:
                         status_code=405, headers={"Allow": "GET, POST"})
 
 
-@router.get("/subscriptions")
+@router.get("/subscriptions", response_model=Subscriptions)
 def get_subscriptions(request: Request, status: str | None = Query(None, pattern="^(active|cancelled)$"),
                       purpose: str | None = Purpose, who: Principal = Depends(require(*WATCHERS))) -> dict:
     """The caller's subscriptions (a department's: all of the department's; admins: everyone's)."""
-    where = _scope(who) | ({"status": status} if status else {})
-    rows = [monitor.subscription_view(r) for r in engine(request).store.query("subscriptions", where) if _mine(who, r)]
-    return respond(request, who, purpose, "subscriptions", {"subscriptions": rows})
+    rows = [monitor.subscription_view(r) for r in subscriptions_of(engine(request).store, _watcher(who), status)]
+    # The caller's own watch list, each entry subscribed with its purpose: audited, without asking again.
+    return respond(request, who, purpose or OWN_SUBSCRIPTIONS, "subscriptions", {"subscriptions": rows})
 
 
-@router.delete("/subscriptions/{subscription_id}")
+@router.delete("/subscriptions/{subscription_id}", response_model=SubscriptionView)
 def delete_subscription(subscription_id: str, request: Request, purpose: str | None = Purpose,
                         who: Principal = Depends(require(*WATCHERS))) -> dict:
     """Stop watching; alerts not yet delivered are kept as `cancelled`."""
-    _subscription(request, who, subscription_id)
+    subscription_of(engine(request).store, _watcher(who), subscription_id)
     row = monitor.unsubscribe(engine(request).store, subscription_id)
-    return respond(request, who, purpose, "subscription", monitor.subscription_view(row))
+    return respond(request, who, purpose or OWN_SUBSCRIPTIONS, "subscription", monitor.subscription_view(row))
 
 
-@router.get("/alerts")
+@router.get("/alerts", response_model=Alerts)
 def get_alerts(request: Request, state: str | None = Query(None, pattern=STATES),
                subscription_id: str | None = Query(None, max_length=64), limit: int = Query(200, ge=1, le=5000),
                purpose: str | None = Purpose, who: Principal = Depends(require(*WATCHERS))) -> dict:
     """The caller's alerts, newest first, each with its delivery state, attempts, last error and next attempt."""
-    where = _scope(who)
-    if state:
-        where["delivery_state"] = state
-    if subscription_id:
-        where["subscription_id"] = subscription_id
-    rows = [r for r in engine(request).store.query("alerts", where) if _mine(who, r)]
-    return respond(request, who, purpose, "alerts", {"alerts": rows[::-1][:limit]})
+    rows = alerts_of(engine(request).store, _watcher(who), state, subscription_id, limit)
+    return respond(request, who, purpose, "alerts", {"alerts": rows})
 
 
-@router.get("/alerts/{alert_id}")
+@router.get("/alerts/{alert_id}", response_model=Alert)
 def get_alert(alert_id: str, request: Request, purpose: str | None = Purpose,
               who: Principal = Depends(require(*WATCHERS))) -> dict:
-    return respond(request, who, purpose, "alert", _alert(request, who, alert_id))
+    return respond(request, who, purpose, "alert", alert_of(engine(request).store, _watcher(who), alert_id))
 
 
-@router.post("/alerts/{alert_id}/retry")
+@router.post("/alerts/{alert_id}/retry", response_model=Alert)
 def retry_alert(alert_id: str, request: Request, purpose: str | None = Purpose,
                 who: Principal = Depends(require(*WATCHERS))) -> dict:
     """Queue a failed or cancelled alert for delivery again (fresh attempt budget, history kept)."""
-    _alert(request, who, alert_id)
+    alert_of(engine(request).store, _watcher(who), alert_id)
     row = monitor.retry_alert(engine(request).store, alert_id)
     return respond(request, who, purpose, "alert", row)
 
 
-@router.post("/deliveries")
+@router.post("/deliveries", response_model=DeliveryRound)
 def post_deliver(request: Request, who: Principal = Depends(require("admin"))) -> dict:
     """Run one delivery round now (what the background deliverer does every interval)."""
     settings = request.app.state.settings
     return monitor.deliver_pending(engine(request).store, policy=settings.delivery_policy())
 
 
-@router.get("/notices")
+@router.get("/notices", response_model=Notices)
 def get_notices(request: Request, acknowledged: bool | None = None,
                 change: str | None = Query(None, max_length=32), department: str | None = Query(None, max_length=64),
                 limit: int = Query(500, ge=1, le=10000), purpose: str | None = Purpose,
@@ -168,19 +140,21 @@ def get_notices(request: Request, acknowledged: bool | None = None,
     return respond(request, who, purpose, "notices", {"department": dept, "notices": rows[::-1][:limit]})
 
 
-@router.post("/notices/{notice_id}/ack")
-def post_ack(notice_id: str, body: NoticeAckIn, request: Request, department: str | None = Query(None, max_length=64),
-             purpose: str | None = Purpose, who: Principal = Depends(require("department"))) -> dict:
-    """Acknowledge a notice for the caller's department (admins name the department); the first one stands."""
+@router.post("/notices/{notice_id}/ack", response_model=NoticeView)
+def post_ack(notice_id: str, request: Request, body: NoticeAckIn | None = None,
+             department: str | None = Query(None, max_length=64), purpose: str | None = Purpose,
+             who: Principal = Depends(require("department"))) -> dict:
+    """Acknowledge a notice for the caller's department (admins name the department); the first one stands.
+    The body (a note) is optional."""
     dept = department if who.role == "admin" and department else who.department
     if not dept:
         raise HTTPException(403, {"code": "forbidden", "message": "this key is not bound to a department"})
     row = monitor.acknowledge_notice(engine(request).store, notice_id, dept, who.name or who.key_id,
-                                     pii.mask(body.note))
+                                     pii.mask(body.note) if body else "")
     return respond(request, who, purpose, "notice", row)
 
 
-@router.post("/notices/sweep")
+@router.post("/notices/sweep", response_model=Sweep)
 def post_sweep(request: Request, as_of: Day | None = None, who: Principal = Depends(require("admin"))) -> dict:
     """Expiry notices and expiry alerts as of a date (default today, never later: a sweep dated in the
     future would announce as expired measures still in force); idempotent, also run daily by the deliverer."""

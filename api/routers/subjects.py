@@ -8,6 +8,7 @@ from graph_credit.graph import beneficial_owners, ownership, related_parties
 from graph_credit.views import profile, step_dict, subject_dict
 
 from ..deps import engine, resolve, respond, today
+from ..responses import Ownership, Profile, RelatedParties
 from ..schemas import Day
 from ..security import Principal, charge, principal
 
@@ -15,14 +16,14 @@ router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
 Purpose = Header(None, alias="X-Purpose", max_length=200)
 
 
-@router.get("/{subject}")
+@router.get("/{subject}", response_model=Profile)
 def get_profile(subject: str, request: Request, as_of: Day | None = None,
                 purpose: str | None = Purpose, who: Principal = Depends(principal)) -> dict:
     """Own records with lifecycle, derived consequences with status and provenance, honours, lists.
     The public role sees no record withdrawn as wrong and no consequence withdrawn with it (Jiangyin (24))."""
     eng = engine(request)
     key = resolve(subject)
-    data = profile(eng.store, key, as_of or today(request), eng.jurisdiction)
+    data = profile(eng.store, key, as_of or today(request))
     if who.role == "public":
         data = without_withdrawn(data)
     return respond(request, who, purpose, "profile", data)
@@ -35,7 +36,7 @@ def without_withdrawn(data: dict) -> dict:
     return data | {"records": records, "derived": facts}
 
 
-@router.get("/{subject}/related")
+@router.get("/{subject}/related", response_model=RelatedParties)
 def get_related(subject: str, request: Request, as_of: Day | None = None,
                 depth: int = Query(2, ge=1, le=3), max_fanout: int = Query(200, ge=1, le=2000),
                 purpose: str | None = Purpose, who: Principal = Depends(principal)) -> dict:
@@ -51,7 +52,7 @@ def get_related(subject: str, request: Request, as_of: Day | None = None,
     return respond(request, who, purpose, "related", data)
 
 
-@router.get("/{subject}/ownership")
+@router.get("/{subject}/ownership", response_model=Ownership)
 def get_ownership(subject: str, request: Request, as_of: Day | None = None,
                   threshold: float = Query(0.25, gt=0, le=1),
                   purpose: str | None = Purpose, who: Principal = Depends(principal)) -> dict:

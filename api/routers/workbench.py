@@ -18,6 +18,7 @@ from graph_credit.fonts import cjk_font_file
 from graph_credit.graph.explore import roles_page, search
 
 from ..deps import engine, resolve, respond, today
+from ..responses import RolesPage, Search
 from ..schemas import Day
 from ..security import Principal, principal, require
 
@@ -37,7 +38,7 @@ _PAGE_HEADERS = {
 }
 
 
-@router.get("/v1/subjects")
+@router.get("/v1/subjects", response_model=Search)
 def get_search(request: Request,
                q: str = Query("", max_length=100, description="A USCC or its prefix, part of a name (Chinese "
                               "included), part of a masked ID number, or a whole resident ID number"),
@@ -60,7 +61,7 @@ def get_search(request: Request,
     return respond(request, who, purpose, "subject search", data)
 
 
-@router.get("/v1/subjects/{subject}/roles")
+@router.get("/v1/subjects/{subject}/roles", response_model=RolesPage)
 def get_roles(subject: str, request: Request, as_of: Day | None = None,
               offset: int = Query(0, ge=0, le=1_000_000), limit: int = Query(25, ge=1, le=200),
               purpose: str | None = Purpose, who: Principal = Depends(require("investigator"))) -> dict:

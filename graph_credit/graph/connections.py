@@ -43,7 +43,7 @@ MAX_SUBJECTS = 50
 
 class InvalidCursor(DomainError):
     def __init__(self, reason: str) -> None:
-        super().__init__(f"cursor: {reason}")
+        super().__init__(reason, field="cursor")
 
 
 @dataclass(frozen=True)
@@ -180,9 +180,9 @@ def connect(
     """
     terminals = list(dict.fromkeys(subjects))
     if not 2 <= len(terminals) <= MAX_SUBJECTS:
-        raise DomainError(f"subjects: give 2 to {MAX_SUBJECTS} distinct subjects, not {len(terminals)}")
+        raise DomainError(f"give 2 to {MAX_SUBJECTS} distinct subjects, not {len(terminals)}", field="subjects")
     if max_depth < 1 or max_fanout < 1:
-        raise DomainError("max_depth: and max_fanout must be at least 1")
+        raise DomainError("max_depth and max_fanout must be at least 1", field="max_depth")
     fp = _fingerprint(terminals, as_of, max_depth, max_fanout)
     offsets = _decode(cursor, fp) if cursor else {}
     radius = (max_depth + 1) // 2

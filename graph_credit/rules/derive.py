@@ -10,9 +10,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from ..model import Cause, DerivedFact, DishonestyRecord, ListEntry, RoleEdge
-from ..policy.loader import Affect, PolicySnapshot, Rule, load_policy
+from ..policy.schema import Affect, Rule
+from ..policy.snapshot import PolicySnapshot
 from ..store.base import Store
-from .lifecycle import Lifecycle, read_lifecycle
+from .governing import lifecycle_of, policy_for
+from .lifecycle import Lifecycle
 
 __all__ = ["derive", "derive_list_entry", "derive_record", "punishment_end", "subject_kind"]
 
@@ -39,22 +41,16 @@ def derive(store: Store, cause: Cause, policy: PolicySnapshot | str | None = Non
     raise ValueError(f"unknown cause kind {cause.kind!r}")
 
 
-def _snapshot(policy: PolicySnapshot | str | None, jurisdiction: str, on: date) -> PolicySnapshot:
-    """The policy a cause dated ``on`` is judged under: its own, another jurisdiction's, or a fixed snapshot."""
-    if isinstance(policy, PolicySnapshot):
-        return policy
-    return load_policy(policy or jurisdiction).at(on)
-
-
 def _end(rule: Rule, life: Lifecycle, natural_end: date | None,
-         exit_on: date | None = None) -> tuple[date | None, str | None]:
-    """The earliest lifting event the rule allows, and its name (the scheduled end of a list entry is its
-    exit as much as an exit event is)."""
+         scheduled_exit: date | None = None) -> tuple[date | None, str | None]:
+    """The earliest lifting event the rule allows, and its name. The scheduled end of a list entry (its
+    ``valid_to``) lifts like an exit event but is named apart: nothing is written the day it comes, so the
+    expiry sweep announces it (graph_credit.model.SCHEDULED_ENDS)."""
     ends: list[tuple[date, str]] = []
     if "expiry" in rule.lifted_by and natural_end is not None:
         ends.append((natural_end, "expired"))
-    if "exit" in rule.lifted_by and exit_on is not None:
-        ends.append((exit_on, "exited"))
+    if "exit" in rule.lifted_by and scheduled_exit is not None:
+        ends.append((scheduled_exit, "scheduled_exit"))
     if "repair" in rule.lifted_by and life.repaired_on is not None:
         ends.append((life.repaired_on, "repaired"))
     if "exit" in rule.lifted_by and life.exited_on is not None:
@@ -100,8 +96,8 @@ def _targets(
 def derive_record(
     store: Store, record: DishonestyRecord, policy: PolicySnapshot | str | None = None
 ) -> list[DerivedFact]:
-    snap = _snapshot(policy, record.jurisdiction, record.decision_date)
-    life = read_lifecycle(store.events_of([record.record_id]), snap.objection.verification_days)
+    snap = policy_for(record, override=policy)
+    life = lifecycle_of(store, record, override=snap)
     kind, org_type, edges = _subject(store, record.subject)
     natural_end = punishment_end(record, snap)
     suspended = life.suspensions() if snap.objection.suspends_measures else ()
@@ -142,7 +138,8 @@ def derive_record(
     return sorted(facts.values(), key=lambda f: f.fact_id)
 
 
-_LIFTING_EVENT = {"exited": "exit", "repaired": "repair", "expired": "expiry"}  # fact.ended_by -> lifted_by
+# fact.ended_by -> lifted_by
+_LIFTING_EVENT = {"exited": "exit", "scheduled_exit": "exit", "repaired": "repair", "expired": "expiry"}
 
 
 def punishment_end(record: DishonestyRecord, snap: PolicySnapshot) -> date:
@@ -158,11 +155,10 @@ def derive_list_entry(
 ) -> list[DerivedFact]:
     if entry.status not in ("effective", "exited"):
         return []  # proposed and in-publicity entries have no consequences yet
-    snap: PolicySnapshot = _snapshot(policy, jurisdiction, entry.valid_from)
-    life = read_lifecycle(store.events_of([entry.entry_id]), snap.objection.verification_days)
+    snap = policy_for(entry, jurisdiction, policy)
+    life = lifecycle_of(store, entry, override=snap)
     suspended = life.suspensions() if snap.objection.suspends_measures else ()
     cause = Cause("list", entry.entry_id)
-    exit_on = min((d for d in (entry.valid_to, life.exited_on) if d is not None), default=None)
     facts: dict[str, DerivedFact] = {}
 
     def add(rule_id: str, version: str, consequence: str, start: date, end: date | None, ended_by: str | None,
@@ -184,7 +180,7 @@ def derive_list_entry(
         if not rule.trigger.matches("list_entry", kind, list_name=entry.list, org_type=org_type):
             continue
         basis = tuple(str(b) for b in rule.basis)
-        end, ended_by = _end(rule, life, None, exit_on)
+        end, ended_by = _end(rule, life, None, entry.valid_to)
         if rule.consequence == "red_list_removal":
             # P5: every red entry of the subject still in force once the black entry takes effect; the bar
             # on red listing lasts as long as the black listing.
@@ -230,11 +226,11 @@ def _red_removed_on(
     for black in store.list_entries_of([red.subject]):
         if black.list != "black" or black.status not in ("effective", "exited"):
             continue
-        snap = _snapshot(policy, jurisdiction, black.valid_from)
+        snap = policy_for(black, jurisdiction, policy)
         if not any(r.consequence == "red_list_removal" and r.trigger.event == "list_entry"
                    and (r.trigger.lists is None or "black" in r.trigger.lists) for r in snap.rules):
             continue
-        life = read_lifecycle(store.events_of([black.entry_id]), snap.objection.verification_days)
+        life = lifecycle_of(store, black, override=snap)
         if life.withdrawn_on is not None:
             continue
         black_end = min((d for d in (black.valid_to, life.exited_on) if d is not None), default=None)

@@ -35,6 +35,8 @@ EVENT_KINDS = (
 class LifecycleError(DomainError):
     """An event that the current state of its record does not allow."""
 
+    code, status = "invalid_state", 409
+
 
 @dataclass(frozen=True, slots=True)
 class Objection:
@@ -98,7 +100,7 @@ def validate_event(events: Sequence[RecordEvent], new: RecordEvent, verification
     state = read_lifecycle(events, verification_days)
     pending = any(o.resolved_on is None for o in state.objections)
     if new.kind not in EVENT_KINDS:
-        raise LifecycleError(f"kind: unknown event kind {new.kind!r}; expected one of {', '.join(EVENT_KINDS)}")
+        raise LifecycleError(f"unknown event kind {new.kind!r}; expected one of {', '.join(EVENT_KINDS)}", field="kind")
     if state.withdrawn_on is not None:
         raise LifecycleError(f"{new.cause_id} was withdrawn on {state.withdrawn_on}; no further events")
     if new.kind == "objection_filed" and pending:
@@ -111,4 +113,4 @@ def validate_event(events: Sequence[RecordEvent], new: RecordEvent, verification
         raise LifecycleError(f"{new.cause_id} already has a repair application or an approved repair")
     last = max((e.on for e in events), default=None)
     if last is not None and new.on < last:
-        raise LifecycleError(f"on: {new.on} is before the record's last event ({last})")
+        raise LifecycleError(f"{new.on} is before the record's last event ({last})", field="on")

@@ -9,6 +9,7 @@ from .sqlite import SQLiteStore
 
 __all__ = [
     "JOURNAL_TABLES",
+    "DEFAULT_STORE",
     "Direction",
     "JournalTable",
     "NotFound",
@@ -18,12 +19,15 @@ __all__ = [
     "open_store",
 ]
 
+# The store `make serve` fills with the demo data: every command and the API default to it.
+DEFAULT_STORE = "data/demo.sqlite"
+
 
 def open_store(url: str | None = None) -> Store:
     """Open a store from a URL: ``neo4j://``, ``neo4j+s://``, ``bolt://`` (credentials from
     NEO4J_USER / NEO4J_PASSWORD, database from NEO4J_DATABASE) or a SQLite file path
     (``sqlite:///path`` or a plain path; ``:memory:`` for a throwaway store)."""
-    url = url or os.environ.get("GRAPH_CREDIT_STORE") or "data/graph-credit.sqlite"
+    url = url or os.environ.get("GRAPH_CREDIT_STORE") or DEFAULT_STORE
     if url.split("://", 1)[0] in {"neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc"}:
         from .neo4j import Neo4jStore
 

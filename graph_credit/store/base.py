@@ -19,6 +19,7 @@ from typing import Any, Literal, NamedTuple, Protocol, TypeVar, runtime_checkabl
 
 import numpy as np
 
+from ..errors import DomainError
 from ..model import (
     Cause,
     DerivedFact,
@@ -49,8 +50,10 @@ class WriteCounts:
         )
 
 
-class NotFound(KeyError):
-    """A referenced subject, record, edge or case does not exist."""
+class NotFound(DomainError, KeyError):
+    """A referenced subject, record, edge or case does not exist (a KeyError too, for lookups that expect one)."""
+
+    code, status = "not_found", 404
 
 
 @dataclass(frozen=True)
@@ -262,6 +265,23 @@ class ImportsInBatches(Protocol):
     """A backend that commits a large import in batches (Neo4j's transactions are bounded by memory)."""
 
     import_in_batches: bool
+
+
+# -- is this subject known? -------------------------------------------------------------------------
+def is_registered(store: Store, key: str) -> bool:
+    """Stored as an organisation or a person: what a reference in a write must be."""
+    from ..ids import is_person_key
+
+    return key in (store.get_persons([key]) if is_person_key(key) else store.get_organisations([key]))
+
+
+def require_known(store: Store, key: str) -> None:
+    """A read about ``key`` answers if the store knows anything of it: registered, or named by a role edge,
+    a record, a list entry or a derived fact (imports may carry records of unregistered subjects); else
+    ``NotFound``. The one answer every read (profile, risk items, explorer, pictures, what-if) gives."""
+    if not (is_registered(store, key) or store.roles_of([key], "both") or store.records_of([key])
+            or store.list_entries_of([key]) or store.facts_of([key])):
+        raise NotFound(f"no subject {key!r}", field="subject")
 
 
 def atomic(store: Store, work: Callable[[], _T]) -> _T:
