@@ -7,16 +7,17 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ...model import RoleEdge
 from ..base import Traversal, TraversedEdge
-from .reach import reach_rows
 from .schema import _LR, _OPEN, _ROLES, _day
+
+if TYPE_CHECKING:
+    from .live import LiveIndex
 
 _STEP_CACHE = 20_000  # path steps kept per graph index (about 300 bytes each): the hubs' edges recur
 
@@ -212,25 +213,29 @@ class _GraphIndex:
         self._steps[i] = found
         return found
 
-    # -- traversal -----------------------------------------------------------------------------------
-    def reach(self, origins: Sequence[str], on: date, depth: int, max_fanout: int) -> _Reach:
-        """Breadth-first from every origin over edges in force on ``on``, both directions, exactly
-        as ``risk.neighbourhood`` does it from one: per node, incident edges ordered legal
-        representative first, then by edge id; at most ``max_fanout`` followed; a node keeps the
-        first path that reached it (frontier order, then edge order)."""
-        rows = reach_rows(self.nids(origins), self.org_ptr, self.h_ptr, self.h_perm, self.holder, self.vf, self.vt,
-                          self.erank, on.toordinal(), depth, max_fanout)
-        return _Reach(self, list(origins), *rows)
-
     def name(self, nid: int) -> str:
         return bytes(self.keys[nid]).decode()
 
+    def rank_key(self, i: int) -> tuple[bool, str]:
+        """Where edge ``i`` comes in the order a traversal follows edges."""
+        return bool(self.role[i] != _LR), self.edge_ids(np.array([i]))[0]
+
+    def by_rank(self) -> np.ndarray:
+        """The edges in the order a traversal follows them (the inverse of ``erank``; made once,
+        when a delta first needs to place its edges among the base's)."""
+        found = getattr(self, "_by_rank", None)
+        if found is None:
+            found = np.empty(len(self.erank), dtype=np.int64)
+            found[self.erank] = np.arange(len(self.erank), dtype=np.int64)
+            self._by_rank = found
+        return found
+
 
 class _Reach:
-    """The result of ``_GraphIndex.reach``: rows grouped by origin, each origin's rows in the order
+    """The result of ``LiveIndex.reach``: rows grouped by origin, each origin's rows in the order
     its traversal discovered them (the origin first)."""
 
-    def __init__(self, index: _GraphIndex, origins: list[str], src: np.ndarray, node: np.ndarray, dist: np.ndarray,
+    def __init__(self, index: LiveIndex, origins: list[str], src: np.ndarray, node: np.ndarray, dist: np.ndarray,
                  parent: np.ndarray, via: np.ndarray, f_edge: np.ndarray, f_src: np.ndarray, cut_row: np.ndarray,
                  cut_extra: np.ndarray) -> None:
         self.index, self.origins = index, origins
@@ -296,8 +301,8 @@ class _OriginRows:
 
     def everything(self) -> dict[str, int]:
         if not self.complete:
-            keys = self.reach.index.keys[self.reach.node[self.lo + 1 : self.hi]].tolist()
-            self.by_name = {self.origin: self.lo} | {k.decode(): r for r, k in enumerate(keys, start=self.lo + 1)}
+            names = self.reach.index.names(self.reach.node[self.lo + 1 : self.hi])
+            self.by_name = {self.origin: self.lo} | {k: r for r, k in enumerate(names, start=self.lo + 1)}
             self.names = {r: k for k, r in self.by_name.items()}
             self.complete = True
         return self.by_name
@@ -338,7 +343,7 @@ class _Parents(Mapping[str, tuple[str, int]]):
 class _LazyEdges(Mapping[str, RoleEdge]):
     """The edges a traversal followed, by edge id, read from the store only when asked for."""
 
-    def __init__(self, index: _GraphIndex, followed: np.ndarray,
+    def __init__(self, index: LiveIndex, followed: np.ndarray,
                  fetch: Callable[[Sequence[str]], dict[str, RoleEdge]]) -> None:
         self._index = index
         self._followed = followed

@@ -193,6 +193,11 @@ _ROLE_INDEXES = (
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta (k, v) VALUES ('roles_gen', 0), ('facts_gen', 0);
+-- The edges each roles generation changed, with their organisation before and after; complete for
+-- every generation after roles_log_from (a store of an earlier version starts its log now).
+CREATE TABLE IF NOT EXISTS role_log (
+  gen INTEGER NOT NULL, eid TEXT NOT NULL, org TEXT NOT NULL, PRIMARY KEY (gen, eid, org)) WITHOUT ROWID;
+INSERT OR IGNORE INTO meta (k, v) SELECT 'roles_log_from', v FROM meta WHERE k = 'roles_gen';
 CREATE TABLE IF NOT EXISTS organisations (
   code TEXT PRIMARY KEY, name TEXT NOT NULL, org_type TEXT NOT NULL, region TEXT NOT NULL,
   industry TEXT NOT NULL, registered_on TEXT, deregistered_on TEXT) WITHOUT ROWID;

@@ -53,6 +53,7 @@ from ..base import (
     WriteCounts,
 )
 from .index import _GraphIndex
+from .live import Delta, LiveIndex
 from .schema import (
     _CHUNK,
     _EVENT,
@@ -71,6 +72,12 @@ from .schema import (
 )
 
 _SYNC_BUILD_ROWS = 200_000  # smaller role tables are indexed synchronously on first use
+# A new base is built in the background once the delta holds more changed edges than this share of
+# the base (at least _COMPACT_MIN); past _COMPACT_HARD the delta is not used (SQL answers meanwhile).
+_COMPACT_SHARE = 200
+_COMPACT_MIN = 1_000
+_COMPACT_HARD = 200_000
+_LOG_BATCH = 10_000  # a bulk batch of more edges is not logged edge by edge: a new base is built
 _FACT_CACHE = 4_000  # subjects whose decoded facts are kept per facts generation: those near hubs recur
 
 
@@ -98,7 +105,7 @@ class SQLiteStore:
         self._depth = 0
         self._owner: int | None = None
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        self._readers: dict[threading.Thread, sqlite3.Connection] = {}  # each reading thread's connection
         self._readers_lock = threading.Lock()
         self._writer = self._connect(cache_mib=64)
         _migrate_v1_roles(self._writer)
@@ -106,15 +113,17 @@ class SQLiteStore:
         for _, sql in _ROLE_INDEXES:  # also recreates indexes a killed bulk load had dropped
             self._writer.execute(sql)
         self._use_index = graph_index
-        self._index: _GraphIndex | None = None
-        self._index_lock = threading.Lock()
+        self._index: LiveIndex | None = None
+        self._index_lock = threading.Lock()  # one thread advances the index at a time
         self._building = False
         self._building_lock = threading.Lock()
         self._save_min = _SYNC_BUILD_ROWS
+        self._stats = {"index": 0, "sql": 0, "bases_built": 0}
         self._facts: _FactTargets | None = None
         self._facts_lock = threading.Lock()
         self._targets_lock = threading.Lock()  # replace_facts adds to the targets a reader may be copying
-        self._flags: tuple[_GraphIndex, int, np.ndarray] | None = None
+        self._flags: tuple[LiveIndex, int, np.ndarray] | None = None
+        self._base_flags: tuple[_GraphIndex, int, np.ndarray] | None = None
         self._decoded: tuple[int, dict[str, tuple[DerivedFact, ...]]] = (-1, {})
         self._closed = False
 
@@ -138,8 +147,19 @@ class SQLiteStore:
             con = self._connect()
             self._local.con = con
             with self._readers_lock:  # not self._lock: a writer holds that for its whole transaction
-                self._readers.append(con)
+                for thread in [t for t in self._readers if not t.is_alive()]:  # its thread has ended
+                    self._readers.pop(thread).close()
+                self._readers[threading.current_thread()] = con
         return con
+
+    def _release_reader(self) -> None:
+        """Close this thread's reader (a thread of the store's own that is about to end)."""
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            self._local.con = None
+            with self._readers_lock:
+                self._readers.pop(threading.current_thread(), None)
+            con.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -173,7 +193,7 @@ class SQLiteStore:
     def close(self) -> None:
         with self._lock, self._readers_lock:
             self._closed = True
-            for con in self._readers:
+            for con in self._readers.values():
                 con.close()
             self._readers.clear()
             self._writer.close()
@@ -181,10 +201,6 @@ class SQLiteStore:
             self._facts = None
 
     # -- generations (what the in-memory indexes are up to date with) -------------------------
-    def _gens(self) -> tuple[int, int]:
-        rows = dict(self._read("SELECT k, v FROM meta WHERE k IN ('roles_gen', 'facts_gen')"))
-        return int(rows.get("roles_gen", 0)), int(rows.get("facts_gen", 0))
-
     def _gen(self, name: str) -> int:
         return int(self._read("SELECT v FROM meta WHERE k = ?", (name,))[0][0])
 
@@ -192,104 +208,174 @@ class SQLiteStore:
         """Inside a write transaction: the committed data of ``name`` changes with it."""
         self._writer.execute("UPDATE meta SET v = v + 1 WHERE k = ?", (name,))
 
+    def _roles_changed(self, changed: Iterable[tuple[str, str]] | None) -> None:
+        """Inside a write transaction: bump the roles generation and log the (edge id, organisation)
+        pairs changed, the organisation before and after, for the graph index's delta; None for a bulk
+        change, after which only a new base can answer (the log restarts at this generation)."""
+        self._bump("roles_gen")
+        con = self._writer
+        if changed is None:
+            con.execute("DELETE FROM role_log")
+            con.execute("UPDATE meta SET v = (SELECT v FROM meta WHERE k = 'roles_gen') WHERE k = 'roles_log_from'")
+        else:
+            con.executemany("INSERT OR IGNORE INTO role_log (gen, eid, org) "
+                            "VALUES ((SELECT v FROM meta WHERE k = 'roles_gen'), ?, ?)", changed)
+
+    def _role_orgs(self, edge_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """The (edge id, organisation) of those stored (inside a write transaction)."""
+        out: list[tuple[str, str]] = []
+        for i in range(0, len(edge_ids), _CHUNK):
+            chunk = list(edge_ids[i : i + _CHUNK])
+            sql = f"SELECT eid, org FROM roles WHERE eid IN ({','.join('?' * len(chunk))})"  # noqa: S608
+            out += self._writer.execute(sql, chunk).fetchall()
+        return out
+
     # -- the graph index -----------------------------------------------------------------------
     def warm(self) -> None:
-        """Build the graph index now if it is missing or behind, and load its compiled traversal
-        (a server calls this at start-up, so its first request waits for neither)."""
+        """Bring the graph index up to the committed roles now (mapping the saved base, or building
+        one), and load its compiled traversal (a server calls this at start-up, so its first request
+        waits for neither)."""
         if self._use_index and not self._in_write():
-            self._ensure_index(wait=True)
-            index = self._index
+            index = self._catch_up(wait=True)
             if index is not None:
                 index.reach([], date(2000, 1, 1), 1, 1)
 
     def graph_index_bytes(self) -> int:
-        """Bytes the graph index holds in memory (0 when there is none)."""
+        """Bytes the graph index's base holds in memory (0 when there is none)."""
         index = self._index
-        return index.nbytes if index is not None else 0
+        return index.base.nbytes if index is not None else 0
 
-    def _fresh_index(self) -> _GraphIndex | None:
-        """The graph index if it reflects the committed roles and this thread is not writing."""
+    def index_stats(self) -> dict[str, int]:
+        """How the graph index kept up: traversals answered by it and by SQL, its generation, the
+        edges in its delta, the bases built (for the benchmark and for monitoring)."""
+        index = self._index
+        return dict(self._stats) | {"delta_edges": len(index.delta) if index is not None else 0,
+                                    "gen": index.gen if index is not None else -1,
+                                    "base_gen": index.base.gen if index is not None else -1}
+
+    def _fresh_index(self) -> LiveIndex | None:
+        """The graph index as of the committed roles, if this thread is not writing."""
         if not self._use_index or self._in_write():
             return None
         index = self._index
-        gen = self._gen("roles_gen")
-        if index is not None and index.gen == gen:
+        if index is not None and index.gen == self._gen("roles_gen"):
             return index
-        return self._ensure_index(wait=False, gen=gen)
+        return self._catch_up(wait=False)
 
-    def _ensure_index(self, wait: bool, gen: int | None = None) -> _GraphIndex | None:
-        gen = self._gen("roles_gen") if gen is None else gen
-        index = self._index
-        if index is not None and index.gen == gen:
-            return index
-        sidecar = self._sidecar()
-        if sidecar is not None and (loaded := _GraphIndex.load(sidecar, gen)) is not None:
-            return self._install(loaded)  # saved by an earlier run or another process: mapped, not read
-        small = self._read("SELECT max(rowid) FROM roles")[0][0] or 0
-        if wait or small <= _SYNC_BUILD_ROWS:
-            with self._index_lock:
-                index = self._index
-                if index is None or index.gen != self._gen("roles_gen"):
-                    index = self._build_index()
-                return index if index is not None and index.gen == gen else None
-        with self._building_lock:  # never held for long: readers must not wait for a build
-            if self._building:
-                return None
-            self._building = True
-        threading.Thread(target=self._build_in_background, name="graph-index", daemon=True).start()
-        return None
-
-    def _build_in_background(self) -> None:
-        try:
-            if not self._closed:
-                self._build_index()
-        except Exception:  # noqa: BLE001 - the SQL path keeps answering; the next read retries
-            pass
-        finally:
-            self._building = False
-
-    def _install(self, index: _GraphIndex) -> _GraphIndex:
-        """Make ``index`` the current one unless a newer one is already in place."""
-        with self._building_lock:
-            current = self._index
-            if current is None or index.gen >= current.gen:
-                self._index = index
-        return index
-
-    def _sidecar(self) -> Path | None:
-        """Where the graph index of a database file is saved between runs."""
-        return None if self.path == ":memory:" else Path(self.path + ".graph")
-
-    def _build_index(self) -> _GraphIndex | None:
-        """The saved index of the committed generation, or one built from a single snapshot of the
-        committed roles (a read transaction) and then saved."""
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction on committed data: one snapshot for several statements."""
         if self.path == ":memory:":
             with self._lock:
-                if self._depth:
+                yield self._writer
+            return
+        con = self._con()
+        con.execute("BEGIN")
+        try:
+            yield con
+        finally:
+            con.execute("COMMIT")
+
+    def _catch_up(self, wait: bool) -> LiveIndex | None:
+        """Advance the graph index to the committed roles: the delta from the log when it reaches
+        back to the base, else a saved base, else a base built now (small tables or ``wait``) or in
+        the background (meanwhile None: the caller reads SQL)."""
+        with self._index_lock:
+            index = self._index
+            with self._snapshot() as con:
+                delta = index.delta.advance(con) if index is not None else None
+                if delta is None and (base := self._saved_base(con)) is not None:
+                    delta = Delta.empty(base).advance(con)
+                small = (con.execute("SELECT max(rowid) FROM roles").fetchone()[0] or 0) <= _SYNC_BUILD_ROWS
+            if delta is None or len(delta) > _COMPACT_HARD:
+                if not (wait or small):
+                    self._compact_in_background()
                     return None
-                index = _GraphIndex.build(self._writer, self._gen("roles_gen"))
-            return self._install(index)
+                base = self._build_base()
+                with self._snapshot() as con:
+                    delta = Delta.empty(base).advance(con)
+                if delta is None:  # a bulk load committed meanwhile
+                    return None
+                self._prune_log(base)
+            if len(delta) > max(_COMPACT_MIN, len(delta.base) // _COMPACT_SHARE):
+                self._compact_in_background()
+            index = self._index = LiveIndex(delta)
+            return index
+
+    def _compact_in_background(self) -> None:
+        with self._building_lock:  # never held for long: readers must not wait for a build
+            if self._building or self._closed:
+                return
+            self._building = True
+        threading.Thread(target=self._compact, name="graph-index", daemon=True).start()
+
+    def _compact(self) -> None:
+        """A new base from one snapshot, installed with the delta since, and the log up to it dropped."""
+        try:
+            base = self._build_base()
+            with self._index_lock:
+                if self._closed:
+                    return
+                with self._snapshot() as con:
+                    delta = Delta.empty(base).advance(con)
+                if delta is not None:
+                    self._index = LiveIndex(delta)
+            self._prune_log(base)
+        except Exception:  # noqa: BLE001 - the current base and delta (or SQL) keep answering
+            pass
+        finally:
+            self._release_reader()
+            self._building = False
+
+    def _prune_log(self, base: _GraphIndex) -> None:
+        """Drop the log entries the new base holds (a base of another process that is older than it
+        is then rebuilt by that process)."""
+        if self._closed:
+            return
+        with self.transaction():
+            self._writer.execute("DELETE FROM role_log WHERE gen <= ?", (base.gen,))
+            self._writer.execute("UPDATE meta SET v = max(v, ?) WHERE k = 'roles_log_from'", (base.gen,))
+
+    def _sidecar(self) -> Path | None:
+        """Where the graph index's base of a database file is saved between runs."""
+        return None if self.path == ":memory:" else Path(self.path + ".graph")
+
+    def _saved_base(self, con: sqlite3.Connection) -> _GraphIndex | None:
+        """The newest saved base that the log, as of ``con``'s snapshot, still reaches back to."""
         sidecar = self._sidecar()
-        assert sidecar is not None
-        gen = self._gen("roles_gen")
-        loaded = _GraphIndex.load(sidecar, gen)
-        if loaded is not None:
-            return self._install(loaded)
+        if sidecar is None or not sidecar.is_dir():
+            return None
+        meta = dict(con.execute("SELECT k, v FROM meta WHERE k IN ('roles_gen', 'roles_log_from')").fetchall())
+        gens = sorted((int(p.name[4:]) for p in sidecar.iterdir() if p.name.startswith("gen-")), reverse=True)
+        for gen in gens:
+            if meta["roles_log_from"] <= gen <= meta["roles_gen"]:
+                return _GraphIndex.load(sidecar, gen)
+        return None
+
+    def _build_base(self) -> _GraphIndex:
+        """A base built from one snapshot of the committed roles (its own connection: a builder thread
+        must not leave a reader behind), saved when large enough."""
+        if self.path == ":memory:":
+            with self._lock:
+                self._stats["bases_built"] += 1
+                return _GraphIndex.build(self._writer, self._gen("roles_gen"))
         con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         try:
-            con.execute("BEGIN")  # one snapshot for the generation and the rows
+            con.execute("BEGIN")
             gen = int(con.execute("SELECT v FROM meta WHERE k = 'roles_gen'").fetchone()[0])
-            index = _GraphIndex.build(con, gen)
+            base = _GraphIndex.build(con, gen)
             con.execute("COMMIT")
         finally:
             con.close()
-        if len(index) >= self._save_min:  # small indexes are rebuilt faster than written
+        sidecar = self._sidecar()
+        if sidecar is not None and len(base) >= self._save_min:  # small bases are rebuilt faster than written
             try:
-                index.save(sidecar)
-            except OSError:  # a read-only directory: the index lives in memory only
+                base.save(sidecar)
+            except OSError:  # a read-only directory: the base lives in memory only
                 pass
         release_free_memory()  # the build's temporaries: hand the freed pages back to the system
-        return self._install(index)
+        self._stats["bases_built"] += 1
+        return base
 
     def traverse(self, origins: Sequence[str], as_of: date, depth: int, max_fanout: int) -> list[Traversal] | None:
         """Breadth-first neighbourhoods of ``origins`` from the graph index, all in one pass (see
@@ -297,10 +383,12 @@ class SQLiteStore:
         (the caller then uses roles_of)."""
         index = self._fresh_index()
         if index is None:
+            self._stats["sql"] += 1
             return None
+        self._stats["index"] += 1
         return index.reach(origins, as_of, depth, max_fanout).traversals(self.get_roles, self._flagged(index))
 
-    def _flagged(self, index: _GraphIndex) -> np.ndarray | None:
+    def _flagged(self, index: LiveIndex) -> np.ndarray | None:
         """Per node of ``index``: has at least one derived fact (committed; a superset is harmless)."""
         committed = self._fact_targets()
         if committed is None:
@@ -310,13 +398,19 @@ class SQLiteStore:
         if cached is not None and cached[0] is index and cached[1] == known.gen:
             return cached[2]
         with self._targets_lock:
-            gen, targets = known.gen, [t.encode() for t in known.targets]
-        keys = index.keys
-        flags = np.zeros(len(keys), dtype=bool)
-        wanted = np.array([t for t in targets if len(t) <= keys.itemsize], dtype=keys.dtype)
-        if len(keys) and len(wanted):
-            pos = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
-            flags[pos[keys[pos] == wanted]] = True
+            gen = known.gen
+            base_flags = self._base_flags
+            if base_flags is None or base_flags[0] is not index.base or base_flags[1] != gen:
+                keys = index.base.keys
+                targets = [t.encode() for t in known.targets]
+                flags = np.zeros(len(keys), dtype=bool)
+                wanted = np.array([t for t in targets if len(t) <= keys.itemsize], dtype=keys.dtype)
+                if len(keys) and len(wanted):
+                    pos = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+                    flags[pos[keys[pos] == wanted]] = True
+                base_flags = self._base_flags = (index.base, gen, flags)
+            extra = [n in known.targets for n in index.delta.extra_names]
+        flags = np.concatenate([base_flags[2], np.array(extra, dtype=bool)]) if extra else base_flags[2]
         self._flags = (index, gen, flags)
         return flags
 
@@ -339,6 +433,7 @@ class SQLiteStore:
         marks = ", ".join("?" * len(table.columns))
         con = self._writer
         with self.transaction():
+            before_orgs = self._role_orgs([r[0] for r in ordered]) if table is _ROLE else []
             before = con.total_changes
             con.executemany(f"INSERT OR IGNORE INTO {table.name} ({cols}) VALUES ({marks})", ordered)  # noqa: S608 - identifiers are module constants
             inserted = con.total_changes - before
@@ -352,18 +447,8 @@ class SQLiteStore:
                 con.executemany(sql, (r[1:] + r[:1] + r[1:] for r in ordered))
                 updated = con.total_changes - before
             if table is _ROLE and (inserted or updated):
-                self._bump("roles_gen")
+                self._roles_changed([*before_orgs, *((r[0], r[3]) for r in ordered)])
         return WriteCounts(inserted, updated, len(ordered) - inserted - updated)
-
-    def _fetch_rows(self, con: sqlite3.Connection, table: _Table, keys: list[Any]) -> dict[Any, tuple[Any, ...]]:
-        out: dict[Any, tuple[Any, ...]] = {}
-        cols = ", ".join(table.columns)
-        for i in range(0, len(keys), _CHUNK):
-            chunk = keys[i : i + _CHUNK]
-            sql = f"SELECT {cols} FROM {table.name} WHERE {table.key} IN ({','.join('?' * len(chunk))})"  # noqa: S608
-            for row in con.execute(sql, chunk):
-                out[row[0]] = tuple(row)
-        return out
 
     def _by(self, table: _Table, column: str, values: Sequence[Any], order: tuple[str, ...] = ()) -> list[Any]:
         """Rows whose ``column`` is in ``values``, sorted by the ``order`` columns across all chunks."""
@@ -458,7 +543,7 @@ class SQLiteStore:
                 with self.transaction():
                     for name, _ in _ROLE_INDEXES:
                         self._writer.execute(f"DROP INDEX IF EXISTS {name}")
-                    self._bump("roles_gen")
+                    self._roles_changed(None)
                 sql = f"INSERT INTO roles ({cols}) VALUES ({marks})"  # noqa: S608 - module constants
             else:
                 updates = ", ".join(f"{c}=excluded.{c}" for c in _ROLE.columns[1:])
@@ -469,19 +554,23 @@ class SQLiteStore:
                     if not len(batch):
                         continue
                     with self.transaction():
+                        logged = not fresh and len(batch) <= _LOG_BATCH
+                        before_orgs = self._role_orgs(batch.edge_id) if logged else []
                         self._writer.executemany(sql, _role_rows(batch))
-                        self._bump("roles_gen")
+                        self._roles_changed([*before_orgs, *zip(batch.edge_id, batch.org, strict=True)]
+                                            if logged else None)
                     written += len(batch)
             finally:
                 if fresh:
                     with self.transaction():
                         for _, create in _ROLE_INDEXES:
                             self._writer.execute(create)
-                        self._bump("roles_gen")
+                        self._roles_changed(None)
         return written
 
     def delete_roles(self, edge_ids: Sequence[str]) -> int:
         with self.transaction():
+            gone = self._role_orgs(edge_ids)
             n = 0
             for i in range(0, len(edge_ids), _CHUNK):
                 chunk = list(edge_ids[i : i + _CHUNK])
@@ -490,7 +579,7 @@ class SQLiteStore:
                 )
                 n += cur.rowcount
             if n:
-                self._bump("roles_gen")
+                self._roles_changed(gone)
         return n
 
     def get_roles(self, edge_ids: Sequence[str]) -> dict[str, RoleEdge]:
