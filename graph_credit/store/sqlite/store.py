@@ -52,6 +52,7 @@ from ..base import (
     Traversal,
     WriteCounts,
 )
+from .group import GroupCommit
 from .index import _GraphIndex
 from .live import Delta, LiveIndex
 from .schema import (
@@ -125,6 +126,8 @@ class SQLiteStore:
         self._flags: tuple[LiveIndex, int, np.ndarray] | None = None
         self._base_flags: tuple[_GraphIndex, int, np.ndarray] | None = None
         self._decoded: tuple[int, dict[str, tuple[DerivedFact, ...]]] = (-1, {})
+        # Journal appends outside a transaction (the audit of every personal read) share commits.
+        self._appends = GroupCommit(self.transaction, self._append_rows)
         self._closed = False
 
     def _connect(self, cache_mib: int = 16) -> sqlite3.Connection:
@@ -766,7 +769,13 @@ class SQLiteStore:
     # -- journal -----------------------------------------------------------------------------------
     def append(self, table: JournalTable, rows: Iterable[dict[str, Any]]) -> int:
         _check_table(table)
-        payload = [(table, str(r["id"]), json.dumps(r, ensure_ascii=False, default=str)) for r in rows]
+        payload: list[tuple[str, str, str]] = [
+            (table, str(r["id"]), json.dumps(r, ensure_ascii=False, default=str)) for r in rows]
+        if self._in_write():  # part of the caller's transaction
+            return self._append_rows(payload)
+        return self._appends.submit(payload)  # committed, durably, before this returns
+
+    def _append_rows(self, payload: list[tuple[str, str, str]]) -> int:
         with self.transaction():
             before = self._writer.total_changes
             self._writer.executemany("INSERT OR IGNORE INTO journal (tbl, id, doc) VALUES (?, ?, ?)", payload)
