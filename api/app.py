@@ -23,9 +23,9 @@ from graph_credit.egress import EgressPolicy
 from graph_credit.engine import Engine
 from graph_credit.errors import DomainError
 from graph_credit.ids import InvalidIdentifier
-from graph_credit.lifecycle import LifecycleError
 from graph_credit.monitor import Deliverer, DeliveryPolicy
 from graph_credit.policy import load_policy
+from graph_credit.rules import LifecycleError
 from graph_credit.store import NotFound, Store, open_store
 
 from .routers import admin, analysis, checks, departments, investigate, monitoring, subjects, workbench

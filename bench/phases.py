@@ -239,8 +239,8 @@ def phase_index(args: Any) -> None:
 def phase_query(args: Any) -> None:
     from graph_credit.checks import check, check_many
     from graph_credit.engine import Engine
+    from graph_credit.graph import neighbourhood, related_parties
     from graph_credit.model import DishonestyRecord, Responsible
-    from graph_credit.risk import neighbourhood, related_parties
     from graph_credit.store import SQLiteStore
 
     subjects = sample_orgs(args.data, args.checks + args.batch, args.seed)

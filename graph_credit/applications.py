@@ -13,8 +13,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from .lifecycle import LifecycleError
 from .model import Cause, RecordEvent, stable_id
+from .rules.lifecycle import LifecycleError
 from .store.base import NotFound, Store
 
 if TYPE_CHECKING:

@@ -12,10 +12,10 @@ from collections import Counter, defaultdict
 from datetime import date, timedelta
 from typing import Any
 
-from .derive import subject_kind
 from .errors import DomainError
 from .model import Cause, stable_id
-from .policy import load_policy
+from .policy.loader import load_policy
+from .rules.derive import subject_kind
 from .store.base import NotFound, Store
 
 __all__ = ["FEEDBACK", "CaseError", "case_statistics", "open_case", "open_items", "report_feedback"]

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from .derive import punishment_end, subject_kind
 from .errors import DomainError
-from .lifecycle import read_lifecycle
+from .graph.traversal import RelatedParty, neighbourhoods, score_related, weights
 from .memory import collector_paused, release_free_memory
 from .model import DerivedFact, DishonestyRecord, RecordEvent
-from .policy import Measure, PolicySnapshot, load_policy
-from .risk import RelatedParty, neighbourhoods, score_related, weights
+from .policy.loader import Measure, PolicySnapshot, load_policy
+from .rules.derive import punishment_end, subject_kind
+from .rules.lifecycle import read_lifecycle
 from .store.base import Store
 
 __all__ = ["CheckResult", "UnknownMatter", "check", "check_many", "green_channel_basis"]

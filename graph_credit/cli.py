@@ -52,7 +52,7 @@ def import_cmd(source: Path = typer.Argument(..., exists=True, file_okay=False, 
 def generate(orgs: int = typer.Argument(1000, min=10), out: Path = typer.Argument(Path("data/synthetic")),
              seed: int = 7, fmt: str = typer.Option("csv", help="csv or parquet")) -> None:
     """Write a seeded synthetic dataset in the import format."""
-    from .synth import generate as gen
+    from .synth.generator import generate as gen
 
     data = gen(orgs, seed=seed)
     data.write(out, fmt=fmt)
@@ -68,7 +68,7 @@ def ensure_demo(store_url: str, orgs: int = 2000, seed: int = 7) -> None:
         store.close()
     if not empty:
         return
-    from .synth import generate as gen
+    from .synth.generator import generate as gen
 
     with tempfile.TemporaryDirectory() as tmp:
         gen(orgs, seed=seed).write(Path(tmp), fmt="csv")
@@ -145,7 +145,7 @@ def check(subject: str, matter: str, as_of: str | None = None, store: str | None
 @app.command("policy-table")
 def policy_table(out: Path = typer.Option(Path("docs/jurisdictions.md"), help="where to write the table")) -> None:
     """Write the rules and measures × jurisdictions table (applies or not, basis, end) for legal review."""
-    from .policy_table import jurisdiction_table
+    from .policy.table import jurisdiction_table
 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(jurisdiction_table() + "\n", encoding="utf-8")
@@ -156,7 +156,7 @@ def policy_table(out: Path = typer.Option(Path("docs/jurisdictions.md"), help="w
 def export_neo4j(out: Path, store: str | None = StoreOpt) -> None:
     """Write neo4j-admin import CSV files of every kind stored (persons by pseudonymous key and masked ID
     only) and import.sh with the `neo4j-admin database import full` command; then run init-schema."""
-    from .io import export_neo4j_admin
+    from .io.importer import export_neo4j_admin
 
     s = open_store(store)
     try:
@@ -192,7 +192,7 @@ def deliver(store: str | None = StoreOpt,
                                           help="seconds before the first retry; doubles per failure")) -> None:
     """Post due pending alerts to their webhooks once (retry state is kept on each alert)."""
     from .egress import EgressPolicy
-    from .monitor import DeliveryPolicy, deliver_pending
+    from .monitor.alerts import DeliveryPolicy, deliver_pending
 
     s = open_store(store)
     try:
@@ -208,7 +208,7 @@ def notices(as_of: str | None = typer.Option(None, help="YYYY-MM-DD, default tod
             store: str | None = StoreOpt) -> None:
     """Sweep for expiries: notices to departments and alerts to subscribers for consequences that reached their
     natural end by the date (idempotent)."""
-    from .monitor import sweep
+    from .monitor.alerts import sweep
 
     s = open_store(store)
     try:

@@ -19,10 +19,7 @@ from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from tqdm import tqdm
 
-from . import monitor
-from .derive import derive, punishment_end, subject_kind
 from .errors import DomainError
-from .lifecycle import LifecycleError, read_lifecycle, validate_event
 from .model import (
     Cause,
     DerivedFact,
@@ -35,11 +32,14 @@ from .model import (
     RoleEdge,
     stable_id,
 )
-from .policy import NoticePolicy, PolicySnapshot, load_policy
+from .monitor import alerts as monitor
+from .policy.loader import NoticePolicy, PolicySnapshot, load_policy
+from .rules.derive import derive, punishment_end, subject_kind
+from .rules.lifecycle import LifecycleError, read_lifecycle, validate_event
 from .store.base import NotFound, Store, WriteCounts, atomic
 
 if TYPE_CHECKING:
-    from .io import ImportReport, Touched
+    from .io.importer import ImportReport, Touched
 
 __all__ = ["Engine", "RefreshResult"]
 
@@ -172,7 +172,7 @@ class Engine:
         recorded once the rows are in, then derived a batch per commit with the progress kept in the
         same commit. A run interrupted while loading cannot say what it loaded, so the next run
         re-derives everything once its own rows are in."""
-        from .io import import_dir
+        from .io.importer import import_dir
 
         if not getattr(self.store, "import_in_batches", False):
             with self.store.transaction():

@@ -36,11 +36,11 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .derive import subject_kind
-from .lifecycle import read_lifecycle
 from .model import DishonestyRecord, ListEntry, Organisation, Role, RoleEdge, stable_id
-from .policy import load_policy
+from .policy.loader import load_policy
 from .risk_items import shift
+from .rules.derive import subject_kind
+from .rules.lifecycle import read_lifecycle
 from .store.base import Store
 
 __all__ = [

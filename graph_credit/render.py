@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .analytics.status import STATUS_COLOURS, STATUS_LABELS, STATUSES, status_of
-from .derive import subject_kind
 from .fonts import cjk_font_file
-from .risk import neighbourhood
+from .graph.traversal import neighbourhood
+from .rules.derive import subject_kind
 from .store.base import NotFound, Store
 from .views import graph_json
 

@@ -33,11 +33,11 @@ from typing import Any, cast
 
 import pandas as pd
 
-from .derive import derive, subject_kind
-from .lifecycle import read_lifecycle
+from .graph.traversal import Step, neighbourhood, related_parties, weights
 from .model import Cause, DerivedFact, DishonestyRecord, ListEntry, RecordEvent
-from .policy import load_policy
-from .risk import Step, neighbourhood, related_parties, weights
+from .policy.loader import load_policy
+from .rules.derive import derive, subject_kind
+from .rules.lifecycle import read_lifecycle
 from .store.base import Store
 
 __all__ = ["CATEGORIES", "SEVERITIES", "RiskItem", "RiskReport", "known_on", "risk_items", "risk_items_frame", "shift"]

@@ -6,11 +6,11 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from .derive import subject_kind
 from .engine import fact_dict, record_dict
-from .lifecycle import read_lifecycle
-from .policy import load_policy
-from .risk import Neighbourhood, Step
+from .graph.traversal import Neighbourhood, Step
+from .policy.loader import load_policy
+from .rules.derive import subject_kind
+from .rules.lifecycle import read_lifecycle
 from .store.base import NotFound, Store
 
 __all__ = ["graph_json", "profile", "step_dict", "subject_dict", "timeline"]

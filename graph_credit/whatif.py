@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from .derive import derive, subject_kind
-from .lifecycle import Objection, read_lifecycle
 from .model import Cause, DerivedFact
-from .policy import Measure, PolicySnapshot, available_jurisdictions, load_policy
+from .policy.loader import Measure, PolicySnapshot, available_jurisdictions, load_policy
+from .rules.derive import derive, subject_kind
+from .rules.lifecycle import Objection, read_lifecycle
 from .store.base import NotFound, Store
 
 __all__ = ["PolicyChoice", "WhatIf", "what_if", "what_if_region"]

@@ -52,8 +52,8 @@ def open_neo4j() -> Store:
 
 
 def wipe_neo4j(store: Store) -> None:
-    from graph_credit.store.cypher import statement
     from graph_credit.store.neo4j import Neo4jStore
+    from graph_credit.store.neo4j.cypher import statement
 
     assert isinstance(store, Neo4jStore)
     store.driver.execute_query(statement("wipe_database").text, database_=store.database)

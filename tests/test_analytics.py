@@ -14,6 +14,14 @@ import pytest
 from graph_credit import analytics as ga
 from graph_credit.cases import case_statistics, open_case, report_feedback
 from graph_credit.engine import Engine
+from graph_credit.graph import (
+    analyse_ownership,
+    beneficial_owners,
+    effective_ownership,
+    ownership,
+    stake_through,
+    ultimate_controllers,
+)
 from graph_credit.ids import mask_id_number, person_key
 from graph_credit.model import (
     Cause,
@@ -27,14 +35,6 @@ from graph_credit.model import (
 )
 from graph_credit.model import Role as R
 from graph_credit.policy import load_policy
-from graph_credit.risk import (
-    analyse_ownership,
-    beneficial_owners,
-    effective_ownership,
-    ownership,
-    stake_through,
-    ultimate_controllers,
-)
 from graph_credit.store import SQLiteStore
 from tests.helpers import make_id_number, make_uscc
 
@@ -635,7 +635,7 @@ def test_subgraph_carries_status_and_respects_dates(w: World) -> None:
 # -- docstring examples ----------------------------------------------------------------------------
 @pytest.mark.parametrize("module", [
     "graph_credit.analytics", "graph_credit.analytics.status", "graph_credit.analytics.frames",
-    "graph_credit.analytics.shareholding", "graph_credit.analytics.demo", "graph_credit.risk",
+    "graph_credit.analytics.shareholding", "graph_credit.analytics.demo", "graph_credit.graph.traversal",
 ])
 def test_docstring_examples_run(module: str) -> None:
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from graph_credit import risk
+from graph_credit import graph as risk
 from graph_credit.analytics.demo import demo_store
 from graph_credit.checks import check, check_many
 from graph_credit.store import SQLiteStore

@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from graph_credit.connections import InvalidCursor, connect
 from graph_credit.engine import Engine
+from graph_credit.graph import InvalidCursor, connect
 from graph_credit.ids import mask_id_number, person_key
 from graph_credit.model import Organisation, Person, Role, RoleEdge
 from graph_credit.store import Store

@@ -6,12 +6,12 @@ What is checked, per file:
   run with node by tests/cypher_lint/lint.mjs, against the labels, relationship types and
   property keys of cypher/schema.json): syntax errors, deprecated syntax and functions, unknown
   functions and procedures, unknown labels, types and property keys: 0 errors and 0 warnings;
-* lexical rules (our own lexer, graph_credit.store.cypher.tokenize): one statement per file (only
+* lexical rules (our own lexer, graph_credit.store.neo4j.cypher.tokenize): one statement per file (only
   schema.cypher holds several), starts with a clause keyword, no quoted string literal, no number
   other than 0 and 1, no APOC: every value comes in as a ``$parameter``;
 * what the linter does not know, from our own reading of the patterns: the start and end labels of
   each relationship type, and property keys per label (the linter knows one set for all labels);
-* the Python side: every file is used by graph_credit/store/neo4j.py (or the test wipe), every
+* the Python side: every file is used by graph_credit/store/neo4j/ (or the test wipe), every
   use names an existing file with exactly the parameters the file uses, the properties the store
   writes are the ones schema.json declares, and no Python in graph_credit/ builds Cypher text.
 
@@ -36,9 +36,9 @@ from typing import Any
 import pytest
 
 from graph_credit.model import Role
-from graph_credit.store import cypher
-from graph_credit.store import neo4j as neo4j_store
-from graph_credit.store.cypher import Token, tokenize
+from graph_credit.store.neo4j import cypher
+from graph_credit.store.neo4j import store as neo4j_store
+from graph_credit.store.neo4j.cypher import Token, tokenize
 
 ROOT = Path(__file__).resolve().parents[1]
 CYPHER_DIR = ROOT / "cypher"
@@ -494,11 +494,7 @@ def _calls(path: Path) -> Iterator[tuple[str | None, ast.Call]]:
         yield (first.value if literal else None), node  # type: ignore[union-attr]
 
 
-USERS = [
-    ROOT / "graph_credit" / "store" / "neo4j.py",
-    ROOT / "graph_credit" / "store" / "cypher.py",
-    ROOT / "tests" / "conftest.py",
-]
+USERS = [*sorted((ROOT / "graph_credit" / "store" / "neo4j").glob("*.py")), ROOT / "tests" / "conftest.py"]
 
 
 def test_every_use_names_a_file_with_exactly_its_parameters() -> None:
@@ -564,7 +560,7 @@ def test_no_python_builds_cypher() -> None:
             ):
                 if isinstance(node.func.value, ast.Constant) and isinstance(node.func.value.value, str):
                     text = node.func.value.value
-            elif path.parent.name == "store" and path.stem in ("neo4j", "cypher"):
+            elif path.parent.name == "neo4j":
                 if (
                     isinstance(node, ast.Constant)
                     and isinstance(node.value, str)

@@ -18,7 +18,6 @@ import pandas as pd
 import pytest
 from stdnum.cn import ric, uscc
 
-from graph_credit import io as gio
 from graph_credit.ids import (
     InvalidIdentifier,
     birth_date,
@@ -30,14 +29,14 @@ from graph_credit.ids import (
 from graph_credit.io import (
     COLUMNS,
     KINDS,
-    _pseudonyms,
-    _resolve,
     export_neo4j_admin,
     import_dir,
     import_frames,
     to_frames,
     to_networkx,
 )
+from graph_credit.io import importer as gio
+from graph_credit.io.importer import _pseudonyms, _resolve
 from graph_credit.model import Responsible, Role, RoleEdge
 from graph_credit.store import JOURNAL_TABLES, SQLiteStore, WriteCounts
 from graph_credit.synth import generate
@@ -763,7 +762,7 @@ def test_export_neo4j_admin_loads_into_the_graph_the_store_reads(tmp_path: Path)
     fed to the store's own converters, give back what SQLite holds."""
     from graph_credit.analytics.demo import demo_store
     from graph_credit.model import Organisation
-    from graph_credit.store import neo4j as shape
+    from graph_credit.store.neo4j import store as shape
 
     store = demo_store(orgs=150)
     odd = Organisation("91110000MA00000001", 'Quote "and" comma, Ltd', region="", industry="")

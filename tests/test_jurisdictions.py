@@ -17,8 +17,7 @@ from hypothesis import strategies as st
 from graph_credit.checks import check
 from graph_credit.engine import BlackListConflict, Engine
 from graph_credit.model import DishonestyRecord, Honour, ListEntry, RecordEvent
-from graph_credit.policy import NATIONAL, available_jurisdictions, load_policy
-from graph_credit.policy_table import jurisdiction_table
+from graph_credit.policy import NATIONAL, available_jurisdictions, jurisdiction_table, load_policy
 from graph_credit.store import SQLiteStore, Store
 from tests.scenario import D, World, build, consequences, r1
 
@@ -347,8 +346,8 @@ def test_jiangyin_23_repair_is_only_a_reference_for_leaving_the_black_list(new_s
 
 def test_every_consequence_has_a_risk_weight_and_a_status() -> None:
     from graph_credit.analytics.status import CONSEQUENCE_STATUS
+    from graph_credit.graph import ADVERSE, weights
     from graph_credit.policy import CONSEQUENCES
-    from graph_credit.risk import ADVERSE, weights
 
     assert set(CONSEQUENCES) <= set(CONSEQUENCE_STATUS)
     assert set(CONSEQUENCES) - {"green_channel", "red_list_removal"} <= set(weights()["consequences"]) & ADVERSE

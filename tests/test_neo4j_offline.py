@@ -27,11 +27,12 @@ from graph_credit import engine as engine_mod
 from graph_credit.analytics.demo import DEMO_AS_OF, demo_store
 from graph_credit.checks import check
 from graph_credit.engine import Engine
+from graph_credit.graph import neighbourhoods
+from graph_credit.graph.traversal import _neighbourhood
 from graph_credit.model import Cause, ListEntry, Role
-from graph_credit.risk import _neighbourhood, neighbourhoods
 from graph_credit.store import SQLiteStore, Store
-from graph_credit.store import neo4j as neo
-from graph_credit.store.cypher import names, schema_statements, statement
+from graph_credit.store.neo4j import store as neo
+from graph_credit.store.neo4j.cypher import names, schema_statements, statement
 from tests.test_store_conformance import fact, org, record
 
 Answer = Callable[[dict[str, Any]], list[dict[str, Any]]]

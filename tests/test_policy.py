@@ -25,7 +25,7 @@ from graph_credit.policy import (
 )
 
 D = date.fromisoformat
-DATA = Path(graph_credit.__file__).parent / "policy_data"
+DATA = Path(graph_credit.__file__).parent / "policy" / "data"
 JURISDICTIONS = available_jurisdictions()
 OVERLAYS = [j for j in JURISDICTIONS if j != "default"]
 ON = D("2021-01-01")

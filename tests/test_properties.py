@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from graph_credit.engine import Engine
 from graph_credit.ids import person_key
-from graph_credit.lifecycle import LifecycleError
 from graph_credit.model import (
     DishonestyRecord,
     Honour,
@@ -28,6 +27,7 @@ from graph_credit.model import (
     Role,
     RoleEdge,
 )
+from graph_credit.rules import LifecycleError
 from graph_credit.store import Store
 from tests.scenario import id_number_for, uscc_for
 

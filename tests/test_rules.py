@@ -10,8 +10,8 @@ import pytest
 from graph_credit.cases import case_statistics, open_case, open_items, report_feedback
 from graph_credit.checks import check
 from graph_credit.engine import Engine
-from graph_credit.lifecycle import LifecycleError
 from graph_credit.model import Cause, DishonestyRecord, ListEntry, RecordEvent, Responsible, Role, RoleEdge
+from graph_credit.rules import LifecycleError
 from graph_credit.store import Store
 from tests.scenario import D, World, build, consequences, r1
 

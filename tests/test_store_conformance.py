@@ -893,7 +893,7 @@ def random_edges(n_orgs: int, n_persons: int, n_edges: int, seed: int) -> list[R
 
 
 def test_graph_index_follows_writes_and_is_saved_for_the_next_run(tmp_path: Any) -> None:
-    from graph_credit import risk
+    from graph_credit import graph as risk
 
     path = tmp_path / "g.sqlite"
     fast, plain = SQLiteStore(path), SQLiteStore(path, graph_index=False)
@@ -934,7 +934,7 @@ def test_graph_index_follows_writes_and_is_saved_for_the_next_run(tmp_path: Any)
 
 
 def test_graph_index_traversal_equals_the_generic_neighbourhood(tmp_path: Any) -> None:
-    from graph_credit import risk
+    from graph_credit import graph as risk
 
     path = tmp_path / "g.sqlite"
     fast, plain = SQLiteStore(path), SQLiteStore(path, graph_index=False)

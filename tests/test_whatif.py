@@ -1,6 +1,6 @@
 """Policy what-if with known answers from the policy files (graph_credit/whatif.py, derive(policy=...)).
 
-Real differences in graph_credit/policy_data:
+Real differences in graph_credit/policy/data:
 - Jiangyin (24): measures are not suspended while an objection is verified (the default suspends them);
 - P4 (public-institution legal representative bar) is in force from 2017-12-22 (Shandong 11) only;
 - Ganzhou 4(2): the entry ban and the revocation of honours reach social organisations (from 2018-03-23);
@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 import pytest
 
-from graph_credit.derive import derive
 from graph_credit.engine import Engine
 from graph_credit.model import Cause, DishonestyRecord, Organisation, RecordEvent, Role, RoleEdge
 from graph_credit.policy import load_policy
+from graph_credit.rules import derive
 from graph_credit.store import NotFound, Store
 from graph_credit.whatif import PolicyChoice, what_if, what_if_region
 from tests.helpers import make_uscc

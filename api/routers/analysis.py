@@ -6,8 +6,8 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from graph_credit.analytics import serial_failures
-from graph_credit.connections import connect
 from graph_credit.evasion import evasion_flags, scan_region
+from graph_credit.graph import connect
 from graph_credit.risk_items import risk_items
 from graph_credit.store.base import NotFound, Store
 from graph_credit.views import subject_dict

@@ -7,7 +7,7 @@ from datetime import date
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from graph_credit.risk import neighbourhood, shortest_connection
+from graph_credit.graph import neighbourhood, shortest_connection
 from graph_credit.store.base import NotFound
 from graph_credit.views import graph_json, step_dict, timeline
 

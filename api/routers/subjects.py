@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 
-from graph_credit.risk import beneficial_owners, ownership, related_parties
+from graph_credit.graph import beneficial_owners, ownership, related_parties
 from graph_credit.views import profile, step_dict, subject_dict
 
 from ..deps import engine, resolve, respond, today
@@ -55,7 +55,7 @@ def get_related(subject: str, request: Request, as_of: Day | None = None,
 def get_ownership(subject: str, request: Request, as_of: Day | None = None,
                   threshold: float = Query(0.25, gt=0, le=1),
                   purpose: str | None = Purpose, who: Principal = Depends(principal)) -> dict:
-    """Ownership penetration as `graph_credit.risk` computes it: every direct and indirect holder with its
+    """Ownership penetration as `graph_credit.graph` computes it: every direct and indirect holder with its
     direct ratio, effective stake (multiplied along chains, summed) and control share (votes it commands,
     counting organisations it controls in full); the beneficial owners are natural persons owning or
     commanding at least `threshold` (25% or more by default) or controlling the organisation, else the

@@ -14,8 +14,8 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response
 
-from graph_credit.explore import roles_page, search
 from graph_credit.fonts import cjk_font_file
+from graph_credit.graph.explore import roles_page, search
 
 from ..deps import engine, resolve, respond, today
 from ..schemas import Day

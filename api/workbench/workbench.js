@@ -19,7 +19,7 @@
   // date: null until the server answers with its own notion of today (the first response's as_of)
   const state = { origin: null, date: null, selected: null, expanded: new Map(), picked: [],
     path: null, changes: [], results: { offset: 0, next: null } };
-  const nodes = new Map(); // key -> subject view (graph_credit.explore.subject_views)
+  const nodes = new Map(); // key -> subject view (graph_credit.graph.explore.subject_views)
   const edges = new Map(); // edge id -> edge
   const totals = new Map(); // expanded key -> role edges in force
   let cy = null;

@@ -17,15 +17,15 @@ Tables: ``frames`` (everything), ``subjects_frame``, ``facts_frame``, ``records_
 ``measures_frame``, ``cases_frame``, ``case_items_frame``, ``feedback_by_department``,
 ``statuses_frame``, ``statuses_over_time``; graphs: ``subgraph`` (and ``graph_credit.io.to_networkx``).
 Ownership: ``ownership_frame``, ``adverse_stake``, ``adverse_stakes_frame`` (and
-``graph_credit.risk.ownership``, ``ultimate_controllers``, ``beneficial_owners``). Network:
+``graph_credit.graph.ownership``, ``ultimate_controllers``, ``beneficial_owners``). Network:
 ``company_groups``, ``blacklist_connectors``, ``serial_failures``, ``risk_by_region_industry``,
 ``records_over_time``.
 """
 
 from __future__ import annotations
 
-from ..io import to_frames, to_networkx
-from ..risk import beneficial_owners, effective_ownership, ownership, ultimate_controllers
+from ..graph.traversal import beneficial_owners, effective_ownership, ownership, ultimate_controllers
+from ..io.importer import to_frames, to_networkx
 from .demo import DEMO_AS_OF, demo_store, notebook_setup
 from .frames import (
     case_items_frame,

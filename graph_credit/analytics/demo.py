@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..engine import Engine
-from ..io import import_frames
+from ..io.importer import import_frames
 from ..store import SQLiteStore, Store
 
 __all__ = ["DEMO_AS_OF", "NotebookEnv", "demo_store", "notebook_setup"]
@@ -26,7 +26,7 @@ def demo_store(path: str | Path = ":memory:", orgs: int = 2000, seed: int = 7, j
     >>> store.counts()["organisations"]
     150
     """
-    from ..synth import generate
+    from ..synth.generator import generate
 
     store = SQLiteStore(path)
     if store.counts()["organisations"]:

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..cases import case_statistics
-from ..derive import subject_kind
-from ..io import _frame, to_frames, to_networkx
-from ..lifecycle import read_lifecycle
-from ..policy import available_jurisdictions, load_policy
+from ..io.importer import _frame, to_frames, to_networkx
+from ..policy.loader import available_jurisdictions, load_policy
+from ..rules.derive import subject_kind
+from ..rules.lifecycle import read_lifecycle
 from ..store.base import Store
 from .status import ADVERSE_STATUSES, active_consequences, status_of, statuses_frame
 

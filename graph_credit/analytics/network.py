@@ -17,8 +17,8 @@ from datetime import date, timedelta
 import networkx as nx
 import pandas as pd
 
-from ..derive import subject_kind
 from ..model import Role, RoleEdge
+from ..rules.derive import subject_kind
 from ..store.base import Store
 from .frames import records_frame, subjects_frame
 from .status import ADVERSE_STATUSES, STATUSES, statuses_frame

@@ -1,7 +1,7 @@
 """Ownership analytics (股权穿透) as DataFrames: effective stakes, ultimate controllers, beneficial
 owners, and the stake held by dishonest or banned holders.
 
-The algorithms live in ``graph_credit.risk`` (``ownership``, ``stake_through``); this module reads
+The algorithms live in ``graph_credit.graph`` (``ownership``, ``stake_through``); this module reads
 the holders' credit status and shapes the answers for analysts.
 """
 
@@ -13,9 +13,9 @@ from datetime import date
 
 import pandas as pd
 
-from ..derive import subject_kind
+from ..graph.traversal import CONTROL, Holdings, ownership, stake_through
 from ..model import Role
-from ..risk import CONTROL, Holdings, ownership, stake_through
+from ..rules.derive import subject_kind
 from ..store.base import Store
 from .status import ADVERSE_STATUSES, active_consequences, status_of, statuses_frame
 

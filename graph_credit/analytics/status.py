@@ -114,7 +114,7 @@ def statuses_frame(store: Store, as_of: date, subjects: Sequence[str] | None = N
 def statuses_over_time(store: Store, dates: Sequence[date], kind: str | None = None) -> pd.DataFrame:
     """How many subjects had each status (their most severe) on each date: one row per date, one
     column per status except ``clean``. ``kind`` restricts to ``organisation`` or ``person``."""
-    from ..derive import subject_kind
+    from ..rules.derive import subject_kind
 
     facts = [f for f in store.iter_facts() if kind is None or subject_kind(f.target) == kind]
     rows = []

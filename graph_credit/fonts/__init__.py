@@ -4,6 +4,7 @@ a machine that has no CJK font installed."""
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 __all__ = ["CJK_FAMILY", "cjk_font_file"]
@@ -12,4 +13,7 @@ CJK_FAMILY = "Graph Credit Sans CJK"
 
 
 def cjk_font_file() -> Path:
-    return Path(__file__).with_name("GraphCreditSansCJK-Regular.otf")
+    # matplotlib's font manager takes a path: an installed package is a directory, so as_file hands back the
+    # file where it is (it copies only out of a zip, which this package is never installed as).
+    with resources.as_file(resources.files("graph_credit.fonts").joinpath("GraphCreditSansCJK-Regular.otf")) as path:
+        return path

@@ -38,7 +38,7 @@ function dbSchema(text) {
     labels: Object.keys(schemaDoc.node_props),
     relationshipTypes: [...new Set([...Object.keys(schemaDoc.rel_props), ...schemaDoc.relationships.map((r) => r.type)])],
     propertyKeys: [...propertyKeys],
-    // Parameter names are checked on the Python side (graph_credit/store/cypher.py, Statement.check).
+    // Parameter names are checked on the Python side (graph_credit/store/neo4j/cypher.py, Statement.check).
     parameters,
     functions: { [VERSION]: functions },
     procedures: { [VERSION]: procedures },

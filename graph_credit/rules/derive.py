@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from ..model import Cause, DerivedFact, DishonestyRecord, ListEntry, RoleEdge
+from ..policy.loader import Affect, PolicySnapshot, Rule, load_policy
+from ..store.base import Store
 from .lifecycle import Lifecycle, read_lifecycle
-from .model import Cause, DerivedFact, DishonestyRecord, ListEntry, RoleEdge
-from .policy import Affect, PolicySnapshot, Rule, load_policy
-from .store.base import Store
 
 __all__ = ["derive", "derive_list_entry", "derive_record", "punishment_end", "subject_kind"]
 
 
 def subject_kind(key: str) -> str:
-    from .ids import is_person_key
+    from ..ids import is_person_key
 
     return "person" if is_person_key(key) else "organisation"
 

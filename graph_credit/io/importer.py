@@ -33,10 +33,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
-from . import ids, pii
-from .ids import InvalidIdentifier, is_person_key, looks_like_id_number, normalise_id_number, normalise_uscc
-from .memory import collector_paused, release_free_memory
-from .model import (
+from .. import ids, pii
+from ..ids import InvalidIdentifier, is_person_key, looks_like_id_number, normalise_id_number, normalise_uscc
+from ..memory import collector_paused, release_free_memory
+from ..model import (
     DATE_OUT_OF_RANGE,
     EARLIEST_DATE,
     ID_PATTERN,
@@ -56,8 +56,8 @@ from .model import (
     Role,
     RoleEdge,
 )
-from .policy import available_jurisdictions, load_policy
-from .store.base import RoleColumns, Store, WriteCounts
+from ..policy.loader import available_jurisdictions, load_policy
+from ..store.base import RoleColumns, Store, WriteCounts
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -2053,8 +2053,8 @@ def export_neo4j_admin(store: Store, out_dir: str | Path, database: str = "neo4j
     constraints and indexes. Returns the rows written per file."""
     import json
 
-    from .store import neo4j as shape  # the property names and values the Neo4j store writes
-    from .store.base import JOURNAL_TABLES
+    from ..store.base import JOURNAL_TABLES
+    from ..store.neo4j import store as shape  # the property names and values the Neo4j store writes
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from .errors import DomainError
-from .model import RecordEvent
+from ..errors import DomainError
+from ..model import RecordEvent
 
 EVENT_KINDS = (
     "objection_filed",

@@ -1,6 +1,6 @@
 """Policy as data: propagation rules, the measures catalogue (措施清单) and lifecycle settings per jurisdiction.
 
-Policies live in ``policy_data/`` as YAML: ``default.yaml`` (plus the ``catalogue.yaml`` it names) and one
+Policies live in ``data/`` as YAML: ``default.yaml`` (plus the ``catalogue.yaml`` it names) and one
 overlay per jurisdiction under ``jurisdictions/`` that ``extends: default``.
 
 Each jurisdiction is its own law. The base files are a library of rules and measures, each citing the
@@ -960,7 +960,7 @@ def _own_setting(value: _Model, document: str, rel: str, key: str) -> tuple[_Mod
 
 
 def load_policy_from(root: Path | Traversable, jurisdiction: str = "default") -> Policy:
-    """Load ``jurisdiction`` from a policy directory laid out like ``graph_credit/policy_data``."""
+    """Load ``jurisdiction`` from a policy directory laid out like ``graph_credit/policy/data``."""
     chain = _read_chain(root, jurisdiction)
     top_rel, top = chain[-1]
     document = top.document
@@ -1173,7 +1173,7 @@ def _produces(rule: Rule) -> tuple[str, ...]:
 
 
 def _data_root() -> Traversable:
-    return resources.files("graph_credit").joinpath("policy_data")
+    return resources.files("graph_credit.policy").joinpath("data")
 
 
 def available_jurisdictions(root: Path | Traversable | None = None) -> list[str]:

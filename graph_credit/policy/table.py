@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 
-from .policy import Basis, Measure, Policy, PolicySnapshot, Rule, available_jurisdictions, load_policy
+from .loader import Basis, Measure, Policy, PolicySnapshot, Rule, available_jurisdictions, load_policy
 
 __all__ = ["jurisdiction_table"]
 
@@ -85,7 +85,7 @@ def jurisdiction_table() -> str:
     lines = [
         "# Rules and measures × jurisdictions",
         "",
-        "Generated from `graph_credit/policy_data` by `graph-credit policy-table`; do not edit by hand (a test",
+        "Generated from `graph_credit/policy/data` by `graph-credit policy-table`; do not edit by hand (a test",
         "fails when this file is stale). Each jurisdiction is its own law: an entry is in force under a",
         "jurisdiction only where one of its bases is that jurisdiction's document (from its date) or Guo Fa 33",
         "(`default`, the national layer), and it carries only those bases. A jurisdiction missing from an",

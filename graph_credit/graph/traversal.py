@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
-from .ids import is_person_key
-from .model import DerivedFact, Role, RoleEdge
-from .store.base import Store, TraversedEdge
+from ..ids import is_person_key
+from ..model import DerivedFact, Role, RoleEdge
+from ..store.base import Store, TraversedEdge
 
 __all__ = ["BeneficialOwner", "Controller", "Holdings", "Neighbourhood", "Ownership", "RelatedParty",
            "analyse_ownership", "beneficial_owners", "control_relation", "effective_ownership", "neighbourhood",
@@ -35,7 +35,7 @@ ADVERSE = frozenset({
 
 @lru_cache(maxsize=1)
 def weights() -> dict[str, Any]:
-    return yaml.safe_load(resources.files("graph_credit").joinpath("scoring.yaml").read_text(encoding="utf-8"))
+    return yaml.safe_load(resources.files("graph_credit.graph").joinpath("scoring.yaml").read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True, slots=True)

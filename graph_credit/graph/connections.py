@@ -30,11 +30,11 @@ from datetime import date
 from itertools import combinations
 from typing import Any
 
-from .derive import subject_kind
-from .errors import DomainError
-from .model import Role, RoleEdge
-from .risk import Step
-from .store.base import Store
+from ..errors import DomainError
+from ..model import Role, RoleEdge
+from ..rules.derive import subject_kind
+from ..store.base import Store
+from .traversal import Step
 
 __all__ = ["MAX_SUBJECTS", "Connections", "InvalidCursor", "PairConnection", "connect"]
 

@@ -5,7 +5,8 @@ as ``$parameters``, and :meth:`Statement.check` refuses a call whose parameter n
 the ones the file uses. ``schema.cypher`` is the one file holding several statements (constraints
 and indexes), separated by ``;`` at the end of a line.
 
-The directory is found relative to this package (the project is installed editable); set
+The directory ships as the data package ``graph_credit.store.neo4j.statements`` (pyproject.toml
+maps ``cypher/`` to it) and is read with importlib.resources, so an installed wheel has it; set
 ``GRAPH_CREDIT_CYPHER_DIR`` to use another one (then call ``load.cache_clear()`` and
 ``statement.cache_clear()`` if files were already loaded).
 """
@@ -17,6 +18,8 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 __all__ = ["Statement", "Token", "cypher_dir", "load", "names", "schema_statements", "statement", "tokenize"]
@@ -24,14 +27,14 @@ __all__ = ["Statement", "Token", "cypher_dir", "load", "names", "schema_statemen
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-def cypher_dir() -> Path:
+def cypher_dir() -> Traversable:
     env = os.environ.get("GRAPH_CREDIT_CYPHER_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "cypher"
+    return Path(env) if env else resources.files("graph_credit.store.neo4j.statements")
 
 
 def names() -> list[str]:
     """Every statement file's name (without ``.cypher``), sorted."""
-    return sorted(p.stem for p in cypher_dir().glob("*.cypher"))
+    return sorted(p.name.removesuffix(".cypher") for p in cypher_dir().iterdir() if p.name.endswith(".cypher"))
 
 
 @functools.cache
@@ -39,7 +42,7 @@ def load(name: str) -> str:
     """The text of ``cypher/<name>.cypher``."""
     if not _NAME.match(name):
         raise ValueError(f"invalid Cypher statement name {name!r}")
-    path = cypher_dir() / f"{name}.cypher"
+    path = cypher_dir().joinpath(f"{name}.cypher")
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:

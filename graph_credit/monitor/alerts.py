@@ -47,12 +47,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from . import egress
-from .errors import DomainError
-from .ids import is_person_key
-from .model import Cause, DerivedFact, DishonestyRecord, ListEntry, RecordEvent, RoleEdge, stable_id
-from .risk import Step, neighbourhood
-from .store.base import NotFound, Store
+from .. import egress
+from ..errors import DomainError
+from ..graph.traversal import Step, neighbourhood
+from ..ids import is_person_key
+from ..model import Cause, DerivedFact, DishonestyRecord, ListEntry, RecordEvent, RoleEdge, stable_id
+from ..store.base import NotFound, Store
 
 __all__ = [
     "ALERT_HEADER",

@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .io import COLUMNS, KINDS, NUMERIC
+from ..io.importer import COLUMNS, KINDS, NUMERIC
 
 __all__ = ["COLUMNS", "KINDS", "SyntheticData", "generate", "generate_chunks", "write_synthetic"]
 

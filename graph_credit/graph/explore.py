@@ -13,11 +13,11 @@ from typing import Any
 
 from stdnum.cn import ric
 
-from .analytics.status import status_of
-from .derive import subject_kind
-from .ids import is_person_key, person_key
-from .model import Organisation, Person, Role
-from .store.base import NotFound, Store, SubjectKind
+from ..analytics.status import status_of
+from ..ids import is_person_key, person_key
+from ..model import Organisation, Person, Role
+from ..rules.derive import subject_kind
+from ..store.base import NotFound, Store, SubjectKind
 
 __all__ = ["ROLE_ORDER", "roles_page", "search", "subject_views"]
 

@@ -23,7 +23,7 @@ Graph shape
 
 Statements
 ----------
-Every statement is a file in ``cypher/`` (see ``graph_credit.store.cypher``), run by name with its
+Every statement is a file in ``cypher/`` (see ``graph_credit.store.neo4j.cypher``), run by name with its
 values as parameters; the parameter names must match the file's exactly. The constraints and
 indexes (``cypher/schema.cypher``) are applied once by ``graph-credit init-schema``.
 
@@ -61,8 +61,8 @@ from typing import Any, TypeVar
 
 from neo4j import READ_ACCESS, Driver, GraphDatabase, ManagedTransaction, RoutingControl, Session, Transaction
 
-from ..ids import is_person_key
-from ..model import (
+from ...ids import is_person_key
+from ...model import (
     Cause,
     DerivedFact,
     DishonestyRecord,
@@ -75,7 +75,7 @@ from ..model import (
     Role,
     RoleEdge,
 )
-from .base import (
+from ..base import (
     JOURNAL_TABLES,
     Direction,
     JournalTable,

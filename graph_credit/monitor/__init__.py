@@ -1,0 +1,39 @@
+"""Monitoring: subscriptions and their alerts (the change log of a write, matched against watched
+neighbourhoods), signed webhook delivery, and the notices addressed to departments.
+"""
+
+from .alerts import (
+    ALERT_HEADER,
+    DELIVERY_STATES,
+    MAX_DEPTH,
+    MAX_FANOUT,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    ChangeLog,
+    Deliverer,
+    DeliveryPolicy,
+    acknowledge_notice,
+    address_notices,
+    alerts_due,
+    deliver_pending,
+    department_view,
+    httpx_post,
+    notices_due,
+    notices_for,
+    payload,
+    publish,
+    retry_alert,
+    sign,
+    subscribe,
+    subscription_view,
+    sweep,
+    unsubscribe,
+    verify_signature,
+)
+
+__all__ = [
+    "ALERT_HEADER", "DELIVERY_STATES", "MAX_DEPTH", "MAX_FANOUT", "SIGNATURE_HEADER", "TIMESTAMP_HEADER", "ChangeLog",
+    "Deliverer", "DeliveryPolicy", "acknowledge_notice", "address_notices", "alerts_due", "deliver_pending",
+    "department_view", "httpx_post", "notices_due", "notices_for", "payload", "publish", "retry_alert", "sign",
+    "subscribe", "subscription_view", "sweep", "unsubscribe", "verify_signature",
+]
