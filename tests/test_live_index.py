@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from graph_credit import risk
+from graph_credit import graph as risk
 from graph_credit.ids import person_key
 from graph_credit.model import Role, RoleEdge
 from graph_credit.store import SQLiteStore
