@@ -137,6 +137,28 @@ class LiveIndex:
         self.delta = delta
         self.base = delta.base
         self.gen = delta.gen
+        self._flags: tuple[int, np.ndarray] | None = None
+
+    def flags(self, facts_gen: int, targets: set[str]) -> np.ndarray:
+        """Per node: in ``targets`` (the subjects with derived facts as of ``facts_gen``). The base's
+        part is kept per base and facts generation, the delta's new nodes are added per view."""
+        if self._flags is not None and self._flags[0] == facts_gen:
+            return self._flags[1]
+        base = self.base
+        found = base.flags
+        if found is None or found[0] != facts_gen:
+            keys = base.keys
+            flags = np.zeros(len(keys), dtype=bool)
+            wanted = np.array([b for t in targets if len(b := t.encode()) <= keys.itemsize], dtype=keys.dtype)
+            if len(keys) and len(wanted):
+                pos = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+                flags[pos[keys[pos] == wanted]] = True
+            found = base.flags = (facts_gen, flags)
+        out = found[1]
+        if self.delta.extra_names:
+            out = np.concatenate([out, np.array([n in targets for n in self.delta.extra_names], dtype=bool)])
+        self._flags = (facts_gen, out)
+        return out
 
     def nids(self, keys: Sequence[str]) -> np.ndarray:
         out = self.base.nids(keys)

@@ -8,13 +8,12 @@ One writer connection serialises writes behind a lock; each reading thread has i
 connection, so readers see the last committed state and never a half-written transaction.
 
 Role edges are stored compactly (dates as day ordinals, the role as a small code, three narrow
-indexes: edge id, organisation, holder). Traversals that do not run inside a write transaction are
-answered from ``_GraphIndex``: the committed role edges as numpy CSR arrays (both directions),
-built from the table and tagged with the generation of the roles it reflects. Every write to roles
-bumps that generation in the same transaction (table ``meta``), so a reader that finds the index
-behind the committed generation falls back to SQL until a rebuild catches up: the index never
-answers with anything but committed data. Likewise ``facts_of`` first drops the subjects that have
-no derived fact at all, using a set of fact targets tagged with the facts generation.
+indexes: edge id, organisation, holder). Traversals outside a write transaction are answered by the
+graph index (``live.LiveIndex``): an immutable base of CSR arrays plus the delta of edges changed
+since, both tagged with the roles generation that every roles write bumps in its own transaction
+(table ``meta``), so the index answers for exactly the committed data. Likewise ``facts_of`` first
+drops the subjects that have no derived fact at all (a set of targets tagged with the facts generation).
+Journal appends outside a transaction share durable commits (``group.GroupCommit``).
 """
 
 from __future__ import annotations
@@ -123,8 +122,6 @@ class SQLiteStore:
         self._facts: _FactTargets | None = None
         self._facts_lock = threading.Lock()
         self._targets_lock = threading.Lock()  # replace_facts adds to the targets a reader may be copying
-        self._flags: tuple[LiveIndex, int, np.ndarray] | None = None
-        self._base_flags: tuple[_GraphIndex, int, np.ndarray] | None = None
         self._decoded: tuple[int, dict[str, tuple[DerivedFact, ...]]] = (-1, {})
         # Journal appends outside a transaction (the audit of every personal read) share commits.
         self._appends = GroupCommit(self.transaction, self._append_rows)
@@ -397,25 +394,8 @@ class SQLiteStore:
         if committed is None:
             return None
         known = committed[1]
-        cached = self._flags
-        if cached is not None and cached[0] is index and cached[1] == known.gen:
-            return cached[2]
-        with self._targets_lock:
-            gen = known.gen
-            base_flags = self._base_flags
-            if base_flags is None or base_flags[0] is not index.base or base_flags[1] != gen:
-                keys = index.base.keys
-                targets = [t.encode() for t in known.targets]
-                flags = np.zeros(len(keys), dtype=bool)
-                wanted = np.array([t for t in targets if len(t) <= keys.itemsize], dtype=keys.dtype)
-                if len(keys) and len(wanted):
-                    pos = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
-                    flags[pos[keys[pos] == wanted]] = True
-                base_flags = self._base_flags = (index.base, gen, flags)
-            extra = [n in known.targets for n in index.delta.extra_names]
-        flags = np.concatenate([base_flags[2], np.array(extra, dtype=bool)]) if extra else base_flags[2]
-        self._flags = (index, gen, flags)
-        return flags
+        with self._targets_lock:  # replace_facts may be adding to the targets
+            return index.flags(known.gen, known.targets)
 
     # -- generic helpers ---------------------------------------------------------------------
     def _upsert(self, table: _Table, items: Sequence[Any]) -> WriteCounts:
