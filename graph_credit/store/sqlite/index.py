@@ -59,7 +59,7 @@ class _GraphIndex:
         self.odd_ids = odd_ids
         self.odd_ratio = odd_ratio
         self._steps: dict[int, TraversedEdge] = {}
-        self.flags: tuple[int, np.ndarray] | None = None  # per node: has derived facts, as of a facts generation
+        self.flags: tuple[Any, int, np.ndarray] | None = None  # per node: has derived facts (live.LiveIndex.flags)
 
     def __len__(self) -> int:
         return len(self.holder)

@@ -13,8 +13,9 @@ an LSM tree's memtable and of dynamic-graph stores such as LiveGraph or Aspen).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import Protocol
 
 import numpy as np
 
@@ -130,6 +131,18 @@ class Delta:
         return Delta(base, gen, rows, frozenset(dead), list(self.extra_names), dict(self.extra_ids), self.places)
 
 
+class FactTargets(Protocol):
+    targets: set[str]
+    added: list[str]
+
+
+def _mark(keys: np.ndarray, flags: np.ndarray, targets: Iterable[str]) -> None:
+    wanted = np.array([b for t in targets if len(b := t.encode()) <= keys.itemsize], dtype=keys.dtype)
+    if len(keys) and len(wanted):
+        pos = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+        flags[pos[keys[pos] == wanted]] = True
+
+
 class LiveIndex:
     """A base and the delta of one committed roles generation: what a traversal reads."""
 
@@ -137,28 +150,29 @@ class LiveIndex:
         self.delta = delta
         self.base = delta.base
         self.gen = delta.gen
-        self._flags: tuple[int, np.ndarray] | None = None
+        self._flags: tuple[FactTargets, int, np.ndarray] | None = None
 
-    def flags(self, facts_gen: int, targets: set[str]) -> np.ndarray:
-        """Per node: in ``targets`` (the subjects with derived facts as of ``facts_gen``). The base's
-        part is kept per base and facts generation, the delta's new nodes are added per view."""
-        if self._flags is not None and self._flags[0] == facts_gen:
-            return self._flags[1]
+    def flags(self, known: FactTargets) -> np.ndarray:
+        """Per node: in ``known.targets`` (the subjects with derived facts). A superset is harmless, so
+        the base's part follows the targets this process adds (``known.added``) in place, and is
+        computed afresh only for a new targets object; the delta's new nodes are added per view."""
+        count = len(known.added)
+        if self._flags is not None and self._flags[0] is known and self._flags[1] == count:
+            return self._flags[2]
         base = self.base
         found = base.flags
-        if found is None or found[0] != facts_gen:
-            keys = base.keys
-            flags = np.zeros(len(keys), dtype=bool)
-            wanted = np.array([b for t in targets if len(b := t.encode()) <= keys.itemsize], dtype=keys.dtype)
-            if len(keys) and len(wanted):
-                pos = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
-                flags[pos[keys[pos] == wanted]] = True
-            found = base.flags = (facts_gen, flags)
-        out = found[1]
+        if found is not None and found[0] is known:
+            arr = found[2]
+            if found[1] < count:
+                _mark(base.keys, arr, known.added[found[1] :])
+        else:
+            arr = np.zeros(len(base.keys), dtype=bool)
+            _mark(base.keys, arr, known.targets)
+        base.flags = (known, count, arr)
         if self.delta.extra_names:
-            out = np.concatenate([out, np.array([n in targets for n in self.delta.extra_names], dtype=bool)])
-        self._flags = (facts_gen, out)
-        return out
+            arr = np.concatenate([arr, np.array([n in known.targets for n in self.delta.extra_names], dtype=bool)])
+        self._flags = (known, count, arr)
+        return arr
 
     def nids(self, keys: Sequence[str]) -> np.ndarray:
         out = self.base.nids(keys)

@@ -82,13 +82,15 @@ _FACT_CACHE = 4_000  # subjects whose decoded facts are kept per facts generatio
 
 
 class _FactTargets:
-    """The subjects that have at least one derived fact, as of a facts generation."""
+    """The subjects that have at least one derived fact, as of a facts generation; ``added`` lists
+    those this process's writes added since it was read, in order (per-node flags follow it)."""
 
-    __slots__ = ("gen", "targets")
+    __slots__ = ("added", "gen", "targets")
 
     def __init__(self, gen: int, targets: set[str]) -> None:
         self.gen = gen
         self.targets = targets
+        self.added: list[str] = []
 
 
 # -- the store ------------------------------------------------------------------------------------------
@@ -123,6 +125,8 @@ class SQLiteStore:
         self._facts_lock = threading.Lock()
         self._targets_lock = threading.Lock()  # replace_facts adds to the targets a reader may be copying
         self._decoded: tuple[int, dict[str, tuple[DerivedFact, ...]]] = (-1, {})
+        # This transaction's facts: generation at its start and at its end, subjects touched.
+        self._txn_facts: tuple[int, int, set[str]] | None = None
         # Journal appends outside a transaction (the audit of every personal read) share commits.
         self._appends = GroupCommit(self.transaction, self._append_rows)
         self._closed = False
@@ -173,13 +177,28 @@ class SQLiteStore:
             except BaseException:
                 self._depth -= 1
                 if self._depth == 0:
+                    self._txn_facts = None
                     self._writer.execute("ROLLBACK")
                     self._owner = None
                 raise
             self._depth -= 1
             if self._depth == 0:
                 self._owner = None
-                self._writer.execute("COMMIT")
+                try:
+                    self._writer.execute("COMMIT")
+                finally:
+                    facts, self._txn_facts = self._txn_facts, None
+                self._facts_committed(facts)
+
+    def _facts_committed(self, facts: tuple[int, int, set[str]] | None) -> None:
+        """After a commit that changed facts from generation ``start`` to ``end``: the decoded facts
+        kept for ``start`` stay right for every subject the transaction did not touch."""
+        if facts is None:
+            return
+        start, end, touched = facts
+        label, cache = self._decoded
+        if label == start:  # a new dict: a reader still filling the old one cannot add a stale entry
+            self._decoded = (end, {k: v for k, v in cache.items() if k not in touched})
 
     def _in_write(self) -> bool:
         return self._owner == threading.get_ident()
@@ -395,7 +414,7 @@ class SQLiteStore:
             return None
         known = committed[1]
         with self._targets_lock:  # replace_facts may be adding to the targets
-            return index.flags(known.gen, known.targets)
+            return index.flags(known)
 
     # -- generic helpers ---------------------------------------------------------------------
     def _upsert(self, table: _Table, items: Sequence[Any]) -> WriteCounts:
@@ -660,8 +679,12 @@ class SQLiteStore:
                 with self._targets_lock:  # never held while taking another lock
                     known = self._facts
                     if known is not None and known.gen == gen:
-                        known.targets.update(f.target for f in added)
+                        fresh = {f.target for f in added} - known.targets
+                        known.targets.update(fresh)
+                        known.added += sorted(fresh)
                         known.gen = gen + 1
+                start, _, touched = self._txn_facts or (gen, gen, set())
+                self._txn_facts = (start, gen + 1, touched | {f.target for f in (*added, *removed)})
         return added, removed
 
     def _fact_filter(self, targets: list[str]) -> tuple[int | None, list[str]]:
