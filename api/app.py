@@ -27,6 +27,7 @@ from graph_credit.monitor import Deliverer, DeliveryPolicy
 from graph_credit.policy import load_policy
 from graph_credit.rules import LifecycleError
 from graph_credit.store import NotFound, Store, open_store
+from graph_credit.store.base import Warms
 
 from .routers import admin, analysis, checks, departments, investigate, monitoring, subjects, workbench
 from .schemas import ErrorResponse
@@ -194,9 +195,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         own = store is None
         app.state.engine = Engine(store or open_store(settings.store), settings.jurisdiction)
         if own:  # a server's own store: pay the start-up costs before the first request does
-            warm = getattr(app.state.engine.store, "warm", None)
-            if warm is not None:
-                warm()  # the graph index: mapped from its saved files, or built once
+            if isinstance(app.state.engine.store, Warms):
+                app.state.engine.store.warm()  # the graph index: mapped from its saved files, or built once
             load_policy(settings.jurisdiction)
             # What start-up loaded lives as long as the server: keep it out of the cyclic
             # collector's full passes, which otherwise walk it on every request's garbage.

@@ -25,7 +25,6 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from graph_credit import pii
-from graph_credit.ids import is_person_key
 from graph_credit.model import stable_id
 from graph_credit.store.base import Store
 
@@ -212,24 +211,6 @@ def header_text(value: str) -> str:
 
 
 _NAME = re.compile(r"^(.)(.*)$", re.S)
-_PERSON_KEY = re.compile(r"p[0-9a-f]{24}")  # graph_credit.ids.person_key: "p" and 24 hex digits
-
-
-def persons_in(obj: Any, found: set[str] | None = None) -> set[str]:
-    """Every person key anywhere in a JSON-like value."""
-    found = set() if found is None else found
-    if isinstance(obj, str):
-        if is_person_key(obj) and _PERSON_KEY.fullmatch(obj):  # "public_institution_lr_bar" is 25 chars too
-            found.add(obj)
-    elif isinstance(obj, dict):
-        for v in obj.values():
-            persons_in(v, found)
-    elif isinstance(obj, list | tuple):
-        for v in obj:
-            persons_in(v, found)
-    return found
-
-
 def mask_for_public(obj: Any, masked: dict[str, str], free_text: bool = False) -> Any:
     """Replace person keys (values and object keys) with masked ID numbers, person names with their first
     character, and personal data written into text (graph_credit.pii) with its display form: ID and

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import date, timedelta
-from typing import Any
+from typing import cast
 
 from .errors import DomainError
+from .journal import Case, CaseItem, CaseStatistics
 from .model import Cause, stable_id
 from .policy.loader import load_policy
 from .rules.derive import subject_kind
@@ -29,7 +30,7 @@ class CaseError(DomainError):
 
 def open_case(
     store: Store, cause: Cause, department: str, opened_on: date, due_days: int = 30, jurisdiction: str = "default"
-) -> dict[str, Any]:
+) -> Case:
     """Open a case and push its items to the implementing departments; idempotent per cause."""
     snap = load_policy(jurisdiction).at(opened_on)
     if department not in snap.departments:
@@ -37,7 +38,8 @@ def open_case(
     facts = [f for f in store.facts_by_cause([cause]) if f.status_on(opened_on) == "active"]
     if not facts:
         raise CaseError(f"cause: {cause} has no consequence in force on {opened_on}")
-    kind = "incentive" if all(f.consequence == "green_channel" for f in facts) else "punishment"
+    incentive = all(f.consequence == "green_channel" for f in facts)
+    kind = "incentive" if incentive else "punishment"
     case_id = stable_id("case", cause)
     items = []
     for f in facts:
@@ -52,17 +54,17 @@ def open_case(
                     "binding": m.binding, "target": f.target, "fact_id": f.fact_id, "status": "pending",
                     "reason": "", "due": (opened_on + timedelta(days=due_days)).isoformat(), "reported_on": None,
                 })
-    case = {"id": case_id, "cause": str(cause), "kind": kind, "initiating_department": department,
-            "opened_on": opened_on.isoformat(), "items": len(items)}
+    case: Case = {"id": case_id, "cause": str(cause), "kind": "incentive" if incentive else "punishment",
+                  "initiating_department": department, "opened_on": opened_on.isoformat(), "items": len(items)}
     with store.transaction():
-        store.append("cases", [case])
+        store.append("cases", [dict(case)])
         store.append("case_items", items)
     return case
 
 
 def report_feedback(
     store: Store, item_id: str, department: str, status: str, reported_on: date, reason: str = ""
-) -> dict[str, Any]:
+) -> CaseItem:
     """A department reports on one of its own items; refusing needs a reason."""
     if status not in FEEDBACK:
         raise CaseError(f"status: must be one of {', '.join(FEEDBACK)}")
@@ -73,19 +75,19 @@ def report_feedback(
         raise NotFound(f"item_id: no case item {item_id!r}")
     if found[0]["department"] != department:
         raise PermissionError(f"item {item_id} belongs to department {found[0]['department']!r}")
-    return store.update("case_items", item_id, {"status": status, "reason": reason,
-                                                "reported_on": reported_on.isoformat()})
+    return cast(CaseItem, store.update("case_items", item_id, {"status": status, "reason": reason,
+                                                               "reported_on": reported_on.isoformat()}))
 
 
-def open_items(store: Store, as_of: date, department: str | None = None) -> list[dict[str, Any]]:
+def open_items(store: Store, as_of: date, department: str | None = None) -> list[CaseItem]:
     where = {"status": "pending"} | ({"department": department} if department else {})
-    items = store.query("case_items", where)
+    items = cast(list[CaseItem], store.query("case_items", where))
     for it in items:
         it["overdue"] = as_of > date.fromisoformat(it["due"])
     return items
 
 
-def case_statistics(store: Store, as_of: date) -> list[dict[str, Any]]:
+def case_statistics(store: Store, as_of: date) -> list[CaseStatistics]:
     """Completion per (department, measure): counts by status, overdue count and completion rate."""
     groups: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for it in store.query("case_items"):
@@ -93,7 +95,7 @@ def case_statistics(store: Store, as_of: date) -> list[dict[str, Any]]:
         c[it["status"]] += 1
         if it["status"] == "pending" and as_of > date.fromisoformat(it["due"]):
             c["overdue"] += 1
-    out = []
+    out: list[CaseStatistics] = []
     for (dept, measure), c in sorted(groups.items()):
         total = sum(c[s] for s in ("pending", *FEEDBACK))
         out.append({"department": dept, "measure": measure, "total": total, "pending": c["pending"],

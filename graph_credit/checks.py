@@ -19,10 +19,12 @@ from .errors import DomainError
 from .graph.traversal import RelatedParty, neighbourhoods, score_related, weights
 from .memory import collector_paused, release_free_memory
 from .model import DerivedFact, DishonestyRecord, RecordEvent
-from .policy.loader import Measure, PolicySnapshot, load_policy
+from .policy.loader import load_policy
+from .policy.schema import Measure
+from .policy.snapshot import PolicySnapshot
 from .rules.derive import punishment_end, subject_kind
-from .rules.lifecycle import read_lifecycle
-from .store.base import Store
+from .rules.governing import lifecycle_of, policy_for
+from .store.base import ReadsChecks, Store
 
 __all__ = ["CheckResult", "UnknownMatter", "check", "check_many", "green_channel_basis"]
 
@@ -118,8 +120,8 @@ def _green_channel(known: _Subjects, subject: str, as_of: date, snap: PolicySnap
     for r in known.records(subject):
         if r.decision_date > as_of:
             continue
-        rsnap = load_policy(r.jurisdiction).at(r.decision_date)
-        life = read_lifecycle(known.events(r.record_id), rsnap.objection.verification_days)
+        rsnap = policy_for(r)
+        life = lifecycle_of(known.store, r, events=known.events(r.record_id))
         if life.withdrawn_on is not None and life.withdrawn_on <= as_of:
             continue  # a withdrawn record is not an adverse record
         # The record stops counting when its punishment ends, by expiry or by an approved repair: repairing
@@ -155,8 +157,8 @@ def check_many(
         chunk = subjects[at : at + _CHUNK]
         with collector_paused():
             # A backend that can (Neo4jStore.check_reads) reads all of it in one statement.
-            bulk = getattr(store, "check_reads", None)
-            reads: Store = (bulk(chunk, as_of, depth if with_related else 0) if bulk else None) or store
+            bulk = isinstance(store, ReadsChecks) and store.check_reads(chunk, as_of, depth if with_related else 0)
+            reads: Store = bulk or store
             known = _Subjects(reads, chunk)
             related: list[list[RelatedParty]] = [[] for _ in chunk]
             if with_related:

@@ -156,7 +156,7 @@ def policy_table(out: Path = typer.Option(Path("docs/jurisdictions.md"), help="w
 def export_neo4j(out: Path, store: str | None = StoreOpt) -> None:
     """Write neo4j-admin import CSV files of every kind stored (persons by pseudonymous key and masked ID
     only) and import.sh with the `neo4j-admin database import full` command; then run init-schema."""
-    from .io.importer import export_neo4j_admin
+    from .io.export import export_neo4j_admin
 
     s = open_store(store)
     try:

@@ -33,13 +33,16 @@ from .model import (
     stable_id,
 )
 from .monitor import alerts as monitor
-from .policy.loader import NoticePolicy, PolicySnapshot, load_policy
+from .policy.loader import load_policy
+from .policy.schema import NoticePolicy
+from .policy.snapshot import PolicySnapshot
 from .rules.derive import derive, punishment_end, subject_kind
-from .rules.lifecycle import LifecycleError, read_lifecycle, validate_event
-from .store.base import NotFound, Store, WriteCounts, atomic
+from .rules.governing import lifecycle_of, policy_for
+from .rules.lifecycle import LifecycleError, validate_event
+from .store.base import ImportsInBatches, NotFound, Store, WriteCounts, atomic
 
 if TYPE_CHECKING:
-    from .io.importer import ImportReport, Touched
+    from .io.format import ImportReport, Touched
 
 __all__ = ["Engine", "RefreshResult"]
 
@@ -174,7 +177,7 @@ class Engine:
         re-derives everything once its own rows are in."""
         from .io.importer import import_dir
 
-        if not getattr(self.store, "import_in_batches", False):
+        if not (isinstance(self.store, ImportsInBatches) and self.store.import_in_batches):
             with self.store.transaction():
                 report = import_dir(self.store, source, progress=progress, batch_size=batch_size)
                 return report, self.refresh(self.causes_of_import(report.touched), "import")
@@ -258,7 +261,7 @@ class Engine:
                 log.records(records)
             self.store.put_records(records)
             result = self.refresh([Cause("record", r.record_id) for r in records], "record written")
-            assumed = [_period_assumed(r, load_policy(r.jurisdiction).at(r.decision_date))
+            assumed = [_period_assumed(r, policy_for(r))
                        for r in records if r.period_end is None]
             if assumed:
                 self.store.append("notices", assumed)
@@ -299,7 +302,7 @@ class Engine:
         # Jiangyin (6) cross-checks the preliminary red list: a candidate is refused from the proposal on
         if entry.list != "red" or entry.status not in ("proposed", "publicity", "effective"):
             return
-        snap = load_policy(self.jurisdiction).at(entry.valid_from)
+        snap = policy_for(entry, self.jurisdiction)
         bar = [r for r in snap.rules if r.consequence == "red_list_removal"]
         if not bar:
             return
@@ -390,15 +393,16 @@ class Engine:
         raise NotFound(f"cause_id: no record or list entry {cause_id!r}")
 
     def _policy_of(self, cause: Cause) -> str | None:
-        """A record carries its jurisdiction; a list entry is judged under the deployment's."""
+        """A record carries its jurisdiction; a list entry is judged under the deployment's (rules.governing)."""
         return None if cause.kind == "record" else self.jurisdiction
 
-    def policy_snapshot(self, cause: Cause) -> PolicySnapshot:
+    def _judged(self, cause: Cause) -> DishonestyRecord | ListEntry:
         if cause.kind == "record":
-            record = self.store.get_records([cause.id])[cause.id]
-            return load_policy(record.jurisdiction).at(record.decision_date)
-        entry = self.store.get_list_entries([cause.id])[cause.id]
-        return load_policy(self.jurisdiction).at(entry.valid_from)
+            return self.store.get_records([cause.id])[cause.id]
+        return self.store.get_list_entries([cause.id])[cause.id]
+
+    def policy_snapshot(self, cause: Cause) -> PolicySnapshot:
+        return policy_for(self._judged(cause), self.jurisdiction)
 
     # -- reads -----------------------------------------------------------------------------------
     def facts_on(self, subject: str, as_of: date, include_ended: bool = False) -> list[tuple[DerivedFact, str]]:
@@ -441,8 +445,7 @@ class Engine:
         out = []
         for cause_text in sorted({o["cause"] for o in self.store.query("objections")}):
             cause = Cause.parse(cause_text)
-            days = self.policy_snapshot(cause).objection.verification_days
-            for o in read_lifecycle(self.store.events_of([cause.id]), days).objections:
+            for o in lifecycle_of(self.store, self._judged(cause), self.jurisdiction).objections:
                 out.append({"cause": cause_text, "filed_on": o.filed_on, "deadline": o.deadline,
                             "resolved_on": o.resolved_on, "upheld": o.upheld,
                             "pending": o.pending_on(as_of), "overdue": o.overdue_on(as_of)})

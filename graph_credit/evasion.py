@@ -37,10 +37,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .model import DishonestyRecord, ListEntry, Organisation, Role, RoleEdge, stable_id
-from .policy.loader import load_policy
 from .risk_items import shift
 from .rules.derive import subject_kind
-from .rules.lifecycle import read_lifecycle
+from .rules.governing import lifecycle_of
 from .store.base import Store
 
 __all__ = [
@@ -233,9 +232,9 @@ class _AnchorAt:
         return f"the {_ANCHOR_WORDS[self.kind]} ({self.on}) of {self.cause}"
 
 
-def _withdrawn_by(store: Store, cause_id: str, jurisdiction: str, decided: date, as_of: date) -> bool:
-    days = load_policy(jurisdiction).at(decided).objection.verification_days
-    life = read_lifecycle(store.events_of([cause_id]), days)
+def _withdrawn_by(store: Store, item: DishonestyRecord | ListEntry, as_of: date) -> bool:
+    # The scans take no deployment: a list entry is read under the national default's objection rules.
+    life = lifecycle_of(store, item, "default")
     return life.withdrawn_on is not None and life.withdrawn_on <= as_of
 
 
@@ -245,7 +244,7 @@ def _records(store: Store, orgs: Sequence[str], as_of: date, severities: frozens
     for r in store.records_of(orgs):
         if r.decision_date > as_of or (severities is not None and r.severity not in severities):
             continue
-        if cfg.exclude_withdrawn and _withdrawn_by(store, r.record_id, r.jurisdiction, r.decision_date, as_of):
+        if cfg.exclude_withdrawn and _withdrawn_by(store, r, as_of):
             continue
         out.append(r)
     return sorted(out, key=lambda r: (r.decision_date, r.record_id))
@@ -269,7 +268,7 @@ def _anchors(store: Store, org: str, as_of: date, kinds: Iterable[str], severiti
         for e in store.list_entries_of([org]):
             if e.list != "black" or e.status not in ("effective", "exited") or e.valid_from > as_of:
                 continue
-            if cfg.exclude_withdrawn and _withdrawn_by(store, e.entry_id, "default", e.valid_from, as_of):
+            if cfg.exclude_withdrawn and _withdrawn_by(store, e, as_of):
                 continue
             out.append(_AnchorAt("black_list", e.valid_from, f"list:{e.entry_id}", _entry(e),
                                  (e.valid_from, e.valid_from)))

@@ -12,9 +12,12 @@ import functools
 import hashlib
 import hmac
 import os
+import re
 import warnings
 from datetime import date
+from typing import Any
 
+import numpy as np
 from stdnum import numdb
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError
@@ -36,6 +39,14 @@ __all__ = [
 ]
 
 PERSON_PREFIX = "p"
+
+# The check-character schemes for bulk work (the importer's vectorised checks, the generator), where stdnum
+# checks one number at a time. The alphabet is stdnum's own; tests check the weights against stdnum.
+USCC_ALPHABET: str = uscc._alphabet  # GB 32100: digits and capitals without I, O, Z, S, V
+USCC_WEIGHTS = np.array([pow(3, i, 31) for i in range(17)], dtype=np.int64)
+RIC_CHECKS = "0123456789X"  # GB 11643
+RIC_WEIGHTS = np.array([pow(2, 17 - i, 11) for i in range(17)], dtype=np.int64)
+_PERSON_KEY = re.compile(r"p[0-9a-f]{24}")
 _DEMO_KEY = b"graph-credit-demo-pseudonym-key"
 _warned = False
 
@@ -179,7 +190,24 @@ def mask_id_number(id_number: str) -> str:
 
 
 def is_person_key(key: str) -> bool:
-    return len(key) == 25 and key.startswith(PERSON_PREFIX)
+    """``p`` and 24 hex digits, as ``person_key`` makes them (a consequence name such as
+    ``public_institution_lr_bar`` is 25 characters starting with ``p`` too)."""
+    return len(key) == 25 and key.startswith(PERSON_PREFIX) and _PERSON_KEY.fullmatch(key) is not None
+
+
+def persons_in(obj: Any, found: set[str] | None = None) -> set[str]:
+    """Every person key anywhere in a JSON-like value (the personal data an answer or a delivery carries)."""
+    found = set() if found is None else found
+    if isinstance(obj, str):
+        if is_person_key(obj):
+            found.add(obj)
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            persons_in(v, found)
+    elif isinstance(obj, list | tuple):
+        for v in obj:
+            persons_in(v, found)
+    return found
 
 
 def subject_key(value: str, field: str = "subject") -> str:
@@ -187,6 +215,8 @@ def subject_key(value: str, field: str = "subject") -> str:
     v = value.strip()
     if is_person_key(v):
         return v
+    if len(v) == 25 and v.startswith(PERSON_PREFIX):
+        raise InvalidIdentifier(field, v, "not a USCC, a resident ID number or a person key")
     try:
         return person_key(v, field)
     except InvalidIdentifier as as_id:

@@ -37,7 +37,7 @@ from .graph.traversal import Step, neighbourhood, related_parties, weights
 from .model import Cause, DerivedFact, DishonestyRecord, ListEntry, RecordEvent
 from .policy.loader import load_policy
 from .rules.derive import derive, subject_kind
-from .rules.lifecycle import read_lifecycle
+from .rules.governing import lifecycle_of, policy_for
 from .store.base import Store
 
 __all__ = ["CATEGORIES", "SEVERITIES", "RiskItem", "RiskReport", "known_on", "risk_items", "risk_items_frame", "shift"]
@@ -161,10 +161,9 @@ def _score_severity(score: float) -> str:
     return "high" if score >= threshold else "medium" if score >= threshold / 2 else "low"
 
 
-def _record_end(r: DishonestyRecord) -> tuple[date, int]:
-    snap = load_policy(r.jurisdiction).at(r.decision_date)
-    end = r.period_end or shift(r.decision_date, snap.punishment_period_days.get(r.severity, 1095))
-    return end, snap.objection.verification_days
+def _record_end(r: DishonestyRecord) -> date:
+    snap = policy_for(r)
+    return r.period_end or shift(r.decision_date, snap.punishment_period_days.get(r.severity, 1095))
 
 
 def _own_records(store: Store, subject: str, as_of: date, window: int) -> list[RiskItem]:
@@ -172,8 +171,8 @@ def _own_records(store: Store, subject: str, as_of: date, window: int) -> list[R
     for r in sorted(store.records_of([subject]), key=lambda r: (r.decision_date, r.record_id)):
         if r.decision_date > as_of:
             continue
-        end, days = _record_end(r)
-        life = read_lifecycle(store.events_of([r.record_id]), days)
+        end = _record_end(r)
+        life = lifecycle_of(store, r)
         cause = f"record:{r.record_id}"
         base: dict[str, Any] = dict(subject=subject, carrier=subject, cause=cause, since=r.decision_date,
                     detail={"record_id": r.record_id, "category": r.category, "severity": r.severity,
@@ -236,7 +235,7 @@ def _own_facts(store: Store, subject: str, as_of: date, window: int) -> list[Ris
     return items
 
 
-def _own_lists(store: Store, subject: str, as_of: date, window: int) -> list[RiskItem]:
+def _own_lists(store: Store, subject: str, as_of: date, window: int, jurisdiction: str) -> list[RiskItem]:
     items: list[RiskItem] = []
     for e in sorted(store.list_entries_of([subject]), key=lambda e: (e.valid_from, e.entry_id)):
         if e.list != "black":
@@ -250,8 +249,7 @@ def _own_lists(store: Store, subject: str, as_of: date, window: int) -> list[Ris
             continue
         if e.valid_from > as_of:
             continue
-        life = read_lifecycle(store.events_of([e.entry_id]), load_policy().at(e.valid_from)
-                              .objection.verification_days)
+        life = lifecycle_of(store, e, jurisdiction)
         ends = [(d, why) for d, why in ((life.withdrawn_on, "withdrawn"), (life.exited_on, "exited"),
                                         (e.valid_to, "expired")) if d is not None]
         ended = [(d, why) for d, why in ends if d <= as_of]
@@ -276,15 +274,17 @@ def _entry(e: ListEntry) -> dict[str, Any]:
 
 
 def risk_items(
-    store: Store, subject: str, as_of: date, depth: int = 2, window_days: int = 90, max_fanout: int = 200
+    store: Store, subject: str, as_of: date, depth: int = 2, window_days: int = 90, max_fanout: int = 200,
+    jurisdiction: str = "default",
 ) -> RiskReport:
-    """Every risk item on ``subject`` as of the date, classed own, surrounding, historical or warning.
+    """Every risk item on ``subject`` as of the date, classed own, surrounding, historical or warning;
+    list entries are judged under the deployment's ``jurisdiction`` (rules.governing).
 
     Items are ordered by category (own, surrounding, warning, historical), then severity, then date.
     """
     items = _own_records(store, subject, as_of, window_days)
     items += _own_facts(store, subject, as_of, window_days)
-    items += _own_lists(store, subject, as_of, window_days)
+    items += _own_lists(store, subject, as_of, window_days, jurisdiction)
     hood = neighbourhood(store, subject, as_of, depth, max_fanout)
     parties, _ = related_parties(store, subject, as_of, depth, max_fanout, hood=hood)
     # The subject's own records and list entries are own items already: the consequences they put on its
@@ -342,7 +342,7 @@ def _frame(items: list[RiskItem]) -> pd.DataFrame:
 
 def risk_items_frame(
     store: Store, subjects: str | list[str], as_of: date, depth: int = 2, window_days: int = 90,
-    max_fanout: int = 200,
+    max_fanout: int = 200, jurisdiction: str = "default",
 ) -> pd.DataFrame:
     """Risk items of one or several subjects as a DataFrame, one row per item.
 
@@ -355,5 +355,5 @@ def risk_items_frame(
     True
     """
     keys = [subjects] if isinstance(subjects, str) else list(subjects)
-    items = [i for k in keys for i in risk_items(store, k, as_of, depth, window_days, max_fanout).items]
+    items = [i for k in keys for i in risk_items(store, k, as_of, depth, window_days, max_fanout, jurisdiction).items]
     return _frame(items)

@@ -8,9 +8,8 @@ from typing import Any
 
 from .engine import fact_dict, record_dict
 from .graph.traversal import Neighbourhood, Step
-from .policy.loader import load_policy
 from .rules.derive import subject_kind
-from .rules.lifecycle import read_lifecycle
+from .rules.governing import lifecycle_of
 from .store.base import NotFound, Store
 
 __all__ = ["graph_json", "profile", "step_dict", "subject_dict", "timeline"]
@@ -35,16 +34,15 @@ def step_dict(s: Step) -> dict[str, Any]:
             "valid_to": s.valid_to, "ratio": s.ratio}
 
 
-def profile(store: Store, key: str, as_of: date, jurisdiction: str = "default") -> dict[str, Any]:
+def profile(store: Store, key: str, as_of: date) -> dict[str, Any]:
     """Own records with lifecycle, derived facts with status and provenance, honours, list entries."""
     subject = subject_dict(store, key)
     if subject.get("known") is False and not store.facts_of([key]) and not store.records_of([key]):
         raise NotFound(f"subject: no subject {key!r}")
-    snap = load_policy(jurisdiction).at(as_of)
     facts = store.facts_of([key])
     records = []
     for r in store.records_of([key]):
-        life = read_lifecycle(store.events_of([r.record_id]), snap.objection.verification_days)
+        life = lifecycle_of(store, r)  # under the record's own policy, as /v1/objections shows it
         records.append({**record_dict(r), "withdrawn_on": life.withdrawn_on, "repaired_on": life.repaired_on,
                         "objections": [asdict(o) for o in life.objections]})
     revoked = {f.object_id: f for f in facts if f.consequence == "honour_revocation"}

@@ -32,7 +32,9 @@ from datetime import date
 from typing import Any
 
 from .model import Cause, DerivedFact
-from .policy.loader import Measure, PolicySnapshot, available_jurisdictions, load_policy
+from .policy.loader import available_jurisdictions, load_policy
+from .policy.schema import Measure
+from .policy.snapshot import PolicySnapshot
 from .rules.derive import derive, subject_kind
 from .rules.lifecycle import Objection, read_lifecycle
 from .store.base import NotFound, Store

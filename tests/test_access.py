@@ -32,8 +32,8 @@ from fastapi.testclient import TestClient
 from stdnum.cn import ric
 
 from api.app import Settings, create_app
-from api.security import persons_in
 from graph_credit.engine import Engine
+from graph_credit.ids import persons_in
 from graph_credit.store import SQLiteStore
 from tests.scenario import D, World, build
 from tests.test_bad_input import dump

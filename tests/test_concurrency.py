@@ -27,8 +27,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.security import persons_in
 from graph_credit.engine import Engine
+from graph_credit.ids import persons_in
 from graph_credit.store import SQLiteStore
 from graph_credit.synth import write_synthetic
 

@@ -36,7 +36,9 @@ from graph_credit.io import (
     to_networkx,
 )
 from graph_credit.io import importer as gio
-from graph_credit.io.importer import _pseudonyms, _resolve
+from graph_credit.io import read as gread
+from graph_credit.io import validate as gvalidate
+from graph_credit.io.validate import _pseudonyms, _resolve
 from graph_credit.model import Responsible, Role, RoleEdge
 from graph_credit.store import JOURNAL_TABLES, SQLiteStore, WriteCounts
 from graph_credit.synth import generate
@@ -73,25 +75,33 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     return out, data.frames
 
 
+def _sizes(monkeypatch: pytest.MonkeyPatch, **values: int) -> None:
+    """Set the import's part sizes in every io module that reads them."""
+    for module in (gio, gread, gvalidate):
+        for name, value in values.items():
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, value)
+
+
 @pytest.fixture(params=["whole", "in parts", "in parts through disk"])
 def role_parts(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Validate the roles file whole, in parts of a few rows (as a big frame is, identifiers too
     resolved a few at a time), or split on disk into parts of a few hundred bytes (as a big CSV is)."""
     if request.param == "in parts":
-        monkeypatch.setattr(gio, "_ROLES_PART", 3)
-        monkeypatch.setattr(gio, "_VALIDATE_CHUNK", 2)
+        _sizes(monkeypatch, _ROLES_PART=3)
+        _sizes(monkeypatch, _VALIDATE_CHUNK=2)
     if request.param == "in parts through disk":
-        monkeypatch.setattr(gio, "_ROLES_PART_BYTES", 300)
+        _sizes(monkeypatch, _ROLES_PART_BYTES=300)
 
 
 @pytest.fixture(params=["whole", "in parts", "in parts through disk"])
 def generated_parts(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """``role_parts`` at the scale of the generated roles file (7,000 rows, 600 kB): about 7 parts."""
     if request.param == "in parts":
-        monkeypatch.setattr(gio, "_ROLES_PART", 1000)
-        monkeypatch.setattr(gio, "_VALIDATE_CHUNK", 300)
+        _sizes(monkeypatch, _ROLES_PART=1000)
+        _sizes(monkeypatch, _VALIDATE_CHUNK=300)
     if request.param == "in parts through disk":
-        monkeypatch.setattr(gio, "_ROLES_PART_BYTES", 100_000)
+        _sizes(monkeypatch, _ROLES_PART_BYTES=100_000)
 
 
 def test_generated_import_counts_and_idempotent_reimport(generated, store: SQLiteStore, generated_parts: None) -> None:
@@ -188,7 +198,7 @@ def test_roles_split_on_disk_report_the_same_lines(tmp_path: Path, monkeypatch: 
     (tmp_path / "d" / "roles.csv").write_text(header + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
     results = []
     for size in (1 << 30, 200):
-        monkeypatch.setattr(gio, "_ROLES_PART_BYTES", size)
+        _sizes(monkeypatch, _ROLES_PART_BYTES=size)
         monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / f"tmp{size}"))
         (tmp_path / f"tmp{size}").mkdir()
         s = SQLiteStore(tmp_path / f"{size}.sqlite")
@@ -843,3 +853,17 @@ def test_export_neo4j_admin_loads_into_the_graph_the_store_reads(tmp_path: Path)
     store.close()
 
 
+
+
+def test_the_bulk_check_schemes_are_stdnums() -> None:
+    """The vectorised checks (importer, generator) use the alphabet and weights declared once in ids,
+    with stdnum's alphabet: their check characters are stdnum's for every body."""
+    from graph_credit.ids import RIC_CHECKS, RIC_WEIGHTS, USCC_ALPHABET, USCC_WEIGHTS
+
+    for n in range(0, 10**6, 7919):
+        body = f"91110105{n:09d}"
+        total = sum(USCC_ALPHABET.index(c) * int(w) for c, w in zip(body, USCC_WEIGHTS, strict=True))
+        assert USCC_ALPHABET[(31 - total % 31) % 31] == uscc.calc_check_digit(body + "0")
+        rbody = f"1101051970{n % 10**7:07d}"
+        assert RIC_CHECKS[(1 - sum(int(c) * int(w) for c, w in zip(rbody, RIC_WEIGHTS, strict=True))) % 11] == (
+            ric.calc_check_digit(rbody + "0"))

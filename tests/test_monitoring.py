@@ -329,6 +329,25 @@ def test_webhook_delivers_signed_alert_once(world: World, receiver) -> None:  # 
     assert audit and audit[0]["persons"] == [world["p_principal"]] and audit[0]["purpose"] == "test"
 
 
+def test_a_delivered_alert_naming_only_organisations_and_consequences_is_not_logged_as_personal_data(
+    world: World,
+) -> None:
+    """The audit of a webhook delivery names the persons it carried. A consequence name of 25 characters
+    starting with "p" (public_institution_lr_bar) is not a person key: monitoring used its own copy of the
+    person finder, without the check the API's had, and logged the consequence as a person."""
+    sub = watch(world, "org_c", url="http://127.0.0.1:9/hook")
+    now = datetime.now(UTC)
+    item = {"kind": "measure", "change": "added", "subjects": [world["org_c"]], "subject": world["org_c"],
+            "consequence": "public_institution_lr_bar", "item_id": "i1", "distance": 0, "via": []}
+    world.store.append("alerts", [{
+        "id": "a-lr-bar", "subscription_id": sub["id"], "subject": world["org_c"], "depth": 0, "items": [item],
+        "delivery_state": "pending", "attempts": 0, "next_attempt_at": now.isoformat(), "history": []}])
+    policy = monitor.DeliveryPolicy(egress_policy=LOOPBACK)
+    report = monitor.deliver_pending(world.store, now, lambda *a: 200, policy)
+    assert report["delivered"] == ["a-lr-bar"]
+    assert world.store.query("audit", {"id": stable_id("webhook", "a-lr-bar")}) == []
+
+
 def test_webhook_retries_with_backoff_until_the_receiver_recovers(world: World, receiver) -> None:  # type: ignore[no-untyped-def]
     rx = receiver([500, 500])
     sub = watch(world, "org_c", depth=1, url=rx.url)

@@ -12,7 +12,9 @@ from graph_credit.checks import check
 from graph_credit.engine import Engine
 from graph_credit.model import Cause, DishonestyRecord, ListEntry, RecordEvent, Responsible, Role, RoleEdge
 from graph_credit.rules import LifecycleError
+from graph_credit.rules.governing import lifecycle_of, policy_for
 from graph_credit.store import Store
+from graph_credit.views import profile
 from tests.scenario import D, World, build, consequences, r1
 
 ON = D("2021-01-01")  # during R1's punishment period
@@ -201,6 +203,37 @@ def test_objection_tibet_18_twenty_day_verification_deadline_and_overdue(new_sto
     (o,) = engine.objections(D("2020-10-21"))
     assert o["deadline"] == D("2020-10-21") and not o["overdue"]
     assert engine.objections(D("2020-10-22"))[0]["overdue"]
+
+
+def test_a_tibet_records_objection_has_one_deadline_under_a_default_deployment(
+    new_store: Callable[[], Store],
+) -> None:
+    """A record is judged under its own jurisdiction (rules.governing): the profile read the objection
+    under the deployment's policy on the day asked (15 days: overdue after 2020-10-16) while the objection
+    list read it under Tibet's (20 days: 2020-10-21), so one objection showed two deadlines."""
+    engine = Engine(new_store())  # the default deployment
+    w = build(engine, record=False)
+    engine.put_records([r1(w, jurisdiction="tibet")])
+    engine.add_event(RecordEvent("R1", "objection_filed", D("2020-10-01")))
+    on = D("2020-10-18")
+    (listed,) = engine.objections(on)
+    (record,) = profile(engine.store, w["org_a"], on)["records"]
+    (shown,) = record["objections"]
+    assert listed["deadline"] == shown["deadline"] == D("2020-10-21")
+    assert not listed["overdue"]
+
+
+def test_a_list_entry_is_judged_under_the_deployment_and_must_be_told_it(new_store: Callable[[], Store]) -> None:
+    engine = Engine(new_store(), "tibet")
+    w = build(engine, record=False)
+    entry = _red(w)
+    engine.put_list_entries([entry])
+    engine.add_event(RecordEvent("RED1", "objection_filed", D("2020-10-01")))
+    assert policy_for(entry, "tibet").objection.verification_days == 20
+    (listed,) = engine.objections(D("2020-10-18"))
+    assert listed["deadline"] == lifecycle_of(engine.store, entry, "tibet").objections[0].deadline == D("2020-10-21")
+    with pytest.raises(TypeError, match="deployment"):
+        policy_for(entry)
 
 
 def test_objection_upheld_withdraws_everything_restores_honours_and_notifies(world: World) -> None:

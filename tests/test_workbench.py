@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from api.security import persons_in
 from graph_credit.engine import Engine
+from graph_credit.ids import persons_in
 from graph_credit.store import SQLiteStore
 from tests.scenario import World, build
 from tests.test_server import free_port

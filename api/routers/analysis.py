@@ -38,7 +38,7 @@ def get_risk_items(subject: str, request: Request, as_of: Day | None = None,
     eng = engine(request)
     key = resolve(subject)
     _known(eng.store, key)
-    report = risk_items(eng.store, key, as_of or today(request), depth, window_days, max_fanout)
+    report = risk_items(eng.store, key, as_of or today(request), depth, window_days, max_fanout, eng.jurisdiction)
     if who.role == "public":  # a record withdrawn as wrong is not shown to the public (Jiangyin (24))
         report.items = [i for i in report.items if i.status != "withdrawn"]
     return respond(request, who, purpose, "risk items", report.as_dict())

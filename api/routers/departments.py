@@ -213,7 +213,7 @@ def post_case(body: CaseIn, request: Request, who: Principal = Depends(require("
     # Only the department that decided the record (or determined the list entry) initiates its case.
     _own(who, record.department if record else entry.determining_unit, body.cause_id)  # type: ignore[union-attr]
     cause = Cause("record", body.cause_id) if record else Cause("list", body.cause_id)
-    return open_case(eng.store, cause, dept, body.opened_on or today(request), body.due_days, eng.jurisdiction)
+    return dict(open_case(eng.store, cause, dept, body.opened_on or today(request), body.due_days, eng.jurisdiction))
 
 
 @router.get("/cases/items")

@@ -22,7 +22,7 @@ def get_profile(subject: str, request: Request, as_of: Day | None = None,
     The public role sees no record withdrawn as wrong and no consequence withdrawn with it (Jiangyin (24))."""
     eng = engine(request)
     key = resolve(subject)
-    data = profile(eng.store, key, as_of or today(request), eng.jurisdiction)
+    data = profile(eng.store, key, as_of or today(request))
     if who.role == "public":
         data = without_withdrawn(data)
     return respond(request, who, purpose, "profile", data)

@@ -25,7 +25,7 @@ Ownership: ``ownership_frame``, ``adverse_stake``, ``adverse_stakes_frame`` (and
 from __future__ import annotations
 
 from ..graph.traversal import beneficial_owners, effective_ownership, ownership, ultimate_controllers
-from ..io.importer import to_frames, to_networkx
+from ..io.export import to_frames, to_networkx
 from .demo import DEMO_AS_OF, demo_store, notebook_setup
 from .frames import (
     case_items_frame,

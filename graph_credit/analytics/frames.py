@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ..cases import case_statistics
-from ..io.importer import _frame, to_frames, to_networkx
+from ..io.export import _frame, to_frames, to_networkx
 from ..policy.loader import available_jurisdictions, load_policy
 from ..rules.derive import subject_kind
-from ..rules.lifecycle import read_lifecycle
+from ..rules.governing import lifecycle_of, policy_for
 from ..store.base import Store
 from .status import ADVERSE_STATUSES, active_consequences, status_of, statuses_frame
 
@@ -112,12 +111,6 @@ def subjects_frame(store: Store, as_of: date | None = None) -> pd.DataFrame:
     return df
 
 
-@lru_cache(maxsize=64)
-def _verification_days(jurisdiction: str, on: date) -> tuple[int, dict[str, int]]:
-    snap = load_policy(jurisdiction).at(on)
-    return snap.objection.verification_days, dict(snap.punishment_period_days)
-
-
 RECORD_COLUMNS = (
     "record_id", "subject", "subject_kind", "region", "industry", "category", "severity", "act_date",
     "decision_date", "period_end", "department", "jurisdiction", "document_no", "responsible", "withdrawn_on",
@@ -149,8 +142,8 @@ def records_frame(store: Store, as_of: date | None = None) -> pd.DataFrame:
     orgs = store.get_organisations(sorted({r.subject for r in records if subject_kind(r.subject) == "organisation"}))
     rows = []
     for r in records:
-        days, periods = _verification_days(r.jurisdiction, r.decision_date)
-        life = read_lifecycle(events.get(r.record_id, []), days)
+        life = lifecycle_of(store, r, events=events.get(r.record_id, []))
+        periods = policy_for(r).punishment_period_days
         end = r.period_end or r.decision_date + timedelta(days=periods.get(r.severity, 1095))
         withdrawn = life.withdrawn_on if life.withdrawn_on and life.withdrawn_on <= on else None
         repaired = life.repaired_on if life.repaired_on and life.repaired_on <= on else None

@@ -19,7 +19,7 @@ import yaml
 
 from ..ids import is_person_key
 from ..model import DerivedFact, Role, RoleEdge
-from ..store.base import Store, TraversedEdge
+from ..store.base import Store, TraversedEdge, Traverses
 
 __all__ = ["BeneficialOwner", "Controller", "Holdings", "Neighbourhood", "Ownership", "RelatedParty",
            "analyse_ownership", "beneficial_owners", "control_relation", "effective_ownership", "neighbourhood",
@@ -73,7 +73,9 @@ class Neighbourhood:
 class _Paths(Mapping[str, tuple[Step, ...]]):
     """Paths rebuilt on demand from parent pointers (a backend's own traversal, ``store.traverse``)."""
 
-    def __init__(self, origin: str, parent: dict[str, tuple[str, int]], edge: Callable[[int], TraversedEdge]) -> None:
+    def __init__(
+        self, origin: str, parent: Mapping[str, tuple[str, int]], edge: Callable[[int], TraversedEdge]
+    ) -> None:
         self._origin = origin
         self._parent = parent
         self._edge = edge
@@ -105,8 +107,7 @@ def neighbourhoods(
     store: Store, origins: Sequence[str], as_of: date, depth: int = 2, max_fanout: int = 200
 ) -> list[Neighbourhood]:
     """``neighbourhood`` of each origin; a backend's own graph index answers them all in one pass."""
-    traverse = getattr(store, "traverse", None)  # a backend's own graph index (SQLiteStore), if it can answer
-    fast = traverse(origins, as_of, depth, max_fanout) if traverse is not None and origins else None
+    fast = store.traverse(origins, as_of, depth, max_fanout) if isinstance(store, Traverses) and origins else None
     if fast is not None:  # the same result, paths and edges built only when read
         return [Neighbourhood(o, as_of, depth, t.distance, _Paths(o, t.parent, t.edge), t.edges, t.truncated,
                               t.candidates) for o, t in zip(origins, fast, strict=True)]

@@ -42,15 +42,16 @@ import secrets
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from .. import egress
 from ..errors import DomainError
 from ..graph.traversal import Step, neighbourhood
-from ..ids import is_person_key
+from ..ids import persons_in
+from ..journal import Alert, Notice, NoticeView, Subscription, SubscriptionView
 from ..model import Cause, DerivedFact, DishonestyRecord, ListEntry, RecordEvent, RoleEdge, stable_id
 from ..store.base import NotFound, Store
 
@@ -113,7 +114,7 @@ def subscribe(
     store: Store, *, subject: str, depth: int, owner_key: str, owner_name: str, role: str,
     department: str | None, purpose: str, since: date, webhook_url: str | None = None,
     secret: str | None = None, label: str = "", egress_policy: egress.EgressPolicy | None = None,
-) -> tuple[dict[str, Any], bool, str | None]:
+) -> tuple[Subscription, bool, str | None]:
     """Create (or reactivate) a subscription: returns (row, created, generated secret to show once).
 
     A department's subscriptions belong to the department, anyone else's to the key that made them.
@@ -129,7 +130,7 @@ def subscribe(
     with store.transaction():
         found = store.query("subscriptions", {"id": sub_id})
         if found and found[0]["status"] == "active":
-            return found[0], False, None
+            return cast(Subscription, found[0]), False, None
         row = {
             "id": sub_id, "subject": subject, "depth": depth, "department": department, "owner_key": owner_key,
             "owner": owner_name, "role": role, "purpose": purpose, "label": label, "webhook_url": webhook_url,
@@ -140,29 +141,29 @@ def subscribe(
             row = store.update("subscriptions", sub_id, row)
         else:
             store.append("subscriptions", [row])
-    return row, True, generated
+    return cast(Subscription, row), True, generated
 
 
-def unsubscribe(store: Store, sub_id: str) -> dict[str, Any]:
+def unsubscribe(store: Store, sub_id: str) -> Subscription:
     """Cancel a subscription; its undelivered alerts become ``cancelled`` (kept, visible)."""
     with store.transaction():
         found = store.query("subscriptions", {"id": sub_id})
         if not found:
             raise NotFound(f"subscription_id: no subscription {sub_id!r}")
         if found[0]["status"] != "active":
-            return found[0]
+            return cast(Subscription, found[0])
         row = store.update("subscriptions", sub_id, {"status": "cancelled", "cancelled_at": _now().isoformat()})
         for alert in store.query("alerts", {"subscription_id": sub_id, "delivery_state": "pending"}):
             store.update("alerts", alert["id"], {"delivery_state": "cancelled", "next_attempt_at": None,
                                                  "last_error": "subscription cancelled before delivery"})
-    return row
+    return cast(Subscription, row)
 
 
-def subscription_view(row: dict[str, Any]) -> dict[str, Any]:
+def subscription_view(row: Mapping[str, Any]) -> SubscriptionView:
     """A subscription as shown through the API: never its secret."""
     out = {k: v for k, v in row.items() if k != "secret"}
     out["secret_set"] = bool(row.get("secret"))
-    return out
+    return cast(SubscriptionView, out)
 
 
 # -- change collection and alerts ---------------------------------------------------------------------
@@ -342,21 +343,21 @@ def _left_network(store: Store, log: ChangeLog, sub: dict[str, Any], matched: li
             for item, d, via in matched]
 
 
-def _alert_row(sub: dict[str, Any], matched: list[Match], trigger: str, as_of: date) -> dict[str, Any]:
+def _alert_row(sub: dict[str, Any], matched: list[Match], trigger: str, as_of: date) -> Alert:
     items = sorted(({**item, "distance": d, "via": via} for item, d, via in matched), key=lambda i: i["item_id"])
     now = _now().isoformat()
     webhook = bool(sub.get("webhook_url"))
-    return {
+    return cast(Alert, {
         "id": stable_id("alert", sub["id"], *(i["item_id"] for i in items)),
         "subscription_id": sub["id"], "subject": sub["subject"], "depth": sub["depth"],
         "department": sub.get("department"), "owner_key": sub.get("owner_key"), "trigger": trigger,
         "as_of": as_of.isoformat(), "created_at": now, "items": items,
         "delivery_state": "pending" if webhook else "none", "attempts": 0, "last_status": None,
         "last_error": None, "next_attempt_at": now if webhook else None, "delivered_at": None, "history": [],
-    }
+    })
 
 
-def publish(store: Store, log: ChangeLog, max_fanout: int = MAX_FANOUT) -> list[dict[str, Any]]:
+def publish(store: Store, log: ChangeLog, max_fanout: int = MAX_FANOUT) -> list[Alert]:
     """Append one alert per subscription that the logged changes concern; call inside the write's transaction."""
     if not log.items:
         return []
@@ -367,14 +368,14 @@ def publish(store: Store, log: ChangeLog, max_fanout: int = MAX_FANOUT) -> list[
     alerts = [_alert_row(sub, matches[sub["id"]], log.reason, log.today)
               for sub in sorted(log.subscriptions, key=lambda s: s["id"]) if sub["id"] in matches]
     if alerts:
-        store.append("alerts", alerts)
+        store.append("alerts", cast(list[dict[str, Any]], alerts))
     return alerts
 
 
-def alerts_due(store: Store, as_of: date, max_fanout: int = MAX_FANOUT) -> list[dict[str, Any]]:
+def alerts_due(store: Store, as_of: date, max_fanout: int = MAX_FANOUT) -> list[Alert]:
     """Expiry alerts: measures on watched subjects that ended by their natural end date, from the
     subscription's start to ``as_of``; one alert per subscription and end date, deterministic ids."""
-    out = []
+    out: list[Alert] = []
     for sub in sorted(store.query("subscriptions", {"status": "active"}), key=lambda s: s["id"]):
         since = date.fromisoformat(sub["since"])
         if as_of < since:
@@ -486,19 +487,6 @@ def _failure(exc: Exception) -> str:
     return "delivery failed"
 
 
-def _persons(obj: Any, found: set[str]) -> set[str]:
-    if isinstance(obj, str):
-        if is_person_key(obj):
-            found.add(obj)
-    elif isinstance(obj, dict):
-        for v in obj.values():
-            _persons(v, found)
-    elif isinstance(obj, list | tuple):
-        for v in obj:
-            _persons(v, found)
-    return found
-
-
 def _claim(store: Store, alert_id: str, now: datetime, lease: timedelta) -> dict[str, Any] | None:
     """Take a due pending alert for one attempt (so two deliverers do not send it at once)."""
     with store.transaction():
@@ -571,7 +559,7 @@ def deliver_pending(
             report["retrying"].append(alert["id"])
         with store.transaction():
             store.update("alerts", alert["id"], changes)
-            persons = _persons(alert.get("items"), set()) | _persons(alert.get("subject"), set())
+            persons = persons_in([alert.get("items"), alert.get("subject")])
             if error is None and persons:  # personal data pushed to the subscriber: 查询使用登记
                 store.append("audit", [{
                     "id": stable_id("webhook", alert["id"]), "at": now.isoformat(), "who": sub.get("owner", ""),
@@ -721,44 +709,45 @@ def sweep(store: Store, as_of: date, max_fanout: int = MAX_FANOUT) -> dict[str, 
     alerts = alerts_due(store, as_of, max_fanout)
     with store.transaction():
         new_notices = store.append("notices", notices) if notices else 0
-        new_alerts = store.append("alerts", alerts) if alerts else 0
+        new_alerts = store.append("alerts", cast(list[dict[str, Any]], alerts)) if alerts else 0
     return {"as_of": as_of.isoformat(), "notices_due": len(notices), "notices_new": new_notices,
             "alerts_due": len(alerts), "alerts_new": new_alerts}
 
 
-def department_view(notice: dict[str, Any], department: str) -> dict[str, Any]:
+def department_view(notice: Mapping[str, Any], department: str) -> NoticeView:
     """A notice as one addressee sees it: its own measures and its own acknowledgement."""
     out = {k: v for k, v in notice.items() if k not in ("items", "acknowledged", "departments")}
     out["department"] = department
     out["items"] = [it for it in notice.get("items", []) if it["department"] == department]
     out["acknowledged"] = (notice.get("acknowledged") or {}).get(department)
-    return out
+    return cast(NoticeView, out)
 
 
 def notices_for(
     store: Store, department: str | None, acknowledged: bool | None = None, change: str | None = None,
     limit: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Notice | NoticeView]:
     """Notices addressed to ``department`` (its view), or every notice when ``department`` is None."""
-    rows = store.query("notices", {"change": change} if change else None)
-    out = []
+    rows = cast(list[Notice], store.query("notices", {"change": change} if change else None))
+    out: list[Notice | NoticeView] = []
     for n in rows:
+        shown: Notice | NoticeView = n
         if department is not None:
             if department not in (n.get("departments") or ()):
                 continue
-            n = department_view(n, department)
-            acked = n["acknowledged"] is not None
+            view = department_view(n, department)
+            acked, shown = view["acknowledged"] is not None, view
         else:
             acked = bool(n.get("acknowledged"))
         if acknowledged is not None and acked != acknowledged:
             continue
-        out.append(n)
+        out.append(shown)
     return out[-limit:] if limit else out
 
 
 def acknowledge_notice(
     store: Store, notice_id: str, department: str, by: str, note: str = "", at: datetime | None = None,
-) -> dict[str, Any]:
+) -> NoticeView:
     """The department confirms it has acted on the notice (lifted its measure); the first ack stands."""
     with store.transaction():
         found = store.query("notices", {"id": notice_id})

@@ -6,22 +6,9 @@ jurisdiction and day a given record is judged under is not decided here but in
 :mod:`graph_credit.rules`.
 """
 
-from .loader import (
-    CONSEQUENCES,
-    DOCUMENTS,
-    NATIONAL,
-    Affect,
-    Basis,
-    Measure,
-    NoticePolicy,
-    Policy,
-    PolicyError,
-    PolicySnapshot,
-    Rule,
-    available_jurisdictions,
-    load_policy,
-    load_policy_from,
-)
+from .loader import NATIONAL, available_jurisdictions, load_policy, load_policy_from
+from .schema import CONSEQUENCES, DOCUMENTS, Affect, Basis, Measure, NoticePolicy, PolicyError, Rule
+from .snapshot import Policy, PolicySnapshot
 from .table import jurisdiction_table
 
 __all__ = [

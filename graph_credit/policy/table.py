@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 
-from .loader import Basis, Measure, Policy, PolicySnapshot, Rule, available_jurisdictions, load_policy
+from .loader import available_jurisdictions, load_policy
+from .schema import Basis, Measure, Rule
+from .snapshot import Policy, PolicySnapshot
 
 __all__ = ["jurisdiction_table"]
 

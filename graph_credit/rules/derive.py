@@ -10,9 +10,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from ..model import Cause, DerivedFact, DishonestyRecord, ListEntry, RoleEdge
-from ..policy.loader import Affect, PolicySnapshot, Rule, load_policy
+from ..policy.schema import Affect, Rule
+from ..policy.snapshot import PolicySnapshot
 from ..store.base import Store
-from .lifecycle import Lifecycle, read_lifecycle
+from .governing import lifecycle_of, policy_for
+from .lifecycle import Lifecycle
 
 __all__ = ["derive", "derive_list_entry", "derive_record", "punishment_end", "subject_kind"]
 
@@ -37,13 +39,6 @@ def derive(store: Store, cause: Cause, policy: PolicySnapshot | str | None = Non
         entry = store.get_list_entries([cause.id]).get(cause.id)
         return derive_list_entry(store, entry, policy=policy) if entry else []
     raise ValueError(f"unknown cause kind {cause.kind!r}")
-
-
-def _snapshot(policy: PolicySnapshot | str | None, jurisdiction: str, on: date) -> PolicySnapshot:
-    """The policy a cause dated ``on`` is judged under: its own, another jurisdiction's, or a fixed snapshot."""
-    if isinstance(policy, PolicySnapshot):
-        return policy
-    return load_policy(policy or jurisdiction).at(on)
 
 
 def _end(rule: Rule, life: Lifecycle, natural_end: date | None,
@@ -92,8 +87,8 @@ def _targets(
 def derive_record(
     store: Store, record: DishonestyRecord, policy: PolicySnapshot | str | None = None
 ) -> list[DerivedFact]:
-    snap = _snapshot(policy, record.jurisdiction, record.decision_date)
-    life = read_lifecycle(store.events_of([record.record_id]), snap.objection.verification_days)
+    snap = policy_for(record, override=policy)
+    life = lifecycle_of(store, record, override=snap)
     kind = subject_kind(record.subject)
     org_type = None
     edges: list[RoleEdge] = []
@@ -156,8 +151,8 @@ def derive_list_entry(
 ) -> list[DerivedFact]:
     if entry.status not in ("effective", "exited"):
         return []  # proposed and in-publicity entries have no consequences yet
-    snap: PolicySnapshot = _snapshot(policy, jurisdiction, entry.valid_from)
-    life = read_lifecycle(store.events_of([entry.entry_id]), snap.objection.verification_days)
+    snap = policy_for(entry, jurisdiction, policy)
+    life = lifecycle_of(store, entry, override=snap)
     suspended = life.suspensions() if snap.objection.suspends_measures else ()
     cause = Cause("list", entry.entry_id)
     exit_on = min((d for d in (entry.valid_to, life.exited_on) if d is not None), default=None)
@@ -234,11 +229,11 @@ def _red_removed_on(
     for black in store.list_entries_of([red.subject]):
         if black.list != "black" or black.status not in ("effective", "exited"):
             continue
-        snap = _snapshot(policy, jurisdiction, black.valid_from)
+        snap = policy_for(black, jurisdiction, policy)
         if not any(r.consequence == "red_list_removal" and r.trigger.event == "list_entry"
                    and (r.trigger.lists is None or "black" in r.trigger.lists) for r in snap.rules):
             continue
-        life = read_lifecycle(store.events_of([black.entry_id]), snap.objection.verification_days)
+        life = lifecycle_of(store, black, override=snap)
         if life.withdrawn_on is not None:
             continue
         black_end = min((d for d in (black.valid_to, life.exited_on) if d is not None), default=None)

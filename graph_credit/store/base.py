@@ -104,7 +104,7 @@ class TraversedEdge(NamedTuple):
 @dataclass
 class Traversal:
     """A breadth-first neighbourhood computed by a backend's own graph index (optional; see
-    ``SQLiteStore.traverse``), with exactly the result ``risk.neighbourhood`` computes from
+    ``SQLiteStore.traverse``), with exactly the result ``graph.traversal.neighbourhood`` computes from
     ``roles_of``. ``parent`` maps each node reached to the node it was first reached from and an
     edge handle that ``edge`` describes; ``edges`` are all edges followed, by id (read lazily).
     ``candidates``, when the backend knows it, lists the nodes reached (the origin aside) that have
@@ -223,13 +223,52 @@ JOURNAL_TABLES: tuple[JournalTable, ...] = (
 _T = TypeVar("_T")
 
 
+# -- optional capabilities: a backend has them or not; callers ask with isinstance -------------------------
+@runtime_checkable
+class Traverses(Protocol):
+    """A backend with its own graph index: neighbourhoods of many origins in one pass (SQLite's index,
+    Neo4j's check reads), or None when it cannot answer this one (then the generic traversal runs)."""
+
+    def traverse(self, origins: Sequence[str], as_of: date, depth: int, max_fanout: int) -> list[Traversal] | None:
+        ...
+
+
+@runtime_checkable
+class ReadsChecks(Protocol):
+    """A backend that reads everything a batch of checks needs in one round trip, as a read-only store
+    answering the same calls; None when it cannot (then the checks read the store itself)."""
+
+    def check_reads(self, subjects: Sequence[str], as_of: date, depth: int = 2, max_fanout: int = 200) -> Store | None:
+        ...
+
+
+@runtime_checkable
+class RetriesTransactions(Protocol):
+    """A backend whose transactions can fail transiently (Neo4j: a deadlock, a leader change) and that
+    re-runs a unit of work from the start."""
+
+    def atomic(self, work: Callable[[], _T]) -> _T: ...
+
+
+@runtime_checkable
+class Warms(Protocol):
+    """A backend with start-up work (building or mapping its graph index) a server pays before serving."""
+
+    def warm(self) -> None: ...
+
+
+@runtime_checkable
+class ImportsInBatches(Protocol):
+    """A backend that commits a large import in batches (Neo4j's transactions are bounded by memory)."""
+
+    import_in_batches: bool
+
+
 def atomic(store: Store, work: Callable[[], _T]) -> _T:
-    """Run ``work()`` as one transaction. A store whose transactions can fail transiently (Neo4j: a
-    deadlock, a leader change on a cluster) has its own ``atomic`` that re-runs ``work`` from the
-    start, so ``work`` must be idempotent and keep its effects inside the store; on any other
-    store this is ``with store.transaction(): work()``."""
-    own = getattr(store, "atomic", None)
-    if own is not None:
-        return own(work)
+    """Run ``work()`` as one transaction. A store whose transactions can fail transiently
+    (:class:`RetriesTransactions`) re-runs ``work`` from the start, so ``work`` must be idempotent and keep
+    its effects inside the store; on any other store this is ``with store.transaction(): work()``."""
+    if isinstance(store, RetriesTransactions):
+        return store.atomic(work)
     with store.transaction():
         return work()

@@ -1,0 +1,166 @@
+"""The import format (``docs/data-format.md``): one file per kind, its columns and the required ones, and
+the report of an import run (rows written, rows rejected with file, line, field and reason).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from ..model import (
+    Role,
+)
+from ..store.base import WriteCounts
+
+if TYPE_CHECKING:
+    pass
+
+
+
+
+KINDS = ("organisations", "persons", "roles", "records", "honours", "list_entries")
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "organisations": ("code", "name", "org_type", "region", "industry", "registered_on", "deregistered_on"),
+    "persons": ("id_number", "name", "region"),
+    "roles": (
+        "holder_id",
+        "org_code",
+        "role",
+        "valid_from",
+        "valid_to",
+        "ratio",
+        "subscribed_capital",
+        "title",
+    ),
+    "records": (
+        "record_id",
+        "subject_id",
+        "category",
+        "severity",
+        "act_date",
+        "decision_date",
+        "document_no",
+        "department",
+        "basis",
+        "period_end",
+        "responsible",
+        "jurisdiction",
+    ),
+    "honours": ("honour_id", "holder_id", "title", "awarding_body", "awarded_on"),
+    "list_entries": (
+        "entry_id",
+        "subject_id",
+        "list",
+        "name",
+        "determining_unit",
+        "basis",
+        "valid_from",
+        "valid_to",
+        "publicity_from",
+        "publicity_to",
+        "status",
+    ),
+}
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "organisations": ("code", "name"),
+    "persons": ("id_number", "name"),
+    "roles": ("holder_id", "org_code", "role", "valid_from"),
+    "records": ("record_id", "subject_id", "category", "severity", "decision_date"),
+    "honours": ("honour_id", "holder_id", "title", "awarded_on"),
+    "list_entries": ("entry_id", "subject_id", "list", "valid_from"),
+}
+NUMERIC = frozenset({"ratio", "subscribed_capital"})
+_PERSON_FIELDS = frozenset({"id_number", "holder_id", "subject_id", "responsible"})
+_ROLES = {r.value: r for r in Role}
+_OPEN = 10**8  # an open interval end, as a day ordinal
+_EPS = 1e-9  # ratios are decimals: tolerate float rounding in sums
+_ROLES_PART = 500_000  # role rows validated together: a bigger file goes in parts by organisation
+_ROLES_PART_BYTES = 40 << 20  # a roles CSV bigger than this is split on disk into parts of about this size
+
+
+# -- report --------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """One problem with one row. ``line`` is the 1-based line in the file, the header being line 1
+    (for Parquet files and DataFrames: row position + 2, as if there were a header line)."""
+
+    file: str
+    line: int
+    field: str
+    value: str
+    reason: str
+
+
+@dataclass
+class Touched:
+    """What an import changed, so the caller can re-derive its consequences."""
+
+    records: set[str] = field(default_factory=set)  # record ids inserted or updated
+    list_entries: set[str] = field(default_factory=set)  # list entry ids inserted or updated
+    list_subjects: set[str] = field(default_factory=set)  # subjects of those list entries
+    orgs: set[str] = field(default_factory=set)  # organisations whose role edges were inserted or updated
+    role_holders: set[str] = field(default_factory=set)  # holders of those edges
+    honour_holders: set[str] = field(default_factory=set)  # holders of honours inserted or updated
+
+
+@dataclass
+class ImportReport:
+    """Row-level errors, write counts per kind, and what changed."""
+
+    errors: list[RowError] = field(default_factory=list)
+    counts: dict[str, WriteCounts] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)  # data rows read per kind
+    files: dict[str, str] = field(default_factory=dict)
+    touched: Touched = field(default_factory=Touched)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def rejected(self, kind: str) -> int:
+        """Rows of ``kind`` that were skipped (a row with several problems counts once)."""
+        name = self.files.get(kind)
+        return len({e.line for e in self.errors if e.file == name})
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            [(e.file, e.line, e.field, e.value, e.reason) for e in self.errors],
+            columns=["file", "line", "field", "value", "reason"],
+        )
+
+    def write_csv(self, path: str | Path) -> Path:
+        """The row-level report as CSV (UTF-8 with BOM, so spreadsheet programs show Chinese text)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.to_frame().to_csv(path, index=False, encoding="utf-8-sig")
+        return path
+
+    def summary(self) -> str:
+        lines = []
+        for kind in KINDS:
+            if kind not in self.rows:
+                continue
+            c = self.counts.get(kind, WriteCounts())
+            lines.append(
+                f"{kind:<14} {self.rows[kind]:>10,} rows: {c.inserted:,} inserted, {c.updated:,} updated, "
+                f"{c.unchanged:,} unchanged, {self.rejected(kind):,} rejected"
+                + (f" ({self.seconds[kind]:.1f} s)" if kind in self.seconds else "")
+            )
+        if self.errors:
+            lines.append(f"{len(self.errors):,} problems; first ones:")
+            lines += [f"  {e.file}:{e.line} {e.field}={e.value!r}: {e.reason}" for e in self.errors[:10]]
+        else:
+            lines.append("no problems")
+        return "\n".join(lines)
+
+
+@dataclass
+class _Source:
+    kind: str
+    name: str  # file name used in the report
+    frame: pd.DataFrame  # text columns as Arrow strings without nulls; "_line" with line numbers
+    errors: list[RowError]
