@@ -73,9 +73,11 @@ from .schema import (
 
 _SYNC_BUILD_ROWS = 200_000  # smaller role tables are indexed synchronously on first use
 # A new base is built in the background once the delta holds more changed edges than this share of
-# the base (at least _COMPACT_MIN); past _COMPACT_HARD the delta is not used (SQL answers meanwhile).
+# the base, within [_COMPACT_MIN, _COMPACT_MAX] (a delta of n edges costs about n microseconds per
+# generation to lay out); past _COMPACT_HARD the delta is not used (SQL answers meanwhile).
 _COMPACT_SHARE = 200
 _COMPACT_MIN = 1_000
+_COMPACT_MAX = 10_000
 _COMPACT_HARD = 200_000
 _LOG_BATCH = 10_000  # a bulk batch of more edges is not logged edge by edge: a new base is built
 _FACT_CACHE = 4_000  # subjects whose decoded facts are kept per facts generation: those near hubs recur
@@ -316,9 +318,10 @@ class SQLiteStore:
                 if delta is None:  # a bulk load committed meanwhile
                     return None
                 self._prune_log(base)
-            if len(delta) > max(_COMPACT_MIN, len(delta.base) // _COMPACT_SHARE):
+            if len(delta) > max(_COMPACT_MIN, min(len(delta.base) // _COMPACT_SHARE, _COMPACT_MAX)):
                 self._compact_in_background()
-            index = self._index = LiveIndex(delta)
+            if index is None or delta is not index.delta:
+                index = self._index = LiveIndex(delta)
             return index
 
     def _compact_in_background(self) -> None:
