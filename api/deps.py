@@ -9,7 +9,8 @@ from fastapi import HTTPException, Request
 
 from graph_credit import pii
 from graph_credit.engine import Engine
-from graph_credit.ids import InvalidIdentifier, is_person_key, person_key, persons_in, subject_key
+from graph_credit.ids import InvalidIdentifier, person_key, persons_in, subject_key
+from graph_credit.store.base import is_registered
 
 from .security import Principal, audit_read, header_text, mask_for_public
 
@@ -32,8 +33,7 @@ def resolve(value: str, field: str = "subject") -> str:
 
 def known(eng: Engine, key: str, field: str = "subject") -> str:
     """``key`` if the subject is stored (as the import requires of every reference), else a 422 naming the field."""
-    found = eng.store.get_persons([key]) if is_person_key(key) else eng.store.get_organisations([key])
-    if key not in found:
+    if not is_registered(eng.store, key):
         raise InvalidIdentifier(field, key, "no such organisation or person is registered")
     return key
 

@@ -18,7 +18,8 @@ from .rules.lifecycle import LifecycleError
 from .store.base import NotFound, Store
 
 if TYPE_CHECKING:
-    from .engine import Engine, RefreshResult
+    from .changes import Changes
+    from .engine import Engine
 
 __all__ = ["KINDS", "accept", "decline", "receive", "visible_to"]
 
@@ -48,7 +49,7 @@ def _forwarded(store: Store, application_id: str, owner: str | None) -> dict[str
     return found[0]
 
 
-def accept(engine: Engine, application_id: str, owner: str | None, by: str) -> tuple[dict[str, Any], RefreshResult]:
+def accept(engine: Engine, application_id: str, owner: str | None, by: str) -> tuple[dict[str, Any], Changes]:
     """The owner takes the application into its workflow: the event is filed (dated when received)."""
     with engine.store.transaction():
         row = _forwarded(engine.store, application_id, owner)

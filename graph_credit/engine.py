@@ -12,13 +12,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from tqdm import tqdm
 
+from .changes import Changes
 from .errors import DomainError
 from .model import (
     Cause,
@@ -36,7 +36,7 @@ from .monitor import alerts as monitor
 from .policy.loader import load_policy
 from .policy.schema import NoticePolicy
 from .policy.snapshot import PolicySnapshot
-from .rules.derive import derive, punishment_end, subject_kind
+from .rules.derive import derive, punishment_end
 from .rules.governing import lifecycle_of, policy_for
 from .rules.lifecycle import LifecycleError, validate_event
 from .store.base import ImportsInBatches, NotFound, Store, WriteCounts, atomic
@@ -44,20 +44,7 @@ from .store.base import ImportsInBatches, NotFound, Store, WriteCounts, atomic
 if TYPE_CHECKING:
     from .io.format import ImportReport, Touched
 
-__all__ = ["Engine", "RefreshResult"]
-
-
-@dataclass
-class RefreshResult:
-    causes: int = 0
-    added: list[DerivedFact] = field(default_factory=list)
-    removed: list[DerivedFact] = field(default_factory=list)
-
-    def __iadd__(self, other: RefreshResult) -> RefreshResult:
-        self.causes += other.causes
-        self.added += other.added
-        self.removed += other.removed
-        return self
+__all__ = ["Changes", "Engine"]
 
 
 _P = ParamSpec("_P")
@@ -87,54 +74,34 @@ class Engine:
         self._watch = threading.local()
 
     @contextmanager
-    def _watching(self, reason: str) -> Iterator[monitor.ChangeLog | None]:
-        """Collect what the outermost write changes; before it commits, alert the subscriptions it concerns
-        (graph_credit.monitor). Nested writes join the outer log. No active subscription: one query, no log."""
-        if hasattr(self._watch, "log"):
-            yield self._watch.log
+    def _write(self, reason: str) -> Iterator[Changes]:
+        """The changes of the outermost write, which nested writes add to; when its work is done (before it
+        commits) monitoring records them once: notices journalled, subscriptions alerted."""
+        outer: Changes | None = getattr(self._watch, "changes", None)
+        if outer is not None:
+            yield outer
             return
-        log = monitor.ChangeLog.open(self.store, reason, self.clock())
-        self._watch.log = log
+        changes = self._watch.changes = Changes(reason)
         try:
-            yield log
-            if log is not None:
-                monitor.publish(self.store, log)
+            yield changes
+            monitor.record_write(self.store, changes, self.clock())
         finally:
-            del self._watch.log
+            del self._watch.changes
 
     # -- derivation ------------------------------------------------------------------------------
     @_atomic
-    def refresh(self, causes: Iterable[Cause], reason: str = "recomputed") -> RefreshResult:
-        """Re-derive ``causes`` and store the result; journal what was withdrawn or changed."""
-        result = RefreshResult()
-        with self.store.transaction(), self._watching(reason) as log:
+    def refresh(self, causes: Iterable[Cause], reason: str = "recomputed") -> Changes:
+        """Re-derive ``causes`` and store the result; a notice for what was withdrawn or changed."""
+        with self.store.transaction(), self._write(reason) as changes:
             for cause in sorted(set(causes), key=str):
                 prior = {f.fact_id: f for f in self.store.facts_by_cause([cause])}
-                before = {k: f.ended_by for k, f in prior.items()}
                 added, removed = self.store.replace_facts(cause, derive(self.store, cause, self._policy_of(cause)))
-                result.causes += 1
-                result.added += added
-                result.removed += removed
-                self._notify(before, added, removed, reason)
-                if log is not None:
-                    log.facts(prior, added, removed)
-        return result
-
-    def _notify(
-        self, before: dict[str, str | None], added: list[DerivedFact], removed: list[DerivedFact], reason: str
-    ) -> None:
-        """Journal a notice for every fact removed, or newly ended early, for the departments that acted on it.
-
-        Only transitions count: a fact first derived already ended (history loaded by an import) is no news.
-        """
-        notices = [_notice(f, "removed", reason) for f in removed]
-        for f in added:
-            newly_ended = f.fact_id in before and before[f.fact_id] != f.ended_by
-            if newly_ended and f.ended_by in ("withdrawn", "repaired", "exited"):
-                notices.append(_notice(f, f.ended_by, reason))
-        if notices:
-            monitor.address_notices(self.store, notices, [*added, *removed])  # to the departments with case items
-            self.store.append("notices", notices)
+                changes.causes += 1
+                changes.added += added
+                changes.removed += removed
+                changes.prior |= {k: f for k, f in prior.items() if k not in changes.prior}
+                changes.notices += _fact_notices(prior, added, removed, reason)
+        return changes
 
     def causes_of_orgs(self, orgs: Sequence[str]) -> list[Cause]:
         """Records on these organisations: their consequences depend on the organisations' edges."""
@@ -145,12 +112,12 @@ class Engine:
         causes += [Cause("list", e.entry_id) for e in self.store.list_entries_of(subjects)]
         return causes
 
-    def recompute_all(self, progress: bool = False) -> RefreshResult:
+    def recompute_all(self, progress: bool = False) -> Changes:
         """Derive every consequence from scratch; stale facts of vanished causes are dropped."""
         causes = [Cause("record", r.record_id) for r in self.store.iter_records()]
         causes += [Cause("list", e.entry_id) for e in self.store.iter_list_entries()]
         stale = {f.cause for f in self.store.iter_facts()} - set(causes)
-        result = RefreshResult()
+        result = Changes("recomputed")
         batch = 2_000
         for i in tqdm(range(0, len(causes), batch), disable=not progress, desc="recompute", unit="batch"):
             result += self.refresh(causes[i : i + batch])
@@ -161,7 +128,7 @@ class Engine:
     # -- writes ----------------------------------------------------------------------------------
     def import_dir(
         self, source: str | Path, *, progress: bool = False, batch_size: int = 50_000
-    ) -> tuple[ImportReport, RefreshResult]:
+    ) -> tuple[ImportReport, Changes]:
         """Import a directory of CSV/Parquet files and derive the consequences of what changed.
 
         On a store that can hold it (SQLite), all in ONE transaction: a crash (even ``kill -9``) leaves
@@ -190,9 +157,9 @@ class Engine:
         refreshed += self.finish_imports()
         return report, refreshed
 
-    def finish_imports(self, batch: int = 2_000) -> RefreshResult:
+    def finish_imports(self, batch: int = 2_000) -> Changes:
         """Derive what interrupted batch-by-batch imports left underived (see ``import_dir``)."""
-        result = RefreshResult()
+        result = Changes("import")
         for run in self.store.query("imports", {"state": "loading"}):  # what it loaded is unknown
             result += self.recompute_all()
             self.store.update("imports", run["id"], {"state": "done"})
@@ -206,7 +173,7 @@ class Engine:
         return result
 
     @_atomic
-    def _refresh_and_mark(self, causes: list[Cause], run_id: str, done: int) -> RefreshResult:
+    def _refresh_and_mark(self, causes: list[Cause], run_id: str, done: int) -> Changes:
         result = self.refresh(causes, "import")
         self.store.update("imports", run_id, {"done": done})
         return result
@@ -227,71 +194,65 @@ class Engine:
     @_atomic
     def put_roles(
         self, edges: Sequence[RoleEdge], reason: str = "registration data changed", check: bool = False
-    ) -> RefreshResult:
+) -> Changes:
         """Add or correct role edges; consequences that depended on the organisations are re-derived.
 
         With ``check``, the edges are first validated against the stored ones (``DomainError`` naming
         the field, see ``check_roles``); the check and the write are one transaction."""
-        with self.store.transaction(), self._watching(reason) as log:
+        with self.store.transaction(), self._write(reason) as changes:
             if check:
                 check_roles(self.store, edges)
-            if log is not None:
-                log.roles(edges)
+            before = self.store.get_roles([e.edge_id for e in edges])
+            changes.roles += [(before.get(e.edge_id), e) for e in edges]
             self.store.put_roles(edges)
             return self.refresh(self.causes_of_orgs(sorted({e.org for e in edges})), reason)
 
     @_atomic
-    def delete_roles(self, edge_ids: Sequence[str], reason: str = "registration data corrected") -> RefreshResult:
-        with self.store.transaction(), self._watching(reason) as log:
+    def delete_roles(self, edge_ids: Sequence[str], reason: str = "registration data corrected") -> Changes:
+        with self.store.transaction(), self._write(reason) as changes:
             found = self.store.get_roles(edge_ids)
             missing = sorted(set(edge_ids) - set(found))
             if missing:
                 raise NotFound(f"edge_id: unknown role edge(s) {', '.join(missing)}")
-            if log is not None:
-                log.roles_deleted(found.values())
+            changes.roles_deleted += found.values()
             self.store.delete_roles(edge_ids)
             return self.refresh(self.causes_of_orgs(sorted({e.org for e in found.values()})), reason)
 
     @_atomic
-    def put_records(self, records: Sequence[DishonestyRecord]) -> RefreshResult:
+    def put_records(self, records: Sequence[DishonestyRecord]) -> Changes:
         """Write records and derive their consequences. A record without a punishment period is judged on the
         policy's default period, an assumption its initiating department is told about (period_assumed)."""
-        with self.store.transaction(), self._watching("record written") as log:
-            if log is not None:
-                log.records(records)
+        with self.store.transaction(), self._write("record written") as changes:
+            before = self.store.get_records([r.record_id for r in records])
+            changes.records += [(before.get(r.record_id), r) for r in records]
             self.store.put_records(records)
-            result = self.refresh([Cause("record", r.record_id) for r in records], "record written")
-            assumed = [_period_assumed(r, policy_for(r))
-                       for r in records if r.period_end is None]
-            if assumed:
-                self.store.append("notices", assumed)
-            return result
+            self.refresh([Cause("record", r.record_id) for r in records], "record written")
+            changes.notices += [_period_assumed(r, policy_for(r)) for r in records if r.period_end is None]
+            return changes
 
     @_atomic
-    def put_honours(self, honours: Sequence[Honour]) -> RefreshResult:
+    def put_honours(self, honours: Sequence[Honour]) -> Changes:
         """New honours may fall under an existing revocation: re-derive causes touching the holders. An honour
         awarded while its holder may not be commended is revoked at once, and its awarding body told."""
-        with self.store.transaction():
+        with self.store.transaction(), self._write("honour written") as changes:
             self.store.put_honours(honours)
-            result = self.refresh(self.store.causes_touching(sorted({h.holder for h in honours})), "honour written")
+            self.refresh(self.store.causes_touching(sorted({h.holder for h in honours})), "honour written")
             new = {h.honour_id: h for h in honours}
-            flagged = [_honour_flag(f, new[f.object_id]) for f in result.added
-                       if f.consequence == "honour_revocation" and f.object_id in new
-                       and f.valid_from <= new[f.object_id].awarded_on]
-            if flagged:
-                self.store.append("notices", flagged)
-            return result
+            changes.notices += [_honour_flag(f, new[f.object_id]) for f in changes.added
+                                if f.consequence == "honour_revocation" and f.object_id in new
+                                and f.valid_from <= new[f.object_id].awarded_on]
+            return changes
 
     @_atomic
-    def put_list_entries(self, entries: Sequence[ListEntry]) -> RefreshResult:
+    def put_list_entries(self, entries: Sequence[ListEntry]) -> Changes:
         """List entries interact per subject (P5), so every entry of each subject is re-derived. Where the
         entry's policy bars red listing of black-listed subjects (Jiangyin (6)), a red entry (from the proposal
         on) for a subject on an effective black list is refused (``BlackListConflict``), and nothing is written."""
-        with self.store.transaction(), self._watching("list entry written") as log:
+        with self.store.transaction(), self._write("list entry written") as changes:
             for e in entries:
                 self._check_red_listing(e)
-            if log is not None:
-                log.list_entries(entries)
+            before = self.store.get_list_entries([e.entry_id for e in entries])
+            changes.list_entries += [(before.get(e.entry_id), e) for e in entries]
             self.store.put_list_entries(entries)
             subjects = sorted({e.subject for e in entries})
             return self.refresh(
@@ -315,14 +276,13 @@ class Engine:
                                     [str(b) for r in bar for b in r.basis])
 
     @_atomic
-    def add_event(self, event: RecordEvent) -> RefreshResult:
+    def add_event(self, event: RecordEvent) -> Changes:
         """Record a lifecycle event (objection, repair, revocation, exit) and re-derive its cause."""
-        with self.store.transaction(), self._watching(event.kind) as log:
+        with self.store.transaction(), self._write(event.kind) as changes:
             cause, subject = self._cause_of(event.cause_id)
             days = self.policy_snapshot(cause).objection.verification_days
             validate_event(self.store.events_of([event.cause_id]), event, days)
-            if log is not None:
-                log.event(event, cause, subject)
+            changes.events.append((event, cause, subject))
             self.store.put_events([event])
             if event.kind == "objection_filed":
                 self.store.append("objections", [{"id": event.event_id, "cause": str(cause), "subject": subject,
@@ -330,21 +290,16 @@ class Engine:
             causes = [cause]
             if cause.kind == "list":  # P5 links the subject's entries to one another
                 causes = [Cause("list", e.entry_id) for e in self.store.list_entries_of([subject])]
-            result = self.refresh(causes, event.kind)
+            self.refresh(causes, event.kind)
             snap = self.policy_snapshot(cause)
-            notices = []
             if event.kind == "objection_upheld":
-                remedy = self._remedy(cause, subject, event, snap)
-                monitor.address_notices(self.store, [remedy])
-                notices.append(remedy)
+                changes.notices.append(self._remedy(cause, subject, event, snap))
             if event.kind in ("objection_upheld", "objection_rejected") and snap.objection_feedback is not None:
-                notices.append(self._objection_result(cause, subject, event, snap.objection_feedback))
+                changes.notices.append(self._objection_result(cause, subject, event, snap.objection_feedback))
             if event.kind == "exit" and cause.kind == "list" and snap.list_exit_announcement is not None:
                 entry = self.store.get_list_entries([cause.id])[cause.id]
-                notices.append(_exit_announcement(entry, event, snap.list_exit_announcement))
-            if notices:
-                self.store.append("notices", notices)
-            return result
+                changes.notices.append(_exit_announcement(entry, event, snap.list_exit_announcement))
+            return changes
 
     def _remedy(self, cause: Cause, subject: str, event: RecordEvent, snap: PolicySnapshot) -> dict:
         """An upheld objection: the subject's reputation restored with a clarification (every document); where
@@ -414,31 +369,6 @@ class Engine:
                 continue
             out.append((f, status))
         return out
-
-    def explain(self, fact_id: str) -> dict:
-        """The provenance chain of one fact: cause (record or list entry), edge, rule, basis, lifecycle."""
-        for f in self.store.get_facts([fact_id]).values():
-            chain: dict = {"fact": fact_dict(f)}
-            if f.cause.kind == "record":
-                rec = self.store.get_records([f.cause.id]).get(f.cause.id)
-                chain["record"] = record_dict(rec) if rec else None
-            else:
-                entry = self.store.get_list_entries([f.cause.id]).get(f.cause.id)
-                chain["list_entry"] = entry and _plain(entry)
-            if f.edge_id:
-                edge = self.store.get_roles([f.edge_id]).get(f.edge_id)
-                chain["edge"] = _plain(edge) if edge else {"edge_id": f.edge_id, "deleted": True}
-            snap = load_policy(f.jurisdiction)
-            try:
-                rule = snap.at(f.valid_from).rule(f.rule_id)
-                chain["rule"] = {"id": rule.id, "version": rule.version, "title": rule.title,
-                                 "basis": [b.model_dump() if hasattr(b, "model_dump") else _plain(b)
-                                           for b in rule.basis]}
-            except KeyError:
-                chain["rule"] = {"id": f.rule_id, "version": f.rule_version, "basis": list(f.basis)}
-            chain["events"] = [_plain(e) for e in self.store.events_of([f.cause.id])]
-            return chain
-        raise NotFound(f"fact_id: no derived fact {fact_id!r}")
 
     def objections(self, as_of: date) -> list[dict]:
         """Objections with their verification deadline and whether they are pending or overdue."""
@@ -532,27 +462,19 @@ def check_roles(store: Store, edges: Sequence[RoleEdge]) -> None:
                 raise DomainError(f"ratio: shareholding ratios of {org} would sum to {total:.6g} on {day}")
 
 
-def _plain(obj: object) -> dict:
-    from dataclasses import asdict, is_dataclass
+def _fact_notices(
+    prior: dict[str, DerivedFact], added: list[DerivedFact], removed: list[DerivedFact], reason: str
+) -> list[dict]:
+    """A notice for every fact removed, or newly ended early, for the departments that acted on it.
 
-    if is_dataclass(obj) and not isinstance(obj, type):
-        return {k: (v.value if hasattr(v, "value") else v) for k, v in asdict(obj).items()}
-    raise TypeError(type(obj))
-
-
-def fact_dict(f: DerivedFact, status: str | None = None) -> dict:
-    d = _plain(f)
-    d["cause"] = str(f.cause)
-    d["target_kind"] = subject_kind(f.target)
-    if status is not None:
-        d["status"] = status
-    return d
-
-
-def record_dict(r: DishonestyRecord) -> dict:
-    d = _plain(r)
-    d["responsible"] = [{"person": x.person, "role": x.role.value if x.role else None} for x in r.responsible]
-    return d
+    Only transitions count: a fact first derived already ended (history loaded by an import) is no news.
+    """
+    notices = [_notice(f, "removed", reason) for f in removed]
+    for f in added:
+        newly_ended = f.fact_id in prior and prior[f.fact_id].ended_by != f.ended_by
+        if newly_ended and f.ended_by in ("withdrawn", "repaired", "exited"):
+            notices.append(_notice(f, f.ended_by, reason))
+    return notices
 
 
 def _notice(f: DerivedFact, change: str, reason: str) -> dict:
@@ -564,4 +486,4 @@ def _notice(f: DerivedFact, change: str, reason: str) -> dict:
     }
 
 
-__all__ += ["BlackListConflict", "LifecycleError", "check_roles", "fact_dict", "record_dict"]
+__all__ += ["BlackListConflict", "LifecycleError", "check_roles"]

@@ -28,7 +28,7 @@ from .analytics.status import STATUS_COLOURS, STATUS_LABELS, STATUSES, status_of
 from .fonts import cjk_font_file
 from .graph.traversal import neighbourhood
 from .rules.derive import subject_kind
-from .store.base import NotFound, Store
+from .store.base import Store, require_known
 from .views import graph_json
 
 if TYPE_CHECKING:
@@ -71,10 +71,8 @@ def neighbourhood_graph(
     """``graph_credit.views.graph_json`` of the neighbourhood, with each node's ``status`` on the date
     and, for persons, the ``masked_id``: everything the renderers need, nothing read twice. Raises
     ``NotFound`` for a subject the store knows nothing about."""
+    require_known(store, subject)
     hood = neighbourhood(store, subject, as_of, depth, max_fanout)
-    known = store.get_persons([subject]) if subject_kind(subject) == "person" else store.get_organisations([subject])
-    if not known and not hood.edges and not store.facts_of([subject]):
-        raise NotFound(f"subject: no subject {subject!r}")
     data = graph_json(store, hood)
     persons = store.get_persons([n["id"] for n in data["nodes"] if n["kind"] == "person"])
     for n in data["nodes"]:

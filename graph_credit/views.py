@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, is_dataclass
 from datetime import date
 from typing import Any
 
-from .engine import fact_dict, record_dict
 from .graph.traversal import Neighbourhood, Step
+from .model import DerivedFact, DishonestyRecord
+from .policy.loader import load_policy
 from .rules.derive import subject_kind
 from .rules.governing import lifecycle_of
-from .store.base import NotFound, Store
+from .store.base import NotFound, Store, require_known
 
-__all__ = ["graph_json", "profile", "step_dict", "subject_dict", "timeline"]
+__all__ = ["explain", "fact_dict", "graph_json", "profile", "record_dict", "step_dict", "subject_dict", "timeline"]
+
+
+def _plain(obj: object) -> dict:
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {k: (v.value if hasattr(v, "value") else v) for k, v in asdict(obj).items()}
+    raise TypeError(type(obj))
+
+
+def fact_dict(f: DerivedFact, status: str | None = None) -> dict:
+    d = _plain(f)
+    d["cause"] = str(f.cause)
+    d["target_kind"] = subject_kind(f.target)
+    if status is not None:
+        d["status"] = status
+    return d
+
+
+def record_dict(r: DishonestyRecord) -> dict:
+    d = _plain(r)
+    d["responsible"] = [{"person": x.person, "role": x.role.value if x.role else None} for x in r.responsible]
+    return d
 
 
 def subject_dict(store: Store, key: str) -> dict[str, Any]:
@@ -36,9 +58,8 @@ def step_dict(s: Step) -> dict[str, Any]:
 
 def profile(store: Store, key: str, as_of: date) -> dict[str, Any]:
     """Own records with lifecycle, derived facts with status and provenance, honours, list entries."""
+    require_known(store, key)
     subject = subject_dict(store, key)
-    if subject.get("known") is False and not store.facts_of([key]) and not store.records_of([key]):
-        raise NotFound(f"subject: no subject {key!r}")
     facts = store.facts_of([key])
     records = []
     for r in store.records_of([key]):
@@ -122,3 +143,29 @@ def graph_json(store: Store, hood: Neighbourhood) -> dict[str, Any]:
              for e in sorted(hood.edges.values(), key=lambda e: e.edge_id)]
     return {"origin": hood.origin, "as_of": hood.as_of, "depth": hood.depth, "nodes": nodes, "edges": edges,
             "truncated": hood.truncated}
+
+
+def explain(store: Store, fact_id: str) -> dict[str, Any]:
+    """The provenance chain of one fact: cause (record or list entry), edge, rule, basis, lifecycle."""
+    for f in store.get_facts([fact_id]).values():
+        chain: dict = {"fact": fact_dict(f)}
+        if f.cause.kind == "record":
+            rec = store.get_records([f.cause.id]).get(f.cause.id)
+            chain["record"] = record_dict(rec) if rec else None
+        else:
+            entry = store.get_list_entries([f.cause.id]).get(f.cause.id)
+            chain["list_entry"] = entry and _plain(entry)
+        if f.edge_id:
+            edge = store.get_roles([f.edge_id]).get(f.edge_id)
+            chain["edge"] = _plain(edge) if edge else {"edge_id": f.edge_id, "deleted": True}
+        snap = load_policy(f.jurisdiction)
+        try:
+            rule = snap.at(f.valid_from).rule(f.rule_id)
+            chain["rule"] = {"id": rule.id, "version": rule.version, "title": rule.title,
+                             "basis": [b.model_dump() if hasattr(b, "model_dump") else _plain(b)
+                                       for b in rule.basis]}
+        except KeyError:
+            chain["rule"] = {"id": f.rule_id, "version": f.rule_version, "basis": list(f.basis)}
+        chain["events"] = [_plain(e) for e in store.events_of([f.cause.id])]
+        return chain
+    raise NotFound(f"fact_id: no derived fact {fact_id!r}")

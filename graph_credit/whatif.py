@@ -37,7 +37,7 @@ from .policy.schema import Measure
 from .policy.snapshot import PolicySnapshot
 from .rules.derive import derive, subject_kind
 from .rules.lifecycle import Objection, read_lifecycle
-from .store.base import NotFound, Store
+from .store.base import Store, require_known
 
 __all__ = ["PolicyChoice", "WhatIf", "what_if", "what_if_region"]
 
@@ -269,9 +269,8 @@ def what_if(store: Store, subject: str, a: PolicyChoice, b: PolicyChoice, as_of:
 
     ``jurisdiction`` is the deployment's policy, used for list entries when a choice names none.
     """
+    require_known(store, subject)
     causes = _subject_causes(store, subject)
-    if not causes and not store.get_organisations([subject]) and not store.get_persons([subject]):
-        raise NotFound(f"subject: no subject {subject!r}")
     return _run(store, causes, a, b, jurisdiction, as_of, {subject}, {"subject": subject})
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
+from collections.abc import Callable
 from datetime import date, timedelta
 
+import httpx
 from stdnum.cn import ric, uscc
 
 
@@ -18,3 +22,17 @@ def make_id_number(n: int) -> str:
     born = date(1970, 1, 1) + timedelta(days=n // 1000)
     body = f"110105{born:%Y%m%d}{n % 1000:03d}"
     return body + ric.calc_check_digit(body + "0")
+
+
+def wait_until_healthy(base: str, proc: subprocess.Popen[bytes], seconds: float, log: Callable[[], str]) -> None:
+    """Poll ``base``/v1/health until the server answers 200; fail with ``log()`` if it exits, or on timeout."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, log()
+        assert time.monotonic() < deadline, f"server did not start within {seconds:g} s"
+        time.sleep(0.2)

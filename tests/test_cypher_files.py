@@ -505,7 +505,8 @@ def test_every_use_names_a_file_with_exactly_its_parameters() -> None:
             func = call.func
             if name is None:
                 helper = ast.unparse(call) in ("statement(name)", "load(name)")  # inside the run helpers
-                if helper:
+                table = call.args and ast.unparse(call.args[0]).startswith("nodes.")  # test_node_tables_...
+                if helper or table:
                     continue
                 pytest.fail(f"{where}: statement named by a non-literal: {ast.unparse(call)}")
             assert name in cypher.names(), f"{where}: no cypher/{name}.cypher"
@@ -517,11 +518,25 @@ def test_every_use_names_a_file_with_exactly_its_parameters() -> None:
                     f"{where}: {name} takes {cypher.statement(name).params}"
                 )
                 seen += 1
-    assert seen > 40
+    assert seen + len(_table_statements()) > 40  # the tables' statements are checked by name below
+
+
+def test_node_tables_name_files_with_their_parameters() -> None:
+    """The Neo4j store's kinds run their statements by the names their tables give: each file exists and
+    takes the parameters the generic put / get / iter pass."""
+    for nodes in neo4j_store.NODE_TABLES:
+        assert cypher.statement(nodes.by_key).params == {nodes.keys}, nodes.by_key
+        assert cypher.statement(nodes.merge).params == {"rows"}, nodes.merge
+        if nodes.all is not None:
+            assert cypher.statement(nodes.all).params == frozenset(), nodes.all
+
+
+def _table_statements() -> set[str]:
+    return {n for t in neo4j_store.NODE_TABLES for n in (t.by_key, t.merge, t.all) if n}
 
 
 def test_every_file_is_used() -> None:
-    used = {name for path in USERS for name, _ in _calls(path) if name}
+    used = {name for path in USERS for name, _ in _calls(path) if name} | _table_statements()
     assert set(cypher.names()) - used == set(), "unused files in cypher/"
 
 
@@ -573,30 +588,25 @@ def test_no_python_builds_cypher() -> None:
 
 
 def test_stored_properties_are_the_declared_ones() -> None:
-    s = neo4j_store
-    assert set(s.ORG_COLUMNS) == NODE_PROPS["Organisation"]
-    assert set(s.PERSON_COLUMNS) == NODE_PROPS["Person"]
-    assert set(s.RECORD_COLUMNS) == NODE_PROPS["DishonestyRecord"]
-    assert set(s.EVENT_COLUMNS) == NODE_PROPS["RecordEvent"]
-    assert set(s.HONOUR_COLUMNS) == NODE_PROPS["Honour"]
-    assert set(s.LIST_COLUMNS) == NODE_PROPS["ListEntry"]
-    assert set(s.FACT_COLUMNS) == NODE_PROPS["DerivedFact"]
-    for role in ROLE_TYPES:
-        assert set(s.ROLE_COLUMNS) == REL_PROPS[role]
-    # what the converters produce is exactly the declared columns
+    """The fields declared once (graph_credit.fields) are the properties schema.json declares, and a
+    stored row of each kind reads back as the item it was written from."""
+    from graph_credit import fields as k
     from graph_credit.model import Cause, Honour, ListEntry, RecordEvent, RoleEdge
     from tests.test_store_conformance import fact, org, person, record
 
+    for kind in (k.ORGANISATIONS, k.PERSONS, k.RECORDS, k.EVENTS, k.HONOURS, k.LIST_ENTRIES, k.FACTS):
+        assert set(kind.columns) == NODE_PROPS[kind.label], kind.name
+    for role in ROLE_TYPES:
+        assert set(neo4j_store.ROLE_PROPS) == REL_PROPS[role]
     d = record("R", "S", "2020-01-01").decision_date
-    assert set(s._org_props(org(1))) == set(s.ORG_COLUMNS)
-    assert set(s._person_props(person(1))) == set(s.PERSON_COLUMNS)
-    assert set(s._record_props(record("R", "S", "2020-01-01"))) == set(s.RECORD_COLUMNS)
-    assert set(s._event_props(RecordEvent("R", "k", d))) == set(s.EVENT_COLUMNS)
-    assert set(s._honour_props(Honour("H", "S", "t", "b", d))) == set(s.HONOUR_COLUMNS)
-    assert set(s._list_props(ListEntry("L", "S", "red", "n", "u", "b", d))) == set(s.LIST_COLUMNS)
-    assert set(s._fact_props(fact(Cause("record", "R"), "S"))) == set(s.FACT_COLUMNS)
-    flat = s._role_flat(RoleEdge("h", Role.DIRECTOR, "o", d))
-    assert set(flat) == set(s.ROLE_COLUMNS) | {"holder", "role", "org"}
+    items = [(k.ORGANISATIONS, org(1)), (k.PERSONS, person(1)), (k.RECORDS, record("R", "S", "2020-01-01")),
+             (k.EVENTS, RecordEvent("R", "k", d)), (k.HONOURS, Honour("H", "S", "t", "b", d)),
+             (k.LIST_ENTRIES, ListEntry("L", "S", "red", "n", "u", "b", d)), (k.FACTS, fact(Cause("record", "R"), "S")),
+             (k.ROLES, RoleEdge("h", Role.DIRECTOR, "o", d, ratio=0.5))]
+    for kind, item in items:
+        row = kind.to_row(item)
+        assert set(row) == set(kind.columns) and kind.from_row(row) == item, kind.name
+    assert set(k.ROLES.columns) == set(neo4j_store.ROLE_PROPS) | set(neo4j_store.ROLE_ENDS)
 
 
 def test_role_types_are_the_model_roles_everywhere() -> None:

@@ -771,6 +771,7 @@ def test_export_neo4j_admin_loads_into_the_graph_the_store_reads(tmp_path: Path)
     properties the Neo4j store's statements read, and the values, read as neo4j-admin reads them and
     fed to the store's own converters, give back what SQLite holds."""
     from graph_credit.analytics.demo import demo_store
+    from graph_credit.fields import EVENTS, FACTS, HONOURS, LIST_ENTRIES, ORGANISATIONS, PERSONS, RECORDS
     from graph_credit.model import Organisation
     from graph_credit.store.neo4j import store as shape
 
@@ -798,12 +799,12 @@ def test_export_neo4j_admin_loads_into_the_graph_the_store_reads(tmp_path: Path)
     assert "--skip-bad-relationships" not in script  # nothing dangles: placeholders stand for unknown ends
     assert os.access(tmp_path / "neo" / "import.sh", os.X_OK)
     header, orgs = read("organisations")
-    assert header == ["id:ID(Subject)", *shape.ORG_COLUMNS]  # strings: dates stay ISO text, as compared
+    assert header == ["id:ID(Subject)", *ORGANISATIONS.columns]  # strings: dates stay ISO text, as compared
     by_code = {r["id:ID(Subject)"]: r for r in orgs}
     assert len(orgs) == counts["organisations"] == stored["organisations"]
     for o in store.iter_organisations():
         row = by_code[o.code]
-        assert row["code"] == o.code and shape._org({c: row[c] for c in shape.ORG_COLUMNS}) == o
+        assert row["code"] == o.code and ORGANISATIONS.from_row({c: row[c] for c in ORGANISATIONS.columns}) == o
     assert by_code[odd.code]["industry"] == "" and by_code[odd.code]["region"] == ""  # empty, not missing
     assert any(r["deregistered_on"] is None for r in orgs)  # missing: no property
     header, persons = read("persons")
@@ -812,7 +813,7 @@ def test_export_neo4j_admin_loads_into_the_graph_the_store_reads(tmp_path: Path)
     for name in ("persons", "roles", "records", "facts"):
         text = (tmp_path / "neo" / f"{name}.csv").read_text(encoding="utf-8")
         assert not any(n and n in text for n in clear), name
-    assert {shape._person(r) for r in persons} == {
+    assert {PERSONS.from_row(r) for r in persons} == {
         dataclasses.replace(p, name="", region="") for p in store.iter_persons()}
     # roles: one relationship type per role, ends in the Subject ID space, a placeholder for the ghost
     header, roles = read("roles")
@@ -830,13 +831,13 @@ def test_export_neo4j_admin_loads_into_the_graph_the_store_reads(tmp_path: Path)
         props |= {c: None if r[f"{c}:float"] is None else float(str(r[f"{c}:float"]))
                   for c in ("ratio", "subscribed_capital")}
         flat = {"holder": r[":START_ID(Subject)"], "role": r[":TYPE"], "org": r[":END_ID(Subject)"], "props": props}
-        assert shape._role(shape._role_flat_from(flat)) == edges[str(r["edge_id"])]
+        assert shape._role(flat) == edges[str(r["edge_id"])]
     # every other kind, as the store's nodes, read back through the store's converters
-    kinds = {"records": ("DishonestyRecord", shape.RECORD_COLUMNS, shape._record, store.iter_records()),
-             "honours": ("Honour", shape.HONOUR_COLUMNS, shape._honour, store.iter_honours()),
-             "list_entries": ("ListEntry", shape.LIST_COLUMNS, shape._list_entry, store.iter_list_entries()),
-             "facts": ("DerivedFact", shape.FACT_COLUMNS, shape._fact, store.iter_facts())}
-    for name, (label, columns, convert, stored_rows) in kinds.items():
+    kinds = {"records": (RECORDS, store.iter_records()), "honours": (HONOURS, store.iter_honours()),
+             "list_entries": (LIST_ENTRIES, store.iter_list_entries()), "facts": (FACTS, store.iter_facts())}
+    for name, (kind, stored_rows) in kinds.items():
+        label, convert = kind.label, kind.from_row
+        columns = [kind.key, *(c for c in kind.columns if c != kind.key)]
         header, rows = read(name)
         assert header == [f"{columns[0]}:ID({label})", *columns[1:]], name
         want = list(stored_rows)
@@ -844,7 +845,7 @@ def test_export_neo4j_admin_loads_into_the_graph_the_store_reads(tmp_path: Path)
         got = [convert({c: r[h] for c, h in zip(columns, header, strict=True)}) for r in rows]
         assert sorted(got, key=repr) == sorted(want, key=repr), name
     header, events = read("events")
-    assert header == ["event_id:ID(RecordEvent)", *shape.EVENT_COLUMNS[1:]] and len(events) == stored["events"]
+    assert header == ["event_id:ID(RecordEvent)", *EVENTS.columns[1:]] and len(events) == stored["events"]
     header, journal = read("journal")
     assert header == [":ID(Journal)", "tbl", "id", "seq:long", "doc"]
     audit = [r for r in journal if r["tbl"] == "audit"]

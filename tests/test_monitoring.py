@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from api.app import Settings, create_app
 from graph_credit import monitor
 from graph_credit.cases import open_case
+from graph_credit.changes import Changes
 from graph_credit.egress import EgressPolicy
 from graph_credit.engine import Engine
 from graph_credit.model import Cause, ListEntry, RecordEvent, Role, RoleEdge, stable_id
@@ -90,14 +91,29 @@ def test_depth_one_watch_alerts_once_for_a_record_on_the_representatives_other_f
     assert len(alerts_of(world, deep)) == 1
 
 
+def test_each_write_returns_its_changes_and_monitoring_records_them_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write (its nested re-derivation included) hands monitoring one Changes, once, and returns it."""
+    from graph_credit import engine as engine_module
+
+    seen: list[Changes] = []
+    record_write = engine_module.monitor.record_write
+    monkeypatch.setattr(engine_module.monitor, "record_write",
+                        lambda store, changes, today: seen.append(changes) or record_write(store, changes, today))
+    changes = world.engine.put_records([r1(world, **R2)])
+    assert seen == [changes] and changes.reason == "record written"
+    (before, after), = changes.records
+    assert before is None and after.record_id == "R2" and changes.causes == 1 and changes.added
+    world.engine.add_event(RecordEvent("R2", "objection_filed", D("2020-10-01")))
+    assert len(seen) == 2 and seen[1].events[0][0].kind == "objection_filed"
+
+
 def test_alert_ids_are_idempotent_when_a_change_is_replayed(world: World) -> None:
     sub = watch(world, "p_principal")
     facts = world.store.facts_of([world["p_principal"]])
     for _ in range(2):
-        log = monitor.ChangeLog.open(world.store, "replay", ON)
-        assert log is not None
-        log.facts({}, facts, [])
-        (alert,) = monitor.publish(world.store, log)
+        (alert,) = monitor.record_write(world.store, Changes("replay", added=facts), ON)
     assert [a["id"] for a in alerts_of(world, sub)] == [alert["id"]]
 
 

@@ -27,6 +27,7 @@ from graph_credit import engine as engine_mod
 from graph_credit.analytics.demo import DEMO_AS_OF, demo_store
 from graph_credit.checks import check
 from graph_credit.engine import Engine
+from graph_credit.fields import EVENTS, FACTS, ORGANISATIONS, PERSONS, RECORDS, ROLES
 from graph_credit.graph import neighbourhoods
 from graph_credit.graph.traversal import _neighbourhood
 from graph_credit.model import Cause, ListEntry, Role
@@ -145,8 +146,8 @@ def check_reads_from(sq: SQLiteStore) -> Answer:
     """What cypher/check_reads.cypher returns, computed from a SQLite store (a stand-in for the server)."""
 
     def edge_rec(e: Any) -> dict[str, Any]:
-        flat = neo._role_flat(e)
-        return {"holder": e.holder, "role": e.role.value, "org": e.org, "props": {c: flat[c] for c in neo.ROLE_COLUMNS}}
+        flat = ROLES.to_row(e)
+        return {"holder": e.holder, "role": e.role.value, "org": e.org, "props": {c: flat[c] for c in neo.ROLE_PROPS}}
 
     def answer(p: dict[str, Any]) -> list[dict[str, Any]]:
         as_of, cap, depth = date.fromisoformat(p["as_of"]), p["cap"], p["depth"]
@@ -168,13 +169,13 @@ def check_reads_from(sq: SQLiteStore) -> Answer:
             records = sq.records_of([sid])
             rows.append({
                 "subject": sid,
-                "node": neo._org_props(o) if o else neo._person_props(person) if person else None,
+                "node": ORGANISATIONS.to_row(o) if o else PERSONS.to_row(person) if person else None,
                 "organisation": o is not None,
                 "near_edges": near_edges, "near_total": near_total, "far": far,
-                "facts": [neo._fact_props(f) for f in sq.facts_of(list(dict.fromkeys(reached)))],
-                "records": [neo._record_props(r) for r in records],
-                "events": [neo._event_props(e) for e in sq.events_of([r.record_id for r in records])],
-                "cause_records": [neo._record_props(r) for r in sq.get_records(sorted(
+                "facts": [FACTS.to_row(f) for f in sq.facts_of(list(dict.fromkeys(reached)))],
+                "records": [RECORDS.to_row(r) for r in records],
+                "events": [EVENTS.to_row(e) for e in sq.events_of([r.record_id for r in records])],
+                "cause_records": [RECORDS.to_row(r) for r in sq.get_records(sorted(
                     {f.cause.id for f in sq.facts_of([sid]) if f.cause.kind == "record"})).values()],
             })
         return rows

@@ -11,10 +11,11 @@ from graph_credit.cases import case_statistics, open_case, open_items, report_fe
 from graph_credit.checks import check
 from graph_credit.engine import Engine
 from graph_credit.model import Cause, DishonestyRecord, ListEntry, RecordEvent, Responsible, Role, RoleEdge
+from graph_credit.risk_items import risk_items
 from graph_credit.rules import LifecycleError
 from graph_credit.rules.governing import lifecycle_of, policy_for
 from graph_credit.store import Store
-from graph_credit.views import profile
+from graph_credit.views import explain, profile
 from tests.scenario import D, World, build, consequences, r1
 
 ON = D("2021-01-01")  # during R1's punishment period
@@ -219,8 +220,9 @@ def test_a_tibet_records_objection_has_one_deadline_under_a_default_deployment(
     (listed,) = engine.objections(on)
     (record,) = profile(engine.store, w["org_a"], on)["records"]
     (shown,) = record["objections"]
-    assert listed["deadline"] == shown["deadline"] == D("2020-10-21")
-    assert not listed["overdue"]
+    (warned,) = [i for i in risk_items(engine.store, w["org_a"], on).items if i.kind == "objection_pending"]
+    assert listed["deadline"] == shown["deadline"] == warned.until == D("2020-10-21")
+    assert not listed["overdue"] and warned.status == "pending"
 
 
 def test_a_list_entry_is_judged_under_the_deployment_and_must_be_told_it(new_store: Callable[[], Store]) -> None:
@@ -275,7 +277,7 @@ def test_corrected_registration_data_rederives(world: World) -> None:
 
 def test_explain_returns_the_whole_chain(world: World) -> None:
     fact = next(f for f in world.store.facts_of([world["p_lr_old"]]) if f.rule_id == "P1")
-    chain = world.engine.explain(fact.fact_id)
+    chain = explain(world.store, fact.fact_id)
     assert chain["record"]["record_id"] == "R1"
     assert chain["edge"]["role"] == "LEGAL_REPRESENTATIVE"
     assert chain["edge"]["valid_to"] == D("2020-06-01")
@@ -324,3 +326,29 @@ def test_a_check_on_an_unregistered_subject_warns_that_the_graph_knows_nothing_o
     assert result.decision == "allow" and result.warnings == [{"kind": "subject_not_registered",
                                                                "subject": make_uscc(999)}]
     assert check(world.store, world["org_c"], "licensing", ON).warnings == []
+
+
+def test_is_this_subject_known_has_one_answer(new_store: Callable[[], Store]) -> None:
+    """A subject named only by a record (an import may carry records of unregistered subjects) is known to
+    every read; a key nothing names is unknown to every read. The explorer and the picture asked "any role
+    edges or facts?", the profile "any records or facts?", the what-if "any causes?": they disagreed."""
+    from graph_credit.graph.explore import roles_page
+    from graph_credit.render import neighbourhood_graph
+    from graph_credit.store.base import NotFound, is_registered
+    from graph_credit.whatif import PolicyChoice, what_if
+    from tests.helpers import make_uscc
+
+    store = new_store()
+    named, nobody = make_uscc(4242), make_uscc(4243)
+    store.put_records([DishonestyRecord("RX", named, "tax_evasion", "general", D("2020-09-01"))])
+    assert not is_registered(store, named)
+    reads = [
+        lambda key: profile(store, key, ON),
+        lambda key: roles_page(store, key, ON, 0, 10),
+        lambda key: neighbourhood_graph(store, key, ON),
+        lambda key: what_if(store, key, PolicyChoice("default"), PolicyChoice("jiangyin"), ON),
+    ]
+    for read in reads:
+        read(named)
+        with pytest.raises(NotFound):
+            read(nobody)

@@ -6,13 +6,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from graph_credit.engine import Engine
 from graph_credit.store import SQLiteStore
+from tests.helpers import wait_until_healthy
 from tests.scenario import build
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,16 +39,7 @@ def test_uvicorn_on_loopback_answers_checks(tmp_path: Path) -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else "server exited"
-            assert time.monotonic() < deadline, "server did not start within 30 s"
-            time.sleep(0.2)
+        wait_until_healthy(base, proc, 30, lambda: proc.stdout.read().decode() if proc.stdout else "server exited")
         r = httpx.post(f"{base}/v1/checks", headers={"X-API-Key": "demo-market"}, timeout=10,
                        json={"subject": w["org_a"], "matter": "government_procurement", "purpose": "loopback test"})
         assert r.status_code == 200 and r.json()["decision"] == "deny"

@@ -10,12 +10,13 @@ import socket
 import subprocess
 import sys
 import sysconfig
-import time
 import tomllib
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.helpers import wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,16 +81,7 @@ def test_installed_wheel_serves_the_demo(tmp_path: Path) -> None:
         )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, log.read_text(encoding="utf-8", errors="replace")
-            assert time.monotonic() < deadline, "server did not start within 180 s"
-            time.sleep(0.5)
+        wait_until_healthy(base, proc, 180, lambda: log.read_text(encoding="utf-8", errors="replace"))
         subject = subprocess.run(
             [str(vpy), "-c", "import sys; from graph_credit.store import SQLiteStore; "
                              "print(next(iter(SQLiteStore(sys.argv[1]).iter_organisations())).code)",

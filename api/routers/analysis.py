@@ -9,8 +9,7 @@ from graph_credit.analytics import serial_failures
 from graph_credit.evasion import evasion_flags, scan_region
 from graph_credit.graph import connect
 from graph_credit.risk_items import risk_items
-from graph_credit.store.base import NotFound, Store
-from graph_credit.views import subject_dict
+from graph_credit.store.base import require_known
 from graph_credit.whatif import PolicyChoice, what_if, what_if_region
 
 from ..deps import engine, resolve, respond, today
@@ -19,11 +18,6 @@ from ..security import Principal, principal, require
 
 router = APIRouter(prefix="/v1", tags=["analysis"])
 Purpose = Header(None, alias="X-Purpose", max_length=200)
-
-
-def _known(store: Store, key: str) -> None:
-    if subject_dict(store, key).get("known") is False and not store.records_of([key]) and not store.facts_of([key]):
-        raise NotFound(f"subject: no subject {key!r}")
 
 
 @router.get("/subjects/{subject}/risk-items")
@@ -37,7 +31,7 @@ def get_risk_items(subject: str, request: Request, as_of: Day | None = None,
     each with a severity (high, medium, low, info). The public role sees masked data and no withdrawn items."""
     eng = engine(request)
     key = resolve(subject)
-    _known(eng.store, key)
+    require_known(eng.store, key)
     report = risk_items(eng.store, key, as_of or today(request), depth, window_days, max_fanout, eng.jurisdiction)
     if who.role == "public":  # a record withdrawn as wrong is not shown to the public (Jiangyin (24))
         report.items = [i for i in report.items if i.status != "withdrawn"]
@@ -55,7 +49,7 @@ def get_evasion(subject: str, request: Request, as_of: Day | None = None, purpos
     change is one flag, its `anchors` merged. Windows and thresholds are in `graph_credit/evasion.yaml`."""
     eng = engine(request)
     key = resolve(subject)
-    _known(eng.store, key)
+    require_known(eng.store, key)
     on = as_of or today(request)
     flags = evasion_flags(eng.store, key, on)
     return respond(request, who, purpose, "evasion", {"subject": key, "as_of": on,

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, R
 
 from graph_credit import applications, pii
 from graph_credit.cases import case_statistics, open_case, open_items, report_feedback
-from graph_credit.engine import BlackListConflict, Engine, RefreshResult
+from graph_credit.changes import Changes
+from graph_credit.engine import BlackListConflict, Engine
 from graph_credit.model import Cause, DishonestyRecord, ListEntry, RecordEvent, Responsible, RoleEdge
 from graph_credit.policy import available_jurisdictions, load_policy
 from graph_credit.store.base import atomic
@@ -79,7 +80,7 @@ def put_record(body: RecordIn, request: Request, who: Principal = Depends(requir
         known(eng, r.person, f"responsible[{i}].id_number")
     # The ownership check and the write are one transaction: no other department can slip in between
     # (atomic: re-run whole if the store reports a transient failure).
-    def write() -> RefreshResult:
+    def write() -> Changes:
         existing = eng.store.get_records([body.record_id]).get(body.record_id)
         if existing is not None:
             _own(who, existing.department, f"record {body.record_id}")

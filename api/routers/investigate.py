@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from graph_credit.graph import neighbourhood, shortest_connection
 from graph_credit.store.base import NotFound
+from graph_credit.views import explain as explain_fact
 from graph_credit.views import graph_json, step_dict, timeline
 
 from ..deps import engine, resolve, respond, today
@@ -93,7 +94,7 @@ def explain(fact_id: str, request: Request, purpose: str | None = Purpose,
             who: Principal = Depends(principal)) -> dict:
     """Why a consequence applies: the record or list entry, the edge and its interval, the rule, the basis.
     A consequence withdrawn as wrong does not exist for the public role (Jiangyin (24))."""
-    chain = engine(request).explain(fact_id)
+    chain = explain_fact(engine(request).store, fact_id)
     if who.role == "public" and chain["fact"]["ended_by"] == "withdrawn":
         raise NotFound(f"fact_id: no derived fact {fact_id!r}")
     return respond(request, who, purpose, "explain", chain)

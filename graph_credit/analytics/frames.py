@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..cases import case_statistics
-from ..io.export import _frame, to_frames, to_networkx
+from ..io.export import dated_frame, to_frames, to_networkx
 from ..policy.loader import available_jurisdictions, load_policy
 from ..rules.derive import subject_kind
 from ..rules.governing import lifecycle_of, policy_for
@@ -70,7 +70,7 @@ def facts_frame(
             f.edge_id, f.edge_from, f.edge_to, f.object_id, ";".join(f.basis), f.jurisdiction,
         ))
     rows.sort(key=lambda r: (r[7], r[1], r[4], r[0]))
-    return _frame(rows, FACT_COLUMNS, ("valid_from", "valid_to", "edge_from", "edge_to"))
+    return dated_frame(rows, FACT_COLUMNS, ("valid_from", "valid_to", "edge_from", "edge_to"))
 
 
 SUBJECT_COLUMNS = (
@@ -102,7 +102,7 @@ def subjects_frame(store: Store, as_of: date | None = None) -> pd.DataFrame:
                      o.deregistered_on, alive))
     for p in store.iter_persons():
         rows.append((p.key, "person", p.name, p.masked_id, None, p.region, None, None, None, None))
-    df = _frame(rows, SUBJECT_COLUMNS[:10], ("registered_on", "deregistered_on"))
+    df = dated_frame(rows, SUBJECT_COLUMNS[:10], ("registered_on", "deregistered_on"))
     df["in_business"] = df["in_business"].astype("boolean")  # <NA> for persons
     df["status"] = df["key"].map(st["status"]).fillna("clean")
     df["statuses"] = df["key"].map(st["statuses"]).fillna("")
@@ -155,7 +155,7 @@ def records_frame(store: Store, as_of: date | None = None) -> pd.DataFrame:
             r.document_no, len(r.responsible), withdrawn, repaired, state, r.decision_date.year,
         ))
     rows.sort(key=lambda x: (x[8], x[0]))
-    return _frame(rows, RECORD_COLUMNS, ("act_date", "decision_date", "period_end", "withdrawn_on", "repaired_on"))
+    return dated_frame(rows, RECORD_COLUMNS, ("act_date", "decision_date", "period_end", "withdrawn_on", "repaired_on"))
 
 
 MEASURE_COLUMNS = (
@@ -185,7 +185,7 @@ def measures_frame(jurisdiction: str | None = "default", as_of: date | None = No
                 "; ".join(str(b) for b in m.basis), m.default_duration_days, m.effective_from, m.effective_to,
                 m.origin,
             ))
-    return _frame(rows, MEASURE_COLUMNS, ("effective_from", "effective_to"))
+    return dated_frame(rows, MEASURE_COLUMNS, ("effective_from", "effective_to"))
 
 
 def cases_frame(store: Store) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from ..analytics.status import status_of
 from ..ids import is_person_key, person_key
 from ..model import Organisation, Person, Role
 from ..rules.derive import subject_kind
-from ..store.base import NotFound, Store, SubjectKind
+from ..store.base import Store, SubjectKind, require_known
 
 __all__ = ["ROLE_ORDER", "roles_page", "search", "subject_views"]
 
@@ -78,10 +78,9 @@ def roles_page(store: Store, key: str, on: date, offset: int, limit: int) -> dic
     """The role edges of ``key`` in force on ``on`` (held in it and held by it), ``limit`` of them from
     ``offset``, with the subjects at their other ends; and ``changes``, every date on which one of its
     edges began or ended or one of its consequences came into force or ended (the workbench's time axis)."""
+    require_known(store, key)
     edges = store.roles_of([key], "both")
     facts = store.facts_of([key])
-    if not edges and not facts and not (store.get_persons([key]) or store.get_organisations([key])):
-        raise NotFound(f"subject: no subject {key!r}")
     changes = {e.valid_from for e in edges} | {e.valid_to for e in edges if e.valid_to}
     changes |= {f.valid_from for f in facts} | {f.valid_to for f in facts if f.valid_to}
     current = sorted((e for e in edges if e.active_on(on)),

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,7 @@ from ..ids import (
 from ..model import (
     Organisation,
     Person,
+    Responsible,
     RoleEdge,
 )
 from ..store.base import Store
@@ -25,7 +26,7 @@ from ..store.base import Store
 if TYPE_CHECKING:
     import networkx as nx
 
-from .format import COLUMNS
+from ..fields import EVENTS, FACTS, HONOURS, LIST_ENTRIES, ORGANISATIONS, PERSONS, RECORDS, ROLES, Kind
 
 
 # -- export ------------------------------------------------------------------------------------------
@@ -116,9 +117,10 @@ def _date_series(values: list[date | None]) -> pd.Series:
     return pd.Series(arr.astype("datetime64[s]"))
 
 
-def _frame(
+def dated_frame(
     rows: list[tuple[Any, ...]], columns: Sequence[str], date_cols: Iterable[str] = ()
 ) -> pd.DataFrame:
+    """A frame of ``rows`` with ``date_cols`` as ``datetime64[s]`` (any ISO date, unlike nanoseconds)."""
     df = (
         pd.DataFrame.from_records(rows, columns=list(columns))
         if rows
@@ -129,6 +131,30 @@ def _frame(
     return df
 
 
+def _getter(attr: str, render: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    if render is None:
+        return lambda item: getattr(item, attr)
+    return lambda item: render(getattr(item, attr))
+
+
+def _kind_frame(kind: Kind[Any], items: Iterable[Any], shown: Mapping[str, Callable[[Any], Any]] | None = None,
+                after: Mapping[str, tuple[str, Callable[[Any], Any]]] | None = None) -> pd.DataFrame:
+    """A kind's declared fields as frame columns (dates as ``datetime64[s]``); ``shown`` renders a field's
+    value for reading (a JSON list as text), ``after`` adds a column after a field."""
+    shown, after = shown or {}, after or {}
+    columns: list[str] = []
+    getters: list[Callable[[Any], Any]] = []
+    for f in kind.fields:
+        if f.name in shown or f.storage != "json":  # JSON fields are shown rendered, or not at all
+            columns.append(f.name)
+            getters.append(_getter(f.attr, shown.get(f.name)))
+        if f.name in after:
+            name, get = after[f.name]
+            columns.append(name)
+            getters.append(get)
+    return dated_frame([tuple(g(item) for g in getters) for item in items], columns, kind.of("date"))
+
+
 def to_frames(store: Store, as_of: date | None = None) -> dict[str, pd.DataFrame]:
     """Everything stored, as DataFrames with date columns as ``datetime64[s]``. Persons carry only the
     pseudonymous key and the masked ID number. With ``as_of``: role edges, list entries and facts in
@@ -137,172 +163,25 @@ def to_frames(store: Store, as_of: date | None = None) -> dict[str, pd.DataFrame
     def in_force(a: date | None, b: date | None) -> bool:
         return as_of is None or ((a is None or a <= as_of) and (b is None or as_of < b))
 
-    out = {
-        "organisations": _frame(
-            [
-                (o.code, o.name, o.org_type, o.region, o.industry, o.registered_on, o.deregistered_on)
-                for o in store.iter_organisations()
-            ],
-            COLUMNS["organisations"],
-            ("registered_on", "deregistered_on"),
-        ),
-        "persons": _frame(
-            [(p.key, p.masked_id, p.name, p.region) for p in store.iter_persons()],
-            ("key", "masked_id", "name", "region"),
-        ),
-        "roles": _frame(
-            [
-                (
-                    e.edge_id,
-                    e.holder,
-                    "person" if is_person_key(e.holder) else "organisation",
-                    e.role.value,
-                    e.org,
-                    e.valid_from,
-                    e.valid_to,
-                    e.ratio,
-                    e.subscribed_capital,
-                    e.title,
-                )
-                for e in store.iter_roles()
-                if in_force(e.valid_from, e.valid_to)
-            ],
-            (
-                "edge_id",
-                "holder",
-                "holder_kind",
-                "role",
-                "org",
-                "valid_from",
-                "valid_to",
-                "ratio",
-                "subscribed_capital",
-                "title",
-            ),
-            ("valid_from", "valid_to"),
-        ),
-        "records": _frame(
-            [
-                (
-                    r.record_id,
-                    r.subject,
-                    r.category,
-                    r.severity,
-                    r.act_date,
-                    r.decision_date,
-                    r.document_no,
-                    r.department,
-                    r.basis,
-                    r.period_end,
-                    ";".join(f"{x.person}:{x.role.value}" if x.role else x.person for x in r.responsible),
-                    r.jurisdiction,
-                )
-                for r in store.iter_records()
-                if as_of is None or r.decision_date <= as_of
-            ],
-            (
-                "record_id",
-                "subject",
-                "category",
-                "severity",
-                "act_date",
-                "decision_date",
-                "document_no",
-                "department",
-                "basis",
-                "period_end",
-                "responsible",
-                "jurisdiction",
-            ),
-            ("act_date", "decision_date", "period_end"),
-        ),
-        "honours": _frame(
-            [
-                (h.honour_id, h.holder, h.title, h.awarding_body, h.awarded_on)
-                for h in store.iter_honours()
-                if as_of is None or h.awarded_on <= as_of
-            ],
-            ("honour_id", "holder", "title", "awarding_body", "awarded_on"),
-            ("awarded_on",),
-        ),
-        "list_entries": _frame(
-            [
-                (
-                    e.entry_id,
-                    e.subject,
-                    e.list,
-                    e.name,
-                    e.determining_unit,
-                    e.basis,
-                    e.valid_from,
-                    e.valid_to,
-                    e.publicity_from,
-                    e.publicity_to,
-                    e.status,
-                )
-                for e in store.iter_list_entries()
-                if in_force(e.valid_from, e.valid_to)
-            ],
-            (
-                "entry_id",
-                "subject",
-                "list",
-                "name",
-                "determining_unit",
-                "basis",
-                "valid_from",
-                "valid_to",
-                "publicity_from",
-                "publicity_to",
-                "status",
-            ),
-            ("valid_from", "valid_to", "publicity_from", "publicity_to"),
-        ),
-        "facts": _frame(
-            [
-                (
-                    f.fact_id,
-                    str(f.cause),
-                    f.rule_id,
-                    f.rule_version,
-                    f.consequence,
-                    f.target,
-                    f.target_role,
-                    f.valid_from,
-                    f.valid_to,
-                    ";".join(f.basis),
-                    f.edge_id,
-                    f.edge_from,
-                    f.edge_to,
-                    f.object_id,
-                    f.ended_by,
-                    f.jurisdiction,
-                )
-                for f in store.iter_facts()
-                if in_force(f.valid_from, f.valid_to)
-            ],
-            (
-                "fact_id",
-                "cause",
-                "rule_id",
-                "rule_version",
-                "consequence",
-                "target",
-                "target_role",
-                "valid_from",
-                "valid_to",
-                "basis",
-                "edge_id",
-                "edge_from",
-                "edge_to",
-                "object_id",
-                "ended_by",
-                "jurisdiction",
-            ),
-            ("valid_from", "valid_to", "edge_from", "edge_to"),
-        ),
+    def responsible(value: tuple[Responsible, ...]) -> str:
+        return ";".join(f"{x.person}:{x.role.value}" if x.role else x.person for x in value)
+
+    def holder_kind(e: RoleEdge) -> str:
+        return "person" if is_person_key(e.holder) else "organisation"
+
+    return {
+        "organisations": _kind_frame(ORGANISATIONS, store.iter_organisations()),
+        "persons": _kind_frame(PERSONS, store.iter_persons()),
+        "roles": _kind_frame(ROLES, (e for e in store.iter_roles() if in_force(e.valid_from, e.valid_to)),
+                             {"role": lambda r: r.value}, {"holder": ("holder_kind", holder_kind)}),
+        "records": _kind_frame(RECORDS, (r for r in store.iter_records() if as_of is None or r.decision_date <= as_of),
+                               {"responsible": responsible}),
+        "honours": _kind_frame(HONOURS, (h for h in store.iter_honours() if as_of is None or h.awarded_on <= as_of)),
+        "list_entries": _kind_frame(
+            LIST_ENTRIES, (e for e in store.iter_list_entries() if in_force(e.valid_from, e.valid_to))),
+        "facts": _kind_frame(FACTS, (f for f in store.iter_facts() if in_force(f.valid_from, f.valid_to)),
+                             {"cause": str, "basis": ";".join}),
     }
-    return out
 
 
 # neo4j-admin files: (file, labels given on the command line or None for a :LABEL column, header).
@@ -339,7 +218,7 @@ def export_neo4j_admin(store: Store, out_dir: str | Path, database: str = "neo4j
     import json
 
     from ..store.base import JOURNAL_TABLES
-    from ..store.neo4j import store as shape  # the property names and values the Neo4j store writes
+    from ..store.neo4j.store import ROLE_PROPS  # a role's relationship properties
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -362,22 +241,22 @@ def export_neo4j_admin(store: Store, out_dir: str | Path, database: str = "neo4j
             nodes.append(f"--nodes={labels}={name}.csv" if labels else f"--nodes={name}.csv")
 
     def typed(column: str) -> str:
-        return f"{column}:float" if column in ("ratio", "subscribed_capital") else column
+        return f"{column}:float" if column in ROLES.of("float") else column
 
     subjects: set[str] = set()
 
     def orgs() -> Iterator[list[Any]]:
         for o in store.iter_organisations():
             subjects.add(o.code)
-            props = shape._org_props(o)
-            yield [o.code, *(props[c] for c in shape.ORG_COLUMNS)]
+            props = ORGANISATIONS.to_row(o)
+            yield [o.code, *(props[c] for c in ORGANISATIONS.columns)]
 
     def persons() -> Iterator[list[Any]]:
         for p in store.iter_persons():
             subjects.add(p.key)
             yield [p.key, p.key, p.masked_id]
 
-    write("organisations", [_NEO4J_ID["Subject"], *shape.ORG_COLUMNS], orgs(), "Subject:Organisation")
+    write("organisations", [_NEO4J_ID["Subject"], *ORGANISATIONS.columns], orgs(), "Subject:Organisation")
     write("persons", [_NEO4J_ID["Subject"], "key", "masked_id"], persons(), "Subject:Person")
 
     placeholders: dict[str, None] = {}
@@ -387,10 +266,10 @@ def export_neo4j_admin(store: Store, out_dir: str | Path, database: str = "neo4j
             for end in (e.holder, e.org):
                 if end not in subjects:
                     placeholders[end] = None
-            flat = shape._role_flat(e)
-            yield [e.holder, e.org, flat["role"], *(flat[c] for c in shape.ROLE_COLUMNS)]
+            flat = ROLES.to_row(e)
+            yield [e.holder, e.org, flat["role"], *(flat[c] for c in ROLE_PROPS)]
 
-    write("roles", [":START_ID(Subject)", ":END_ID(Subject)", ":TYPE", *map(typed, shape.ROLE_COLUMNS)], roles())
+    write("roles", [":START_ID(Subject)", ":END_ID(Subject)", ":TYPE", *map(typed, ROLE_PROPS)], roles())
     # As subjects_ensure makes them: labelled by the shape of the key, holding it as key or code.
     write(
         "placeholders",
@@ -404,18 +283,16 @@ def export_neo4j_admin(store: Store, out_dir: str | Path, database: str = "neo4j
     )
     records = list(store.iter_records())
     entries = list(store.iter_list_entries())
-    kinds: list[tuple[str, str, Sequence[str], Iterable[dict[str, Any]]]] = [
-        ("records", "DishonestyRecord", shape.RECORD_COLUMNS, map(shape._record_props, records)),
-        ("honours", "Honour", shape.HONOUR_COLUMNS, map(shape._honour_props, store.iter_honours())),
-        ("list_entries", "ListEntry", shape.LIST_COLUMNS, map(shape._list_props, entries)),
-        ("facts", "DerivedFact", shape.FACT_COLUMNS, map(shape._fact_props, store.iter_facts())),
-    ]
     causes = [r.record_id for r in records] + [e.entry_id for e in entries]
     events = (e for i in range(0, len(causes), 10_000) for e in store.events_of(causes[i : i + 10_000]))
-    kinds.insert(1, ("events", "RecordEvent", shape.EVENT_COLUMNS, map(shape._event_props, events)))
-    for name, label, columns, rows in kinds:
-        header = [f"{columns[0]}:ID({label})", *columns[1:]]
-        write(name, header, ([row[c] for c in columns] for row in rows), label)
+    kinds: list[tuple[Kind[Any], Iterable[Any]]] = [
+        (RECORDS, records), (EVENTS, events), (HONOURS, store.iter_honours()), (LIST_ENTRIES, entries),
+        (FACTS, store.iter_facts()),
+    ]
+    for kind, items in kinds:
+        columns = [kind.key, *(c for c in kind.columns if c != kind.key)]
+        header = [f"{kind.key}:ID({kind.label})", *columns[1:]]
+        write(kind.name, header, ([row[c] for c in columns] for row in map(kind.to_row, items)), kind.label)
 
     def journal() -> Iterator[list[Any]]:
         for table in JOURNAL_TABLES:

@@ -6,64 +6,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from ..fields import IMPORTED
 from ..model import (
     Role,
 )
 from ..store.base import WriteCounts
 
-if TYPE_CHECKING:
-    pass
-
-
-
-
-KINDS = ("organisations", "persons", "roles", "records", "honours", "list_entries")
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "organisations": ("code", "name", "org_type", "region", "industry", "registered_on", "deregistered_on"),
-    "persons": ("id_number", "name", "region"),
-    "roles": (
-        "holder_id",
-        "org_code",
-        "role",
-        "valid_from",
-        "valid_to",
-        "ratio",
-        "subscribed_capital",
-        "title",
-    ),
-    "records": (
-        "record_id",
-        "subject_id",
-        "category",
-        "severity",
-        "act_date",
-        "decision_date",
-        "document_no",
-        "department",
-        "basis",
-        "period_end",
-        "responsible",
-        "jurisdiction",
-    ),
-    "honours": ("honour_id", "holder_id", "title", "awarding_body", "awarded_on"),
-    "list_entries": (
-        "entry_id",
-        "subject_id",
-        "list",
-        "name",
-        "determining_unit",
-        "basis",
-        "valid_from",
-        "valid_to",
-        "publicity_from",
-        "publicity_to",
-        "status",
-    ),
-}
+KINDS = tuple(k.name for k in IMPORTED)  # one file each, in the order they load
+COLUMNS: dict[str, tuple[str, ...]] = {k.name: k.imported for k in IMPORTED}
 REQUIRED: dict[str, tuple[str, ...]] = {
     "organisations": ("code", "name"),
     "persons": ("id_number", "name"),
@@ -72,7 +25,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "honours": ("honour_id", "holder_id", "title", "awarded_on"),
     "list_entries": ("entry_id", "subject_id", "list", "valid_from"),
 }
-NUMERIC = frozenset({"ratio", "subscribed_capital"})
+NUMERIC = frozenset(f.imported for k in IMPORTED for f in k.fields if f.storage == "float" and f.imported)
 _PERSON_FIELDS = frozenset({"id_number", "holder_id", "subject_id", "responsible"})
 _ROLES = {r.value: r for r in Role}
 _OPEN = 10**8  # an open interval end, as a day ordinal

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -40,10 +40,6 @@ from ..model import (
     RoleEdge,
 )
 from ..store.base import RoleColumns, Store, WriteCounts
-
-if TYPE_CHECKING:
-    pass
-
 from .format import (
     _EPS,
     _OPEN,

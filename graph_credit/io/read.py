@@ -9,16 +9,13 @@ import io as _io
 from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
-
-if TYPE_CHECKING:
-    pass
 
 from .format import _ROLES_PART_BYTES, COLUMNS, KINDS, NUMERIC, RowError, _Source
 from .validate import _mask_text, _resolve_distinct

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, cast, overload
+from typing import Any, cast, overload
 
 import numpy as np
 import pandas as pd
@@ -32,12 +32,8 @@ from ..model import (
     LATEST_DATE,
     MAX_LENGTH,
 )
-from ..store.base import RoleColumns
-
-if TYPE_CHECKING:
-    pass
-
 from ..policy.loader import available_jurisdictions, load_policy
+from ..store.base import RoleColumns
 from .format import _EPS, _OPEN, _PERSON_FIELDS, NUMERIC, REQUIRED, RowError, _Source
 
 # -- vectorised identifier checks --------------------------------------------------------------------

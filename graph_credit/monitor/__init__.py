@@ -9,7 +9,6 @@ from .alerts import (
     MAX_FANOUT,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
-    ChangeLog,
     Deliverer,
     DeliveryPolicy,
     acknowledge_notice,
@@ -21,7 +20,7 @@ from .alerts import (
     notices_due,
     notices_for,
     payload,
-    publish,
+    record_write,
     retry_alert,
     sign,
     subscribe,
@@ -32,8 +31,8 @@ from .alerts import (
 )
 
 __all__ = [
-    "ALERT_HEADER", "DELIVERY_STATES", "MAX_DEPTH", "MAX_FANOUT", "SIGNATURE_HEADER", "TIMESTAMP_HEADER", "ChangeLog",
+    "ALERT_HEADER", "DELIVERY_STATES", "MAX_DEPTH", "MAX_FANOUT", "SIGNATURE_HEADER", "TIMESTAMP_HEADER",
     "Deliverer", "DeliveryPolicy", "acknowledge_notice", "address_notices", "alerts_due", "deliver_pending",
-    "department_view", "httpx_post", "notices_due", "notices_for", "payload", "publish", "retry_alert", "sign",
+    "department_view", "httpx_post", "notices_due", "notices_for", "payload", "record_write", "retry_alert", "sign",
     "subscribe", "subscription_view", "sweep", "unsubscribe", "verify_signature",
 ]

@@ -7,11 +7,11 @@ Subscriptions
 
 Alerts
     Every engine write collects what it changed (records, list entries, role edges, lifecycle events,
-    and derived facts: added, ended, withdrawn, suspended, resumed, removed) in a ``ChangeLog``; before
-    the write commits, ``publish`` matches the changes against the active subscriptions and appends one
+    and derived facts: added, ended, withdrawn, suspended, resumed, removed) in a ``Changes``; before
+    the write commits, ``record_write`` matches the changes against the active subscriptions and appends one
     alert per subscription, in the same transaction. The alert id is a hash of the subscription and the
-    changes, so replaying a write cannot produce a second alert. With no active subscription the hook
-    costs one journal query per write.
+    changes, so replaying a write cannot produce a second alert. With no active subscription monitoring
+    costs one journal query per write. The engine calls ``record_write`` once per write, at its end.
 
 Delivery
     An alert of a subscription with a webhook starts ``pending``. ``deliver_pending`` posts due alerts
@@ -48,18 +48,18 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 from .. import egress
+from ..changes import Changes
 from ..errors import DomainError
 from ..graph.traversal import Step, neighbourhood
 from ..ids import persons_in
 from ..journal import Alert, Notice, NoticeView, Subscription, SubscriptionView
-from ..model import Cause, DerivedFact, DishonestyRecord, ListEntry, RecordEvent, RoleEdge, stable_id
-from ..store.base import NotFound, Store
+from ..model import Cause, DerivedFact, RoleEdge, stable_id
+from ..store.base import Direction, NotFound, Store
 
 __all__ = [
     "ALERT_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
-    "ChangeLog",
     "DeliveryPolicy",
     "Deliverer",
     "acknowledge_notice",
@@ -70,7 +70,7 @@ __all__ = [
     "httpx_post",
     "notices_due",
     "notices_for",
-    "publish",
+    "record_write",
     "retry_alert",
     "sign",
     "subscribe",
@@ -188,87 +188,58 @@ def _fact_change(old: DerivedFact | None, new: DerivedFact) -> str:
     return "changed"
 
 
-class ChangeLog:
-    """What one engine write changed, for the subscriptions active when it started."""
+def _items(changes: Changes, today: date) -> list[dict[str, Any]]:
+    """The alert items of one write: each stored item that changed, each lifecycle event, each fact."""
+    items: list[dict[str, Any]] = []
 
-    def __init__(self, store: Store, subscriptions: list[dict[str, Any]], reason: str, today: date) -> None:
-        self.store = store
-        self.subscriptions = subscriptions
-        self.reason = reason
-        self.today = today
-        self.items: list[dict[str, Any]] = []
-        self.networks: dict[str, dict[str, int]] = {}  # subscription -> its network before a role deletion
-
-    @classmethod
-    def open(cls, store: Store, reason: str, today: date) -> ChangeLog | None:
-        """None when nobody subscribes to anything: the single query the write path pays."""
-        subs = store.query("subscriptions", {"status": "active"})
-        return cls(store, subs, reason, today) if subs else None
-
-    def _add(self, item: dict[str, Any]) -> None:
+    def add(item: dict[str, Any]) -> None:
         item["item_id"] = _key({k: v for k, v in item.items() if k != "status"})
-        self.items.append(item)
+        items.append(item)
 
-    def records(self, rows: Sequence[DishonestyRecord]) -> None:
-        """Call before the records are written: compares with what is stored."""
-        before = self.store.get_records([r.record_id for r in rows])
-        for r in rows:
-            old = before.get(r.record_id)
-            if old == r:
-                continue
-            self._add({"kind": "record", "change": "added" if old is None else "changed",
-                       "subjects": sorted({r.subject} | ({old.subject} if old else set())), "subject": r.subject,
-                       "record_id": r.record_id, "category": r.category, "severity": r.severity,
-                       "decision_date": _iso(r.decision_date), "act_date": _iso(r.act_date),
-                       "period_end": _iso(r.period_end), "department": r.department})
-
-    def list_entries(self, rows: Sequence[ListEntry]) -> None:
-        before = self.store.get_list_entries([e.entry_id for e in rows])
-        for e in rows:
-            old = before.get(e.entry_id)
-            if old == e:
-                continue
-            self._add({"kind": "list_entry", "change": "added" if old is None else "changed",
-                       "subjects": sorted({e.subject} | ({old.subject} if old else set())), "subject": e.subject,
-                       "entry_id": e.entry_id, "list": e.list, "name": e.name, "status": e.status,
-                       "previous_status": old.status if old else None, "valid_from": _iso(e.valid_from),
-                       "valid_to": _iso(e.valid_to), "determining_unit": e.determining_unit})
-
-    def _role(self, e: RoleEdge, change: str) -> None:
-        self._add({"kind": "role", "change": change, "subjects": sorted({e.holder, e.org}), "subject": e.org,
-                   "edge_id": e.edge_id, "holder": e.holder, "role": e.role.value, "org": e.org,
-                   "valid_from": _iso(e.valid_from), "valid_to": _iso(e.valid_to), "ratio": e.ratio})
-
-    def roles(self, rows: Sequence[RoleEdge]) -> None:
-        before = self.store.get_roles([e.edge_id for e in rows])
-        for e in rows:
-            old = before.get(e.edge_id)
-            if old == e:
-                continue
-            ended = old is not None and old.valid_to is None and e.valid_to is not None
-            self._role(e, "added" if old is None else "ended" if ended else "changed")
-
-    def roles_deleted(self, rows: Iterable[RoleEdge]) -> None:
-        """Call before the edges are deleted: notes each watched network as it was, to say who leaves it."""
-        for sub in self.subscriptions:
-            if sub["depth"] > 0 and sub["id"] not in self.networks:
-                hood = neighbourhood(self.store, sub["subject"], self.today, int(sub["depth"]), MAX_FANOUT)
-                self.networks[sub["id"]] = dict(hood.distance)
-        for e in rows:
-            self._role(e, "deleted")
-
-    def event(self, event: RecordEvent, cause: Cause, subject: str) -> None:
+    for old, r in changes.records:
+        if old != r:
+            add({"kind": "record", "change": "added" if old is None else "changed",
+                 "subjects": sorted({r.subject} | ({old.subject} if old else set())), "subject": r.subject,
+                 "record_id": r.record_id, "category": r.category, "severity": r.severity,
+                 "decision_date": _iso(r.decision_date), "act_date": _iso(r.act_date),
+                 "period_end": _iso(r.period_end), "department": r.department})
+    for old_entry, e in changes.list_entries:
+        if old_entry != e:
+            add({"kind": "list_entry", "change": "added" if old_entry is None else "changed",
+                 "subjects": sorted({e.subject} | ({old_entry.subject} if old_entry else set())),
+                 "subject": e.subject, "entry_id": e.entry_id, "list": e.list, "name": e.name, "status": e.status,
+                 "previous_status": old_entry.status if old_entry else None, "valid_from": _iso(e.valid_from),
+                 "valid_to": _iso(e.valid_to), "determining_unit": e.determining_unit})
+    roles = [(edge, "added" if old_edge is None else "ended" if old_edge.valid_to is None and edge.valid_to is not None
+              else "changed") for old_edge, edge in changes.roles if old_edge != edge]
+    for edge, change in [*roles, *((edge, "deleted") for edge in changes.roles_deleted)]:
+        add({"kind": "role", "change": change, "subjects": sorted({edge.holder, edge.org}), "subject": edge.org,
+             "edge_id": edge.edge_id, "holder": edge.holder, "role": edge.role.value, "org": edge.org,
+             "valid_from": _iso(edge.valid_from), "valid_to": _iso(edge.valid_to), "ratio": edge.ratio})
+    for event, cause, subject in changes.events:
         kind, id_field = ("record", "record_id") if cause.kind == "record" else ("list_entry", "entry_id")
-        self._add({"kind": kind, "change": event.kind, "subjects": [subject], "subject": subject,
-                   id_field: cause.id, "event_id": event.event_id, "on": _iso(event.on), "detail": event.detail})
+        add({"kind": kind, "change": event.kind, "subjects": [subject], "subject": subject,
+             id_field: cause.id, "event_id": event.event_id, "on": _iso(event.on), "detail": event.detail})
+    for f in changes.added:
+        add(_fact_item(f, _fact_change(changes.prior.get(f.fact_id), f), today))
+    for f in changes.removed:
+        add(_fact_item(f, "removed", today))
+    return items
 
-    def facts(
-        self, prior: dict[str, DerivedFact], added: Sequence[DerivedFact], removed: Sequence[DerivedFact]
-    ) -> None:
-        for f in added:
-            self._add(_fact_item(f, _fact_change(prior.get(f.fact_id), f), self.today))
-        for f in removed:
-            self._add(_fact_item(f, "removed", self.today))
+
+class _Restored:
+    """The store's role edges as they were before ``deleted`` were deleted, for the generic traversal (it has
+    no ``traverse``, so ``neighbourhood`` reads ``roles_of``): who was in a watched network before."""
+
+    def __init__(self, store: Store, deleted: Sequence[RoleEdge]) -> None:
+        self._store, self._deleted = store, deleted
+
+    def roles_of(self, nodes: Sequence[str], direction: Direction = "both", as_of: date | None = None
+                 ) -> list[RoleEdge]:
+        wanted = set(nodes)
+        back = [e for e in self._deleted if (as_of is None or e.active_on(as_of))
+                and ((direction != "out" and e.org in wanted) or (direction != "in" and e.holder in wanted))]
+        return [*self._store.roles_of(nodes, direction, as_of), *back]
 
 
 def _via(steps: Iterable[Step]) -> list[dict[str, Any]]:
@@ -322,17 +293,18 @@ def _match(
     return out
 
 
-def _left_network(store: Store, log: ChangeLog, sub: dict[str, Any], matched: list[Match], max_fanout: int
-                  ) -> list[Match]:
+def _left_network(store: Store, changes: Changes, items: list[dict[str, Any]], sub: dict[str, Any],
+                  matched: list[Match], today: date, max_fanout: int) -> list[Match]:
     """A role deletion names the related parties it took out of the watched network (no longer within the
     subscription's depth) and the measures in force on them: those still stored, and those the deletion
     removed (a personal credit entry derived through the deleted edge)."""
-    before = log.networks[sub["id"]]
-    after = neighbourhood(store, sub["subject"], log.today, int(sub["depth"]), max_fanout).distance
+    restored = cast(Store, _Restored(store, changes.roles_deleted))
+    before = neighbourhood(restored, sub["subject"], today, int(sub["depth"]), MAX_FANOUT).distance
+    after = neighbourhood(store, sub["subject"], today, int(sub["depth"]), max_fanout).distance
     gone = sorted(set(before) - set(after))
     measures: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-    removed = [i for i in log.items if i["kind"] == "measure" and i["change"] == "removed" and i["subject"] in gone]
-    for item in [*(_fact_item(f, "in_force", log.today) for f in store.facts_of(gone)), *removed]:
+    removed = [i for i in items if i["kind"] == "measure" and i["change"] == "removed" and i["subject"] in gone]
+    for item in [*(_fact_item(f, "in_force", today) for f in store.facts_of(gone)), *removed]:
         if item["status"] in ("active", "suspended"):
             measures[item["subject"]][item["fact_id"]] = {k: item[k] for k in (
                 "fact_id", "cause", "consequence", "rule_id", "status", "valid_from", "valid_to")} | {
@@ -357,16 +329,26 @@ def _alert_row(sub: dict[str, Any], matched: list[Match], trigger: str, as_of: d
     })
 
 
-def publish(store: Store, log: ChangeLog, max_fanout: int = MAX_FANOUT) -> list[Alert]:
-    """Append one alert per subscription that the logged changes concern; call inside the write's transaction."""
-    if not log.items:
+def record_write(store: Store, changes: Changes, today: date, max_fanout: int = MAX_FANOUT) -> list[Alert]:
+    """What monitoring does with one write, called once by the write path before it commits: journal the
+    write's notices (those naming no department to the departments holding case items on them), and append
+    one alert per active subscription the changes concern."""
+    if changes.notices:
+        unaddressed = [n for n in changes.notices if "departments" not in n]
+        if unaddressed:
+            address_notices(store, unaddressed, [*changes.added, *changes.removed])
+        store.append("notices", changes.notices)
+    subs = store.query("subscriptions", {"status": "active"})
+    items = _items(changes, today) if subs else []
+    if not items:
         return []
-    matches = _match(store, log.subscriptions, log.items, log.today, max_fanout)
-    for sub in log.subscriptions:
-        if sub["id"] in matches and sub["id"] in log.networks:
-            matches[sub["id"]] = _left_network(store, log, sub, matches[sub["id"]], max_fanout)
-    alerts = [_alert_row(sub, matches[sub["id"]], log.reason, log.today)
-              for sub in sorted(log.subscriptions, key=lambda s: s["id"]) if sub["id"] in matches]
+    matches = _match(store, subs, items, today, max_fanout)
+    if changes.roles_deleted:
+        for sub in subs:
+            if sub["id"] in matches and sub["depth"] > 0:
+                matches[sub["id"]] = _left_network(store, changes, items, sub, matches[sub["id"]], today, max_fanout)
+    alerts = [_alert_row(sub, matches[sub["id"]], changes.reason, today)
+              for sub in sorted(subs, key=lambda s: s["id"]) if sub["id"] in matches]
     if alerts:
         store.append("alerts", cast(list[dict[str, Any]], alerts))
     return alerts

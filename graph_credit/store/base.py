@@ -264,6 +264,23 @@ class ImportsInBatches(Protocol):
     import_in_batches: bool
 
 
+# -- is this subject known? -------------------------------------------------------------------------
+def is_registered(store: Store, key: str) -> bool:
+    """Stored as an organisation or a person: what a reference in a write must be."""
+    from ..ids import is_person_key
+
+    return key in (store.get_persons([key]) if is_person_key(key) else store.get_organisations([key]))
+
+
+def require_known(store: Store, key: str) -> None:
+    """A read about ``key`` answers if the store knows anything of it: registered, or named by a role edge,
+    a record, a list entry or a derived fact (imports may carry records of unregistered subjects); else
+    ``NotFound``. The one answer every read (profile, risk items, explorer, pictures, what-if) gives."""
+    if not (is_registered(store, key) or store.roles_of([key], "both") or store.records_of([key])
+            or store.list_entries_of([key]) or store.facts_of([key])):
+        raise NotFound(f"subject: no subject {key!r}")
+
+
 def atomic(store: Store, work: Callable[[], _T]) -> _T:
     """Run ``work()`` as one transaction. A store whose transactions can fail transiently
     (:class:`RetriesTransactions`) re-runs ``work`` from the start, so ``work`` must be idempotent and keep

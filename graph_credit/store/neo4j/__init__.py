@@ -2,6 +2,7 @@
 ``cypher/`` directory, loaded by name by ``cypher``).
 """
 
-from .store import CheckReads, Neo4jStore
+from .check_reads import CheckReads
+from .store import Neo4jStore
 
 __all__ = ["CheckReads", "Neo4jStore"]

@@ -53,14 +53,15 @@ import heapq
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from neo4j import READ_ACCESS, Driver, GraphDatabase, ManagedTransaction, RoutingControl, Session, Transaction
 
+from ...fields import EVENTS, FACTS, HONOURS, LIST_ENTRIES, ORGANISATIONS, PERSONS, RECORDS, ROLES, Kind
 from ...ids import is_person_key
 from ...model import (
     Cause,
@@ -71,7 +72,6 @@ from ...model import (
     Organisation,
     Person,
     RecordEvent,
-    Responsible,
     Role,
     RoleEdge,
 )
@@ -82,13 +82,15 @@ from ..base import (
     NotFound,
     RoleColumns,
     SubjectKind,
-    Traversal,
-    TraversedEdge,
     WriteCounts,
 )
 from .cypher import schema_statements, statement
+from .journal import _SEQ, _check_table, _json_key, _sql_equal, _sql_json_value, _sql_param
 
-__all__ = ["CheckReads", "Neo4jStore"]
+if TYPE_CHECKING:
+    from .check_reads import CheckReads
+
+__all__ = ["Neo4jStore"]
 
 log = logging.getLogger(__name__)
 
@@ -97,292 +99,42 @@ _T = TypeVar("_T")
 Row = dict[str, Any]
 
 
-# -- conversions between the model and node / relationship properties ---------------------------
+# -- the node kinds: fields from graph_credit.fields, statements by name ----------------------------
+@dataclass(frozen=True)
+class _Nodes(Generic[_T]):
+    """How one kind is kept as nodes: its fields (``graph_credit.fields``), the statements that read it by key,
+    merge it and read it all, and the lock a write takes on its keys (tests/test_cypher_files.py checks each
+    statement's parameters)."""
+
+    kind: Kind[_T]
+    by_key: str
+    keys: str  # the by-key statement's parameter
+    merge: str  # takes $rows
+    all: str | None  # none for events: they are read by cause
+    lock: str | None = None
 
 
-def _iso(value: date | None) -> str | None:
-    return value.isoformat() if value else None
+_ORGANISATIONS = _Nodes(ORGANISATIONS, "organisations_by_code", "codes", "organisations_merge", "organisations_all")
+_PERSONS = _Nodes(PERSONS, "persons_by_key", "keys", "persons_merge", "persons_all")
+_RECORDS = _Nodes(RECORDS, "records_by_id", "ids", "records_merge", "records_all", "record")
+_EVENTS = _Nodes(EVENTS, "events_by_id", "ids", "events_merge", None)
+_HONOURS = _Nodes(HONOURS, "honours_by_id", "ids", "honours_merge", "honours_all")
+_LIST_ENTRIES = _Nodes(LIST_ENTRIES, "list_entries_by_id", "ids", "list_entries_merge", "list_entries_all", "list")
+NODE_TABLES = (_ORGANISATIONS, _PERSONS, _RECORDS, _EVENTS, _HONOURS, _LIST_ENTRIES)
+# A role is a relationship: its ends and type are the edge, the other fields its properties.
+ROLE_ENDS = ("holder", "role", "org")
+ROLE_PROPS = tuple(c for c in ROLES.columns if c not in ROLE_ENDS)
 
 
-def _d(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
-
-
-def _float(value: float | None) -> float | None:
-    return None if value is None else float(value)
-
-
-ORG_COLUMNS = ("code", "name", "org_type", "region", "industry", "registered_on", "deregistered_on")
-PERSON_COLUMNS = ("key", "masked_id", "name", "region")
-ROLE_COLUMNS = ("edge_id", "valid_from", "valid_to", "ratio", "subscribed_capital", "title")
-RECORD_COLUMNS = (
-    "record_id",
-    "subject",
-    "category",
-    "severity",
-    "decision_date",
-    "act_date",
-    "document_no",
-    "department",
-    "basis",
-    "period_end",
-    "responsible",
-    "jurisdiction",
-)
-EVENT_COLUMNS = ("event_id", "cause_id", "kind", "on_date", "by", "detail")
-HONOUR_COLUMNS = ("honour_id", "holder", "title", "awarding_body", "awarded_on")
-LIST_COLUMNS = (
-    "entry_id",
-    "subject",
-    "list",
-    "name",
-    "determining_unit",
-    "basis",
-    "valid_from",
-    "valid_to",
-    "publicity_from",
-    "publicity_to",
-    "status",
-)
-FACT_COLUMNS = (
-    "fact_id",
-    "cause",
-    "rule_id",
-    "rule_version",
-    "consequence",
-    "target",
-    "target_role",
-    "valid_from",
-    "valid_to",
-    "basis",
-    "edge_id",
-    "edge_from",
-    "edge_to",
-    "object_id",
-    "ended_by",
-    "suspended",
-    "jurisdiction",
-)
-"""The properties each kind is stored with (tests/test_cypher_files.py checks them against the schema)."""
-
-
-def _org_props(o: Organisation) -> Row:
-    return {
-        "code": o.code,
-        "name": o.name,
-        "org_type": o.org_type,
-        "region": o.region,
-        "industry": o.industry,
-        "registered_on": _iso(o.registered_on),
-        "deregistered_on": _iso(o.deregistered_on),
-    }
-
-
-def _org(p: Row) -> Organisation:
-    return Organisation(
-        p["code"],
-        p["name"],
-        p["org_type"],
-        p["region"],
-        p["industry"],
-        _d(p.get("registered_on")),
-        _d(p.get("deregistered_on")),
-    )
-
-
-def _person_props(x: Person) -> Row:
-    return {"key": x.key, "masked_id": x.masked_id, "name": x.name, "region": x.region}
-
-
-def _person(p: Row) -> Person:
-    # A database loaded from export_neo4j_admin holds no names or regions of persons.
-    return Person(p["key"], p["masked_id"], p.get("name") or "", p.get("region") or "")
-
-
-def _role_flat(e: RoleEdge) -> Row:
-    return {
-        "edge_id": e.edge_id,
-        "holder": e.holder,
-        "role": Role(e.role).value,
-        "org": e.org,
-        "valid_from": _iso(e.valid_from),
-        "valid_to": _iso(e.valid_to),
-        "ratio": _float(e.ratio),
-        "subscribed_capital": _float(e.subscribed_capital),
-        "title": e.title,
-    }
-
-
-def _role_flat_from(rec: Row) -> Row:
+def _role_row(rec: Row) -> Row:
     """A role as stored: ``holder``, ``role``, ``org`` and the relationship's ``props``."""
     props = rec["props"]
-    return {"holder": rec["holder"], "role": rec["role"], "org": rec["org"]} | {
-        c: props.get(c) for c in ROLE_COLUMNS
-    }
+    return {"holder": rec["holder"], "role": rec["role"], "org": rec["org"]} | {c: props.get(c) for c in ROLE_PROPS}
 
 
-def _role(flat: Row) -> RoleEdge:
-    return RoleEdge(
-        holder=flat["holder"],
-        role=Role(flat["role"]),
-        org=flat["org"],
-        valid_from=date.fromisoformat(flat["valid_from"]),
-        valid_to=_d(flat["valid_to"]),
-        ratio=flat["ratio"],
-        subscribed_capital=flat["subscribed_capital"],
-        title=flat["title"],
-        edge_id=flat["edge_id"],
-    )
+def _role(rec: Row) -> RoleEdge:
+    return ROLES.from_row(_role_row(rec))
 
-
-def _record_props(x: DishonestyRecord) -> Row:
-    return {
-        "record_id": x.record_id,
-        "subject": x.subject,
-        "category": x.category,
-        "severity": x.severity,
-        "decision_date": _iso(x.decision_date),
-        "act_date": _iso(x.act_date),
-        "document_no": x.document_no,
-        "department": x.department,
-        "basis": x.basis,
-        "period_end": _iso(x.period_end),
-        "responsible": json.dumps([[r.person, r.role.value if r.role else None] for r in x.responsible]),
-        "jurisdiction": x.jurisdiction,
-    }
-
-
-def _record(p: Row) -> DishonestyRecord:
-    return DishonestyRecord(
-        record_id=p["record_id"],
-        subject=p["subject"],
-        category=p["category"],
-        severity=p["severity"],
-        decision_date=date.fromisoformat(p["decision_date"]),
-        act_date=_d(p.get("act_date")),
-        document_no=p["document_no"],
-        department=p["department"],
-        basis=p["basis"],
-        period_end=_d(p.get("period_end")),
-        responsible=tuple(
-            Responsible(q, Role(role) if role else None) for q, role in json.loads(p["responsible"])
-        ),
-        jurisdiction=p["jurisdiction"],
-    )
-
-
-def _event_props(e: RecordEvent) -> Row:
-    return {
-        "event_id": e.event_id,
-        "cause_id": e.cause_id,
-        "kind": e.kind,
-        "on_date": _iso(e.on),
-        "by": e.by,
-        "detail": e.detail,
-    }
-
-
-def _event(p: Row) -> RecordEvent:
-    return RecordEvent(
-        cause_id=p["cause_id"],
-        kind=p["kind"],
-        on=date.fromisoformat(p["on_date"]),
-        by=p["by"],
-        detail=p["detail"],
-        event_id=p["event_id"],
-    )
-
-
-def _honour_props(h: Honour) -> Row:
-    return {
-        "honour_id": h.honour_id,
-        "holder": h.holder,
-        "title": h.title,
-        "awarding_body": h.awarding_body,
-        "awarded_on": _iso(h.awarded_on),
-    }
-
-
-def _honour(p: Row) -> Honour:
-    return Honour(
-        p["honour_id"], p["holder"], p["title"], p["awarding_body"], date.fromisoformat(p["awarded_on"])
-    )
-
-
-def _list_props(e: ListEntry) -> Row:
-    return {
-        "entry_id": e.entry_id,
-        "subject": e.subject,
-        "list": e.list,
-        "name": e.name,
-        "determining_unit": e.determining_unit,
-        "basis": e.basis,
-        "valid_from": _iso(e.valid_from),
-        "valid_to": _iso(e.valid_to),
-        "publicity_from": _iso(e.publicity_from),
-        "publicity_to": _iso(e.publicity_to),
-        "status": e.status,
-    }
-
-
-def _list_entry(p: Row) -> ListEntry:
-    return ListEntry(
-        p["entry_id"],
-        p["subject"],
-        p["list"],
-        p["name"],
-        p["determining_unit"],
-        p["basis"],
-        date.fromisoformat(p["valid_from"]),
-        _d(p.get("valid_to")),
-        _d(p.get("publicity_from")),
-        _d(p.get("publicity_to")),
-        p["status"],
-    )
-
-
-def _fact_props(f: DerivedFact) -> Row:
-    return {
-        "fact_id": f.fact_id,
-        "cause": str(f.cause),
-        "rule_id": f.rule_id,
-        "rule_version": f.rule_version,
-        "consequence": f.consequence,
-        "target": f.target,
-        "target_role": f.target_role,
-        "valid_from": _iso(f.valid_from),
-        "valid_to": _iso(f.valid_to),
-        "basis": json.dumps(list(f.basis), ensure_ascii=False),
-        "edge_id": f.edge_id,
-        "edge_from": _iso(f.edge_from),
-        "edge_to": _iso(f.edge_to),
-        "object_id": f.object_id,
-        "ended_by": f.ended_by,
-        "suspended": json.dumps([[_iso(a), _iso(b)] for a, b in f.suspended]),
-        "jurisdiction": f.jurisdiction,
-    }
-
-
-def _fact(p: Row) -> DerivedFact:
-    return DerivedFact(
-        cause=Cause.parse(p["cause"]),
-        rule_id=p["rule_id"],
-        rule_version=p["rule_version"],
-        consequence=p["consequence"],
-        target=p["target"],
-        target_role=p["target_role"],
-        valid_from=date.fromisoformat(p["valid_from"]),
-        valid_to=_d(p.get("valid_to")),
-        basis=tuple(json.loads(p["basis"])),
-        edge_id=p.get("edge_id"),
-        edge_from=_d(p.get("edge_from")),
-        edge_to=_d(p.get("edge_to")),
-        object_id=p.get("object_id"),
-        ended_by=p.get("ended_by"),
-        suspended=tuple((date.fromisoformat(a), _d(b)) for a, b in json.loads(p["suspended"])),
-        jurisdiction=p["jurisdiction"],
-        fact_id=p["fact_id"],
-    )
 
 
 # -- small helpers ---------------------------------------------------------------------------------
@@ -427,48 +179,6 @@ def _diff(rows: dict[str, Row], existing: dict[str, Row]) -> tuple[WriteCounts, 
     return WriteCounts(inserted, updated, unchanged), changed
 
 
-def _check_table(table: str) -> None:
-    if table not in JOURNAL_TABLES:
-        raise ValueError(f"unknown journal table {table!r}")
-
-
-def _json_key(key: str) -> str:
-    if not key.replace("_", "").isalnum():
-        raise ValueError(f"invalid field name {key!r}")
-    return key
-
-
-# The journal filter matches SQLiteStore's ``json_extract(doc, '$.key') = ?`` exactly: JSON true /
-# false read as 1 / 0, arrays and objects as their compact JSON text, a missing field or null
-# matches nothing (SQL NULL), and text never equals a number.
-
-
-def _sql_json_value(value: Any) -> Any:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return value
-
-
-def _sql_param(value: Any) -> Any:
-    if value is None or isinstance(value, str | int | float | bytes):
-        return int(value) if isinstance(value, bool) else value
-    if isinstance(value, datetime):
-        return value.isoformat(" ")
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"unsupported filter value type {type(value).__name__}")
-
-
-def _sql_equal(field: Any, value: Any) -> bool:
-    if field is None or value is None:
-        return False
-    if isinstance(field, str | bytes) or isinstance(value, str | bytes):
-        return type(field) is type(value) and field == value
-    return bool(field == value)
-
-
 class _Runner:
     """Runs named statements in one transaction (explicit or managed)."""
 
@@ -482,24 +192,6 @@ class _Runner:
         stmt.check(params)
         return [record.data() for record in self._tx.run(stmt.text, params)]
 
-
-class _SeqClock:
-    """Journal sequence numbers: the wall clock in nanoseconds, never going back within a process.
-    Rows appended by different API processes interleave by time; no shared counter node is written
-    (one would serialise every audited read of the whole deployment)."""
-
-    def __init__(self) -> None:
-        self._last = 0
-        self._lock = threading.Lock()
-
-    def take(self, n: int) -> int:
-        with self._lock:
-            base = max(time.time_ns(), self._last + 1)
-            self._last = base + n - 1
-            return base
-
-
-_SEQ = _SeqClock()
 
 
 class Neo4jStore:
@@ -687,7 +379,7 @@ class Neo4jStore:
     def _upsert(
         self,
         rows: dict[str, Row],
-        columns: Sequence[str],
+        kind: Kind[Any],
         fetch: Callable[[_Runner, list[str]], list[Row]],
         write: Callable[[_Runner, list[Row]], object],
         locks: Callable[[_Runner], None] | None = None,
@@ -697,7 +389,7 @@ class Neo4jStore:
         locks the write must hold (see ``_lock``) before anything is read."""
         if not rows:
             return WriteCounts()
-        key = columns[0]
+        key, columns = kind.key, kind.columns
 
         def work(run: _Runner) -> WriteCounts:
             if locks is not None:
@@ -729,36 +421,55 @@ class Neo4jStore:
             out.extend(rec["p"] for rec in read(chunk))
         return out
 
+    # -- the node kinds, one way each ---------------------------------------------------------------
+    def _put(self, nodes: _Nodes[_T], rows: Sequence[_T], locks: Callable[[_Runner, list[Row]], None] | None = None,
+             ) -> WriteCounts:
+        kind = nodes.kind
+        keyed = _keyed(rows, kind.to_row, kind.key)
+
+        def lock(run: _Runner) -> None:
+            if nodes.lock is not None:
+                self._lock(run, nodes.lock, keyed)
+            if locks is not None:
+                locks(run, list(keyed.values()))
+
+        return self._upsert(
+            keyed,
+            kind,
+            lambda run, keys: run.run(nodes.by_key, **{nodes.keys: keys}),
+            lambda run, chunk: run.run(nodes.merge, rows=chunk),
+            lock,
+        )
+
+    def _get(self, nodes: _Nodes[_T], keys: Sequence[str]) -> dict[str, _T]:
+        if nodes.lock is not None:
+            self._lock(None, nodes.lock, keys)  # does it exist, who owns it
+        kind = nodes.kind
+        found = self._props_by(keys, lambda chunk: self._read(nodes.by_key, **{nodes.keys: chunk}))
+        return {row[kind.key]: kind.from_row(row) for row in found}
+
+    def _iter(self, nodes: _Nodes[_T]) -> Iterator[_T]:
+        assert nodes.all is not None
+        return (nodes.kind.from_row(rec["p"]) for rec in self._stream(nodes.all))
+
     # -- subjects ----------------------------------------------------------------------------------
     def put_organisations(self, rows: Sequence[Organisation]) -> WriteCounts:
-        return self._upsert(
-            _keyed(rows, _org_props, "code"),
-            ORG_COLUMNS,
-            lambda run, keys: run.run("organisations_by_code", codes=keys),
-            lambda run, chunk: run.run("organisations_merge", rows=chunk),
-        )
+        return self._put(_ORGANISATIONS, rows)
 
     def put_persons(self, rows: Sequence[Person]) -> WriteCounts:
-        return self._upsert(
-            _keyed(rows, _person_props, "key"),
-            PERSON_COLUMNS,
-            lambda run, keys: run.run("persons_by_key", keys=keys),
-            lambda run, chunk: run.run("persons_merge", rows=chunk),
-        )
+        return self._put(_PERSONS, rows)
 
     def get_organisations(self, codes: Sequence[str]) -> dict[str, Organisation]:
-        found = self._props_by(codes, lambda chunk: self._read("organisations_by_code", codes=chunk))
-        return {o.code: o for o in map(_org, found)}
+        return self._get(_ORGANISATIONS, codes)
 
     def get_persons(self, keys: Sequence[str]) -> dict[str, Person]:
-        found = self._props_by(keys, lambda chunk: self._read("persons_by_key", keys=chunk))
-        return {p.key: p for p in map(_person, found)}
+        return self._get(_PERSONS, keys)
 
     def iter_organisations(self) -> Iterator[Organisation]:
-        return (_org(rec["p"]) for rec in self._stream("organisations_all"))
+        return self._iter(_ORGANISATIONS)
 
     def iter_persons(self) -> Iterator[Person]:
-        return (_person(rec["p"]) for rec in self._stream("persons_all"))
+        return self._iter(_PERSONS)
 
     def search_subjects(
         self, text: str = "", region: str = "", industry: str = "", kind: SubjectKind | None = None,
@@ -767,11 +478,11 @@ class Neo4jStore:
         rows = self._read("subjects_search", text=text.lower(), region=region, industry=industry or None,
                           organisations=kind != "person", persons=kind != "organisation" and not industry,
                           wanted=offset + limit, offset=offset, limit=limit)
-        return [_person(r["p"]) if r["person"] else _org(r["p"]) for r in rows]
+        return [PERSONS.from_row(r["p"]) if r["person"] else ORGANISATIONS.from_row(r["p"]) for r in rows]
 
     # -- role edges ----------------------------------------------------------------------------------
     def put_roles(self, rows: Sequence[RoleEdge]) -> WriteCounts:
-        items = _keyed(rows, _role_flat, "edge_id")
+        items = _keyed(rows, ROLES.to_row, ROLES.key)
         if not items:
             return WriteCounts()
 
@@ -781,7 +492,7 @@ class Neo4jStore:
             existing: dict[str, Row] = {}
             for keys in _chunks(list(items)):
                 for rec in run.run("roles_by_edge_id", edge_ids=keys):
-                    old = _role_flat_from(rec)
+                    old = _role_row(rec)
                     existing[old["edge_id"]] = old
             counts, changed = _diff(items, existing)
             # A relationship's type and ends cannot change: a changed edge is deleted and created anew.
@@ -796,7 +507,7 @@ class Neo4jStore:
                         {
                             "holder": row["holder"],
                             "org": row["org"],
-                            "props": {c: row[c] for c in ROLE_COLUMNS},
+                            "props": {c: row[c] for c in ROLE_PROPS},
                         }
                     )
                 run.run(
@@ -836,7 +547,7 @@ class Neo4jStore:
         out: dict[str, RoleEdge] = {}
         for chunk in _chunks(_unique(edge_ids)):
             for rec in self._read("roles_by_edge_id", edge_ids=chunk):
-                edge = _role(_role_flat_from(rec))
+                edge = _role(rec)
                 out[edge.edge_id] = edge
         return out
 
@@ -845,7 +556,7 @@ class Neo4jStore:
     ) -> list[RoleEdge]:
         if direction not in ("in", "out", "both"):
             raise KeyError(direction)
-        when = _iso(as_of) if as_of is not None else None
+        when = as_of.isoformat() if as_of is not None else None
         if direction == "in":  # an organisation's edges read in a transaction: check_roles decides on them
             self._lock(None, "subject", nodes)
         records: list[Row] = []
@@ -856,7 +567,7 @@ class Neo4jStore:
                 records.extend(self._read("roles_out_of", nodes=chunk, as_of=when))
         edges = {}
         for rec in records:
-            edge = _role(_role_flat_from(rec))
+            edge = _role(rec)
             edges[edge.edge_id] = edge
         return sorted(edges.values(), key=lambda e: (e.org, e.role, e.valid_from, e.holder, e.edge_id))
 
@@ -872,89 +583,53 @@ class Neo4jStore:
             self._stream("roles_all_shareholder"),
             self._stream("roles_all_practitioner"),
         )
-        return (_role(_role_flat_from(rec)) for rec in heapq.merge(*streams, key=lambda rec: rec["props"]["edge_id"]))
+        return (_role(rec) for rec in heapq.merge(*streams, key=lambda rec: rec["props"]["edge_id"]))
 
     # -- records, events, honours, list entries --------------------------------------------------------
     def put_records(self, rows: Sequence[DishonestyRecord]) -> WriteCounts:
-        keyed = _keyed(rows, _record_props, "record_id")
-        keys = list(keyed)
-        return self._upsert(
-            keyed,
-            RECORD_COLUMNS,
-            lambda run, keys: run.run("records_by_id", ids=keys),
-            lambda run, chunk: run.run("records_merge", rows=chunk),
-            lambda run: self._lock(run, "record", keys),
-        )
+        return self._put(_RECORDS, rows)
 
     def get_records(self, ids: Sequence[str]) -> dict[str, DishonestyRecord]:
-        self._lock(None, "record", ids)  # does it exist, which department owns it
-        found = self._props_by(ids, lambda chunk: self._read("records_by_id", ids=chunk))
-        return {r.record_id: r for r in map(_record, found)}
+        return self._get(_RECORDS, ids)
 
     def records_of(self, subjects: Sequence[str]) -> list[DishonestyRecord]:
         found = self._props_by(subjects, lambda chunk: self._read("records_of_subjects", subjects=chunk))
-        return sorted(map(_record, found), key=lambda r: (r.decision_date, r.record_id))
+        return sorted(map(RECORDS.from_row, found), key=lambda r: (r.decision_date, r.record_id))
 
     def iter_records(self) -> Iterator[DishonestyRecord]:
-        return (_record(rec["p"]) for rec in self._stream("records_all"))
+        return self._iter(_RECORDS)
 
     def put_events(self, rows: Sequence[RecordEvent]) -> WriteCounts:
-        causes = [e.cause_id for e in rows]
-        return self._upsert(
-            _keyed(rows, _event_props, "event_id"),
-            EVENT_COLUMNS,
-            lambda run, keys: run.run("events_by_id", ids=keys),
-            lambda run, chunk: run.run("events_merge", rows=chunk),
-            lambda run: self._lock(run, "cause", causes),
-        )
+        return self._put(_EVENTS, rows, lambda run, new: self._lock(run, "cause", [row["cause_id"] for row in new]))
 
     def events_of(self, cause_ids: Sequence[str]) -> list[RecordEvent]:
         self._lock(None, "cause", cause_ids)  # the lifecycle a new event is validated against
         found = self._props_by(cause_ids, lambda chunk: self._read("events_of_causes", cause_ids=chunk))
-        return sorted(map(_event, found), key=lambda e: (e.on, e.event_id))
+        return sorted(map(EVENTS.from_row, found), key=lambda e: (e.on, e.event_id))
 
     def put_honours(self, rows: Sequence[Honour]) -> WriteCounts:
-        return self._upsert(
-            _keyed(rows, _honour_props, "honour_id"),
-            HONOUR_COLUMNS,
-            lambda run, keys: run.run("honours_by_id", ids=keys),
-            lambda run, chunk: run.run("honours_merge", rows=chunk),
-        )
+        return self._put(_HONOURS, rows)
 
     def honours_of(self, holders: Sequence[str]) -> list[Honour]:
         found = self._props_by(holders, lambda chunk: self._read("honours_of_holders", holders=chunk))
-        return sorted(map(_honour, found), key=lambda h: (h.awarded_on, h.honour_id))
+        return sorted(map(HONOURS.from_row, found), key=lambda h: (h.awarded_on, h.honour_id))
 
     def iter_honours(self) -> Iterator[Honour]:
-        return (_honour(rec["p"]) for rec in self._stream("honours_all"))
+        return self._iter(_HONOURS)
 
     def put_list_entries(self, rows: Sequence[ListEntry]) -> WriteCounts:
-        keyed = _keyed(rows, _list_props, "entry_id")
-
-        def locks(run: _Runner) -> None:
-            self._lock(run, "list", keyed)
-            # the red / black cross-check (P5) reads the subject's facts: serialise on the subject
-            self._lock(run, "subject", (row["subject"] for row in keyed.values()))
-
-        return self._upsert(
-            keyed,
-            LIST_COLUMNS,
-            lambda run, keys: run.run("list_entries_by_id", ids=keys),
-            lambda run, chunk: run.run("list_entries_merge", rows=chunk),
-            locks,
-        )
+        # the red / black cross-check (P5) reads the subject's facts: serialise on the subject
+        return self._put(_LIST_ENTRIES, rows, lambda run, new: self._lock(run, "subject", (r["subject"] for r in new)))
 
     def get_list_entries(self, ids: Sequence[str]) -> dict[str, ListEntry]:
-        self._lock(None, "list", ids)
-        found = self._props_by(ids, lambda chunk: self._read("list_entries_by_id", ids=chunk))
-        return {e.entry_id: e for e in map(_list_entry, found)}
+        return self._get(_LIST_ENTRIES, ids)
 
     def list_entries_of(self, subjects: Sequence[str]) -> list[ListEntry]:
         found = self._props_by(subjects, lambda chunk: self._read("list_entries_of_subjects", subjects=chunk))
-        return sorted(map(_list_entry, found), key=lambda e: (e.valid_from, e.entry_id))
+        return sorted(map(LIST_ENTRIES.from_row, found), key=lambda e: (e.valid_from, e.entry_id))
 
     def iter_list_entries(self) -> Iterator[ListEntry]:
-        return (_list_entry(rec["p"]) for rec in self._stream("list_entries_all"))
+        return self._iter(_LIST_ENTRIES)
 
     # -- derived facts -----------------------------------------------------------------------------------
     def replace_facts(
@@ -964,14 +639,14 @@ class Neo4jStore:
             # Two replacements of one cause must not both read the old set: the second would keep
             # facts the first removed, or delete what it added.
             self._lock(run, "cause", [str(cause)])
-            stored = [_fact(rec["p"]) for rec in run.run("facts_of_causes", causes=[str(cause)])]
+            stored = [FACTS.from_row(rec["p"]) for rec in run.run("facts_of_causes", causes=[str(cause)])]
             old = {f.fact_id: f for f in sorted(stored, key=lambda f: f.fact_id)}
             new = {f.fact_id: f for f in facts}
             removed = [f for k, f in old.items() if k not in new]
             added = [f for k, f in new.items() if old.get(k) != f]
             for chunk in _chunks([f.fact_id for f in removed]):
                 run.run("facts_delete", fact_ids=chunk)
-            for rows in _chunks([_fact_props(f) for f in added]):
+            for rows in _chunks([FACTS.to_row(f) for f in added]):
                 run.run("facts_merge", rows=rows)
             return added, removed
 
@@ -979,21 +654,21 @@ class Neo4jStore:
 
     def get_facts(self, fact_ids: Sequence[str]) -> dict[str, DerivedFact]:
         found = self._props_by(fact_ids, lambda chunk: self._read("facts_by_id", fact_ids=chunk))
-        return {f.fact_id: f for f in map(_fact, found)}
+        return {f.fact_id: f for f in map(FACTS.from_row, found)}
 
     def facts_of(self, targets: Sequence[str]) -> list[DerivedFact]:
         self._lock(None, "subject", targets)  # e.g. the P5 check before a red list entry
         found = self._props_by(targets, lambda chunk: self._read("facts_of_targets", targets=chunk))
-        return sorted(map(_fact, found), key=lambda f: (f.valid_from, f.fact_id))
+        return sorted(map(FACTS.from_row, found), key=lambda f: (f.valid_from, f.fact_id))
 
     def facts_by_cause(self, causes: Sequence[Cause]) -> list[DerivedFact]:
         keys = [str(c) for c in causes]
         self._lock(None, "cause", keys)
         found = self._props_by(keys, lambda chunk: self._read("facts_of_causes", causes=chunk))
-        return sorted(map(_fact, found), key=lambda f: (f.valid_from, f.fact_id))
+        return sorted(map(FACTS.from_row, found), key=lambda f: (f.valid_from, f.fact_id))
 
     def iter_facts(self) -> Iterator[DerivedFact]:
-        return (_fact(rec["p"]) for rec in self._stream("facts_all"))
+        return (FACTS.from_row(rec["p"]) for rec in self._stream("facts_all"))
 
     def causes_touching(self, targets: Sequence[str]) -> list[Cause]:
         out: set[str] = set()
@@ -1086,137 +761,12 @@ class Neo4jStore:
         rows = self._read(
             "check_reads",
             subjects=keys,
-            as_of=_iso(as_of),
+            as_of=as_of.isoformat(),
             depth=depth,
             cap=max_fanout,
             lead_role=Role.LEGAL_REPRESENTATIVE.value,
             record_prefix="record:",  # facts name their cause "record:<id>" (model.Cause)
         )
+        from .check_reads import CheckReads  # which reads the store's own converters
+
         return CheckReads(self, rows, as_of, depth, max_fanout)
-
-
-class CheckReads:
-    """The answer of cypher/check_reads.cypher, read like a store: ``get_organisations``,
-    ``get_persons``, ``facts_of``, ``get_records``, ``records_of``, ``events_of`` and ``traverse`` answer from it
-    for the subjects it was built for (and ``facts_of`` for every node reached); anything else goes
-    to the store. The traversal replays ``risk.neighbourhood`` on the per-node edge lists the server
-    sent, already ordered and cut at the fan-out cap, so distances, paths and truncation are the
-    ones the generic traversal finds."""
-
-    def __init__(self, store: Neo4jStore, rows: list[Row], as_of: date, depth: int, max_fanout: int) -> None:
-        self._store = store
-        self.name = store.name
-        self._key = (as_of, depth, max_fanout)
-        self._orgs: dict[str, Organisation] = {}
-        self._persons: dict[str, Person] = {}
-        self._facts: dict[str, list[DerivedFact]] = {}
-        self._records: dict[str, list[DishonestyRecord]] = {}
-        self._by_id: dict[str, DishonestyRecord] = {}  # the subjects' records and those behind their facts
-        self._events: dict[str, list[RecordEvent]] = {}
-        self._traversals: dict[str, Traversal] = {}
-        seen: set[str] = set()
-        for row in rows:
-            subject = row["subject"]
-            if row["node"] is not None:
-                if row["organisation"]:
-                    self._orgs[subject] = _org(row["node"])
-                else:
-                    self._persons[subject] = _person(row["node"])
-            facts = [_fact(p) for p in row["facts"]]
-            records = [_record(p) for p in row["records"]]
-            self._records[subject] = records
-            self._by_id.update((r.record_id, r) for r in records)
-            self._by_id.update((r.record_id, r) for r in map(_record, row.get("cause_records") or ()))
-            for e in map(_event, row["events"]):
-                self._events.setdefault(e.cause_id, []).append(e)
-            for r in records:
-                self._events.setdefault(r.record_id, [])
-            trav = _replay(subject, row, depth, max_fanout)
-            for n in trav.distance:
-                self._facts.setdefault(n, [])
-            for f in facts:  # a node reached from several subjects of the batch comes in several rows
-                if f.fact_id not in seen:
-                    seen.add(f.fact_id)
-                    self._facts[f.target].append(f)
-            trav.candidates = [n for n in trav.distance if n != subject and self._facts.get(n)]
-            self._traversals[subject] = trav
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    def get_organisations(self, codes: Sequence[str]) -> dict[str, Organisation]:
-        if all(c in self._records for c in codes):
-            return {c: self._orgs[c] for c in codes if c in self._orgs}
-        return self._store.get_organisations(codes)
-
-    def get_persons(self, keys: Sequence[str]) -> dict[str, Person]:
-        if all(k in self._records for k in keys):
-            return {k: self._persons[k] for k in keys if k in self._persons}
-        return self._store.get_persons(keys)
-
-    def facts_of(self, targets: Sequence[str]) -> list[DerivedFact]:
-        if not all(t in self._facts for t in targets):
-            return self._store.facts_of(targets)
-        found = [f for t in _unique(targets) for f in self._facts[t]]
-        return sorted(found, key=lambda f: (f.valid_from, f.fact_id))
-
-    def get_records(self, ids: Sequence[str]) -> dict[str, DishonestyRecord]:
-        if not all(i in self._by_id for i in ids):
-            return self._store.get_records(ids)
-        return {i: self._by_id[i] for i in ids}
-
-    def records_of(self, subjects: Sequence[str]) -> list[DishonestyRecord]:
-        if not all(s in self._records for s in subjects):
-            return self._store.records_of(subjects)
-        found = [r for s in _unique(subjects) for r in self._records[s]]
-        return sorted(found, key=lambda r: (r.decision_date, r.record_id))
-
-    def events_of(self, cause_ids: Sequence[str]) -> list[RecordEvent]:
-        if not all(c in self._events for c in cause_ids):
-            return self._store.events_of(cause_ids)
-        found = [e for c in _unique(cause_ids) for e in self._events[c]]
-        return sorted(found, key=lambda e: (e.on, e.event_id))
-
-    def traverse(
-        self, origins: Sequence[str], as_of: date, depth: int, max_fanout: int
-    ) -> list[Traversal] | None:
-        if (as_of, depth, max_fanout) != self._key or not all(o in self._traversals for o in origins):
-            return None
-        return [self._traversals[o] for o in origins]
-
-
-def _replay(origin: str, row: Row, depth: int, cap: int) -> Traversal:
-    """``risk._neighbourhood`` on the edge lists of check_reads.cypher (see ``CheckReads``)."""
-    distance = {origin: 0}
-    parent: dict[str, tuple[str, int]] = {}
-    followed: list[RoleEdge] = []
-    edges: dict[str, RoleEdge] = {}
-    truncated: dict[str, int] = {}
-
-    def follow(node: str, listed: list[Row], total: int, hop: int) -> list[str]:
-        if total > cap:
-            truncated[node] = total - cap
-        reached = []
-        for rec in listed:
-            e = _role(_role_flat_from(rec))
-            edges[e.edge_id] = e
-            other = e.org if e.holder == node else e.holder
-            if other not in distance:
-                distance[other] = hop
-                parent[other] = (node, len(followed))
-                followed.append(e)
-                reached.append(other)
-        return reached
-
-    frontier = follow(origin, row["near_edges"], int(row["near_total"]), 1) if depth > 0 else []
-    if depth > 1:
-        far = {hop["node"]: hop for hop in row["far"]}
-        for node in frontier:
-            if node in far:
-                follow(node, far[node]["edges"], int(far[node]["total"]), 2)
-
-    def edge(handle: int) -> TraversedEdge:
-        e = followed[handle]
-        return TraversedEdge(e.edge_id, Role(e.role).value, e.holder, e.org, e.valid_from, e.valid_to, e.ratio)
-
-    return Traversal(distance, parent, edge, edges, truncated)
