@@ -8,8 +8,9 @@ Side by side in one process, on the same store and the same write schedule:
 * ``leak``    -- the index on, 10 role changes per second, sampling open connections, file
                  descriptors and RSS; their slope per hour over the run's second half.
 
-Each role write is followed, on the writer's thread, by one traversal from its organisation that
-must show the change (``visible``): a committed change is in the fast path before the next check.
+Each role write is followed, on the writer's thread, by one traversal from its organisation whose
+edges followed must show the change (``visible``: the new edge followed, the ended or deleted one
+not): a committed change is in the fast path before the next check.
 Background CPU is the process's CPU time less that of the checking and writing threads (the index's
 compaction thread and the rest), as a share of one core over the run's wall time.
 """
@@ -65,22 +66,22 @@ class _Writer(threading.Thread):
                 e = RoleEdge(self.rng.choice(self.persons), Role.DIRECTOR, org, AS_OF - timedelta(days=30))
                 self.engine.put_roles([e], "bench: new director")
                 pending.append(e)
-                want = (e.org, e.holder, True)
+                want = (e.org, e.edge_id, True)
             elif i % 3 == 1:  # the director leaves
                 e = pending[-1]
                 ended = RoleEdge(e.holder, e.role, e.org, e.valid_from, AS_OF - timedelta(days=1), edge_id=e.edge_id)
                 self.engine.put_roles([ended], "bench: director left")
-                want = (e.org, e.holder, False)
+                want = (e.org, e.edge_id, False)
             else:  # the entry was a mistake
                 e = pending.pop()
                 self.engine.delete_roles([e.edge_id], "bench: corrected")
-                want = (e.org, e.holder, False)
+                want = (e.org, e.edge_id, False)
             self.write_lat.append(time.perf_counter() - t)
             self.writes += 1
             hood = store.traverse([want[0]], AS_OF, 1, 1 << 30)
             if hood is not None:
                 self.checked += 1
-                self.visible += (want[1] in hood[0].distance) == want[2]
+                self.visible += (want[1] in hood[0].edges) == want[2]  # the edge itself: followed or not
             if self.record_every and i % self.record_every == self.record_every - 1:
                 holders = [x.holder for x in store.roles_of([org], "in", AS_OF) if x.role is Role.LEGAL_REPRESENTATIVE]
                 self.engine.put_records([DishonestyRecord(
@@ -152,7 +153,8 @@ def _run(db: Any, subjects: list[str], persons: list[str], seconds: float, index
         slope = [float(np.polyfit(hours, half[:, col], 1)[0]) if len(half) > 2 else None for col in (1, 2, 3)]
         out["leak"] = {"samples": len(a), "connections": [int(a[0, 1]), int(a[-1, 1])], "fds": [int(a[0, 2]),
                        int(a[-1, 2])], "rss": [int(a[0, 3]), int(a[-1, 3])], "connections_per_hour": slope[0],
-                       "fds_per_hour": slope[1], "rss_bytes_per_hour": slope[2]}
+                       "fds_per_hour": slope[1], "rss_bytes_per_hour": slope[2],
+                       "series": [[round(t, 1), int(c), int(f), int(m)] for t, c, f, m in samples]}
     store.close()
     return out
 
