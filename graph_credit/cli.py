@@ -192,7 +192,7 @@ def deliver(store: str | None = StoreOpt,
                                           help="seconds before the first retry; doubles per failure")) -> None:
     """Post due pending alerts to their webhooks once (retry state is kept on each alert)."""
     from .egress import EgressPolicy
-    from .monitor.alerts import DeliveryPolicy, deliver_pending
+    from .monitor.delivery import DeliveryPolicy, deliver_pending
 
     s = open_store(store)
     try:

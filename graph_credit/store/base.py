@@ -264,6 +264,19 @@ class ImportsInBatches(Protocol):
     import_in_batches: bool
 
 
+def check_journal_table(table: str) -> None:
+    """Both stores refuse a journal table name the contract does not know (names reach SQL and Cypher)."""
+    if table not in JOURNAL_TABLES:
+        raise ValueError(f"unknown journal table {table!r}")
+
+
+def check_field_name(key: str) -> str:
+    """A journal row's field name as a filter may name it: letters, digits and underscores only."""
+    if not key.replace("_", "").isalnum():
+        raise ValueError(f"invalid field name {key!r}")
+    return key
+
+
 # -- is this subject known? -------------------------------------------------------------------------
 def is_registered(store: Store, key: str) -> bool:
     """Stored as an organisation or a person: what a reference in a write must be."""

@@ -1,5 +1,6 @@
-"""The journal tables as ``(:Journal {tbl, id, seq, doc})`` nodes: table and field-name checks, the filter
-semantics of SQLite's ``json_extract`` (which the journal's queries must match exactly), and the sequence clock.
+"""The journal tables as ``(:Journal {tbl, id, seq, doc})`` nodes: the filter semantics of SQLite's
+``json_extract`` (which the journal's queries must match exactly), and the sequence clock. The table and
+field-name checks both stores make are in ``store.base``.
 """
 
 from __future__ import annotations
@@ -9,20 +10,6 @@ import threading
 import time
 from datetime import date, datetime
 from typing import Any
-
-from ..base import JOURNAL_TABLES
-
-
-def _check_table(table: str) -> None:
-    if table not in JOURNAL_TABLES:
-        raise ValueError(f"unknown journal table {table!r}")
-
-
-def _json_key(key: str) -> str:
-    if not key.replace("_", "").isalnum():
-        raise ValueError(f"invalid field name {key!r}")
-    return key
-
 
 # The journal filter matches SQLiteStore's ``json_extract(doc, '$.key') = ?`` exactly: JSON true /
 # false read as 1 / 0, arrays and objects as their compact JSON text, a missing field or null

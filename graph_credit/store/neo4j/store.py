@@ -83,9 +83,11 @@ from ..base import (
     RoleColumns,
     SubjectKind,
     WriteCounts,
+    check_field_name,
+    check_journal_table,
 )
 from .cypher import schema_statements, statement
-from .journal import _SEQ, _check_table, _json_key, _sql_equal, _sql_json_value, _sql_param
+from .journal import _SEQ, _sql_equal, _sql_json_value, _sql_param
 
 if TYPE_CHECKING:
     from .check_reads import CheckReads
@@ -678,7 +680,7 @@ class Neo4jStore:
 
     # -- journal -------------------------------------------------------------------------------------------
     def append(self, table: JournalTable, rows: Iterable[dict[str, Any]]) -> int:
-        _check_table(table)
+        check_journal_table(table)
         payload = [(str(r["id"]), json.dumps(r, ensure_ascii=False, default=str)) for r in rows]
         docs: dict[str, str] = {}
         for row_id, doc in payload:  # repeats within the batch: the first one counts
@@ -694,7 +696,7 @@ class Neo4jStore:
         return self._unit(work)
 
     def update(self, table: JournalTable, row_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        _check_table(table)
+        check_journal_table(table)
         key = str(row_id)
 
         def work(run: _Runner) -> dict[str, Any]:
@@ -712,8 +714,8 @@ class Neo4jStore:
     def query(
         self, table: JournalTable, where: dict[str, Any] | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:
-        _check_table(table)
-        conditions = [(_json_key(k), _sql_param(v)) for k, v in (where or {}).items()]
+        check_journal_table(table)
+        conditions = [(check_field_name(k), _sql_param(v)) for k, v in (where or {}).items()]
         cap = None if limit is None or int(limit) < 0 else int(limit)  # SQLite: a negative LIMIT is none
         out: list[dict[str, Any]] = []
         if cap == 0:
