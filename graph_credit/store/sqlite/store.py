@@ -50,6 +50,8 @@ from ..base import (
     SubjectKind,
     Traversal,
     WriteCounts,
+    check_field_name,
+    check_journal_table,
 )
 from .group import GroupCommit
 from .index import _GraphIndex
@@ -774,7 +776,7 @@ class SQLiteStore:
 
     # -- journal -----------------------------------------------------------------------------------
     def append(self, table: JournalTable, rows: Iterable[dict[str, Any]]) -> int:
-        _check_table(table)
+        check_journal_table(table)
         payload: list[tuple[str, str, str]] = [
             (table, str(r["id"]), json.dumps(r, ensure_ascii=False, default=str)) for r in rows]
         if self._in_write():  # part of the caller's transaction
@@ -788,7 +790,7 @@ class SQLiteStore:
             return self._writer.total_changes - before
 
     def update(self, table: JournalTable, row_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        _check_table(table)
+        check_journal_table(table)
         with self.transaction():
             found = self._writer.execute("SELECT doc FROM journal WHERE tbl = ? AND id = ?", (table, row_id)).fetchone()
             if found is None:
@@ -803,12 +805,12 @@ class SQLiteStore:
     def query(
         self, table: JournalTable, where: dict[str, Any] | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:
-        _check_table(table)
+        check_journal_table(table)
         sql = "SELECT doc FROM journal WHERE tbl = ?"
         params: list[Any] = [table]
         for key, value in (where or {}).items():
             sql += " AND json_extract(doc, ?) = ?"
-            params += ["$." + _json_key(key), value]
+            params += ["$." + check_field_name(key), value]
         sql += " ORDER BY seq"
         if limit is not None:
             sql += " LIMIT ?"
@@ -822,16 +824,3 @@ class SQLiteStore:
         for tbl in JOURNAL_TABLES:
             out[tbl] = self._read("SELECT count(*) FROM journal WHERE tbl = ?", (tbl,))[0][0]
         return out
-
-
-
-def _check_table(table: str) -> None:
-    if table not in JOURNAL_TABLES:
-        raise ValueError(f"unknown journal table {table!r}")
-
-
-def _json_key(key: str) -> str:
-    if not key.replace("_", "").isalnum():
-        raise ValueError(f"invalid field name {key!r}")
-    return key
-
