@@ -367,13 +367,48 @@ def phase_http(args: Any) -> None:
         statuses: dict[str, int] = {}
         for code in codes:
             statuses[str(code)] = statuses.get(str(code), 0) + 1
-        emit({"phase": "http", "check": percentiles(lat), "statuses": statuses})
+        many = _http_clients(base, key, body, subjects, args.http_clients)
+        emit({"phase": "http", "check": percentiles(lat), "statuses": statuses, "clients": many})
     finally:
         server.send_signal(signal.SIGINT)
         try:
             server.wait(30)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def _http_clients(base: str, key: str, body: dict[str, Any], subjects: list[str], clients: int) -> dict[str, Any]:
+    """``clients`` threads, each with its own connection, sending checks at once (every answer names
+    persons, so each is audited durably before it is sent)."""
+    import threading
+
+    import httpx
+
+    lat: list[float] = []
+    codes: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def client(part: list[str]) -> None:
+        mine, seen = [], []
+        with httpx.Client(base_url=base, timeout=60, headers={"X-API-Key": key, "X-Purpose": "benchmark"}) as c:
+            for s in part:
+                t = time.perf_counter()
+                seen.append(str(c.post("/v1/checks", json=body | {"subject": s}).status_code))
+                mine.append(time.perf_counter() - t)
+        with lock:
+            lat.extend(mine)
+            for code in seen:
+                codes[code] = codes.get(code, 0) + 1
+
+    threads = [threading.Thread(target=client, args=(subjects[i::clients],)) for i in range(clients)]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    secs = time.perf_counter() - t
+    return {"clients": clients, "checks": len(lat), "seconds": secs, "checks_per_s": len(lat) / secs,
+            "check": percentiles(lat), "statuses": codes}
 
 
 # -- networkx ---------------------------------------------------------------------------------------------
@@ -532,6 +567,12 @@ def phase_ceiling(args: Any) -> None:
     emit({"phase": "ceiling", **measure(1_000_000)})
 
 
+def phase_live(args: Any) -> None:
+    from bench.live import phase_live as run
+
+    run(args)
+
+
 PHASES: dict[str, Callable[[Any], None]] = {
     "ceiling": phase_ceiling,
     "generate": phase_generate,
@@ -539,6 +580,7 @@ PHASES: dict[str, Callable[[Any], None]] = {
     "derive": phase_derive,
     "index": phase_index,
     "query": phase_query,
+    "live": phase_live,
     "http": phase_http,
     "networkx": phase_networkx,
     "ladybug": phase_ladybug,

@@ -16,7 +16,9 @@ phase's own):
                start after an import; later starts map the saved files);
 * query     -- the bare two-hop traversal, one approval check (p50/p99), a batch of 10^4 checks,
                related-party risk to depth 3, propagation of one new serious record, memory;
-* http      -- one approval check over HTTP (uvicorn on loopback), p50/p99;
+* live      -- checks under 5 role changes and 1 serious record per second, graph index on and off,
+               and the leak run (``bench/live.py``);
+* http      -- one approval check over HTTP (uvicorn on loopback), p50/p99; then 8 clients at once;
 * networkx  -- the same graph in memory (``networkx.MultiGraph``) and the same two-hop traversal;
 * ladybug   -- the same graph in LadybugDB (bulk ``COPY``) and the same traversal in Cypher.
 
@@ -43,9 +45,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_MD = ROOT / "bench" / "RESULTS.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
-ALL_PHASES = ("ceiling", "import", "derive", "index", "query", "http", "networkx", "ladybug")
+ALL_PHASES = ("ceiling", "import", "derive", "index", "query", "live", "http", "networkx", "ladybug")
 
-# Issue 6 targets, at 10^6 organisations: (label, key path in the results, comparison, threshold).
+# Issue 6 and 16 targets, at 10^6 organisations: (label, key path in the results, comparison, threshold).
 TARGETS: tuple[tuple[str, tuple[str, ...], str, float], ...] = (
     ("import >= 850,000 edges/s", ("import", "edges_per_s_roles_phase"), ">=", 850_000),
     ("one check p99 <= 1 ms in-process", ("query", "check", "p99_ms"), "<=", 1.0),
@@ -55,6 +57,13 @@ TARGETS: tuple[tuple[str, tuple[str, ...], str, float], ...] = (
     ("<= 64 B/edge resident", ("query", "resident_bytes_per_edge"), "<=", 64.0),
     ("peak <= 2 GiB (import)", ("import", "peak_rss"), "<=", 2 * 2**30),
     ("peak <= 2 GiB (queries)", ("query", "peak_rss"), "<=", 2 * 2**30),
+    # Issue 16: under 5 role changes and 1 serious record per second.
+    ("live writes: check p50 <= 0.5 ms", ("live", "index", "check", "p50_ms"), "<=", 0.5),
+    ("live writes: check p99 <= 2 ms", ("live", "index", "check", "p99_ms"), "<=", 2.0),
+    ("live writes: >= 95% of checks on the fast path", ("live", "index", "fast_path_share"), ">=", 0.95),
+    ("live writes: background <= 15% of a core", ("live", "index", "background_cpu_share"), "<=", 0.15),
+    ("HTTP, 8 clients: >= 1,000 checks/s", ("http", "clients", "checks_per_s"), ">=", 1_000),
+    ("HTTP, 8 clients: p99 <= 20 ms", ("http", "clients", "check", "p99_ms"), "<=", 20.0),
 )
 
 
@@ -73,6 +82,8 @@ def run_phase(phase: str, size: int, args: argparse.Namespace, work: Path) -> di
         "--work", str(work), "--seed", str(args.seed), "--checks", str(args.checks), "--batch", str(args.batch),
         "--related", str(args.related), "--propagations", str(args.propagations), "--http", str(args.http),
         "--import-batch", str(args.import_batch), "--ladybug-pool", str(args.ladybug_pool),
+        "--live-seconds", str(args.live_seconds), "--leak-seconds", str(args.leak_seconds),
+        "--http-clients", str(args.http_clients),
     ]
     print(f"[{size:,}] {phase} ...", file=sys.stderr, flush=True)
     t = time.perf_counter()
@@ -149,6 +160,25 @@ def _lat(r: dict[str, Any], *path: str) -> str:
     return text
 
 
+def _pct(v: Any) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def _leak(r: dict[str, Any]) -> str:
+    d = _get(r, ("live", "leak_run", "leak"))
+    if not d:
+        return "-"
+    return (f"{_n(_get(r, ('live', 'leak_run', 'seconds')))} s; {d['connections'][0]} -> {d['connections'][1]}, "
+            f"{d['fds'][0]} -> {d['fds'][1]}, {_mib(d['rss'][0])} -> {_mib(d['rss'][1])}")
+
+
+def _leak_slope(r: dict[str, Any]) -> str:
+    d = _get(r, ("live", "leak_run", "leak"))
+    if not d or d.get("rss_bytes_per_hour") is None:
+        return "-"
+    return f"{d['connections_per_hour']:+.1f} / {d['fds_per_hour']:+.1f} / {d['rss_bytes_per_hour'] / 2**20:+.0f} MiB"
+
+
 def table(results: dict[int, dict[str, Any]]) -> str:
     sizes = sorted(results)
     head = "| scenario (embedded SQLite store) | " + " | ".join(f"{s:,} orgs" for s in sizes) + " |"
@@ -180,12 +210,30 @@ def table(results: dict[int, dict[str, Any]]) -> str:
     row("bare two-hop traversal, SQL (roles_of), p50 / p99 ms", lambda r: _lat(r, "query", "two_hop_sql"))
     row("one approval check, in-process, p50 / p99 ms", lambda r: _lat(r, "query", "check"))
     row("one approval check, HTTP on loopback, p50 / p99 ms", lambda r: _lat(r, "http", "check"))
+    row("HTTP, 8 clients at once (each answer audited durably): checks/s; p50 / p99 ms", lambda r: (
+        f"{_n(_get(r, ('http', 'clients', 'checks_per_s')))}; {_lat(r, 'http', 'clients', 'check')}"))
     row("batch of checks (`check_many`): checks/s (per CPU second); answers as one at a time",
         lambda r: f"{_n(_get(r, ('query', 'batch', 'checks_per_s')))} "
         f"({_n(_get(r, ('query', 'batch', 'checks_per_cpu_s')))}); "
         f"{'same' if _get(r, ('query', 'batch_equals_single')) else 'DIFFERENT'}")
     row("related-party risk to depth 3, p50 / p99 ms", lambda r: _lat(r, "query", "related_depth3"))
     row("propagation of one new serious record, p50 / p99 ms", lambda r: _lat(r, "query", "propagation"))
+    row("live writes (5 role changes + 1 serious record /s), graph index: check p50 / p99 ms",
+        lambda r: _lat(r, "live", "index", "check"))
+    row("live writes, graph index switched off (SQL): check p50 / p99 ms", lambda r: _lat(r, "live", "sql", "check"))
+    row("live writes: checks/s, graph index / SQL", lambda r: f"{_n(_get(r, ('live', 'index', 'checks_per_s')))} / "
+        f"{_n(_get(r, ('live', 'sql', 'checks_per_s')))}")
+    row("live writes: checks on the fast path; writes visible to the next traversal", lambda r: (
+        f"{_pct(_get(r, ('live', 'index', 'fast_path_share')))}; {_n(_get(r, ('live', 'index', 'visible')))} of "
+        f"{_n(_get(r, ('live', 'index', 'visibility_checked')))} (of {_n(_get(r, ('live', 'index', 'role_writes')))}"
+        " writes)"))
+    row("live writes: background CPU (share of a core); bases built; delta edges at the end", lambda r: (
+        f"{_pct(_get(r, ('live', 'index', 'background_cpu_share')))}; {_n(_get(r, ('live', 'index', 'bases_built')))}"
+        f"; {_n(_get(r, ('live', 'index', 'delta_edges_end')))}"))
+    row("live writes: one role change through the engine (durable), p50 / p99 ms",
+        lambda r: _lat(r, "live", "index", "write"))
+    row("leak run (10 role changes/s): seconds; connections, fds, RSS first -> last sample", lambda r: _leak(r))
+    row("leak run: slope per hour of connections / fds / RSS (second half)", lambda r: _leak_slope(r))
     row("resident bytes per edge (RSS growth: open, index, queries)",
         lambda r: _n(_get(r, ("query", "resident_bytes_per_edge"))))
     row("peak RSS of the query process", lambda r: _mib(_get(r, ("query", "peak_rss"))))
@@ -245,7 +293,7 @@ def table(results: dict[int, dict[str, Any]]) -> str:
     # Targets at the largest size measured.
     big = max(sizes)
     r = results[big]
-    out.append(f"Targets (issue 6), at {big:,} organisations (latency: wall time; CPU time in brackets):")
+    out.append(f"Targets (issues 6 and 16), at {big:,} organisations (latency: wall time; CPU time in brackets):")
     out.append("")
     out.append("| target | measured | met |")
     out.append("|---|---:|---|")
@@ -255,7 +303,8 @@ def table(results: dict[int, dict[str, Any]]) -> str:
             out.append(f"| {label} | - | not measured |")
             continue
         ok = v >= limit if op == ">=" else v <= limit
-        shown = _mib(v) if "peak" in label else _ms(v) if "ms" in label else _n(v, 1 if v < 100 else 0)
+        shown = (_mib(v) if "peak" in label else _ms(v) if "ms" in label else _pct(v) if "%" in label
+                 else _n(v, 1 if v < 100 else 0))
         cpu_path = (*path[:-1], "cpu_" + path[-1]) if path[-1].endswith("_ms") else None
         cpu = _get(r, cpu_path) if cpu_path else None
         verdict = "yes" if ok else "NO"
@@ -332,6 +381,10 @@ def main() -> None:
     ap.add_argument("--related", type=int, default=500, help="subjects for related-party risk at depth 3")
     ap.add_argument("--propagations", type=int, default=200, help="new serious records, one at a time")
     ap.add_argument("--http", type=int, default=1_000, help="checks sent over HTTP")
+    ap.add_argument("--live-seconds", type=float, default=60, help="each run of the live-writes scenario")
+    ap.add_argument("--leak-seconds", type=float, default=300,
+                    help="the leak run (10 writes/s; the issue's target is an hour)")
+    ap.add_argument("--http-clients", type=int, default=8, help="concurrent HTTP clients for the throughput run")
     ap.add_argument("--import-batch", type=int, default=50_000, help="rows per import transaction")
     ap.add_argument("--ladybug-pool", type=int, default=2048, help="LadybugDB buffer pool, MiB")
     ap.add_argument("--no-results", action="store_true", help="do not rewrite bench/RESULTS.md")
@@ -366,7 +419,7 @@ def main() -> None:
         if gen is not None:
             r["generate"] = gen
         if "import" in wanted:
-            for k in ("derive", "index", "query", "http"):  # they measured the store being replaced
+            for k in ("derive", "index", "query", "live", "http"):  # they measured the store being replaced
                 r.pop(k, None)
         for phase in ALL_PHASES:
             if phase in wanted:

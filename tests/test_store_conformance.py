@@ -926,7 +926,7 @@ def test_graph_index_follows_writes_and_is_saved_for_the_next_run(tmp_path: Any)
         fast.close()
         again = SQLiteStore(path)
         again.warm()  # mapped from the saved files, not rebuilt
-        assert again._index is not None and again._index.gen == int(saved[0].name[4:])
+        assert again._index is not None and again._index.base.gen == int(saved[0].name[4:])
         same(again)
         again.close()
     finally:

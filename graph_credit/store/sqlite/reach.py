@@ -1,5 +1,9 @@
 """The graph index's breadth-first traversal, compiled (numba): a check near a hub follows hundreds of
-edges, and one Python or numpy step per edge or per hop cost more than the rest of the check."""
+edges, and one Python or numpy step per edge or per hop cost more than the rest of the check.
+
+It walks the immutable base (CSR arrays) and the small delta of edges changed since the base was
+built (``live.Delta``) together: base edges the delta replaced or removed are skipped, the delta's
+current edges are merged in, each in its place in the order edges are followed."""
 
 from __future__ import annotations
 
@@ -32,8 +36,15 @@ def _add(nodes: np.ndarray, stamps: np.ndarray, stamp: int, node: np.int64) -> b
 
 
 @numba.njit(cache=True)
+def _has(sorted_values: np.ndarray, v: int) -> bool:
+    i = np.searchsorted(sorted_values, v)
+    return bool(i < len(sorted_values) and sorted_values[i] == v)
+
+
+@numba.njit(cache=True)
 def reach_rows(
     start: np.ndarray,
+    n_base: int,
     org_ptr: np.ndarray,
     h_ptr: np.ndarray,
     h_perm: np.ndarray,
@@ -41,6 +52,13 @@ def reach_rows(
     vf: np.ndarray,
     vt: np.ndarray,
     erank: np.ndarray,
+    dead: np.ndarray,
+    inc_node: np.ndarray,
+    inc_edge: np.ndarray,
+    inc_other: np.ndarray,
+    d_vf: np.ndarray,
+    d_vt: np.ndarray,
+    d_key: np.ndarray,
     day: int,
     depth: int,
     max_fanout: int,
@@ -49,6 +67,11 @@ def reach_rows(
     """Breadth-first from each start node (-1: not in the index) over edges in force on ``day``,
     both directions. A node's incident edges are taken in ``erank`` order, at most ``max_fanout``
     of them; a node keeps the first path that reached it.
+
+    Nodes from ``n_base`` on exist only in the delta. Base edges listed in ``dead`` (sorted) are
+    skipped. Delta edge ``d`` is edge ``len(holder) + d``; ``inc_*`` list its ends sorted by node
+    (the node, the edge, the other end) and ``d_key`` its place in the order edges are followed,
+    on the scale where base edge ``e`` sits at ``erank[e] << 21 | 1 << 20``.
 
     Returns the rows, grouped by origin in discovery order, the origin first: (origin, node,
     distance, parent row, edge from the parent); the edges followed with their origin, in
@@ -64,10 +87,12 @@ def reach_rows(
     c_extra = np.empty(4, dtype=np.int64)
     buf_e = np.empty(64, dtype=np.int64)
     buf_o = np.empty(64, dtype=np.int64)  # the other end, -1 for an organisation not looked up yet
-    buf_k = np.empty(64, dtype=np.int64)  # sort keys: rank << 32 | position in the buffers
+    buf_k = np.empty(64, dtype=np.int64)  # sort keys, then the buffer positions in the order followed
     t_node = np.empty(64, dtype=np.int64)
     t_stamp = np.zeros(64, dtype=np.int64)
     n = nf = nc = 0
+    n_edges = len(holder)
+    nd = len(dead) > 0
     for o in range(len(start)):
         x0 = start[o]
         r_src, r_node, r_dist = _grow(r_src, n + 1), _grow(r_node, n + 1), _grow(r_dist, n + 1)
@@ -84,24 +109,44 @@ def reach_rows(
                 break
             for r in range(lo, hi):
                 x = r_node[r]
-                a, b = org_ptr[x], org_ptr[x + 1]
+                a = b = ha = hb = 0
+                if x < n_base:
+                    a, b, ha, hb = org_ptr[x], org_ptr[x + 1], h_ptr[x], h_ptr[x + 1]
+                da = db = 0
+                if len(inc_node):
+                    da = np.searchsorted(inc_node, x)
+                    db = np.searchsorted(inc_node, x, side="right")
                 k = 0
-                buf_e = _grow(buf_e, (b - a) + (h_ptr[x + 1] - h_ptr[x]))
+                buf_e = _grow(buf_e, (b - a) + (hb - ha) + (db - da))
                 buf_o, buf_k = _grow(buf_o, len(buf_e)), _grow(buf_k, len(buf_e))
                 for e in range(a, b):  # edges held in x: the other end is the holder
-                    if vf[e] <= day and vt[e] > day:
+                    if vf[e] <= day and vt[e] > day and not (nd and _has(dead, e)):
                         buf_e[k], buf_o[k] = e, holder[e]
                         k += 1
-                for j in range(h_ptr[x], h_ptr[x + 1]):  # edges x holds: the other end is the organisation
+                for j in range(ha, hb):  # edges x holds: the other end is the organisation
                     e = h_perm[j]
                     if a <= e < b:  # held in itself: already taken from the other side
                         continue
-                    if vf[e] <= day and vt[e] > day:
+                    if vf[e] <= day and vt[e] > day and not (nd and _has(dead, e)):
                         buf_e[k], buf_o[k] = e, -1
                         k += 1
-                for t in range(k):
-                    buf_k[t] = (np.int64(erank[buf_e[t]]) << 32) | t
-                buf_k[:k].sort()
+                for j in range(da, db):  # the delta's edges at x
+                    d = inc_edge[j]
+                    if d_vf[d] <= day and d_vt[d] > day:
+                        buf_e[k], buf_o[k] = n_edges + d, inc_other[j]
+                        k += 1
+                if db > da:  # base and delta edges: sort by the common scale
+                    for t in range(k):
+                        e = buf_e[t]
+                        buf_k[t] = (np.int64(erank[e]) << 21 | 1 << 20) if e < n_edges else d_key[e - n_edges]
+                    order = np.argsort(buf_k[:k])
+                    buf_k[:k] = order
+                else:
+                    for t in range(k):
+                        buf_k[t] = (np.int64(erank[buf_e[t]]) << 32) | t
+                    buf_k[:k].sort()
+                    for t in range(k):
+                        buf_k[t] &= 0xFFFFFFFF
                 if k > max_fanout:
                     c_row, c_extra = _grow(c_row, nc + 1), _grow(c_extra, nc + 1)
                     c_row[nc], c_extra[nc] = r, k - max_fanout
@@ -109,7 +154,7 @@ def reach_rows(
                     k = max_fanout
                 f_edge, f_src = _grow(f_edge, nf + k), _grow(f_src, nf + k)
                 for t in range(k):
-                    at = buf_k[t] & 0xFFFFFFFF
+                    at = buf_k[t]
                     e, other = buf_e[at], buf_o[at]
                     if other < 0:  # only for the edges followed: a binary search over the organisations
                         other = np.searchsorted(org_ptr, e, side="right") - 1

@@ -1,0 +1,826 @@
+"""The embedded default store: SQLite in WAL mode on local disk, with an in-memory graph index.
+
+Why SQLite: it ships with Python (nothing to install or run), a committed transaction survives
+``kill -9`` (WAL, ``synchronous=FULL`` also survives power loss), and it holds a database far
+larger than memory, which is what a province (10^7 organisations) needs on one machine.
+
+One writer connection serialises writes behind a lock; each reading thread has its own
+connection, so readers see the last committed state and never a half-written transaction.
+
+Role edges are stored compactly (dates as day ordinals, the role as a small code, three narrow
+indexes: edge id, organisation, holder). Traversals outside a write transaction are answered by the
+graph index (``live.LiveIndex``): an immutable base of CSR arrays plus the delta of edges changed
+since, both tagged with the roles generation that every roles write bumps in its own transaction
+(table ``meta``), so the index answers for exactly the committed data. Likewise ``facts_of`` first
+drops the subjects that have no derived fact at all (a set of targets tagged with the facts generation).
+Journal appends outside a transaction share durable commits (``group.GroupCommit``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...memory import release_free_memory
+from ...model import (
+    Cause,
+    DerivedFact,
+    DishonestyRecord,
+    Honour,
+    ListEntry,
+    Organisation,
+    Person,
+    RecordEvent,
+    RoleEdge,
+)
+from ..base import (
+    JOURNAL_TABLES,
+    Direction,
+    JournalTable,
+    NotFound,
+    RoleColumns,
+    SubjectKind,
+    Traversal,
+    WriteCounts,
+    check_field_name,
+    check_journal_table,
+)
+from .group import GroupCommit
+from .index import _GraphIndex
+from .live import Delta, LiveIndex
+from .schema import (
+    _CHUNK,
+    _EVENT,
+    _FACT,
+    _HONOUR,
+    _LIST,
+    _ORG,
+    _PERSON,
+    _RECORD,
+    _ROLE,
+    _ROLE_INDEXES,
+    _SCHEMA,
+    _migrate_v1_roles,
+    _role_rows,
+    _Table,
+)
+
+_SYNC_BUILD_ROWS = 200_000  # smaller role tables are indexed synchronously on first use
+# A new base is built in the background once the delta holds more changed edges than this share of
+# the base, within [_COMPACT_MIN, _COMPACT_MAX] (a delta of n edges costs about n microseconds per
+# generation to lay out); past _COMPACT_HARD the delta is not used (SQL answers meanwhile).
+_COMPACT_SHARE = 200
+_COMPACT_MIN = 1_000
+_COMPACT_MAX = 10_000
+_COMPACT_HARD = 200_000
+_LOG_BATCH = 10_000  # a bulk batch of more edges is not logged edge by edge: a new base is built
+_FACT_CACHE = 4_000  # subjects whose decoded facts are kept per facts generation: those near hubs recur
+
+
+class _FactTargets:
+    """The subjects that have at least one derived fact, as of a facts generation; ``added`` lists
+    those this process's writes added since it was read, in order (per-node flags follow it)."""
+
+    __slots__ = ("added", "gen", "targets")
+
+    def __init__(self, gen: int, targets: set[str]) -> None:
+        self.gen = gen
+        self.targets = targets
+        self.added: list[str] = []
+
+
+# -- the store ------------------------------------------------------------------------------------------
+class SQLiteStore:
+    """Durable embedded store in one SQLite file (``:memory:`` for throwaway use)."""
+
+    name = "sqlite"
+
+    def __init__(self, path: str | Path = ":memory:", graph_index: bool = True) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._owner: int | None = None
+        self._local = threading.local()
+        self._readers: dict[threading.Thread, sqlite3.Connection] = {}  # each reading thread's connection
+        self._readers_lock = threading.Lock()
+        self._writer = self._connect(cache_mib=64)
+        _migrate_v1_roles(self._writer)
+        self._writer.executescript(_SCHEMA)
+        for _, sql in _ROLE_INDEXES:  # also recreates indexes a killed bulk load had dropped
+            self._writer.execute(sql)
+        self._use_index = graph_index
+        self._index: LiveIndex | None = None
+        self._index_lock = threading.Lock()  # one thread advances the index at a time
+        self._building = False
+        self._building_lock = threading.Lock()
+        self._save_min = _SYNC_BUILD_ROWS
+        self._stats = {"index": 0, "sql": 0, "bases_built": 0}
+        self._facts: _FactTargets | None = None
+        self._facts_lock = threading.Lock()
+        self._targets_lock = threading.Lock()  # replace_facts adds to the targets a reader may be copying
+        self._decoded: tuple[int, dict[str, tuple[DerivedFact, ...]]] = (-1, {})
+        # This transaction's facts: generation at its start and at its end, subjects touched.
+        self._txn_facts: tuple[int, int, set[str]] | None = None
+        # Journal appends outside a transaction (the audit of every personal read) share commits.
+        self._appends = GroupCommit(self.transaction, self._append_rows)
+        self._closed = False
+
+    def _connect(self, cache_mib: int = 16) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        con.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk before it is acknowledged, across kill -9 and power loss.
+        con.execute("PRAGMA synchronous=FULL")
+        con.execute("PRAGMA foreign_keys=OFF")
+        # Per connection (one per reading thread): the operating system caches the file as well.
+        con.execute(f"PRAGMA cache_size=-{cache_mib * 1024}")
+        return con
+
+    # -- connections and transactions --------------------------------------------------------
+    def _con(self) -> sqlite3.Connection:
+        """The writer inside this thread's transaction or for :memory:, else this thread's reader."""
+        if self._owner == threading.get_ident() or self.path == ":memory:":
+            return self._writer
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = self._connect()
+            self._local.con = con
+            with self._readers_lock:  # not self._lock: a writer holds that for its whole transaction
+                for thread in [t for t in self._readers if not t.is_alive()]:  # its thread has ended
+                    self._readers.pop(thread).close()
+                self._readers[threading.current_thread()] = con
+        return con
+
+    def _release_reader(self) -> None:
+        """Close this thread's reader (a thread of the store's own that is about to end)."""
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            self._local.con = None
+            with self._readers_lock:
+                self._readers.pop(threading.current_thread(), None)
+            con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth == 0:
+                self._writer.execute("BEGIN IMMEDIATE")
+                self._owner = threading.get_ident()
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._txn_facts = None
+                    self._writer.execute("ROLLBACK")
+                    self._owner = None
+                raise
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                try:
+                    self._writer.execute("COMMIT")
+                finally:
+                    facts, self._txn_facts = self._txn_facts, None
+                self._facts_committed(facts)
+
+    def _facts_committed(self, facts: tuple[int, int, set[str]] | None) -> None:
+        """After a commit that changed facts from generation ``start`` to ``end``: the decoded facts
+        kept for ``start`` stay right for every subject the transaction did not touch."""
+        if facts is None:
+            return
+        start, end, touched = facts
+        label, cache = self._decoded
+        if label == start:  # a new dict: a reader still filling the old one cannot add a stale entry
+            self._decoded = (end, {k: v for k, v in cache.items() if k not in touched})
+
+    def _in_write(self) -> bool:
+        return self._owner == threading.get_ident()
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        if self.path == ":memory:":
+            with self._lock:
+                return self._writer.execute(sql, params).fetchall()
+        return self._con().execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock, self._readers_lock:
+            self._closed = True
+            for con in self._readers.values():
+                con.close()
+            self._readers.clear()
+            self._writer.close()
+            self._index = None
+            self._facts = None
+
+    # -- generations (what the in-memory indexes are up to date with) -------------------------
+    def _gen(self, name: str) -> int:
+        return int(self._read("SELECT v FROM meta WHERE k = ?", (name,))[0][0])
+
+    def _bump(self, name: str) -> None:
+        """Inside a write transaction: the committed data of ``name`` changes with it."""
+        self._writer.execute("UPDATE meta SET v = v + 1 WHERE k = ?", (name,))
+
+    def _roles_changed(self, changed: Iterable[tuple[str, str]] | None) -> None:
+        """Inside a write transaction: bump the roles generation and log the (edge id, organisation)
+        pairs changed, the organisation before and after, for the graph index's delta; None for a bulk
+        change, after which only a new base can answer (the log restarts at this generation)."""
+        self._bump("roles_gen")
+        con = self._writer
+        if changed is None:
+            con.execute("DELETE FROM role_log")
+            con.execute("UPDATE meta SET v = (SELECT v FROM meta WHERE k = 'roles_gen') WHERE k = 'roles_log_from'")
+        else:
+            con.executemany("INSERT OR IGNORE INTO role_log (gen, eid, org) "
+                            "VALUES ((SELECT v FROM meta WHERE k = 'roles_gen'), ?, ?)", changed)
+
+    def _role_orgs(self, edge_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """The (edge id, organisation) of those stored (inside a write transaction)."""
+        out: list[tuple[str, str]] = []
+        for i in range(0, len(edge_ids), _CHUNK):
+            chunk = list(edge_ids[i : i + _CHUNK])
+            sql = f"SELECT eid, org FROM roles WHERE eid IN ({','.join('?' * len(chunk))})"  # noqa: S608
+            out += self._writer.execute(sql, chunk).fetchall()
+        return out
+
+    # -- the graph index -----------------------------------------------------------------------
+    def warm(self) -> None:
+        """Bring the graph index up to the committed roles now (mapping the saved base, or building
+        one), and load its compiled traversal (a server calls this at start-up, so its first request
+        waits for neither)."""
+        if self._use_index and not self._in_write():
+            index = self._catch_up(wait=True)
+            if index is not None:
+                index.reach([], date(2000, 1, 1), 1, 1)
+
+    def graph_index_bytes(self) -> int:
+        """Bytes the graph index's base holds in memory (0 when there is none)."""
+        index = self._index
+        return index.base.nbytes if index is not None else 0
+
+    def index_stats(self) -> dict[str, int]:
+        """How the graph index kept up: traversals answered by it and by SQL, its generation, the
+        edges in its delta, the bases built (for the benchmark and for monitoring)."""
+        index = self._index
+        return dict(self._stats) | {"delta_edges": len(index.delta) if index is not None else 0,
+                                    "gen": index.gen if index is not None else -1,
+                                    "base_gen": index.base.gen if index is not None else -1}
+
+    def _fresh_index(self) -> LiveIndex | None:
+        """The graph index as of the committed roles, if this thread is not writing."""
+        if not self._use_index or self._in_write():
+            return None
+        index = self._index
+        if index is not None and index.gen == self._gen("roles_gen"):
+            return index
+        return self._catch_up(wait=False)
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction on committed data: one snapshot for several statements."""
+        if self.path == ":memory:":
+            with self._lock:
+                yield self._writer
+            return
+        con = self._con()
+        con.execute("BEGIN")
+        try:
+            yield con
+        finally:
+            con.execute("COMMIT")
+
+    def _catch_up(self, wait: bool) -> LiveIndex | None:
+        """Advance the graph index to the committed roles: the delta from the log when it reaches
+        back to the base, else a saved base, else a base built now (small tables or ``wait``) or in
+        the background (meanwhile None: the caller reads SQL)."""
+        with self._index_lock:
+            index = self._index
+            with self._snapshot() as con:
+                delta = index.delta.advance(con) if index is not None else None
+                if delta is None and (base := self._saved_base(con)) is not None:
+                    delta = Delta.empty(base).advance(con)
+                small = (con.execute("SELECT max(rowid) FROM roles").fetchone()[0] or 0) <= _SYNC_BUILD_ROWS
+            if delta is None or len(delta) > _COMPACT_HARD:
+                if not (wait or small):
+                    self._compact_in_background()
+                    return None
+                base = self._build_base()
+                with self._snapshot() as con:
+                    delta = Delta.empty(base).advance(con)
+                if delta is None:  # a bulk load committed meanwhile
+                    return None
+                self._prune_log(base)
+            if len(delta) > max(_COMPACT_MIN, min(len(delta.base) // _COMPACT_SHARE, _COMPACT_MAX)):
+                self._compact_in_background()
+            if index is None or delta is not index.delta:
+                index = self._index = LiveIndex(delta)
+            return index
+
+    def _compact_in_background(self) -> None:
+        with self._building_lock:  # never held for long: readers must not wait for a build
+            if self._building or self._closed:
+                return
+            self._building = True
+        threading.Thread(target=self._compact, name="graph-index", daemon=True).start()
+
+    def _compact(self) -> None:
+        """A new base from one snapshot, installed with the delta since, and the log up to it dropped."""
+        try:
+            base = self._build_base()
+            with self._index_lock:
+                if self._closed:
+                    return
+                with self._snapshot() as con:
+                    delta = Delta.empty(base).advance(con)
+                if delta is not None:
+                    self._index = LiveIndex(delta)
+            self._prune_log(base)
+        except Exception:  # noqa: BLE001 - the current base and delta (or SQL) keep answering
+            pass
+        finally:
+            self._release_reader()
+            self._building = False
+
+    def _prune_log(self, base: _GraphIndex) -> None:
+        """Drop the log entries the new base holds (a base of another process that is older than it
+        is then rebuilt by that process)."""
+        if self._closed:
+            return
+        with self.transaction():
+            self._writer.execute("DELETE FROM role_log WHERE gen <= ?", (base.gen,))
+            self._writer.execute("UPDATE meta SET v = max(v, ?) WHERE k = 'roles_log_from'", (base.gen,))
+
+    def _sidecar(self) -> Path | None:
+        """Where the graph index's base of a database file is saved between runs."""
+        return None if self.path == ":memory:" else Path(self.path + ".graph")
+
+    def _saved_base(self, con: sqlite3.Connection) -> _GraphIndex | None:
+        """The newest saved base that the log, as of ``con``'s snapshot, still reaches back to."""
+        sidecar = self._sidecar()
+        if sidecar is None or not sidecar.is_dir():
+            return None
+        meta = dict(con.execute("SELECT k, v FROM meta WHERE k IN ('roles_gen', 'roles_log_from')").fetchall())
+        gens = sorted((int(p.name[4:]) for p in sidecar.iterdir() if p.name.startswith("gen-")), reverse=True)
+        for gen in gens:
+            if meta["roles_log_from"] <= gen <= meta["roles_gen"]:
+                return _GraphIndex.load(sidecar, gen)
+        return None
+
+    def _build_base(self) -> _GraphIndex:
+        """A base built from one snapshot of the committed roles (its own connection: a builder thread
+        must not leave a reader behind), saved when large enough."""
+        if self.path == ":memory:":
+            with self._lock:
+                self._stats["bases_built"] += 1
+                return _GraphIndex.build(self._writer, self._gen("roles_gen"))
+        con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        try:
+            con.execute("BEGIN")
+            gen = int(con.execute("SELECT v FROM meta WHERE k = 'roles_gen'").fetchone()[0])
+            base = _GraphIndex.build(con, gen)
+            con.execute("COMMIT")
+        finally:
+            con.close()
+        sidecar = self._sidecar()
+        if sidecar is not None and len(base) >= self._save_min:  # small bases are rebuilt faster than written
+            try:
+                base.save(sidecar)
+            except OSError:  # a read-only directory: the base lives in memory only
+                pass
+        release_free_memory()  # the build's temporaries: hand the freed pages back to the system
+        self._stats["bases_built"] += 1
+        return base
+
+    def traverse(self, origins: Sequence[str], as_of: date, depth: int, max_fanout: int) -> list[Traversal] | None:
+        """Breadth-first neighbourhoods of ``origins`` from the graph index, all in one pass (see
+        ``base.Traversal``), or None when the index cannot answer for the committed state right now
+        (the caller then uses roles_of)."""
+        index = self._fresh_index()
+        if index is None:
+            self._stats["sql"] += 1
+            return None
+        self._stats["index"] += 1
+        return index.reach(origins, as_of, depth, max_fanout).traversals(self.get_roles, self._flagged(index))
+
+    def _flagged(self, index: LiveIndex) -> np.ndarray | None:
+        """Per node of ``index``: has at least one derived fact (committed; a superset is harmless)."""
+        committed = self._fact_targets()
+        if committed is None:
+            return None
+        known = committed[1]
+        with self._targets_lock:  # replace_facts may be adding to the targets
+            return index.flags(known)
+
+    # -- generic helpers ---------------------------------------------------------------------
+    def _upsert(self, table: _Table, items: Sequence[Any]) -> WriteCounts:
+        """Insert new rows, update changed ones, count both and the unchanged, in one transaction.
+
+        ``INSERT OR IGNORE`` adds the new rows (its changes are the inserts); only when some rows
+        already existed, an ``UPDATE ... WHERE <a column differs>`` rewrites the changed ones (its
+        changes are the updates). Rows go in key order, so B-tree inserts are mostly sequential.
+        """
+        if not items:
+            return WriteCounts()
+        rows = {}
+        for item in items:
+            row = table.to_row(item)
+            rows[row[0]] = row  # last one wins within a batch
+        ordered = sorted(rows.values(), key=lambda r: r[0])
+        cols = ", ".join(table.columns)
+        marks = ", ".join("?" * len(table.columns))
+        con = self._writer
+        with self.transaction():
+            before_orgs = self._role_orgs([r[0] for r in ordered]) if table is _ROLE else []
+            before = con.total_changes
+            con.executemany(f"INSERT OR IGNORE INTO {table.name} ({cols}) VALUES ({marks})", ordered)  # noqa: S608 - identifiers are module constants
+            inserted = con.total_changes - before
+            updated = 0
+            if inserted < len(ordered):
+                rest = table.columns[1:]
+                sets = ", ".join(f"{c} = ?" for c in rest)
+                differs = " OR ".join(f"{c} IS NOT ?" for c in rest)
+                sql = f"UPDATE {table.name} SET {sets} WHERE ({table.key} = ?) AND ({differs})"  # noqa: S608
+                before = con.total_changes
+                con.executemany(sql, (r[1:] + r[:1] + r[1:] for r in ordered))
+                updated = con.total_changes - before
+            if table is _ROLE and (inserted or updated):
+                self._roles_changed([*before_orgs, *((r[0], r[3]) for r in ordered)])
+        return WriteCounts(inserted, updated, len(ordered) - inserted - updated)
+
+    def _by(self, table: _Table, column: str, values: Sequence[Any], order: tuple[str, ...] = ()) -> list[Any]:
+        """Rows whose ``column`` is in ``values``, sorted by the ``order`` columns across all chunks."""
+        rows: list[tuple[Any, ...]] = []
+        cols = ", ".join(table.columns)
+        values = list(dict.fromkeys(values))
+        for i in range(0, len(values), _CHUNK):
+            chunk = values[i : i + _CHUNK]
+            sql = f"SELECT {cols} FROM {table.name} WHERE {column} IN ({','.join('?' * len(chunk))})"  # noqa: S608
+            rows.extend(self._read(sql, chunk))
+        if order:
+            at = [table.columns.index(c) for c in order]
+            rows.sort(key=lambda r: tuple(r[i] for i in at))
+        return [table.from_row(r) for r in rows]
+
+    def _iter(self, table: _Table) -> Iterator[Any]:
+        # A dedicated connection so a long iteration neither blocks nor sees concurrent writes.
+        con = sqlite3.connect(self.path, check_same_thread=False) if self.path != ":memory:" else self._writer
+        try:
+            cur = con.execute(f"SELECT {', '.join(table.columns)} FROM {table.name} ORDER BY {table.key}")  # noqa: S608
+            while batch := cur.fetchmany(10_000):
+                for row in batch:
+                    yield table.from_row(row)
+        finally:
+            if con is not self._writer:
+                con.close()
+
+    # -- subjects ----------------------------------------------------------------------------
+    def put_organisations(self, rows: Sequence[Organisation]) -> WriteCounts:
+        return self._upsert(_ORG, rows)
+
+    def put_persons(self, rows: Sequence[Person]) -> WriteCounts:
+        return self._upsert(_PERSON, rows)
+
+    def get_organisations(self, codes: Sequence[str]) -> dict[str, Organisation]:
+        return {o.code: o for o in self._by(_ORG, "code", codes)}
+
+    def get_persons(self, keys: Sequence[str]) -> dict[str, Person]:
+        return {p.key: p for p in self._by(_PERSON, "key", keys)}
+
+    def iter_organisations(self) -> Iterator[Organisation]:
+        return self._iter(_ORG)
+
+    def iter_persons(self) -> Iterator[Person]:
+        return self._iter(_PERSON)
+
+    def search_subjects(
+        self, text: str = "", region: str = "", industry: str = "", kind: SubjectKind | None = None,
+        limit: int = 20, offset: int = 0,
+    ) -> list[Organisation | Person]:
+        # Each table is read in key order and stops after offset + limit matches (the primary key's
+        # order: no sort); region narrows through organisations_region. A name "contains" test scans.
+        like = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        wanted = offset + limit
+        found: list[Organisation | Person] = []
+        for table, allowed in ((_ORG, kind != "person"), (_PERSON, kind != "organisation" and not industry)):
+            if not allowed:
+                continue
+            where, params = [], []
+            if text:
+                if table is _ORG:
+                    where.append("(code LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\')")
+                    params += [like + "%", f"%{like}%"]
+                else:
+                    where.append("(name LIKE ? ESCAPE '\\' OR masked_id LIKE ? ESCAPE '\\')")
+                    params += [f"%{like}%", f"%{like}%"]
+            if region:
+                where.append("region >= ? AND region < ?")
+                params += [region, region + "\U0010ffff"]
+            if industry:
+                where.append("industry = ?")
+                params.append(industry)
+            sql = (f"SELECT {', '.join(table.columns)} FROM {table.name} "  # noqa: S608 - constant names
+                   f"WHERE {' AND '.join(where) or '1'} ORDER BY {table.key} LIMIT ?")
+            found += [table.from_row(r) for r in self._read(sql, [*params, wanted])]
+        found.sort(key=lambda s: s.code if isinstance(s, Organisation) else s.key)
+        return found[offset:wanted]
+
+    # -- role edges --------------------------------------------------------------------------
+    def put_roles(self, rows: Sequence[RoleEdge]) -> WriteCounts:
+        return self._upsert(_ROLE, rows)
+
+    def load_roles(self, batches: Iterable[RoleColumns]) -> int:
+        """Bulk upsert without comparison, one transaction per batch. Into an empty roles table the
+        rows are appended with the secondary indexes dropped, and the indexes are rebuilt once at
+        the end (a sort instead of a random B-tree insert per row and index)."""
+        with self._lock:
+            fresh = not self._read("SELECT 1 FROM roles LIMIT 1")
+            cols = ", ".join(_ROLE.columns)
+            marks = ", ".join("?" * len(_ROLE.columns))
+            if fresh:
+                with self.transaction():
+                    for name, _ in _ROLE_INDEXES:
+                        self._writer.execute(f"DROP INDEX IF EXISTS {name}")
+                    self._roles_changed(None)
+                sql = f"INSERT INTO roles ({cols}) VALUES ({marks})"  # noqa: S608 - module constants
+            else:
+                updates = ", ".join(f"{c}=excluded.{c}" for c in _ROLE.columns[1:])
+                sql = f"INSERT INTO roles ({cols}) VALUES ({marks}) ON CONFLICT(eid) DO UPDATE SET {updates}"  # noqa: S608
+            written = 0
+            try:
+                for batch in batches:
+                    if not len(batch):
+                        continue
+                    with self.transaction():
+                        logged = not fresh and len(batch) <= _LOG_BATCH
+                        before_orgs = self._role_orgs(batch.edge_id) if logged else []
+                        self._writer.executemany(sql, _role_rows(batch))
+                        self._roles_changed([*before_orgs, *zip(batch.edge_id, batch.org, strict=True)]
+                                            if logged else None)
+                    written += len(batch)
+            finally:
+                if fresh:
+                    with self.transaction():
+                        for _, create in _ROLE_INDEXES:
+                            self._writer.execute(create)
+                        self._roles_changed(None)
+        return written
+
+    def delete_roles(self, edge_ids: Sequence[str]) -> int:
+        with self.transaction():
+            gone = self._role_orgs(edge_ids)
+            n = 0
+            for i in range(0, len(edge_ids), _CHUNK):
+                chunk = list(edge_ids[i : i + _CHUNK])
+                cur = self._writer.execute(
+                    f"DELETE FROM roles WHERE eid IN ({','.join('?' * len(chunk))})", chunk  # noqa: S608
+                )
+                n += cur.rowcount
+            if n:
+                self._roles_changed(gone)
+        return n
+
+    def get_roles(self, edge_ids: Sequence[str]) -> dict[str, RoleEdge]:
+        return {e.edge_id: e for e in self._by(_ROLE, "eid", edge_ids)}
+
+    def roles_of(
+        self, nodes: Sequence[str], direction: Direction = "both", as_of: date | None = None
+    ) -> list[RoleEdge]:
+        out = self._roles_sql(list(dict.fromkeys(nodes)), direction, as_of)
+        out.sort(key=lambda e: (e.org, e.role, e.valid_from, e.holder))
+        return out
+
+    def _roles_sql(self, nodes: list[str], direction: Direction, as_of: date | None) -> list[RoleEdge]:
+        extra, params = "", []
+        if as_of is not None:
+            extra = "AND vf <= ? AND (vt IS NULL OR vt > ?)"
+            params = [as_of.toordinal(), as_of.toordinal()]
+        out: list[RoleEdge] = []
+        cols = ", ".join(_ROLE.columns)
+        for column in {"in": ("org",), "out": ("holder",), "both": ("org", "holder")}[direction]:
+            for i in range(0, len(nodes), _CHUNK):
+                chunk = nodes[i : i + _CHUNK]
+                sql = f"SELECT {cols} FROM roles WHERE {column} IN ({','.join('?' * len(chunk))}) {extra}"  # noqa: S608
+                out.extend(_ROLE.from_row(r) for r in self._read(sql, [*chunk, *params]))
+        if direction == "both":
+            out = list({e.edge_id: e for e in out}.values())
+        return out
+
+    def iter_roles(self) -> Iterator[RoleEdge]:
+        return self._iter(_ROLE)
+
+    # -- records, events, honours, list entries --------------------------------------------------
+    def put_records(self, rows: Sequence[DishonestyRecord]) -> WriteCounts:
+        return self._upsert(_RECORD, rows)
+
+    def get_records(self, ids: Sequence[str]) -> dict[str, DishonestyRecord]:
+        return {r.record_id: r for r in self._by(_RECORD, "record_id", ids)}
+
+    def records_of(self, subjects: Sequence[str]) -> list[DishonestyRecord]:
+        return self._by(_RECORD, "subject", subjects, order=("decision_date", "record_id"))
+
+    def iter_records(self) -> Iterator[DishonestyRecord]:
+        return self._iter(_RECORD)
+
+    def put_events(self, rows: Sequence[RecordEvent]) -> WriteCounts:
+        return self._upsert(_EVENT, rows)
+
+    def events_of(self, cause_ids: Sequence[str]) -> list[RecordEvent]:
+        return self._by(_EVENT, "cause_id", cause_ids, order=("on_date", "event_id"))
+
+    def put_honours(self, rows: Sequence[Honour]) -> WriteCounts:
+        return self._upsert(_HONOUR, rows)
+
+    def honours_of(self, holders: Sequence[str]) -> list[Honour]:
+        return self._by(_HONOUR, "holder", holders, order=("awarded_on", "honour_id"))
+
+    def iter_honours(self) -> Iterator[Honour]:
+        return self._iter(_HONOUR)
+
+    def put_list_entries(self, rows: Sequence[ListEntry]) -> WriteCounts:
+        return self._upsert(_LIST, rows)
+
+    def get_list_entries(self, ids: Sequence[str]) -> dict[str, ListEntry]:
+        return {e.entry_id: e for e in self._by(_LIST, "entry_id", ids)}
+
+    def list_entries_of(self, subjects: Sequence[str]) -> list[ListEntry]:
+        return self._by(_LIST, "subject", subjects, order=("valid_from", "entry_id"))
+
+    def iter_list_entries(self) -> Iterator[ListEntry]:
+        return self._iter(_LIST)
+
+    # -- derived facts ---------------------------------------------------------------------------
+    def replace_facts(
+        self, cause: Cause, facts: Sequence[DerivedFact]
+    ) -> tuple[list[DerivedFact], list[DerivedFact]]:
+        with self.transaction():
+            old = {f.fact_id: f for f in self._by(_FACT, "cause", [str(cause)])}
+            new = {f.fact_id: f for f in facts}
+            removed = [f for k, f in old.items() if k not in new]
+            added = [f for k, f in new.items() if old.get(k) != f]
+            if removed:
+                self._writer.executemany("DELETE FROM facts WHERE fact_id = ?", [(f.fact_id,) for f in removed])
+            if added:
+                cols = ", ".join(_FACT.columns)
+                self._writer.executemany(
+                    f"INSERT OR REPLACE INTO facts ({cols}) VALUES ({', '.join('?' * len(_FACT.columns))})",  # noqa: S608
+                    [_FACT.to_row(f) for f in added],
+                )
+            if added or removed:
+                # The target filter is a superset: adding this transaction's targets before the
+                # commit is harmless, and a rollback leaves the generation behind, which a reader
+                # sees as a mismatch and rebuilds from the committed facts.
+                gen = self._gen("facts_gen")
+                self._bump("facts_gen")
+                with self._targets_lock:  # never held while taking another lock
+                    known = self._facts
+                    if known is not None and known.gen == gen:
+                        fresh = {f.target for f in added} - known.targets
+                        known.targets.update(fresh)
+                        known.added += sorted(fresh)
+                        known.gen = gen + 1
+                start, _, touched = self._txn_facts or (gen, gen, set())
+                self._txn_facts = (start, gen + 1, touched | {f.target for f in (*added, *removed)})
+        return added, removed
+
+    def _fact_filter(self, targets: list[str]) -> tuple[int | None, list[str]]:
+        """``targets`` less those with no derived fact at all, with the committed facts generation
+        that says so (outside a write; else None and ``targets`` as they are)."""
+        committed = self._fact_targets() if len(targets) >= 4 else None
+        if committed is None:
+            return None, targets
+        gen, known = committed
+        return gen, [t for t in targets if t in known.targets]
+
+    def _fact_targets(self) -> tuple[int, _FactTargets] | None:
+        """The committed facts generation and the subjects with derived facts in it (None inside a
+        write transaction). The generation is the one read from the database: a writer relabels
+        the targets object before its commit."""
+        if self._in_write():
+            return None
+        gen = self._gen("facts_gen")
+        known = self._facts
+        if known is None or known.gen != gen:
+            with self._facts_lock:
+                known = self._facts
+                if known is None or known.gen != gen:
+                    known = self._load_fact_targets()
+                    self._facts = known
+        return (gen, known) if known.gen == gen else None
+
+    def _load_fact_targets(self) -> _FactTargets:
+        if self.path == ":memory:":
+            with self._lock:
+                gen = self._gen("facts_gen")
+                return _FactTargets(gen, {r[0] for r in self._writer.execute("SELECT DISTINCT target FROM facts")})
+        con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        try:
+            con.execute("BEGIN")
+            gen = int(con.execute("SELECT v FROM meta WHERE k = 'facts_gen'").fetchone()[0])
+            found = {r[0] for r in con.execute("SELECT DISTINCT target FROM facts")}
+            con.execute("COMMIT")
+        finally:
+            con.close()
+        return _FactTargets(gen, found)
+
+    def get_facts(self, fact_ids: Sequence[str]) -> dict[str, DerivedFact]:
+        return {f.fact_id: f for f in self._by(_FACT, "fact_id", fact_ids)}
+
+    def facts_of(self, targets: Sequence[str]) -> list[DerivedFact]:
+        gen, wanted = self._fact_filter(list(dict.fromkeys(targets)))
+        if gen is None:
+            return self._by(_FACT, "target", wanted, order=("valid_from", "fact_id")) if wanted else []
+        # Decoded facts kept per committed generation; read after the generation was, so never
+        # older than it (a newer commit changes the generation and empties the cache).
+        label, cache = self._decoded
+        if label != gen:
+            cache = {}
+            self._decoded = (gen, cache)
+        got = {t: fs for t in wanted if (fs := cache.get(t)) is not None}
+        missing = [t for t in wanted if t not in got]
+        if missing:
+            read: dict[str, list[DerivedFact]] = {t: [] for t in missing}
+            for f in self._by(_FACT, "target", missing):
+                read[f.target].append(f)
+            if len(cache) + len(missing) > _FACT_CACHE:
+                cache.clear()
+            for t, found in read.items():
+                got[t] = cache[t] = tuple(found)
+        out = [f for t in wanted for f in got[t]]
+        out.sort(key=lambda f: (f.valid_from, f.fact_id))
+        return out
+
+    def facts_by_cause(self, causes: Sequence[Cause]) -> list[DerivedFact]:
+        return self._by(_FACT, "cause", [str(c) for c in causes], order=("valid_from", "fact_id"))
+
+    def iter_facts(self) -> Iterator[DerivedFact]:
+        return self._iter(_FACT)
+
+    def causes_touching(self, targets: Sequence[str]) -> list[Cause]:
+        out: set[str] = set()
+        _, targets = self._fact_filter(list(dict.fromkeys(targets)))
+        for i in range(0, len(targets), _CHUNK):
+            chunk = targets[i : i + _CHUNK]
+            sql = f"SELECT DISTINCT cause FROM facts WHERE target IN ({','.join('?' * len(chunk))})"  # noqa: S608
+            out.update(r[0] for r in self._read(sql, chunk))
+        return [Cause.parse(c) for c in sorted(out)]
+
+    # -- journal -----------------------------------------------------------------------------------
+    def append(self, table: JournalTable, rows: Iterable[dict[str, Any]]) -> int:
+        check_journal_table(table)
+        payload: list[tuple[str, str, str]] = [
+            (table, str(r["id"]), json.dumps(r, ensure_ascii=False, default=str)) for r in rows]
+        if self._in_write():  # part of the caller's transaction
+            return self._append_rows(payload)
+        return self._appends.submit(payload)  # committed, durably, before this returns
+
+    def _append_rows(self, payload: list[tuple[str, str, str]]) -> int:
+        with self.transaction():
+            before = self._writer.total_changes
+            self._writer.executemany("INSERT OR IGNORE INTO journal (tbl, id, doc) VALUES (?, ?, ?)", payload)
+            return self._writer.total_changes - before
+
+    def update(self, table: JournalTable, row_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        check_journal_table(table)
+        with self.transaction():
+            found = self._writer.execute("SELECT doc FROM journal WHERE tbl = ? AND id = ?", (table, row_id)).fetchone()
+            if found is None:
+                raise NotFound(f"{table}/{row_id}")
+            doc = json.loads(found[0]) | changes
+            self._writer.execute(
+                "UPDATE journal SET doc = ? WHERE tbl = ? AND id = ?",
+                (json.dumps(doc, ensure_ascii=False, default=str), table, row_id),
+            )
+        return dict(doc)
+
+    def query(
+        self, table: JournalTable, where: dict[str, Any] | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        check_journal_table(table)
+        sql = "SELECT doc FROM journal WHERE tbl = ?"
+        params: list[Any] = [table]
+        for key, value in (where or {}).items():
+            sql += " AND json_extract(doc, ?) = ?"
+            params += ["$." + check_field_name(key), value]
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return [json.loads(r[0]) for r in self._read(sql, params)]
+
+    def counts(self) -> dict[str, int]:
+        out = {}
+        for table in ("organisations", "persons", "roles", "records", "events", "honours", "list_entries", "facts"):
+            out[table] = self._read(f"SELECT count(*) FROM {table}")[0][0]  # noqa: S608
+        for tbl in JOURNAL_TABLES:
+            out[tbl] = self._read("SELECT count(*) FROM journal WHERE tbl = ?", (tbl,))[0][0]
+        return out
