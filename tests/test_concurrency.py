@@ -31,7 +31,7 @@ from graph_credit.engine import Engine
 from graph_credit.ids import persons_in
 from graph_credit.store import SQLiteStore
 from graph_credit.synth import write_synthetic
-from tests.helpers import ADMIN, FINANCE, INVESTIGATOR, MARKET
+from tests.helpers import ADMIN, FINANCE, INVESTIGATOR, MARKET, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 THREADS, REQUESTS = 8, 50
@@ -60,16 +60,7 @@ def serve(db: Path, *, env: dict[str, str] | None = None, kill_at_exit: bool = F
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else "server exited"
-            assert time.monotonic() < deadline, "server did not start within 30 s"
-            time.sleep(0.1)
+        wait_until_healthy(base, proc, 30, lambda: proc.stdout.read().decode() if proc.stdout else "server exited")
         yield base, proc
     finally:
         if kill_at_exit:

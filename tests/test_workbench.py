@@ -23,6 +23,7 @@ import pytest
 from graph_credit.engine import Engine
 from graph_credit.ids import persons_in
 from graph_credit.store import SQLiteStore
+from tests.helpers import wait_until_healthy
 from tests.scenario import World, build
 from tests.test_server import free_port
 
@@ -62,16 +63,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Worl
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else "server exited"
-            assert time.monotonic() < deadline, "server did not start within 30 s"
-            time.sleep(0.2)
+        wait_until_healthy(base, proc, 30, lambda: proc.stdout.read().decode() if proc.stdout else "server exited")
         yield base, world
     finally:
         proc.terminate()
