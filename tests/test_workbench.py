@@ -281,7 +281,7 @@ def test_a_public_key_sees_masked_data_only(page: Page, served: tuple[str, World
 
 def test_every_read_of_personal_data_is_audited_with_its_purpose(page: Page, served: tuple[str, World]) -> None:
     base, world = served
-    purpose = f"audit check {time.time_ns()}"
+    purpose = f"调查 案件 {time.time_ns()}"  # Chinese, as investigators write it (查询使用登记)
     seen: list[Any] = []
     page.on("response", lambda r: seen.append(r) if "/v1/" in r.url else None)
     login(page, base, "demo-investigator", purpose=purpose)
@@ -305,6 +305,6 @@ def test_every_read_of_personal_data_is_audited_with_its_purpose(page: Page, ser
             personal.append(r.url)
     audit = httpx.get(f"{base}/v1/audit", headers={"X-API-Key": "demo-admin", "X-Purpose": "review"}, timeout=10)
     mine = [e for e in audit.json()["entries"] if e["purpose"] == purpose]
-    assert len(mine) == len(personal) > 0  # each read with persons in it, once, with the purpose typed in
+    assert len(mine) == len(personal) > 0  # each read with persons in it, once, with the purpose as typed
     assert {e["what"] for e in mine} >= {"subject search", "roles", "profile", "explain", "risk items"}
     assert all(e["role"] == "investigator" for e in mine)

@@ -32,7 +32,8 @@
   async function api(path, body) {
     const { key, purpose } = credentials();
     const headers = { "X-API-Key": key };
-    if (purpose) headers["X-Purpose"] = purpose;
+    // percent-encoded: a header carries Latin-1 only, and the server decodes %XX back to the text typed (调查)
+    if (purpose) headers["X-Purpose"] = encodeURIComponent(purpose);
     if (body) headers["Content-Type"] = "application/json";
     const r = await fetch(path, body ? { method: "POST", headers, body: JSON.stringify(body) } : { headers });
     const data = await r.json().catch(() => ({}));
@@ -360,10 +361,6 @@
   function login(ev) {
     ev.preventDefault();
     const purpose = $("purpose").value.trim();
-    if (/[^\x20-\x7e\xa0-\xff]/.test(purpose)) {
-      say("Purpose: HTTP headers carry Latin letters only; write the case number and reason without Chinese");
-      return;
-    }
     sessionStorage.setItem("gc-key", $("key").value.trim());
     sessionStorage.setItem("gc-purpose", purpose);
     $("key").value = "";
