@@ -18,7 +18,7 @@ from typing import Any
 from .errors import DomainError
 from .graph.traversal import RelatedParty, neighbourhoods, score_related, weights
 from .memory import collector_paused, release_free_memory
-from .model import DerivedFact, DishonestyRecord, RecordEvent
+from .model import Cause, DerivedFact, DishonestyRecord, RecordEvent
 from .policy.loader import load_policy
 from .policy.schema import Measure
 from .policy.snapshot import PolicySnapshot
@@ -185,13 +185,14 @@ def _flag_assumed_periods(known: _Subjects, result: CheckResult) -> None:
     """A measure whose end rests on the policy's default period, not one the initiating department fixed,
     says so: the approval officer sees the assumption behind the date."""
     items = result.measures + [w for w in result.warnings if "fact_id" in w]
-    ids = sorted({i["cause"].partition(":")[2] for i in items if i["cause"].startswith("record:")})
+    causes = [Cause.parse(i["cause"]) for i in items]
+    ids = sorted({c.id for c in causes if c.kind == "record"})
     if not ids:
         return
     records = known.cause_records(ids)
     assumed = set()
-    for item in items:
-        record = records.get(item["cause"].partition(":")[2]) if item["cause"].startswith("record:") else None
+    for item, cause in zip(items, causes, strict=True):
+        record = records.get(cause.id) if cause.kind == "record" else None
         item["period_assumed"] = record is not None and record.period_end is None
         if item["period_assumed"] and item["cause"] not in assumed:
             assumed.add(item["cause"])
