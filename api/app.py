@@ -203,7 +203,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.state.deliverer = None
         if settings.webhook_interval > 0:  # alerts are stored by the writes; this thread posts them
             app.state.deliverer = Deliverer(app.state.engine.store, settings.webhook_interval,
-                                            app.state.engine.clock, policy=settings.delivery_policy())
+                                            app.state.engine.clock, policy=settings.delivery_policy(),
+                                            jurisdiction=app.state.engine.jurisdiction)
             app.state.deliverer.start()
         yield
         if app.state.deliverer is not None:

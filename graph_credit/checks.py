@@ -182,23 +182,34 @@ def check_many(
 
 
 def _flag_assumed_periods(known: _Subjects, result: CheckResult) -> None:
-    """A measure whose end rests on the policy's default period, not one the initiating department fixed,
-    says so: the approval officer sees the assumption behind the date."""
+    """A measure whose end rests on the policy's default period, not one the initiating department (or, for a
+    black listing, the determining unit) fixed, says so: the approval officer sees the assumption behind the
+    date."""
     items = result.measures + [w for w in result.warnings if "fact_id" in w]
     causes = [Cause.parse(i["cause"]) for i in items]
     ids = sorted({c.id for c in causes if c.kind == "record"})
-    if not ids:
+    entry_ids = sorted({c.id for c in causes if c.kind == "list"})
+    if not ids and not entry_ids:
         return
-    records = known.cause_records(ids)
+    records = known.cause_records(ids) if ids else {}
+    entries = known.store.get_list_entries(entry_ids) if entry_ids else {}
     assumed = set()
     for item, cause in zip(items, causes, strict=True):
         record = records.get(cause.id) if cause.kind == "record" else None
-        item["period_assumed"] = record is not None and record.period_end is None
+        entry = entries.get(cause.id) if cause.kind == "list" else None
+        item["period_assumed"] = ((record is not None and record.period_end is None)
+                                  or (entry is not None and entry.list == "black" and entry.valid_to is None))
         if item["period_assumed"] and item["cause"] not in assumed:
             assumed.add(item["cause"])
-            result.warnings.append({"kind": "period_assumed", "cause": item["cause"],
-                                    "message": "the record gives no punishment period; the policy's default "
-                                               "period for its severity was used and its department notified"})
+            result.warnings.append({"kind": "period_assumed", "cause": item["cause"], "message": _ASSUMED[cause.kind]})
+
+
+_ASSUMED = {
+    "record": "the record gives no punishment period; the policy's default period for its severity was used and "
+              "its department notified",
+    "list": "the black listing gives no term; the policy's default period for serious dishonesty was used and its "
+            "determining unit notified",
+}
 
 
 def _decide(known: _Subjects, subject: str, matter: str, as_of: date, snap: PolicySnapshot,

@@ -261,7 +261,9 @@ def deliver(store: str | None = StoreOpt,
 
 @app.command()
 def notices(as_of: str | None = typer.Option(None, help="YYYY-MM-DD, default today"),
-            store: str | None = StoreOpt) -> None:
+            store: str | None = StoreOpt,
+            jurisdiction: str = typer.Option("default", help="the deployment's (list entries are judged under it)")
+            ) -> None:
     """Sweep for expiries: notices to departments and alerts to subscribers for consequences that reached their
     natural end by the date (idempotent)."""
     from .monitor.alerts import sweep
@@ -269,7 +271,7 @@ def notices(as_of: str | None = typer.Option(None, help="YYYY-MM-DD, default tod
     on = _day(as_of)
     s = existing_store(store)
     try:
-        typer.echo(json.dumps(sweep(s, on), indent=2))
+        typer.echo(json.dumps(sweep(s, on, jurisdiction=jurisdiction), indent=2))
     finally:
         s.close()
 

@@ -33,10 +33,11 @@ from .model import (
     stable_id,
 )
 from .monitor import alerts as monitor
+from .monitor.notices import exit_announcement
 from .policy.loader import load_policy
 from .policy.schema import NoticePolicy
 from .policy.snapshot import PolicySnapshot
-from .rules.derive import derive, punishment_end
+from .rules.derive import derive, list_end, punishment_end
 from .rules.governing import lifecycle_of, policy_for
 from .rules.lifecycle import LifecycleError, validate_event
 from .store.base import ImportsInBatches, NotFound, Store, WriteCounts, atomic
@@ -255,9 +256,13 @@ class Engine:
             changes.list_entries += [(before.get(e.entry_id), e) for e in entries]
             self.store.put_list_entries(entries)
             subjects = sorted({e.subject for e in entries})
-            return self.refresh(
-                [Cause("list", e.entry_id) for e in self.store.list_entries_of(subjects)], "list entry written"
-            )
+            self.refresh([Cause("list", e.entry_id) for e in self.store.list_entries_of(subjects)],
+                         "list entry written")
+            for e in entries:
+                snap = policy_for(e, self.jurisdiction)
+                if e.status == "effective" and e.valid_to is None and list_end(e, snap) is not None:
+                    changes.notices.append(_listing_period_assumed(e, snap))
+            return changes
 
     def _check_red_listing(self, entry: ListEntry) -> None:
         # Jiangyin (6) cross-checks the preliminary red list: a candidate is refused from the proposal on
@@ -298,7 +303,8 @@ class Engine:
                 changes.notices.append(self._objection_result(cause, subject, event, snap.objection_feedback))
             if event.kind == "exit" and cause.kind == "list" and snap.list_exit_announcement is not None:
                 entry = self.store.get_list_entries([cause.id])[cause.id]
-                changes.notices.append(_exit_announcement(entry, event, snap.list_exit_announcement))
+                changes.notices.append(exit_announcement(entry, event.kind, event.on, event.event_id,
+                                                         snap.list_exit_announcement))
             return changes
 
     def _remedy(self, cause: Cause, subject: str, event: RecordEvent, snap: PolicySnapshot) -> dict:
@@ -406,6 +412,20 @@ def _period_assumed(record: DishonestyRecord, snap: PolicySnapshot) -> dict:
     }
 
 
+def _listing_period_assumed(entry: ListEntry, snap: PolicySnapshot) -> dict:
+    """To the determining unit: the black listing gave no term, so the policy's default period was used."""
+    end = list_end(entry, snap)
+    assert end is not None
+    return {
+        "id": stable_id(entry.entry_id, "period_assumed", end),
+        "cause": str(Cause("list", entry.entry_id)), "target": entry.subject, "change": "period_assumed",
+        "reason": "black listing written without valid_to", "effective": entry.valid_from.isoformat(),
+        "assumed_period_end": end.isoformat(), "severity": "serious",
+        "departments": [entry.determining_unit] if entry.determining_unit else [], "items": [], "acknowledged": {},
+        "basis": [str(b) for b in snap.punishment_period.basis],
+    }
+
+
 def _honour_flag(fact: DerivedFact, honour: Honour) -> dict:
     """To the awarding body: an honour granted while its holder was barred from commendations, revoked."""
     return {
@@ -415,20 +435,6 @@ def _honour_flag(fact: DerivedFact, honour: Honour) -> dict:
         "effective": honour.awarded_on.isoformat(), "honour": honour.honour_id, "title": honour.title,
         "awarding_body": honour.awarding_body, "departments": [honour.awarding_body], "items": [],
         "acknowledged": {}, "basis": list(fact.basis),
-    }
-
-
-def _exit_announcement(entry: ListEntry, event: RecordEvent, announcement: NoticePolicy) -> dict:
-    """To the determining unit: announce the exit through the channel the listing was published on."""
-    return {
-        "id": stable_id(entry.entry_id, "exit_announcement", event.event_id),
-        "cause": str(Cause("list", entry.entry_id)), "target": entry.subject, "change": "exit_announcement",
-        "reason": event.kind, "effective": event.on.isoformat(), "list": entry.list, "list_name": entry.name,
-        "channel": "original publicity channel",
-        "publicity": {"from": entry.publicity_from and entry.publicity_from.isoformat(),
-                      "to": entry.publicity_to and entry.publicity_to.isoformat()},
-        "departments": [entry.determining_unit], "items": [], "acknowledged": {},
-        "basis": [str(b) for b in announcement.basis],
     }
 
 

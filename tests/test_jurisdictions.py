@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from graph_credit.checks import check
 from graph_credit.engine import BlackListConflict, Engine
-from graph_credit.model import DishonestyRecord, Honour, ListEntry, RecordEvent
+from graph_credit.model import Cause, DishonestyRecord, Honour, ListEntry, RecordEvent
+from graph_credit.monitor import alerts as monitor
 from graph_credit.policy import NATIONAL, available_jurisdictions, jurisdiction_table, load_policy
 from graph_credit.store import SQLiteStore, Store
 from tests.scenario import D, World, build, consequences, r1
@@ -193,10 +194,10 @@ RESTRICTING = {"joint_punishment", "personal_credit_entry", "responsible_person_
 @given(jurisdiction=st.sampled_from(JURISDICTIONS),
        category=st.sampled_from(["tax_evasion", "judgment_defaulter", "refusing_to_perform"]),
        period_days=st.none() | st.integers(30, 2000), repair=st.booleans(),
-       list_days=st.integers(1, 2000), exit_early=st.booleans())
+       list_days=st.none() | st.integers(1, 2000), exit_early=st.booleans())
 def test_far_past_every_period_repair_and_exit_nothing_restricts(
     tmp_path_factory: pytest.TempPathFactory, jurisdiction: str, category: str, period_days: int | None,
-    repair: bool, list_days: int, exit_early: bool,
+    repair: bool, list_days: int | None, exit_early: bool,
 ) -> None:
     store = SQLiteStore(tmp_path_factory.mktemp("p") / "s.sqlite")
     try:
@@ -207,7 +208,7 @@ def test_far_past_every_period_repair_and_exit_nothing_restricts(
         engine.put_records([r1(w, category=category, jurisdiction=jurisdiction, decision_date=decided,
                                period_end=end)])
         engine.put_list_entries([ListEntry("B1", w["org_a"], "black", "失信黑名单", "market_regulation", "-",
-                                           decided, decided + timedelta(days=list_days))])
+                                           decided, decided + timedelta(days=list_days) if list_days else None)])
         if repair:
             engine.add_event(RecordEvent("R1", "repair_applied", D("2019-06-01")))
             engine.add_event(RecordEvent("R1", "repair_approved", D("2019-07-01")))
@@ -246,6 +247,51 @@ def test_jiangyin_17_black_list_exit_is_announced_through_the_original_channel(
     (notice,) = w.store.query("notices", {"change": "exit_announcement"})
     assert notice["departments"] == ["market_regulation"] and notice["publicity"]["from"] == "2019-12-01"
     assert notice["basis"] == ["Jiangyin (17)"]
+
+
+def test_jiangyin_17_a_listing_whose_term_ends_is_announced_by_the_sweep(new_store: Callable[[], Store]) -> None:
+    w = _world(new_store, "jiangyin")
+    w.engine.put_list_entries([ListEntry("B1", w["org_c"], "black", "失信黑名单", "market_regulation", "-",
+                                         D("2020-01-01"), valid_to=D("2021-06-01"))])
+    assert monitor.sweep(w.store, D("2021-05-31"), jurisdiction="jiangyin")["notices_new"] == 0
+    monitor.sweep(w.store, D("2021-06-02"), jurisdiction="jiangyin")
+    (notice,) = w.store.query("notices", {"change": "exit_announcement"})
+    assert (notice["reason"], notice["effective"], notice["departments"]) == (
+        "scheduled_exit", "2021-06-01", ["market_regulation"])
+    assert notice["basis"] == ["Jiangyin (17)"]
+    monitor.sweep(w.store, D("2021-07-01"), jurisdiction="jiangyin")  # idempotent
+    assert len(w.store.query("notices", {"change": "exit_announcement"})) == 1
+
+
+def test_xiaoyi_has_no_exit_announcement_for_an_ended_listing(new_store: Callable[[], Store]) -> None:
+    w = _world(new_store, "xiaoyi")
+    w.engine.put_list_entries([ListEntry("B1", w["org_c"], "black", "失信黑名单", "market_regulation", "-",
+                                         D("2020-01-01"), valid_to=D("2021-06-01"))])
+    monitor.sweep(w.store, D("2021-06-02"), jurisdiction="xiaoyi")
+    assert w.store.query("notices", {"change": "exit_announcement"}) == []
+
+
+@pytest.mark.parametrize("jurisdiction", JURISDICTIONS)
+def test_jiangyin_23_a_black_listing_without_a_term_ends_after_the_default_period(
+    new_store: Callable[[], Store], jurisdiction: str,
+) -> None:
+    """Every document requires the period to be fixed; a listing that gives none is not a restriction for life:
+    it ends after the default period for serious dishonesty, and its determining unit is told."""
+    w = build(Engine(new_store(), jurisdiction), record=False)
+    w.engine.put_list_entries([ListEntry("B1", w["org_c"], "black", "失信黑名单", "market_regulation", "-",
+                                         D("2020-01-01"))])
+    days = load_policy(jurisdiction).at(D("2020-01-01")).punishment_period_days["serious"]
+    end = D("2020-01-01") + timedelta(days=days)
+    facts = w.store.facts_by_cause([Cause("list", "B1")])
+    assert facts and all(f.valid_to is not None and f.valid_to <= end for f in facts if f.valid_from < end)
+    assert all(f.valid_to == end for f in facts if f.valid_from == D("2020-01-01"))
+    (notice,) = w.store.query("notices", {"change": "period_assumed"})
+    assert notice["departments"] == ["market_regulation"] and notice["assumed_period_end"] == end.isoformat()
+    restricting = [m for m in check(w.store, w["org_c"], "credit_record", D("2021-01-01"), jurisdiction,
+                                    with_related=False).measures]
+    assert all(m["period_assumed"] for m in restricting)
+    later = check(w.store, w["org_c"], "credit_record", end + timedelta(days=1), jurisdiction, with_related=False)
+    assert not [m for m in later.measures if m["cause"] == "list:B1"]
 
 
 def test_jiangyin_24_upheld_objection_tracks_apology_and_compensation(new_store: Callable[[], Store]) -> None:

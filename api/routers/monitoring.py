@@ -163,4 +163,5 @@ def post_sweep(request: Request, as_of: Day | None = None, who: Principal = Depe
         raise HTTPException(422, {"code": "invalid_value", "field": "as_of",
                                   "message": f"as_of: {as_of} is after today ({now}); measures cannot be "
                                              "announced as expired before they expire"})
-    return monitor.sweep(engine(request).store, as_of or now)
+    eng = engine(request)
+    return monitor.sweep(eng.store, as_of or now, jurisdiction=eng.jurisdiction)

@@ -235,9 +235,10 @@ def alerts_due(store: Store, as_of: date, max_fanout: int = MAX_FANOUT) -> list[
     return out
 
 
-def sweep(store: Store, as_of: date, max_fanout: int = MAX_FANOUT) -> dict[str, Any]:
-    """The time-driven part: expiry notices and expiry alerts as of a date. Idempotent."""
-    notices = notices_due(store, as_of, write=False)
+def sweep(store: Store, as_of: date, max_fanout: int = MAX_FANOUT, jurisdiction: str = "default") -> dict[str, Any]:
+    """The time-driven part: expiry notices, exit announcements and expiry alerts as of a date, under the
+    deployment's ``jurisdiction``. Idempotent."""
+    notices = notices_due(store, as_of, write=False, jurisdiction=jurisdiction)
     alerts = alerts_due(store, as_of, max_fanout)
     with store.transaction():
         new_notices = store.append("notices", notices) if notices else 0

@@ -235,8 +235,10 @@ class Deliverer:
     """The background deliverer: every ``interval`` seconds posts due alerts; once a day runs the sweep."""
 
     def __init__(self, store: Store, interval: float, today: Callable[[], date] = date.today,
-                 http_post: HttpPost | None = None, policy: DeliveryPolicy | None = None) -> None:
+                 http_post: HttpPost | None = None, policy: DeliveryPolicy | None = None,
+                 jurisdiction: str = "default") -> None:
         self.store = store
+        self.jurisdiction = jurisdiction
         self.interval = interval
         self.today = today
         self.http_post = http_post
@@ -250,7 +252,7 @@ class Deliverer:
         on = self.today()
         if self.swept_on != on:
             try:
-                sweep(self.store, on)
+                sweep(self.store, on, jurisdiction=self.jurisdiction)
                 self.swept_on = on
             except Exception:  # a failed sweep is retried next round; delivery goes on regardless
                 logger.exception("expiry sweep failed")

@@ -14,7 +14,8 @@ from datetime import date, datetime
 from typing import Any, cast
 
 from ..journal import Notice, NoticeView
-from ..model import SCHEDULED_ENDS, Cause, DerivedFact, stable_id
+from ..model import SCHEDULED_ENDS, Cause, DerivedFact, ListEntry, stable_id
+from ..policy.schema import NoticePolicy
 from ..store.base import NotFound, Store
 from .subscriptions import _iso, _now
 
@@ -85,9 +86,48 @@ def _expiry_notice(f: DerivedFact) -> dict[str, Any]:
             "reason": reason, "effective": _iso(f.valid_to)}
 
 
-def notices_due(store: Store, as_of: date, write: bool = True) -> list[dict[str, Any]]:
+def exit_announcement(entry: ListEntry, reason: str, on: date, key: str, announcement: NoticePolicy) -> dict:
+    """To the determining unit: announce the exit through the channel the listing was published on (an exit
+    decision, or the listing's term reaching its end)."""
+    return {
+        "id": stable_id(entry.entry_id, "exit_announcement", key),
+        "cause": str(Cause("list", entry.entry_id)), "target": entry.subject, "change": "exit_announcement",
+        "reason": reason, "effective": on.isoformat(), "list": entry.list, "list_name": entry.name,
+        "channel": "original publicity channel",
+        "publicity": {"from": entry.publicity_from and entry.publicity_from.isoformat(),
+                      "to": entry.publicity_to and entry.publicity_to.isoformat()},
+        "departments": [entry.determining_unit], "items": [], "acknowledged": {},
+        "basis": [str(b) for b in announcement.basis],
+    }
+
+
+def _announcements_due(store: Store, as_of: date, jurisdiction: str) -> list[dict[str, Any]]:
+    """Exit announcements for listings whose term ended on or before ``as_of`` with no exit decision before it,
+    where the listing's policy requires one (Jiangyin (17))."""
+    from ..rules.derive import list_end
+    from ..rules.governing import lifecycle_of, policy_for
+
+    out = []
+    for entry in store.iter_list_entries():
+        if entry.status != "effective":
+            continue
+        snap = policy_for(entry, jurisdiction)
+        end = list_end(entry, snap)
+        if end is None or end > as_of or snap.list_exit_announcement is None:
+            continue
+        life = lifecycle_of(store, entry, override=snap)
+        if any(d is not None and d <= end for d in (life.exited_on, life.withdrawn_on)):
+            continue  # an exit decision was announced when it was made; a withdrawn listing never stood
+        out.append(exit_announcement(entry, "scheduled_exit", end, f"scheduled:{end.isoformat()}",
+                                     snap.list_exit_announcement))
+    return out
+
+
+def notices_due(store: Store, as_of: date, write: bool = True, jurisdiction: str = "default") -> list[dict[str, Any]]:
     """Expiry notices for consequences that departments received through a case and that reached their
-    natural end on or before ``as_of``; ids are deterministic, so running it again adds nothing."""
+    natural end on or before ``as_of``, and exit announcements for listings whose term ended; ids are
+    deterministic, so running it again adds nothing. ``jurisdiction`` is the deployment's (list entries are
+    judged under it)."""
     items = store.query("case_items")
     facts = store.get_facts(sorted({it["fact_id"] for it in items}))
     due = sorted((f for f in facts.values()
@@ -95,6 +135,7 @@ def notices_due(store: Store, as_of: date, write: bool = True) -> list[dict[str,
                  key=lambda f: (f.valid_to, f.fact_id))
     notices = [_expiry_notice(f) for f in due]
     address_notices(store, notices, facts.values())
+    notices += _announcements_due(store, as_of, jurisdiction)
     if write and notices:
         store.append("notices", notices)
     return notices

@@ -16,7 +16,7 @@ from ..store.base import Store
 from .governing import lifecycle_of, policy_for
 from .lifecycle import Lifecycle
 
-__all__ = ["derive", "derive_list_entry", "derive_record", "punishment_end", "subject_kind"]
+__all__ = ["derive", "derive_list_entry", "derive_record", "list_end", "punishment_end", "subject_kind"]
 
 
 def subject_kind(key: str) -> str:
@@ -150,6 +150,15 @@ def punishment_end(record: DishonestyRecord, snap: PolicySnapshot) -> date:
     return record.decision_date + timedelta(days=snap.punishment_period_days[record.severity])
 
 
+def list_end(entry: ListEntry, snap: PolicySnapshot) -> date | None:
+    """The scheduled end of a listing: its ``valid_to``; for a black listing without one, the policy's default
+    period for serious dishonesty from its start (every document requires the determining unit to fix the
+    period: a restriction never runs without an end). Its determining unit is told (``period_assumed``)."""
+    if entry.valid_to is not None or entry.list != "black":
+        return entry.valid_to
+    return entry.valid_from + timedelta(days=snap.punishment_period_days["serious"])
+
+
 def derive_list_entry(
     store: Store, entry: ListEntry, jurisdiction: str = "default", policy: PolicySnapshot | str | None = None
 ) -> list[DerivedFact]:
@@ -180,7 +189,7 @@ def derive_list_entry(
         if not rule.trigger.matches("list_entry", kind, list_name=entry.list, org_type=org_type):
             continue
         basis = tuple(str(b) for b in rule.basis)
-        end, ended_by = _end(rule, life, None, entry.valid_to)
+        end, ended_by = _end(rule, life, None, list_end(entry, snap))
         if rule.consequence == "red_list_removal":
             # P5: every red entry of the subject still in force once the black entry takes effect; the bar
             # on red listing lasts as long as the black listing.
@@ -233,7 +242,7 @@ def _red_removed_on(
         life = lifecycle_of(store, black, override=snap)
         if life.withdrawn_on is not None:
             continue
-        black_end = min((d for d in (black.valid_to, life.exited_on) if d is not None), default=None)
+        black_end = min((d for d in (list_end(black, snap), life.exited_on) if d is not None), default=None)
         start = max(red.valid_from, black.valid_from)
         if (red_end is None or start < red_end) and (black_end is None or start < black_end):
             dates.append(start)
