@@ -34,7 +34,7 @@ from .model import (
 )
 from .monitor import alerts as monitor
 from .monitor.notices import exit_announcement
-from .policy.loader import load_policy
+from .policy.loader import available_jurisdictions, load_policy
 from .policy.schema import NoticePolicy
 from .policy.snapshot import PolicySnapshot
 from .rules.derive import derive, list_end, punishment_end
@@ -223,6 +223,8 @@ class Engine:
     def put_records(self, records: Sequence[DishonestyRecord]) -> Changes:
         """Write records and derive their consequences. A record without a punishment period is judged on the
         policy's default period, an assumption its initiating department is told about (period_assumed)."""
+        for r in records:
+            check_category(r)
         with self.store.transaction(), self._write("record written") as changes:
             before = self.store.get_records([r.record_id for r in records])
             changes.records += [(before.get(r.record_id), r) for r in records]
@@ -397,6 +399,18 @@ class BlackListConflict(DomainError):
         self.subject = subject
         super().__init__(f"{subject} is on an effective black list and may not be red-listed ({', '.join(basis)})",
                          field="subject", facts=facts, basis=basis)
+
+
+def check_category(record: DishonestyRecord) -> None:
+    """A record's jurisdiction must exist and define its category: otherwise the category's rules would silently
+    never fire, or rules of another document would be read into it."""
+    if record.jurisdiction not in available_jurisdictions():
+        raise DomainError(f"unknown jurisdiction {record.jurisdiction!r}; available: "
+                          f"{', '.join(available_jurisdictions())}", field="jurisdiction")
+    categories = sorted(load_policy(record.jurisdiction).categories)
+    if record.category not in categories:
+        raise DomainError(f"{record.category!r} is not a category of the {record.jurisdiction} policy; "
+                          f"allowed: {', '.join(categories)}", field="category")
 
 
 def _period_assumed(record: DishonestyRecord, snap: PolicySnapshot) -> dict:

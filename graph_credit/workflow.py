@@ -16,12 +16,11 @@ from typing import Any
 from . import applications, pii
 from .cases import open_case
 from .changes import Changes
-from .engine import Engine
+from .engine import Engine, check_category
 from .errors import DomainError
 from .ids import InvalidIdentifier
 from .journal import Case
 from .model import Cause, DishonestyRecord, ListEntry, RecordEvent
-from .policy import available_jurisdictions, load_policy
 from .store.base import NotFound, Store, atomic, is_registered
 
 __all__ = ["REGISTRATION_DEPARTMENT", "Owned", "RecordWrite", "file_event", "find_cause", "known", "objections",
@@ -83,13 +82,7 @@ class RecordWrite:
 def write_record(engine: Engine, record: DishonestyRecord, department: str | None) -> RecordWrite:
     """Write a record for ``department`` (its initiating department when new; only the owner may correct it)
     and derive its consequences; a record sent again unchanged changes nothing and answers its facts."""
-    if record.jurisdiction not in available_jurisdictions():
-        raise DomainError(f"unknown jurisdiction {record.jurisdiction!r}; available: "
-                          f"{', '.join(available_jurisdictions())}", field="jurisdiction")
-    categories = sorted(load_policy(record.jurisdiction).categories)
-    if record.category not in categories:  # the category's rules would silently never fire
-        raise DomainError(f"{record.category!r} is not a category of the {record.jurisdiction} policy; "
-                          f"allowed: {', '.join(categories)}", field="category")
+    check_category(record)
     store = engine.store
     known(store, record.subject)
     for i, r in enumerate(record.responsible):

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from graph_credit.checks import check
 from graph_credit.engine import BlackListConflict, Engine
+from graph_credit.errors import DomainError
 from graph_credit.model import Cause, DishonestyRecord, Honour, ListEntry, RecordEvent
 from graph_credit.monitor import alerts as monitor
 from graph_credit.policy import NATIONAL, available_jurisdictions, jurisdiction_table, load_policy
@@ -292,6 +293,20 @@ def test_jiangyin_23_a_black_listing_without_a_term_ends_after_the_default_perio
     assert all(m["period_assumed"] for m in restricting)
     later = check(w.store, w["org_c"], "credit_record", end + timedelta(days=1), jurisdiction, with_related=False)
     assert not [m for m in later.measures if m["cause"] == "list:B1"]
+
+
+def test_a_category_its_jurisdiction_does_not_define_is_refused_by_the_library_too(
+    new_store: Callable[[], Store],
+) -> None:
+    """The Python API (analysts' notebooks) refuses what the HTTP API and the import refuse: a category outside
+    the record's own policy, or an unknown jurisdiction; nothing is written."""
+    w = build(Engine(new_store(), "xiaoyi"), record=False)
+    for fields, field in (({"category": "no_such_category"}, "category"), ({"jurisdiction": "atlantis"},
+                                                                          "jurisdiction")):
+        with pytest.raises(DomainError) as err:
+            w.engine.put_records([r1(w, **fields)])
+        assert err.value.field == field
+    assert list(w.store.iter_records()) == [] and list(w.store.iter_facts()) == []
 
 
 def test_jiangyin_24_upheld_objection_tracks_apology_and_compensation(new_store: Callable[[], Store]) -> None:
