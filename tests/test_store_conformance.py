@@ -728,6 +728,19 @@ def test_journal_query_where_and_limit(store: Store) -> None:
     assert store.query("subscriptions") == []
 
 
+def test_journal_page_newest_first_from_a_cursor(store: Store) -> None:
+    store.append("audit", [{"id": f"a{n}", "n": n} for n in range(7)])
+    store.append("case_items", [{"id": "other", "n": 99}])  # another table is never read
+    first = store.journal_page("audit", None, 3)
+    assert [d["n"] for _, d in first] == [6, 5, 4]
+    second = store.journal_page("audit", first[-1][0], 3)
+    assert [d["n"] for _, d in second] == [3, 2, 1]
+    assert [d["n"] for _, d in store.journal_page("audit", second[-1][0], 3)] == [0]
+    assert store.journal_page("audit", None, 0) == [] and store.journal_page("alerts", None, 5) == []
+    with pytest.raises(ValueError):
+        store.journal_page("nope", None, 1)  # type: ignore[arg-type]
+
+
 def test_journal_rejects_unknown_tables_and_fields(store: Store) -> None:
     with pytest.raises(ValueError):
         store.append("nope", [{"id": "x"}])  # type: ignore[arg-type]

@@ -209,6 +209,11 @@ class Store(Protocol):
         """Rows whose fields equal every value in ``where``, oldest first."""
         ...
 
+    def journal_page(self, table: JournalTable, before: int | None, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        """Up to ``limit`` rows of a journal table, newest first, with their sequence numbers (the order rows
+        were appended), those before ``before`` only: a long log (the audit) is read page by page, not whole."""
+        ...
+
     def counts(self) -> dict[str, int]:
         """Row counts per kind of thing stored."""
         ...
@@ -221,6 +226,8 @@ JournalTable = Literal[
 JOURNAL_TABLES: tuple[JournalTable, ...] = (
     "cases", "case_items", "notices", "objections", "audit", "subscriptions", "alerts", "applications", "imports"
 )
+JOURNAL_END = 2**62
+"""A sequence number past every journal row: ``journal_page(before=None)`` starts from the newest."""
 
 
 _T = TypeVar("_T")

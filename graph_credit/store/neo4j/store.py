@@ -76,6 +76,7 @@ from ...model import (
     RoleEdge,
 )
 from ..base import (
+    JOURNAL_END,
     JOURNAL_TABLES,
     Direction,
     JournalTable,
@@ -728,6 +729,12 @@ class Neo4jStore:
                     if cap is not None and len(out) >= cap:
                         break
         return out
+
+    def journal_page(self, table: JournalTable, before: int | None, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        check_journal_table(table)
+        rows = self._read("journal_page", tbl=table, before=JOURNAL_END if before is None else int(before),
+                          limit=int(limit))
+        return [(int(r["seq"]), json.loads(r["doc"])) for r in rows]
 
     def counts(self) -> dict[str, int]:
         found = self._read("counts")[0]

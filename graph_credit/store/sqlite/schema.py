@@ -236,6 +236,7 @@ CREATE INDEX IF NOT EXISTS facts_cause ON facts(cause);
 CREATE TABLE IF NOT EXISTS journal (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT NOT NULL, id TEXT NOT NULL, doc TEXT NOT NULL,
   UNIQUE (tbl, id));
+CREATE INDEX IF NOT EXISTS journal_tbl_seq ON journal(tbl, seq);
 """
 
 

@@ -42,6 +42,7 @@ from ...model import (
     RoleEdge,
 )
 from ..base import (
+    JOURNAL_END,
     JOURNAL_TABLES,
     Direction,
     JournalTable,
@@ -816,6 +817,12 @@ class SQLiteStore:
             sql += " LIMIT ?"
             params.append(int(limit))
         return [json.loads(r[0]) for r in self._read(sql, params)]
+
+    def journal_page(self, table: JournalTable, before: int | None, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        check_journal_table(table)
+        rows = self._read("SELECT seq, doc FROM journal WHERE tbl = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+                          [table, JOURNAL_END if before is None else int(before), int(limit)])
+        return [(seq, json.loads(doc)) for seq, doc in rows]
 
     def counts(self) -> dict[str, int]:
         out = {}
