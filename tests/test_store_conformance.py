@@ -60,7 +60,7 @@ def edge(holder: str, role: Role, org_code: str, start: str, end: str | None = N
 
 
 def record(rid: str, subject: str, decided: str, **kw: Any) -> DishonestyRecord:
-    fields: dict[str, Any] = {"category": "tax", "severity": "serious"}
+    fields: dict[str, Any] = {"category": "tax_evasion", "severity": "serious"}
     return DishonestyRecord(rid, subject, decision_date=D(decided), **(fields | kw))
 
 
@@ -120,6 +120,7 @@ COVERED = {
     "append",
     "update",
     "query",
+    "journal_page",
     "counts",
 }
 
