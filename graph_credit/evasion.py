@@ -233,7 +233,8 @@ class _AnchorAt:
 
 
 def _withdrawn_by(store: Store, item: DishonestyRecord | ListEntry, as_of: date) -> bool:
-    # The scans take no deployment: a list entry is read under the national default's objection rules.
+    # Withdrawal (an upheld objection, a revocation) is the same under every jurisdiction; only objection
+    # deadlines differ, and the scans do not read them. So the national layer serves for any list entry.
     life = lifecycle_of(store, item, "default")
     return life.withdrawn_on is not None and life.withdrawn_on <= as_of
 
