@@ -92,3 +92,14 @@ def test_roles_page_by_page_with_change_dates(client: TestClient, world: World) 
     assert world["p_lr_old"] in {n["key"] for n in old["nodes"]} and old["subject"]["status"] == "clean"
     assert client.get(url, headers={"X-API-Key": "demo-public"}).status_code == 403
     assert client.get(f"/v1/subjects/{'9' * 17}X/roles", headers=INVESTIGATOR).status_code == 422
+
+
+def test_a_firm_run_by_a_banned_person_shows_its_exposure(client: TestClient, world: World) -> None:
+    """Org C has no consequence of its own, but its legal representative is banned on the date: the view says
+    so (the workbench draws it exposed, not clean); before the ban it is clean and unexposed."""
+    url = f"/v1/subjects/{world['p_principal']}/roles"
+    (org_c,) = [n for n in client.get(url, headers=INVESTIGATOR).json()["nodes"] if n["key"] == world["org_c"]]
+    assert org_c["status"] == "clean"
+    assert org_c["exposure"] == [{"holder": world["p_principal"], "role": "LEGAL_REPRESENTATIVE", "status": "banned"}]
+    before = client.get(url, params={"as_of": "2019-01-01"}, headers=INVESTIGATOR).json()
+    assert all(n["exposure"] == [] for n in before["nodes"] if n["key"] == world["org_c"])

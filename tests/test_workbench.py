@@ -171,6 +171,12 @@ def test_graph_draws_the_neighbourhood_and_expanding_adds_neighbours(page: Page,
     click_node(page, world["org_c"])  # two hops out
     page.wait_for_function("k => workbench.cy.getElementById(k).length === 1", arg=world["p_other"])
     assert graph_nodes(page) == {world[n] for n in in_force | {"org_c", "p_other"}}
+    # org C is clean itself, but its legal representative (p_principal) is banned: drawn exposed, not clean
+    assert page.evaluate("k => workbench.cy.getElementById(k).hasClass('exposed')", world["org_c"])
+    page.evaluate("() => workbench.cy.nodes().unselect()")  # a selected node's border is the selection's
+    border = page.evaluate("k => workbench.cy.getElementById(k).style('border-color')", world["org_c"])
+    assert border == "rgb(192,57,43)"
+    assert not page.evaluate("k => workbench.cy.getElementById(k).hasClass('exposed')", world["org_a"])
     edge_labels = page.evaluate("() => workbench.cy.edges().map(e => e.data('label'))")
     assert any(lbl.startswith("股东 100%") and "2012-01-01" in lbl for lbl in edge_labels)
     shot(page, "02-graph-expanded.png")

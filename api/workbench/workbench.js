@@ -10,6 +10,7 @@
     banned: "#c0392b", black_listed: "#2c2c2c", dishonest: "#e67e22", restricted: "#f4c542",
     monitored: "#8e6bbf", red_listed: "#27ae60", clean: "#a9cce3",
   };
+  const ADVERSE = new Set(["banned", "black_listed", "dishonest"]);
   const ROLES = {
     LEGAL_REPRESENTATIVE: "法定代表人", PRINCIPAL: "主要负责人", SENIOR_MANAGER: "高级管理人员", DIRECTOR: "董事",
     SUPERVISOR: "监事", SHAREHOLDER: "股东", PRACTITIONER: "注册执业人员",
@@ -147,11 +148,18 @@
     return `${ROLES[e.role] || e.role}${share}${e.title ? ` (${e.title})` : ""}\n${e.valid_from} – ${e.valid_to || ""}`;
   }
 
+  // A firm clean itself but run or owned by a banned, black-listed or dishonest holder is drawn "exposed".
+  const exposed = (n) => !!(n.exposure && n.exposure.length) && !ADVERSE.has(n.status);
+
   function causeText(n) {
-    if (!n.causes || !n.causes.length) return `${n.name || n.key}: ${n.status || "clean"}, no consequence in force`;
+    const via = (n.exposure || []).map((x) =>
+      `held by ${(nodes.get(x.holder) || {}).name || x.holder} (${ROLES[x.role] || x.role}): ${x.status}`);
+    if (!n.causes || !n.causes.length) {
+      return [`${n.name || n.key}: ${n.status || "clean"}, no consequence in force`, ...via].join("\n");
+    }
     return [`${n.name || n.key}: ${n.status}`, ...n.causes.map((c) =>
-      `${c.consequence}: rule ${c.rule_id}, cause ${c.cause}, since ${c.valid_from}${c.valid_to ? ` until ${c.valid_to}` : ""}`)]
-      .join("\n");
+      `${c.consequence}: rule ${c.rule_id}, cause ${c.cause}, since ${c.valid_from}${c.valid_to ? ` until ${c.valid_to}` : ""}`),
+    ...via].join("\n");
   }
 
   function draw(relayout) {
@@ -160,7 +168,7 @@
     cy.elements().remove();
     cy.add([...nodes.values()].map((n) => ({
       group: "nodes", data: { id: n.key, label: nodeLabel(n), kind: n.kind, colour: COLOURS[n.status] || COLOURS.clean },
-      classes: [n.key === state.origin && "origin", state.expanded.has(n.key) && "expanded",
+      classes: [n.key === state.origin && "origin", state.expanded.has(n.key) && "expanded", exposed(n) && "exposed",
         state.picked.includes(n.key) && "picked"].filter(Boolean).join(" "),
       position: old.get(n.key),
     })));
@@ -322,9 +330,10 @@
     cy.nodes().forEach((n) => {
       const p = n.position(), w = n.width(), h = n.height();
       const fill = n.data("colour");
+      const stroke = n.hasClass("exposed") ? `stroke="${COLOURS.banned}" stroke-width="3" stroke-dasharray="4 2"` : `stroke="#333"`;
       parts.push(n.data("kind") === "organisation"
-        ? `<rect x="${p.x - w / 2}" y="${p.y - h / 2}" width="${w}" height="${h}" rx="4" fill="${fill}" stroke="#333"/>`
-        : `<circle cx="${p.x}" cy="${p.y}" r="${w / 2}" fill="${fill}" stroke="#333"/>`);
+        ? `<rect x="${p.x - w / 2}" y="${p.y - h / 2}" width="${w}" height="${h}" rx="4" fill="${fill}" ${stroke}/>`
+        : `<circle cx="${p.x}" cy="${p.y}" r="${w / 2}" fill="${fill}" ${stroke}/>`);
       n.data("label").split("\n").forEach((line, i) => parts.push(`<text x="${p.x}" y="${p.y + h / 2 + 13 + i * 13}" font-size="11" text-anchor="middle">${esc(line)}</text>`));
     });
     return `${parts.join("\n")}\n</svg>\n`;
@@ -379,6 +388,8 @@
         { selector: "node[kind = 'organisation']", style: { shape: "round-rectangle", width: 36, height: 26 } },
         { selector: "node.origin", style: { "border-width": 4 } },
         { selector: "node.expanded", style: { "border-style": "double", "border-width": 5 } },
+        { selector: "node.exposed", style: { "border-color": COLOURS.banned, "border-style": "dashed", "border-width": 4 } },
+        { selector: "node.expanded.exposed", style: { "border-style": "double", "border-width": 5 } },
         { selector: "node.picked", style: { "overlay-color": "#1f77b4", "overlay-opacity": 0.3, "overlay-padding": 6 } },
         { selector: "node:selected", style: { "border-color": "#1f77b4", "border-width": 5 } },
         { selector: "edge", style: { "curve-style": "bezier", "target-arrow-shape": "triangle", label: "data(label)",
@@ -397,7 +408,8 @@
     });
     cy.on("mouseover", "node", (ev) => { $("graph").title = causeText(nodes.get(ev.target.id()) || {}); });
     cy.on("mouseout", "node", () => { $("graph").title = ""; });
-    $("legend").replaceChildren(...Object.keys(COLOURS).map(badge), "■ organisation ● person; edges: role, share, from – to");
+    $("legend").replaceChildren(...Object.keys(COLOURS).map(badge), el("span", { class: "badge st-exposed" }, "exposed"),
+      " (dashed: a holder is banned, black-listed or dishonest) ■ organisation ● person; edges: role, share, from – to");
     $("login").addEventListener("submit", login);
     $("find").addEventListener("submit", (ev) => { ev.preventDefault(); find(0); });
     $("more-results").addEventListener("click", () => find(state.results.next));

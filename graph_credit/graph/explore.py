@@ -13,7 +13,7 @@ from typing import Any
 
 from stdnum.cn import ric
 
-from ..analytics.status import status_of
+from ..analytics.status import ADVERSE_STATUSES, status_of
 from ..ids import is_person_key, person_key
 from ..model import Organisation, Person, Role
 from ..rules.derive import subject_kind
@@ -33,7 +33,9 @@ def _identity(s: Organisation | Person) -> dict[str, Any]:
 
 def subject_views(store: Store, keys: list[str], on: date) -> dict[str, dict[str, Any]]:
     """Each subject as the workbench draws it: who it is, its status on the date (the most severe
-    consequence in force) and, for the hover text, each consequence in force with its rule and cause."""
+    consequence in force) and, for the hover text, each consequence in force with its rule and cause; for
+    an organisation, its ``exposure``: the holders of its roles on the date whose own status is adverse
+    (a firm run by a banned person is not drawn as clean)."""
     orgs = store.get_organisations([k for k in keys if not is_person_key(k)])
     persons = store.get_persons([k for k in keys if is_person_key(k)])
     causes: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -41,6 +43,7 @@ def subject_views(store: Store, keys: list[str], on: date) -> dict[str, dict[str
         if f.status_on(on) == "active":
             causes[f.target].append({"fact_id": f.fact_id, "consequence": f.consequence, "rule_id": f.rule_id,
                                      "cause": str(f.cause), "valid_from": f.valid_from, "valid_to": f.valid_to})
+    exposure = _exposure(store, list(orgs), on)
     out = {}
     for k in keys:
         found = orgs.get(k) or persons.get(k)
@@ -49,7 +52,24 @@ def subject_views(store: Store, keys: list[str], on: date) -> dict[str, dict[str
         consequences = sorted({c["consequence"] for c in mine})
         view.update(consequences=consequences, status=status_of(consequences))
         view["causes"] = mine
+        view["exposure"] = exposure.get(k, [])
         out[k] = view
+    return out
+
+
+def _exposure(store: Store, orgs: list[str], on: date) -> dict[str, list[dict[str, Any]]]:
+    """``org -> [{holder, role, status}]`` for the holders of its roles in force on ``on`` whose status is
+    adverse (banned, black-listed, dishonest)."""
+    edges = store.roles_of(orgs, "in", as_of=on) if orgs else []
+    held: dict[str, set[str]] = defaultdict(set)
+    for f in store.facts_of(sorted({e.holder for e in edges})):
+        if f.status_on(on) == "active":
+            held[f.target].add(f.consequence)
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for e in sorted(edges, key=lambda e: (ROLE_ORDER[e.role.value], e.holder)):
+        status = status_of(held.get(e.holder, ()))
+        if status in ADVERSE_STATUSES:
+            out[e.org].append({"holder": e.holder, "role": e.role.value, "status": status})
     return out
 
 
