@@ -36,6 +36,10 @@ def _ends(rule: Rule, snap: PolicySnapshot) -> str:
         basis = {"expiry": snap.punishment_period.basis, "repair": snap.repair.basis,
                  "objection_upheld": snap.objection.basis}.get(how, rule.basis)
         lines.append(f"{_LIFTING[how]} ({', '.join(str(b) for b in basis)})")
+        if how == "exit" and "black" in (rule.trigger.lists or ()):
+            cited = ", ".join(str(b) for b in snap.punishment_period.basis)
+            lines.append(f"a black listing without a term: {snap.punishment_period_days['serious']} days after it "
+                         f"takes effect, the default period ({cited})")
     if rule.permanent is not None:
         lines.append(f"permanent otherwise ({', '.join(str(b) for b in rule.permanent.basis)})")
     if rule.aftercare is not None:
