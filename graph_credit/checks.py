@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 
 from .errors import DomainError
-from .graph.traversal import RelatedParty, neighbourhoods, score_related, weights
+from .graph.traversal import RelatedParty, related_of_origins, weights
 from .memory import collector_paused, release_free_memory
 from .model import Cause, DerivedFact, DishonestyRecord, RecordEvent
 from .policy.loader import load_policy
@@ -171,7 +171,7 @@ def check_many(
             known = _Subjects(reads, chunk)
             related: list[list[RelatedParty]] = [[] for _ in chunk]
             if with_related:
-                related = score_related(reads, neighbourhoods(reads, chunk, as_of, depth))
+                related = related_of_origins(reads, chunk, as_of, depth)
             incentives = {k: [m for m in snap.measures_for("green_channel", k) if matter in m.matters]
                           for k in set(known.kind.values())}
             out += [_decide(known, s, matter, as_of, snap, parties, threshold, incentives)
