@@ -111,7 +111,7 @@ def test_the_array_path_scores_as_the_generic_one_at_every_fan_out(tmp_path: Pat
     edges += [RoleEdge(ORGS[i], Role.SHAREHOLDER, ORGS[i + 1], START, ratio=RATIOS[i % len(RATIOS)])
               for i in range(len(ORGS) - 1)]
     edges += [RoleEdge(PEOPLE[1 + i % 5], Role.LEGAL_REPRESENTATIVE, o, START) for i, o in enumerate(ORGS)]
-    facts = _facts([(n, c, 0, None, False, i) for i, (n, c) in enumerate(zip(NODES, CONSEQUENCES * 2))])
+    facts = _facts([(n, CONSEQUENCES[i % len(CONSEQUENCES)], 0, None, False, i) for i, n in enumerate(NODES)])
     path = tmp_path / "h.sqlite"
     fast, plain = SQLiteStore(path), SQLiteStore(path, graph_index=False)
     try:
