@@ -241,7 +241,9 @@ class ReachRows:
     """Breadth-first neighbourhoods of many origins as flat arrays (a backend's graph index), for work
     that reads a few of the nodes reached, such as related-party scoring: one row per node reached
     per origin, rows of origin ``i`` at ``bounds[i]:bounds[i + 1]`` in discovery order, the origin
-    first. The result is that of ``Traverses.traverse``; names and edges are decoded only on request.
+    first. The result is that of ``Traverses.traverse``, except that a node first reached at the last
+    hop that cannot carry facts (not ``candidate``) may have no row: it is on no other node's path.
+    Names and edges are decoded only on request.
 
     Per row: ``node`` (an id for ``names``; -1 for an origin the index lacks), ``dist``, ``parent`` (the
     row it was reached from, -1 at the origin), ``role`` (of the edge from the parent: a position in

@@ -421,7 +421,8 @@ class SQLiteStore:
             self._stats["sql"] += 1
             return None
         self._stats["index"] += 1
-        return index.reach(origins, as_of, depth, max_fanout).rows(self._flagged(index))
+        flagged = self._flagged(index)  # nodes first reached at the last hop without facts: no row
+        return index.reach(origins, as_of, depth, max_fanout, flagged).rows(flagged)
 
     def _flagged(self, index: LiveIndex) -> np.ndarray | None:
         """Per node of ``index``: has at least one derived fact (committed; a superset is harmless)."""
