@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import yaml
 
 from ..ids import is_person_key
 from ..model import DerivedFact, Role, RoleEdge
-from ..store.base import ReachesRows, Store, TraversedEdge, Traverses
+from ..store.base import ReachesRows, Store, TraversedEdge, Traverses, implements
 
 __all__ = ["BeneficialOwner", "Controller", "Holdings", "Neighbourhood", "Ownership", "RelatedParty",
            "analyse_ownership", "beneficial_owners", "control_relation", "effective_ownership", "neighbourhood",
@@ -231,24 +231,13 @@ def score_related(store: Store, hoods: Sequence[Neighbourhood]) -> list[list[Rel
 def related_of_origins(
     store: Store, origins: Sequence[str], as_of: date, depth: int = 2, max_fanout: int = 200
 ) -> list[list[RelatedParty]]:
-    """``score_related`` of each origin's neighbourhood. From a backend's arrays (``ReachesRows``), the
-    path weights are computed over the arrays and names, paths and reasons made only for the nodes
-    with adverse facts: a batch costs about its traversal, not a Python object per node reached."""
-    rows = store.reach_rows(origins, as_of, depth, max_fanout) if isinstance(store, ReachesRows) and origins else None
+    """``score_related`` of each origin's neighbourhood. From a backend's arrays (``ReachesRows``),
+    names, paths, weights and reasons are made only for the nodes with adverse facts: a batch costs
+    about its traversal and the facts it reads, not a Python object per node reached."""
+    arrays = implements(store, ReachesRows) and bool(origins)  # per class: isinstance of a protocol is slow
+    rows = cast(ReachesRows, store).reach_rows(origins, as_of, depth, max_fanout) if arrays else None
     if rows is None:
         return score_related(store, neighbourhoods(store, origins, as_of, depth, max_fanout))
-    w = weights()
-    # path_weight over the arrays: the same products in the same order, so the same floats.
-    by_role = np.array([float(w["roles"].get(r, 0.3)) for r in rows.roles] + [1.0])  # -1: the origin
-    step_w = by_role[rows.role]
-    ratio = np.nan_to_num(rows.ratio)  # NaN: no ratio, which adds nothing (as a ratio of 0)
-    shares = np.flatnonzero((rows.role == rows.roles.index(Role.SHAREHOLDER.value)) & (ratio != 0))
-    step_w[shares] += float(w["shareholder_ratio_weight"]) * ratio[shares]
-    step_w = np.minimum(step_w, 1.0)
-    weight = np.ones(len(rows.node))
-    for d in range(1, int(rows.dist.max(initial=0)) + 1):  # parents come before their children
-        at = np.flatnonzero(rows.dist == d)
-        weight[at] = weight[rows.parent[at]] * step_w[at]
     wanted = np.flatnonzero(rows.dist > 0) if rows.candidate is None else np.flatnonzero(rows.candidate)
     nodes, back = np.unique(rows.node[wanted], return_inverse=True)
     names = rows.names(nodes)
@@ -264,7 +253,6 @@ def related_of_origins(
             found = name_of[k] = rows.names(rows.node[r : r + 1])[0]
         return found
 
-    decay = float(w["hop_decay"])
     out: list[list[RelatedParty]] = [[] for _ in origins]
     for i, r in zip(np.searchsorted(rows.bounds, chosen, side="right").tolist(), chosen.tolist(), strict=True):
         steps: list[Step] = []
@@ -274,10 +262,9 @@ def related_of_origins(
             steps.append(Step(origins[i - 1] if rows.parent[up] < 0 else name(up), name(row), e.edge_id, e.role,
                               e.holder, e.org, e.valid_from, e.valid_to, e.ratio))
             row = up
-        distance = int(rows.dist[r])
+        path = tuple(reversed(steps))
         node = name(r)
-        out[i - 1].append(_party(node, distance, float(weight[r]) * decay ** max(distance - 1, 0),
-                                 adverse(node, as_of), tuple(reversed(steps))))
+        out[i - 1].append(_party(node, int(rows.dist[r]), path_weight(path), adverse(node, as_of), path))
     return [_ranked(p) for p in out]
 
 

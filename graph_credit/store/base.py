@@ -246,18 +246,14 @@ class ReachRows:
     Names and edges are decoded only on request.
 
     Per row: ``node`` (an id for ``names``; -1 for an origin the index lacks), ``dist``, ``parent`` (the
-    row it was reached from, -1 at the origin), ``role`` (of the edge from the parent: a position in
-    ``roles``, -1 at the origin), ``ratio`` (of that edge, NaN for none) and ``candidate`` (the node
-    may carry facts, when the backend knows; None: every node may)."""
+    row it was reached from, -1 at the origin) and ``candidate`` (the node may carry facts, when the
+    backend knows; None: every node may)."""
 
     bounds: np.ndarray
     node: np.ndarray
     dist: np.ndarray
     parent: np.ndarray
-    role: np.ndarray
-    ratio: np.ndarray
     candidate: np.ndarray | None
-    roles: tuple[str, ...]
     names: Callable[[np.ndarray], list[str]]
     step: Callable[[int], TraversedEdge]  # the edge from the row's parent to the row
 
@@ -300,6 +296,19 @@ class ImportsInBatches(Protocol):
     """A backend that commits a large import in batches (Neo4j's transactions are bounded by memory)."""
 
     import_in_batches: bool
+
+
+_IMPLEMENTS: dict[tuple[type, type], bool] = {}
+
+
+def implements(obj: object, protocol: type) -> bool:
+    """``isinstance(obj, protocol)`` for a runtime-checkable protocol, answered once per class: the
+    check inspects every member of the protocol (tens of microseconds), which a single check felt."""
+    key = (type(obj), protocol)
+    found = _IMPLEMENTS.get(key)
+    if found is None:
+        found = _IMPLEMENTS[key] = isinstance(obj, protocol)
+    return found
 
 
 def check_journal_table(table: str) -> None:

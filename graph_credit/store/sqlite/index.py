@@ -14,7 +14,7 @@ import numpy as np
 
 from ...model import RoleEdge
 from ..base import ReachRows, Traversal, TraversedEdge
-from .schema import _LR, _OPEN, _ROLE_CODE, _ROLES, _day
+from .schema import _LR, _OPEN, _ROLES, _day
 
 if TYPE_CHECKING:
     from .live import LiveIndex
@@ -271,29 +271,13 @@ class _Reach:
         return out
 
     def rows(self, flagged: np.ndarray | None) -> ReachRows:
-        """The rows as arrays (``base.ReachRows``): the role and ratio of each row's edge from its parent
-        read from the index's columns, names and path steps decoded only when asked for."""
-        base, delta, via = self.index.base, self.index.delta, self.via
-        n = len(base)
-        role = np.full(len(via), -1, dtype=np.int8)
-        ratio = np.full(len(via), np.nan)
-        at = np.flatnonzero((via >= 0) & (via < n))
-        role[at] = base.role[via[at]]
-        q = base.ratio[via[at]]
-        ratio[at] = np.where(q >= 0, q / 1e6, np.nan)
-        for r in at[q == _ODD_RATIO].tolist():
-            ratio[r] = base.odd_ratio[int(via[r])]
-        for r in np.flatnonzero(via >= n).tolist():  # the delta's edges: few
-            e = delta.edges[int(via[r]) - n]
-            role[r], ratio[r] = _ROLE_CODE[e.role.value], np.nan if e.ratio is None else e.ratio
+        """The rows as arrays (``base.ReachRows``); names and path steps decoded only when asked for."""
         candidate = None
         if flagged is not None:
-            candidate = np.zeros(len(via), dtype=bool)
-            reached = np.flatnonzero(self.dist > 0)  # an origin the index lacks has node -1
-            candidate[reached] = flagged[self.node[reached]]
-        index = self.index
-        return ReachRows(self.bounds, self.node, self.dist, self.parent, role, ratio, candidate,
-                         tuple(r.value for r in _ROLES), index.names, lambda r: index.step(int(via[r])))
+            candidate = flagged[self.node] & (self.dist > 0)  # an origin the index lacks has node -1
+        index, via = self.index, self.via
+        return ReachRows(self.bounds, self.node, self.dist, self.parent, candidate, index.names,
+                         lambda r: index.step(int(via[r])))
 
 
 class _OriginRows:
