@@ -134,3 +134,19 @@ def test_the_array_path_scores_as_the_generic_one_at_every_fan_out(tmp_path: Pat
     finally:
         fast.close()
         plain.close()
+
+
+def test_a_check_on_a_store_without_role_edges_takes_the_array_path(tmp_path: Path) -> None:
+    """No edge at all: the index has no node, and the subject is in no index (was an IndexError)."""
+    path = tmp_path / "e.sqlite"
+    fast, plain = SQLiteStore(path), SQLiteStore(path, graph_index=False)
+    try:
+        facts = _facts([(ORGS[0], "market_ban", 0, None, False, 0)])
+        fast.replace_facts(facts[0].cause, facts)
+        on = date(2024, 1, 1)
+        assert fast.reach_rows([ORGS[0]], on, 2, 200) is not None
+        assert _json(check_many(fast, [ORGS[0], ORGS[1]], MATTER, on)) == _json(
+            [check(plain, s, MATTER, on) for s in ORGS[:2]])
+    finally:
+        fast.close()
+        plain.close()

@@ -274,7 +274,9 @@ class _Reach:
         """The rows as arrays (``base.ReachRows``); names and path steps decoded only when asked for."""
         candidate = None
         if flagged is not None:
-            candidate = flagged[self.node] & (self.dist > 0)  # an origin the index lacks has node -1
+            candidate = np.zeros(len(self.node), dtype=bool)
+            reached = np.flatnonzero(self.dist > 0)  # an origin the index lacks has node -1
+            candidate[reached] = flagged[self.node[reached]]
         index, via = self.index, self.via
         return ReachRows(self.bounds, self.node, self.dist, self.parent, candidate, index.names,
                          lambda r: index.step(int(via[r])))
