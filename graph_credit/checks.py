@@ -13,10 +13,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from .errors import DomainError
-from .graph.traversal import RelatedParty, neighbourhoods, score_related, weights
+from .graph.traversal import RelatedParty, related_of_origins, weights
 from .memory import collector_paused, release_free_memory
 from .model import Cause, DerivedFact, DishonestyRecord, RecordEvent
 from .policy.loader import load_policy
@@ -24,7 +24,7 @@ from .policy.schema import Measure
 from .policy.snapshot import PolicySnapshot
 from .rules.derive import punishment_end, subject_kind
 from .rules.governing import lifecycle_of, policy_for
-from .store.base import ReadsChecks, Store
+from .store.base import ReadsChecks, Store, implements
 
 __all__ = ["CheckResult", "UnknownMatter", "check", "check_many", "green_channel_barred_by", "green_channel_basis"]
 
@@ -166,12 +166,13 @@ def check_many(
         chunk = subjects[at : at + _CHUNK]
         with collector_paused():
             # A backend that can (Neo4jStore.check_reads) reads all of it in one statement.
-            bulk = isinstance(store, ReadsChecks) and store.check_reads(chunk, as_of, depth if with_related else 0)
+            bulk = implements(store, ReadsChecks) and cast(ReadsChecks, store).check_reads(
+                chunk, as_of, depth if with_related else 0)
             reads: Store = bulk or store
             known = _Subjects(reads, chunk)
             related: list[list[RelatedParty]] = [[] for _ in chunk]
             if with_related:
-                related = score_related(reads, neighbourhoods(reads, chunk, as_of, depth))
+                related = related_of_origins(reads, chunk, as_of, depth)
             incentives = {k: [m for m in snap.measures_for("green_channel", k) if matter in m.matters]
                           for k in set(known.kind.values())}
             out += [_decide(known, s, matter, as_of, snap, parties, threshold, incentives)

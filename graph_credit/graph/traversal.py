@@ -13,18 +13,19 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
 import yaml
 
 from ..ids import is_person_key
 from ..model import DerivedFact, Role, RoleEdge
-from ..store.base import Store, TraversedEdge, Traverses
+from ..store.base import ReachesRows, Store, TraversedEdge, Traverses, implements
 
 __all__ = ["BeneficialOwner", "Controller", "Holdings", "Neighbourhood", "Ownership", "RelatedParty",
            "analyse_ownership", "beneficial_owners", "control_relation", "effective_ownership", "neighbourhood",
-           "neighbourhoods", "ownership", "related_parties", "score_related", "shareholdings", "shortest_connection",
-           "stake_through", "ultimate_controllers", "weights"]
+           "neighbourhoods", "ownership", "related_of_origins", "related_parties", "score_related", "shareholdings",
+           "shortest_connection", "stake_through", "ultimate_controllers", "weights"]
 
 ADVERSE = frozenset({
     "joint_punishment", "market_ban", "key_supervision", "personal_credit_entry", "responsible_person_punishment",
@@ -178,39 +179,93 @@ def related_parties(
     return score_related(store, [hood])[0], hood
 
 
-def score_related(store: Store, hoods: Sequence[Neighbourhood]) -> list[list[RelatedParty]]:
-    """The related parties of each neighbourhood (see ``related_parties``), reading the facts of
-    all of them at once and judging each node's facts once per date (hubs recur across a batch)."""
-    wanted = list(dict.fromkeys(n for h in hoods for n in h.others()))
-    by_target: dict[str, list[DerivedFact]] = defaultdict(list)
-    for f in store.facts_of(wanted):
-        by_target[f.target].append(f)
-    cw = weights()["consequences"]
-    judged: dict[tuple[str, date], list[tuple[float, dict[str, Any]]]] = {}
+class _Adverse:
+    """The adverse consequences on each node active on a date, with the weight each carries: the facts
+    of every node read at once, each node judged once per date (hubs recur across a batch)."""
 
-    def adverse(node: str, on: date) -> list[tuple[float, dict[str, Any]]]:
-        found = judged.get((node, on))
+    def __init__(self, store: Store, nodes: Sequence[str]) -> None:
+        self.by_target: dict[str, list[DerivedFact]] = defaultdict(list)
+        for f in store.facts_of(nodes):
+            self.by_target[f.target].append(f)
+        self._cw = weights()["consequences"]
+        self._judged: dict[tuple[str, date], list[tuple[float, dict[str, Any]]]] = {}
+
+    def __call__(self, node: str, on: date) -> list[tuple[float, dict[str, Any]]]:
+        found = self._judged.get((node, on))
         if found is None:
-            found = judged[(node, on)] = [
+            cw = self._cw
+            found = self._judged[(node, on)] = [
                 (float(cw.get(f.consequence, 0.3)),
                  {"fact_id": f.fact_id, "consequence": f.consequence, "rule_id": f.rule_id, "cause": str(f.cause),
                   "basis": list(f.basis)})
-                for f in by_target.get(node, ()) if f.consequence in ADVERSE and f.status_on(on) == "active"]
+                for f in self.by_target.get(node, ()) if f.consequence in ADVERSE and f.status_on(on) == "active"]
         return found
 
+
+def _party(node: str, distance: int, weight: float, facts: list[tuple[float, dict[str, Any]]],
+           path: tuple[Step, ...]) -> RelatedParty:
+    reasons = [{**reason, "score": round(w * weight, 4)} for w, reason in facts]
+    return RelatedParty(node, distance, max(r["score"] for r in reasons), reasons, path)
+
+
+def _ranked(parties: list[RelatedParty]) -> list[RelatedParty]:
+    return sorted(parties, key=lambda p: (-p.score, p.distance, p.subject))
+
+
+def score_related(store: Store, hoods: Sequence[Neighbourhood]) -> list[list[RelatedParty]]:
+    """The related parties of each neighbourhood (see ``related_parties``), reading the facts of
+    all of them at once and judging each node's facts once per date (hubs recur across a batch)."""
+    adverse = _Adverse(store, list(dict.fromkeys(n for h in hoods for n in h.others())))
     out = []
     for hood in hoods:
         parties = []
         for node in hood.others():
-            facts = adverse(node, hood.as_of) if node in by_target else None
-            if not facts:
-                continue
-            path = hood.paths[node]
-            weight = path_weight(path)
-            reasons = [{**reason, "score": round(w * weight, 4)} for w, reason in facts]
-            parties.append(RelatedParty(node, hood.distance[node], max(r["score"] for r in reasons), reasons, path))
-        out.append(sorted(parties, key=lambda p: (-p.score, p.distance, p.subject)))
+            facts = adverse(node, hood.as_of) if node in adverse.by_target else None
+            if facts:
+                path = hood.paths[node]
+                parties.append(_party(node, hood.distance[node], path_weight(path), facts, path))
+        out.append(_ranked(parties))
     return out
+
+
+def related_of_origins(
+    store: Store, origins: Sequence[str], as_of: date, depth: int = 2, max_fanout: int = 200
+) -> list[list[RelatedParty]]:
+    """``score_related`` of each origin's neighbourhood. From a backend's arrays (``ReachesRows``),
+    names, paths, weights and reasons are made only for the nodes with adverse facts: a batch costs
+    about its traversal and the facts it reads, not a Python object per node reached."""
+    arrays = implements(store, ReachesRows) and bool(origins)  # per class: isinstance of a protocol is slow
+    rows = cast(ReachesRows, store).reach_rows(origins, as_of, depth, max_fanout) if arrays else None
+    if rows is None:
+        return score_related(store, neighbourhoods(store, origins, as_of, depth, max_fanout))
+    wanted = np.flatnonzero(rows.dist > 0) if rows.candidate is None else np.flatnonzero(rows.candidate)
+    nodes, back = np.unique(rows.node[wanted], return_inverse=True)
+    names = rows.names(nodes)
+    adverse = _Adverse(store, names)
+    hit = np.array([n in adverse.by_target and bool(adverse(n, as_of)) for n in names], dtype=bool)
+    chosen = wanted[hit[back]] if len(wanted) else wanted
+    name_of = dict(zip(nodes.tolist(), names, strict=True))
+
+    def name(r: int) -> str:
+        k = int(rows.node[r])
+        found = name_of.get(k)
+        if found is None:  # a node on a path that carries no facts
+            found = name_of[k] = rows.names(rows.node[r : r + 1])[0]
+        return found
+
+    out: list[list[RelatedParty]] = [[] for _ in origins]
+    for i, r in zip(np.searchsorted(rows.bounds, chosen, side="right").tolist(), chosen.tolist(), strict=True):
+        steps: list[Step] = []
+        row = r
+        while (up := int(rows.parent[row])) >= 0:  # from the row up to the origin
+            e = rows.step(row)
+            steps.append(Step(origins[i - 1] if rows.parent[up] < 0 else name(up), name(row), e.edge_id, e.role,
+                              e.holder, e.org, e.valid_from, e.valid_to, e.ratio))
+            row = up
+        path = tuple(reversed(steps))
+        node = name(r)
+        out[i - 1].append(_party(node, int(rows.dist[r]), path_weight(path), adverse(node, as_of), path))
+    return [_ranked(p) for p in out]
 
 
 def shortest_connection(

@@ -243,6 +243,37 @@ class Traverses(Protocol):
         ...
 
 
+@dataclass
+class ReachRows:
+    """Breadth-first neighbourhoods of many origins as flat arrays (a backend's graph index), for work
+    that reads a few of the nodes reached, such as related-party scoring: one row per node reached
+    per origin, rows of origin ``i`` at ``bounds[i]:bounds[i + 1]`` in discovery order, the origin
+    first. The result is that of ``Traverses.traverse``, except that a node first reached at the last
+    hop that cannot carry facts (not ``candidate``) may have no row: it is on no other node's path.
+    Names and edges are decoded only on request.
+
+    Per row: ``node`` (an id for ``names``; -1 for an origin the index lacks), ``dist``, ``parent`` (the
+    row it was reached from, -1 at the origin) and ``candidate`` (the node may carry facts, when the
+    backend knows; None: every node may)."""
+
+    bounds: np.ndarray
+    node: np.ndarray
+    dist: np.ndarray
+    parent: np.ndarray
+    candidate: np.ndarray | None
+    names: Callable[[np.ndarray], list[str]]
+    step: Callable[[int], TraversedEdge]  # the edge from the row's parent to the row
+
+
+@runtime_checkable
+class ReachesRows(Protocol):
+    """A backend whose graph index answers ``Traverses.traverse`` as flat arrays (``ReachRows``), or
+    None when it cannot answer for the committed state right now."""
+
+    def reach_rows(self, origins: Sequence[str], as_of: date, depth: int, max_fanout: int) -> ReachRows | None:
+        ...
+
+
 @runtime_checkable
 class ReadsChecks(Protocol):
     """A backend that reads everything a batch of checks needs in one round trip, as a read-only store
@@ -272,6 +303,19 @@ class ImportsInBatches(Protocol):
     """A backend that commits a large import in batches (Neo4j's transactions are bounded by memory)."""
 
     import_in_batches: bool
+
+
+_IMPLEMENTS: dict[tuple[type, type], bool] = {}
+
+
+def implements(obj: object, protocol: type) -> bool:
+    """``isinstance(obj, protocol)`` for a runtime-checkable protocol, answered once per class: the
+    check inspects every member of the protocol (tens of microseconds), which a single check felt."""
+    key = (type(obj), protocol)
+    found = _IMPLEMENTS.get(key)
+    if found is None:
+        found = _IMPLEMENTS[key] = isinstance(obj, protocol)
+    return found
 
 
 def check_journal_table(table: str) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...model import RoleEdge
-from ..base import Traversal, TraversedEdge
+from ..base import ReachRows, Traversal, TraversedEdge
 from .schema import _LR, _OPEN, _ROLES, _day
 
 if TYPE_CHECKING:
@@ -269,6 +269,17 @@ class _Reach:
                                  _LazyEdges(self.index, self.followed[fb[i] : fb[i + 1]], fetch),
                                  dict(self.cut.get(i, {})), candidates))
         return out
+
+    def rows(self, flagged: np.ndarray | None) -> ReachRows:
+        """The rows as arrays (``base.ReachRows``); names and path steps decoded only when asked for."""
+        candidate = None
+        if flagged is not None:
+            candidate = np.zeros(len(self.node), dtype=bool)
+            reached = np.flatnonzero(self.dist > 0)  # an origin the index lacks has node -1
+            candidate[reached] = flagged[self.node[reached]]
+        index, via = self.index, self.via
+        return ReachRows(self.bounds, self.node, self.dist, self.parent, candidate, index.names,
+                         lambda r: index.step(int(via[r])))
 
 
 class _OriginRows:

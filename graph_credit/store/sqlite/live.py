@@ -27,6 +27,7 @@ from .reach import reach_rows
 from .schema import _OPEN, _ROLE
 
 _NO_INT = np.zeros(0, dtype=np.int64)
+_NO_BOOL = np.zeros(0, dtype=bool)
 _DELTA_SLOTS = 1 << 20  # delta edges that fit between two base edges on the common order scale
 
 
@@ -243,14 +244,16 @@ class LiveIndex:
         e = self.delta.edges[i - n]
         return TraversedEdge(e.edge_id, e.role.value, e.holder, e.org, e.valid_from, e.valid_to, e.ratio)
 
-    def reach(self, origins: Sequence[str], on: date, depth: int, max_fanout: int) -> _Reach:
+    def reach(self, origins: Sequence[str], on: date, depth: int, max_fanout: int,
+              leaves: np.ndarray | None = None) -> _Reach:
         """Breadth-first from every origin over edges in force on ``on``, both directions, exactly
         as ``risk.neighbourhood`` does it from one: per node, incident edges ordered legal
         representative first, then by edge id; at most ``max_fanout`` followed; a node keeps the
-        first path that reached it (frontier order, then edge order)."""
+        first path that reached it (frontier order, then edge order). With ``leaves`` (per node), a
+        node first reached at the last hop has a row only if marked there (``reach.reach_rows``)."""
         b, d = self.base, self.delta
         rows = reach_rows(self.nids(origins), len(b.keys), b.org_ptr, b.h_ptr, b.h_perm, b.holder, b.vf, b.vt,
                           b.erank, d.dead, d.inc_node, d.inc_edge, d.inc_other, d.d_vf, d.d_vt, d.d_key,
-                          on.toordinal(), depth, max_fanout)
+                          on.toordinal(), depth, max_fanout, _NO_BOOL if leaves is None else leaves)
         return _Reach(self, list(origins), *rows)
 

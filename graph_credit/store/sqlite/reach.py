@@ -62,6 +62,7 @@ def reach_rows(
     day: int,
     depth: int,
     max_fanout: int,
+    leaves: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
            np.ndarray]:
     """Breadth-first from each start node (-1: not in the index) over edges in force on ``day``,
@@ -75,7 +76,11 @@ def reach_rows(
 
     Returns the rows, grouped by origin in discovery order, the origin first: (origin, node,
     distance, parent row, edge from the parent); the edges followed with their origin, in
-    traversal order; and the rows whose edges were cut by the fan-out limit, with how many."""
+    traversal order; and the rows whose edges were cut by the fan-out limit, with how many.
+
+    ``leaves``, when not empty, marks per node those worth a row at the last hop (the nodes that may
+    carry facts, for scoring): a node first reached there has no child, so leaving out the others
+    changes no other row's path. Empty: every node reached has its row."""
     r_src = np.empty(64, dtype=np.int64)
     r_node = np.empty(64, dtype=np.int64)
     r_dist = np.empty(64, dtype=np.int8)
@@ -93,6 +98,7 @@ def reach_rows(
     n = nf = nc = 0
     n_edges = len(holder)
     nd = len(dead) > 0
+    pick = len(leaves) > 0
     for o in range(len(start)):
         x0 = start[o]
         r_src, r_node, r_dist = _grow(r_src, n + 1), _grow(r_node, n + 1), _grow(r_dist, n + 1)
@@ -160,6 +166,8 @@ def reach_rows(
                         other = np.searchsorted(org_ptr, e, side="right") - 1
                     f_edge[nf], f_src[nf] = e, o
                     nf += 1
+                    if pick and hop == depth and not leaves[other]:
+                        continue  # never a parent, and not wanted
                     if 2 * (found + 1) > len(t_node):  # keep the set at most half full
                         held = t_node[t_stamp == o + 1]
                         t_node, t_stamp = np.empty(4 * len(t_node), dtype=np.int64), np.zeros(4 * len(t_node), np.int64)

@@ -47,6 +47,7 @@ from ..base import (
     Direction,
     JournalTable,
     NotFound,
+    ReachRows,
     RoleColumns,
     SubjectKind,
     Traversal,
@@ -412,6 +413,17 @@ class SQLiteStore:
             return None
         self._stats["index"] += 1
         return index.reach(origins, as_of, depth, max_fanout).traversals(self.get_roles, self._flagged(index))
+
+    def reach_rows(self, origins: Sequence[str], as_of: date, depth: int, max_fanout: int) -> ReachRows | None:
+        """``traverse`` as flat arrays (``base.ReachRows``): for related-party scoring, which reads few of
+        the nodes reached; None when the index cannot answer for the committed state right now."""
+        index = self._fresh_index()
+        if index is None:
+            self._stats["sql"] += 1
+            return None
+        self._stats["index"] += 1
+        flagged = self._flagged(index)  # nodes first reached at the last hop without facts: no row
+        return index.reach(origins, as_of, depth, max_fanout, flagged).rows(flagged)
 
     def _flagged(self, index: LiveIndex) -> np.ndarray | None:
         """Per node of ``index``: has at least one derived fact (committed; a superset is harmless)."""
