@@ -111,7 +111,8 @@ def test_ganzhou_4_2_reaches_social_organisations(new_store: Callable[[], Store]
     soc = make_uscc(77)
     engine.put_subjects([Organisation(soc, "某协会", "social_organisation", "620702", "S", D("2012-01-01"))])
     engine.put_roles([RoleEdge(w["p_lr_new"], Role.LEGAL_REPRESENTATIVE, soc, D("2015-01-01"))])
-    engine.put_records([DishonestyRecord("RS", soc, "contract_fraud", "serious", D("2019-01-01"), act_date=D("2018-06-01"))])
+    engine.put_records([DishonestyRecord("RS", soc, "contract_fraud", "serious", D("2019-01-01"),
+                                         act_date=D("2018-06-01"))])
     result = what_if(w.store, soc, DEFAULT, PolicyChoice("ganzhou"), D("2019-06-01"))
     only_b = {(d["rule_id"], d["consequence"]) for d in result.differences if d["change"] == "only_b"}
     assert only_b == {("P2", "market_ban"), ("P3b", "commendation_ineligible")}  # no honours to revoke
