@@ -133,8 +133,14 @@ def ensure_demo(store_url: str, orgs: int = 2000, seed: int = 7) -> None:
 @app.command()
 def serve(store: str | None = StoreOpt, host: str = "127.0.0.1", port: int = 8000,
           demo: bool = typer.Option(False, help="load demo data into an empty store; enable demo API keys"),
-          demo_orgs: int = 2000) -> None:
-    """Run the HTTP API with uvicorn."""
+          demo_orgs: int = 2000,
+          workers: int = typer.Option(
+              0, min=0, help="server processes on the one port (0: one per CPU core this process may use)"),
+          access_log: bool = typer.Option(True, help="log every request (ID and phone numbers masked)")) -> None:
+    """Run the HTTP API with uvicorn: ``--workers`` processes share the port, each with its own store
+    connection and the saved graph index mapped (SQLite's WAL lets them read at once and queue writes).
+    Every process commits its own audit entries, each request answering only after the commit holding
+    its entry. Rate limits and cost quotas are counted per process (see README)."""
     import uvicorn
 
     url = store or DEFAULT_STORE
@@ -143,13 +149,13 @@ def serve(store: str | None = StoreOpt, host: str = "127.0.0.1", port: int = 800
         os.environ["GRAPH_CREDIT_DEMO"] = "1"
     else:
         existing_store(url).close()
-    os.environ["GRAPH_CREDIT_STORE"] = url
-    from api.app import create_app
-
+    os.environ["GRAPH_CREDIT_STORE"] = url  # the workers read their settings from the environment
     # uvicorn's own proxy-header handling is off: it would believe X-Forwarded-For from 127.0.0.1, so any
     # local client could pick its address (and dodge the failed-authentication limit). The app applies
     # forwarded headers itself, only from GRAPH_CREDIT_TRUSTED_PROXIES.
-    uvicorn.run(create_app(), host=host, port=port, proxy_headers=False, log_config=log_config())
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port,
+                workers=workers or len(os.sched_getaffinity(0)), proxy_headers=False, access_log=access_log,
+                log_config=log_config())
 
 
 def log_config() -> dict:
