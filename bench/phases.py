@@ -334,18 +334,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of process ``pid`` and its children (the server's workers)."""
+def _tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) of process ``pid`` and of each of its children (the server's workers)."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    out = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:  # the process ended meanwhile
             continue
         if int(stat.parent.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent's pid
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-    return total
+            out[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return out
 
 
 def phase_http(args: Any) -> None:
@@ -442,12 +442,14 @@ def _http_clients(port: int, headers: dict[str, str], bodies: list[bytes], clien
     for th in threads:
         th.join()
     secs = time.perf_counter() - t
-    client_cpu, server_cpu = time.process_time() - client_cpu, _tree_cpu(server_pid) - server_cpu
+    client_cpu = time.process_time() - client_cpu
+    per_process = sorted((v - server_cpu.get(p, 0.0) for p, v in _tree_cpu(server_pid).items()), reverse=True)
     n = max(len(lat), 1)
     if set(codes) != {"200"}:
         raise RuntimeError(f"the server answered {codes}")
     return {"clients": clients, "checks": len(lat), "seconds": secs, "checks_per_s": len(lat) / secs,
-            "check": percentiles(lat), "statuses": codes, "server_cpu_ms_per_check": server_cpu / n * 1e3,
+            "check": percentiles(lat), "statuses": codes, "server_cpu_ms_per_check": sum(per_process) / n * 1e3,
+            "server_cpu_s_by_process": [round(c, 2) for c in per_process if c > 0.005],
             "client_cpu_ms_per_check": client_cpu / n * 1e3, "load_average": [load, os.getloadavg()[0]]}
 
 

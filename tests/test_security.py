@@ -33,6 +33,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from api import security
 from api.app import COST_PER_MINUTE, Settings, create_app
 from api.security import key_digest
 from graph_credit import egress, monitor, pii
@@ -492,6 +493,23 @@ def test_every_role_has_a_cost_quota(tmp_path: Path, role: str, headers: dict[st
     store.close()
 
 
+def test_cost_window_is_a_running_total(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request's charge costs the same however many are in the window (a running total, not a sum over
+    the window: at 1,000 checks a second the window holds 60,000 entries), and expiry frees exactly the
+    units that left it."""
+    now = [1000.0]
+    monkeypatch.setattr(security.time, "monotonic", lambda: now[0])
+    limiter = security.CostLimiter({"department": 100})
+    who = security.Principal("k1", "department", "x")
+    for _ in range(30):
+        assert limiter.take(who, 3) == 0.0
+        now[0] += 1
+    assert limiter.used["k1"] == 90 and limiter.take(who, 11) == pytest.approx(30.0)  # once the first entry left
+    now[0] = 1000.0 + 61.5  # the entries of seconds 0 and 1 have left the window
+    assert limiter.take(who, 5) == 0.0 and limiter.used["k1"] == 90 - 6 + 5
+    assert limiter.used["k1"] == sum(c for _, c in limiter.spent["k1"])
+
+
 def test_cost_quotas_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRAPH_CREDIT_COST", "department=500, investigator=700")
     costs = Settings.from_env().cost_per_minute
@@ -515,8 +533,10 @@ def test_served_app_ignores_forwarded_for_from_untrusted_peers_and_masks_ids_in_
            "GRAPH_CREDIT_AUTH_FAILURES": "5", "GRAPH_CREDIT_WEBHOOK_INTERVAL": "0"}
     log = tmp_path / "server.log"
     with log.open("wb") as out:
+        # One process, so the exact count below is its own (several share it: tests/test_server_workers.py).
         proc = subprocess.Popen([sys.executable, "-m", "graph_credit.cli", "serve", "--store", str(path),
-                                 "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+                                 "--port", str(port), "--workers", "1"], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
         try:
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 60
