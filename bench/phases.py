@@ -384,7 +384,8 @@ def phase_http(args: Any) -> None:
         _http_clients(port, headers, bodies[:400], max(args.http_clients, 8), server.pid)
         one = _http_clients(port, headers, bodies, 1, server.pid)
         many = _http_clients(port, headers, bodies, args.http_clients, server.pid)
-        emit({"phase": "http", "workers": args.http_workers or "default", "check": one["check"],
+        workers = args.http_workers or len(os.sched_getaffinity(0))  # serve's default
+        emit({"phase": "http", "workers": workers, "check": one["check"],
               "statuses": one["statuses"], "one_client": one, "clients": many})
     finally:
         server.send_signal(signal.SIGINT)
