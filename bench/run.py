@@ -212,6 +212,10 @@ def table(results: dict[int, dict[str, Any]]) -> str:
     row("one approval check, HTTP on loopback, p50 / p99 ms", lambda r: _lat(r, "http", "check"))
     row("HTTP, 8 clients at once (each answer audited durably): checks/s; p50 / p99 ms", lambda r: (
         f"{_n(_get(r, ('http', 'clients', 'checks_per_s')))}; {_lat(r, 'http', 'clients', 'check')}"))
+    row("HTTP, 8 clients: server processes; CPU ms per check, server / client; load average", lambda r: (
+        f"{_n(_get(r, ('http', 'workers')))}; {_n(_get(r, ('http', 'clients', 'server_cpu_ms_per_check')), 2)} / "
+        f"{_n(_get(r, ('http', 'clients', 'client_cpu_ms_per_check')), 2)}; "
+        f"{_n((_get(r, ('http', 'clients', 'load_average')) or [None])[-1], 1)}"))
     row("batch of checks (`check_many`): checks/s (per CPU second); answers as one at a time",
         lambda r: f"{_n(_get(r, ('query', 'batch', 'checks_per_s')))} "
         f"({_n(_get(r, ('query', 'batch', 'checks_per_cpu_s')))}); "
