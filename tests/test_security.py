@@ -510,6 +510,19 @@ def test_cost_window_is_a_running_total(monkeypatch: pytest.MonkeyPatch) -> None
     assert limiter.used["k1"] == sum(c for _, c in limiter.spent["k1"])
 
 
+def test_each_server_process_enforces_its_share_of_every_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``serve --workers N`` processes count on their own, so each allows limit / N: the totals hold."""
+    monkeypatch.setenv("GRAPH_CREDIT_WORKERS", "3")
+    settings = Settings.from_env()
+    assert settings.workers == 3
+    app = create_app(Settings(workers=3, public_rate_per_minute=120, auth_failures_per_minute=2,
+                              cost_per_minute={"public": 2000, "department": 8000, "investigator": 0}))
+    assert app.state.limiter.per_minute == 40
+    assert app.state.auth_limiter.per_minute == 1  # never 0: a limit that is not 0 lets some through
+    assert app.state.cost_limiter.per_minute == {"public": 666, "department": 2666, "investigator": 0}
+    assert create_app(Settings()).state.cost_limiter.per_minute == COST_PER_MINUTE  # one process: as set
+
+
 def test_cost_quotas_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRAPH_CREDIT_COST", "department=500, investigator=700")
     costs = Settings.from_env().cost_per_minute
