@@ -348,6 +348,14 @@ def _tree_cpu(pid: int) -> dict[int, float]:
     return out
 
 
+def _has_open(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` has ``path`` open (a server worker that has opened the store)."""
+    try:
+        return any(os.readlink(fd) == str(path.resolve()) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # gone, or not ours to read
+        return False
+
+
 def phase_http(args: Any) -> None:
     """The server started as a deployment would (``graph-credit serve --workers N``); one client, then
     ``--http-clients`` at once. The clients are lean (one keep-alive ``http.client`` connection per
@@ -380,11 +388,15 @@ def phase_http(args: Any) -> None:
                 if time.time() > deadline or server.poll() is not None:
                     raise RuntimeError("the server did not start") from None
                 time.sleep(0.2)
+        workers = args.http_workers or len(os.sched_getaffinity(0))  # serve's default
+        while len([p for p in _tree_cpu(server.pid) if _has_open(p, args.db)]) < workers:  # all started
+            if time.time() > deadline or server.poll() is not None:
+                raise RuntimeError("the server's workers did not start") from None
+            time.sleep(0.2)
         # Warm every worker: new connections land on any of them.
         _http_clients(port, headers, bodies[:400], max(args.http_clients, 8), server.pid)
         one = _http_clients(port, headers, bodies, 1, server.pid)
         many = _http_clients(port, headers, bodies, args.http_clients, server.pid)
-        workers = args.http_workers or len(os.sched_getaffinity(0))  # serve's default
         emit({"phase": "http", "workers": workers, "check": one["check"],
               "statuses": one["statuses"], "one_client": one, "clients": many})
     finally:
