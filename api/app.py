@@ -22,7 +22,7 @@ from graph_credit.egress import EgressPolicy
 from graph_credit.engine import Engine
 from graph_credit.errors import DomainError
 from graph_credit.monitor import Deliverer, DeliveryPolicy
-from graph_credit.policy import load_policy
+from graph_credit.policy import available_jurisdictions, load_policy
 from graph_credit.store import DEFAULT_STORE, Store, open_store
 from graph_credit.store.base import Warms
 
@@ -73,6 +73,8 @@ class Settings:
     cost_per_minute: dict[str, int] = field(default_factory=lambda: dict(COST_PER_MINUTE))
     # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or CIDRs); none by default.
     trusted_proxies: tuple[str, ...] = ()
+    # Server processes sharing the limits above (graph-credit serve --workers): each counts its share.
+    workers: int = 1
 
     def delivery_policy(self) -> DeliveryPolicy:
         return DeliveryPolicy(max_attempts=self.webhook_max_attempts, backoff=self.webhook_backoff,
@@ -96,7 +98,13 @@ class Settings:
             cost_per_minute=COST_PER_MINUTE | {
                 role: int(n) for role, n in (item.split("=", 1) for item in _listed(env("GRAPH_CREDIT_COST", "")))},
             trusted_proxies=_listed(env("GRAPH_CREDIT_TRUSTED_PROXIES", "")),
+            workers=int(env("GRAPH_CREDIT_WORKERS", str(cls.workers))),
         )
+
+
+def _share(per_minute: int, workers: int) -> int:
+    """One process's part of a limit shared by ``workers`` processes (at least 1 of a limit that is not 0)."""
+    return max(per_minute // max(workers, 1), min(per_minute, 1))
 
 
 def _listed(value: str) -> tuple[str, ...]:
@@ -121,10 +129,9 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = _error(413, "payload_too_large", f"request body exceeds {self.limit} bytes")
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await too_large(scope, receive, send)
+            await self.too_large(scope, receive, send)
             return
         chunks: list[bytes] = []
         size, more = 0, True
@@ -135,7 +142,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
-                await too_large(scope, receive, send)
+                await self.too_large(scope, receive, send)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -149,6 +156,9 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _error(413, "payload_too_large", f"request body exceeds {self.limit} bytes")(scope, receive, send)
 
 
 SECURITY_HEADERS = [
@@ -195,6 +205,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             if isinstance(app.state.engine.store, Warms):
                 app.state.engine.store.warm()  # the graph index: mapped from its saved files, or built once
             load_policy(settings.jurisdiction)
+            for jurisdiction in available_jurisdictions():  # records are judged under their own: not on a request
+                load_policy(jurisdiction)
             # What start-up loaded lives as long as the server: keep it out of the cyclic
             # collector's full passes, which otherwise walk it on every request's garbage.
             gc.collect()
@@ -227,9 +239,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     app.state.settings = settings
     app.state.keys = load_keys(settings.demo)
-    app.state.limiter = RateLimiter(settings.public_rate_per_minute)
-    app.state.auth_limiter = RateLimiter(settings.auth_failures_per_minute)
-    app.state.cost_limiter = CostLimiter(settings.cost_per_minute)
+    # Each server process counts on its own, so each allows its share of every limit: the configured
+    # totals hold across the processes (a client whose connections all reach one process gets its share).
+    app.state.limiter = RateLimiter(_share(settings.public_rate_per_minute, settings.workers))
+    app.state.auth_limiter = RateLimiter(_share(settings.auth_failures_per_minute, settings.workers))
+    app.state.cost_limiter = CostLimiter({role: _share(n, settings.workers)
+                                          for role, n in settings.cost_per_minute.items()})
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     if settings.trusted_proxies:  # the client address from X-Forwarded-For, only when a trusted proxy sent it

@@ -98,7 +98,9 @@ def authenticate(request: Request, key: str | None) -> Principal:
     return found
 
 
-def principal(
+# The dependencies below are coroutines: their work (a hash and a dictionary look-up) is too small to be
+# worth the hand-off to the thread pool FastAPI gives a plain function, which costs more than the work.
+async def principal(
     request: Request,
     api_key: str | None = Depends(_api_key),
     bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
@@ -106,7 +108,7 @@ def principal(
     return authenticate(request, api_key or (bearer.credentials if bearer else None))
 
 
-def optional_principal(
+async def optional_principal(
     request: Request,
     api_key: str | None = Depends(_api_key),
     bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
@@ -117,7 +119,7 @@ def optional_principal(
 
 
 def require(*roles: str):
-    def dep(p: Principal = Depends(principal)) -> Principal:
+    async def dep(p: Principal = Depends(principal)) -> Principal:
         if not p.at_least(*roles):
             raise HTTPException(403, {"code": "forbidden", "message": f"needs role {' or '.join(roles)}"})
         return p
@@ -131,7 +133,7 @@ class RateLimiter:
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
         self.hits: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()  # dependencies run on a thread pool: check-and-count is one step
+        self._lock = threading.Lock()  # check-and-count is one step, whichever thread counts
 
     def allow(self, key: str) -> bool:
         now = time.monotonic()
@@ -152,11 +154,13 @@ class CostLimiter:
     """Per-key quota of cost units in a sliding one-minute window, the quota set per role.
 
     An operation costs the subjects it starts from times (depth + 1), times a weight for drawing
-    pictures (``charge``): a batch of 1,000 checks at depth 3 costs 4,000."""
+    pictures (``charge``): a batch of 1,000 checks at depth 3 costs 4,000. Each key's units in the
+    window are kept as a running total, so a request costs the same however many are in the window."""
 
     def __init__(self, per_minute: dict[str, int]) -> None:
         self.per_minute = per_minute
         self.spent: dict[str, deque[tuple[float, int]]] = defaultdict(deque)
+        self.used: dict[str, int] = defaultdict(int)  # the sum of each key's window
         self._lock = threading.Lock()
 
     def take(self, who: Principal, cost: int) -> float:
@@ -165,11 +169,13 @@ class CostLimiter:
         now = time.monotonic()
         with self._lock:
             q = self.spent[who.key_id]
+            used = self.used[who.key_id]
             while q and now - q[0][0] > 60:
-                q.popleft()
-            used = sum(c for _, c in q)
+                used -= q.popleft()[1]
+            self.used[who.key_id] = used
             if used + cost <= limit:
                 q.append((now, cost))
+                self.used[who.key_id] = used + cost
                 return 0.0
             if cost > limit:
                 return 60.0

@@ -334,41 +334,71 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def phase_http(args: Any) -> None:
-    import httpx
+def _tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) of process ``pid`` and of each of its children (the server's workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent's pid
+            out[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return out
 
+
+def _has_open(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` has ``path`` open (a server worker that has opened the store)."""
+    try:
+        return any(os.readlink(fd) == str(path.resolve()) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # gone, or not ours to read
+        return False
+
+
+def phase_http(args: Any) -> None:
+    """The server started as a deployment would (``graph-credit serve --workers N``); one client, then
+    ``--http-clients`` at once. The clients are lean (one keep-alive ``http.client`` connection per
+    thread, bodies encoded beforehand) and run in this process, so this process's CPU is the clients'
+    and the server's is read from /proc: both are reported per check."""
     subjects = sample_orgs(args.data, args.http, args.seed + 2)
     port = _free_port()
     key = "bench-department-key"
     env = dict(os.environ)
-    env["GRAPH_CREDIT_STORE"] = str(args.db)
     env["GRAPH_CREDIT_API_KEYS"] = json.dumps({key: {"role": "department", "department": "finance",
                                                     "name": "bench"}})
     env["GRAPH_CREDIT_TODAY"] = AS_OF.isoformat()
-    cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-           "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    env["GRAPH_CREDIT_WEBHOOK_INTERVAL"] = "0"  # no alerts are written here
+    env["GRAPH_CREDIT_COST"] = "department=100000000"  # the default quota (2,666 checks a minute) would refuse
+    cmd = [sys.executable, "-m", "graph_credit.cli", "serve", "--store", str(args.db), "--host", "127.0.0.1",
+           "--port", str(port), "--no-access-log"]
+    if args.http_workers:
+        cmd += ["--workers", str(args.http_workers)]
     server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=sys.stderr)
+    headers = {"X-API-Key": key, "X-Purpose": "benchmark", "Content-Type": "application/json"}
+    body = {"matter": MATTER, "as_of": AS_OF.isoformat(), "purpose": "benchmark"}
+    bodies = [json.dumps(body | {"subject": s}).encode() for s in subjects]
     try:
-        base = f"http://127.0.0.1:{port}"
         deadline = time.time() + 600
-        with httpx.Client(base_url=base, timeout=60, headers={"X-API-Key": key, "X-Purpose": "benchmark"}) as c:
-            while True:
-                try:
-                    c.get("/openapi.json")
-                    break
-                except httpx.TransportError:
-                    if time.time() > deadline or server.poll() is not None:
-                        raise RuntimeError("the server did not start") from None
-                    time.sleep(0.2)
-            body = {"matter": MATTER, "as_of": AS_OF.isoformat(), "purpose": "benchmark"}
-            for s in subjects[:100]:  # warm-up
-                c.post("/v1/checks", json=body | {"subject": s})
-            lat, codes, _ = timed(lambda s: c.post("/v1/checks", json=body | {"subject": s}).status_code, subjects)
-        statuses: dict[str, int] = {}
-        for code in codes:
-            statuses[str(code)] = statuses.get(str(code), 0) + 1
-        many = _http_clients(base, key, body, subjects, args.http_clients)
-        emit({"phase": "http", "check": percentiles(lat), "statuses": statuses, "clients": many})
+        while True:
+            try:
+                _post(port, "/v1/health", None, {}, "GET")
+                break
+            except OSError:
+                if time.time() > deadline or server.poll() is not None:
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(0.2)
+        workers = args.http_workers or len(os.sched_getaffinity(0))  # serve's default
+        while len([p for p in _tree_cpu(server.pid) if _has_open(p, args.db)]) < workers:  # all started
+            if time.time() > deadline or server.poll() is not None:
+                raise RuntimeError("the server's workers did not start") from None
+            time.sleep(0.2)
+        # Warm every worker: new connections land on any of them.
+        _http_clients(port, headers, bodies[:400], max(args.http_clients, 8), server.pid)
+        one = _http_clients(port, headers, bodies, 1, server.pid)
+        many = _http_clients(port, headers, bodies, args.http_clients, server.pid)
+        emit({"phase": "http", "workers": workers, "check": one["check"],
+              "statuses": one["statuses"], "one_client": one, "clients": many})
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -377,38 +407,63 @@ def phase_http(args: Any) -> None:
             server.kill()
 
 
-def _http_clients(base: str, key: str, body: dict[str, Any], subjects: list[str], clients: int) -> dict[str, Any]:
-    """``clients`` threads, each with its own connection, sending checks at once (every answer names
-    persons, so each is audited durably before it is sent)."""
-    import threading
+def _post(port: int, path: str, body: bytes | None, headers: dict[str, str], method: str = "POST") -> int:
+    import http.client
 
-    import httpx
+    con = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        con.request(method, path, body=body, headers=headers)
+        r = con.getresponse()
+        r.read()
+        return r.status
+    finally:
+        con.close()
+
+
+def _http_clients(port: int, headers: dict[str, str], bodies: list[bytes], clients: int,
+                  server_pid: int) -> dict[str, Any]:
+    """``clients`` threads, each with its own keep-alive connection, sending checks at once (every
+    answer names persons, so each is audited durably before it is sent)."""
+    import http.client
+    import threading
 
     lat: list[float] = []
     codes: dict[str, int] = {}
     lock = threading.Lock()
 
-    def client(part: list[str]) -> None:
+    def client(part: list[bytes]) -> None:
         mine, seen = [], []
-        with httpx.Client(base_url=base, timeout=60, headers={"X-API-Key": key, "X-Purpose": "benchmark"}) as c:
-            for s in part:
-                t = time.perf_counter()
-                seen.append(str(c.post("/v1/checks", json=body | {"subject": s}).status_code))
-                mine.append(time.perf_counter() - t)
+        con = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        for b in part:
+            t = time.perf_counter()
+            con.request("POST", "/v1/checks", body=b, headers=headers)
+            r = con.getresponse()
+            r.read()
+            mine.append(time.perf_counter() - t)
+            seen.append(str(r.status))
+        con.close()
         with lock:
             lat.extend(mine)
             for code in seen:
                 codes[code] = codes.get(code, 0) + 1
 
-    threads = [threading.Thread(target=client, args=(subjects[i::clients],)) for i in range(clients)]
-    t = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(bodies[i::clients],)) for i in range(clients)]
+    load = os.getloadavg()[0]
+    server_cpu, client_cpu, t = _tree_cpu(server_pid), time.process_time(), time.perf_counter()
     for th in threads:
         th.start()
     for th in threads:
         th.join()
     secs = time.perf_counter() - t
+    client_cpu = time.process_time() - client_cpu
+    per_process = sorted((v - server_cpu.get(p, 0.0) for p, v in _tree_cpu(server_pid).items()), reverse=True)
+    n = max(len(lat), 1)
+    if set(codes) != {"200"}:
+        raise RuntimeError(f"the server answered {codes}")
     return {"clients": clients, "checks": len(lat), "seconds": secs, "checks_per_s": len(lat) / secs,
-            "check": percentiles(lat), "statuses": codes}
+            "check": percentiles(lat), "statuses": codes, "server_cpu_ms_per_check": sum(per_process) / n * 1e3,
+            "server_cpu_s_by_process": [round(c, 2) for c in per_process if c > 0.005],
+            "client_cpu_ms_per_check": client_cpu / n * 1e3, "load_average": [load, os.getloadavg()[0]]}
 
 
 # -- networkx ---------------------------------------------------------------------------------------------

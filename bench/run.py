@@ -83,7 +83,7 @@ def run_phase(phase: str, size: int, args: argparse.Namespace, work: Path) -> di
         "--related", str(args.related), "--propagations", str(args.propagations), "--http", str(args.http),
         "--import-batch", str(args.import_batch), "--ladybug-pool", str(args.ladybug_pool),
         "--live-seconds", str(args.live_seconds), "--leak-seconds", str(args.leak_seconds),
-        "--http-clients", str(args.http_clients),
+        "--http-clients", str(args.http_clients), "--http-workers", str(args.http_workers),
     ]
     print(f"[{size:,}] {phase} ...", file=sys.stderr, flush=True)
     t = time.perf_counter()
@@ -212,6 +212,10 @@ def table(results: dict[int, dict[str, Any]]) -> str:
     row("one approval check, HTTP on loopback, p50 / p99 ms", lambda r: _lat(r, "http", "check"))
     row("HTTP, 8 clients at once (each answer audited durably): checks/s; p50 / p99 ms", lambda r: (
         f"{_n(_get(r, ('http', 'clients', 'checks_per_s')))}; {_lat(r, 'http', 'clients', 'check')}"))
+    row("HTTP, 8 clients: server processes; CPU ms per check, server / client; load average", lambda r: (
+        f"{_n(_get(r, ('http', 'workers')))}; {_n(_get(r, ('http', 'clients', 'server_cpu_ms_per_check')), 2)} / "
+        f"{_n(_get(r, ('http', 'clients', 'client_cpu_ms_per_check')), 2)}; "
+        f"{_n((_get(r, ('http', 'clients', 'load_average')) or [None])[-1], 1)}"))
     row("batch of checks (`check_many`): checks/s (per CPU second); answers as one at a time",
         lambda r: f"{_n(_get(r, ('query', 'batch', 'checks_per_s')))} "
         f"({_n(_get(r, ('query', 'batch', 'checks_per_cpu_s')))}); "
@@ -385,6 +389,7 @@ def main() -> None:
     ap.add_argument("--leak-seconds", type=float, default=300,
                     help="the leak run (10 writes/s; the issue's target is an hour)")
     ap.add_argument("--http-clients", type=int, default=8, help="concurrent HTTP clients for the throughput run")
+    ap.add_argument("--http-workers", type=int, default=0, help="server processes (0: `serve`'s default)")
     ap.add_argument("--import-batch", type=int, default=50_000, help="rows per import transaction")
     ap.add_argument("--ladybug-pool", type=int, default=2048, help="LadybugDB buffer pool, MiB")
     ap.add_argument("--no-results", action="store_true", help="do not rewrite bench/RESULTS.md")

@@ -133,8 +133,15 @@ def ensure_demo(store_url: str, orgs: int = 2000, seed: int = 7) -> None:
 @app.command()
 def serve(store: str | None = StoreOpt, host: str = "127.0.0.1", port: int = 8000,
           demo: bool = typer.Option(False, help="load demo data into an empty store; enable demo API keys"),
-          demo_orgs: int = 2000) -> None:
-    """Run the HTTP API with uvicorn."""
+          demo_orgs: int = 2000,
+          workers: int = typer.Option(
+              0, min=0, help="server processes on the one port (0: one per CPU core this process may use)"),
+          access_log: bool = typer.Option(True, help="log every request (ID and phone numbers masked)")) -> None:
+    """Run the HTTP API with uvicorn, in --workers processes sharing the port.
+
+    Each process opens the store and maps the saved graph index itself (SQLite's WAL lets them read at
+    once and queues their writes) and group-commits its own audit entries: a request is answered only
+    after the commit holding its entry. Each process enforces its share of every rate limit and quota."""
     import uvicorn
 
     url = store or DEFAULT_STORE
@@ -143,13 +150,15 @@ def serve(store: str | None = StoreOpt, host: str = "127.0.0.1", port: int = 800
         os.environ["GRAPH_CREDIT_DEMO"] = "1"
     else:
         existing_store(url).close()
-    os.environ["GRAPH_CREDIT_STORE"] = url
-    from api.app import create_app
-
+    workers = workers or len(os.sched_getaffinity(0))
+    os.environ["GRAPH_CREDIT_STORE"] = url  # the workers read their settings from the environment
+    os.environ["GRAPH_CREDIT_WORKERS"] = str(workers)  # each process enforces its share of the rate limits
     # uvicorn's own proxy-header handling is off: it would believe X-Forwarded-For from 127.0.0.1, so any
     # local client could pick its address (and dodge the failed-authentication limit). The app applies
     # forwarded headers itself, only from GRAPH_CREDIT_TRUSTED_PROXIES.
-    uvicorn.run(create_app(), host=host, port=port, proxy_headers=False, log_config=log_config())
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port,
+                workers=workers, proxy_headers=False, access_log=access_log,
+                log_config=log_config())
 
 
 def log_config() -> dict:

@@ -33,6 +33,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from api import security
 from api.app import COST_PER_MINUTE, Settings, create_app
 from api.security import key_digest
 from graph_credit import egress, monitor, pii
@@ -516,6 +517,36 @@ def test_every_role_has_a_cost_quota(tmp_path: Path, role: str, headers: dict[st
     store.close()
 
 
+def test_cost_window_is_a_running_total(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request's charge costs the same however many are in the window (a running total, not a sum over
+    the window: at 1,000 checks a second the window holds 60,000 entries), and expiry frees exactly the
+    units that left it."""
+    now = [1000.0]
+    monkeypatch.setattr(security.time, "monotonic", lambda: now[0])
+    limiter = security.CostLimiter({"department": 100})
+    who = security.Principal("k1", "department", "x")
+    for _ in range(30):
+        assert limiter.take(who, 3) == 0.0
+        now[0] += 1
+    assert limiter.used["k1"] == 90 and limiter.take(who, 11) == pytest.approx(30.0)  # once the first entry left
+    now[0] = 1000.0 + 61.5  # the entries of seconds 0 and 1 have left the window
+    assert limiter.take(who, 5) == 0.0 and limiter.used["k1"] == 90 - 6 + 5
+    assert limiter.used["k1"] == sum(c for _, c in limiter.spent["k1"])
+
+
+def test_each_server_process_enforces_its_share_of_every_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``serve --workers N`` processes count on their own, so each allows limit / N: the totals hold."""
+    monkeypatch.setenv("GRAPH_CREDIT_WORKERS", "3")
+    settings = Settings.from_env()
+    assert settings.workers == 3
+    app = create_app(Settings(workers=3, public_rate_per_minute=120, auth_failures_per_minute=2,
+                              cost_per_minute={"public": 2000, "department": 8000, "investigator": 0}))
+    assert app.state.limiter.per_minute == 40
+    assert app.state.auth_limiter.per_minute == 1  # never 0: a limit that is not 0 lets some through
+    assert app.state.cost_limiter.per_minute == {"public": 666, "department": 2666, "investigator": 0}
+    assert create_app(Settings()).state.cost_limiter.per_minute == COST_PER_MINUTE  # one process: as set
+
+
 def test_cost_quotas_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRAPH_CREDIT_COST", "department=500, investigator=700")
     costs = Settings.from_env().cost_per_minute
@@ -539,8 +570,10 @@ def test_served_app_ignores_forwarded_for_from_untrusted_peers_and_masks_ids_in_
            "GRAPH_CREDIT_AUTH_FAILURES": "5", "GRAPH_CREDIT_WEBHOOK_INTERVAL": "0"}
     log = tmp_path / "server.log"
     with log.open("wb") as out:
+        # One process, so the exact count below is its own (several share it: tests/test_server_workers.py).
         proc = subprocess.Popen([sys.executable, "-m", "graph_credit.cli", "serve", "--store", str(path),
-                                 "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+                                 "--port", str(port), "--workers", "1"], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
         try:
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 60
