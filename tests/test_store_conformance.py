@@ -1,7 +1,8 @@
 """Backend conformance: every ``Store`` method, with the same expectations on every backend.
 
 The ``store`` fixture (tests/conftest.py) runs each test on a SQLite file, SQLite in memory and,
-when NEO4J_URI is set, Neo4j.
+when NEO4J_URI is set, Neo4j; here also on a SQLite file whose roles all arrive through
+``load_roles`` and so live in columnar segments (``sqlite-segments``, tests/segmented.py).
 """
 
 from __future__ import annotations
@@ -31,10 +32,18 @@ from graph_credit.model import (
 )
 from graph_credit.store import JOURNAL_TABLES, NotFound, SQLiteStore, Store, WriteCounts
 from graph_credit.store.base import RoleColumns
+from tests.conftest import BACKENDS, make_backend
 from tests.helpers import make_id_number, make_uscc
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tests.conftest import Backend
+
+
+@pytest.fixture(params=[*BACKENDS[:1], pytest.param("sqlite-segments", id="sqlite-segments"), *BACKENDS[1:]])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    yield from make_backend(request.param, tmp_path)
 
 D = date.fromisoformat
 KINDS = ("organisations", "persons", "roles", "records", "events", "honours", "list_entries", "facts")

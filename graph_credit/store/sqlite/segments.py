@@ -1,0 +1,355 @@
+"""Role edges in immutable columnar segments beside the database (the base of an LSM shape).
+
+A bulk load (``SQLiteStore.load_roles``) writes each batch as one segment: a directory
+``<db>.roles/seg-<seq>/`` holding ``rows.arrow`` (an uncompressed Arrow IPC file, memory-mapped when
+read; the roles table's columns, ``vt`` 0 for an open end, ``ratio``/``cap`` NaN when absent), fsynced
+with its directory before it is registered in ``role_segments`` in the transaction that commits the
+batch. A directory that is not registered (a load killed between the write and the commit) is
+removed when the store opens. After a load the segments are merged into one, sorted by
+organisation, with sorted lookup arrays (edge id, holder, organisation: fixed-width bytes and row
+positions, ``.npy``) beside it, so reads are binary searches on mapped arrays.
+
+The roles table is the delta: a row there, or an id in ``role_tombstones``, hides a segment's
+version of that edge; so does a newer segment's version. What a reader sees is exactly: the table
+rows, plus each segment's rows hidden by none of those.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ...errors import DomainError
+from ..base import RoleColumns
+from .schema import _CHUNK, _ROLES
+
+_SCHEMA = pa.schema([
+    ("eid", pa.large_string()), ("holder", pa.large_string()), ("role", pa.int8()), ("org", pa.large_string()),
+    ("vf", pa.int32()), ("vt", pa.int32()), ("ratio", pa.float64()), ("cap", pa.float64()),
+    ("title", pa.large_string()),
+])
+_ROLE_VALUES = pa.array([r.value for r in _ROLES], pa.string())
+_LOOKUPS = ("eid", "holder", "org")
+
+
+class SegmentError(DomainError):
+    """A registered segment is missing or unreadable: the store cannot answer for its roles."""
+
+    code, status = "store_corrupt", 500
+
+
+def directory_of(db_path: str) -> Path:
+    return Path(db_path + ".roles")
+
+
+def db_file(con: sqlite3.Connection) -> str:
+    """The main database file of ``con`` ('' for an in-memory database)."""
+    return next(str(r[2]) for r in con.execute("PRAGMA database_list") if r[1] == "main")
+
+
+def strings(column: Any) -> pa.Array:
+    """A string column as one Arrow array, from a Python sequence or an Arrow (chunked) array."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if not isinstance(column, pa.Array):
+        column = pa.array(column, pa.large_string())
+    return column.cast(pa.large_string())
+
+
+def pylist(column: Any) -> list[Any]:
+    """A column as a Python list (a list as it is)."""
+    return column if isinstance(column, list) else strings(column).to_pylist() if _arrow(column) else list(column)
+
+
+def _arrow(column: Any) -> bool:
+    return isinstance(column, pa.Array | pa.ChunkedArray)
+
+
+def table_of(batch: RoleColumns) -> pa.Table:
+    """A load batch as a segment's columns (role names to codes, open ends to 0), validated."""
+    roles = strings(batch.role)
+    code = pc.index_in(roles, value_set=_ROLE_VALUES)
+    if code.null_count:
+        bad = roles.filter(pc.is_null(code))[0].as_py()
+        raise DomainError(f"unknown role {bad!r}", field="role")
+    cols = [strings(batch.edge_id), strings(batch.holder), code.cast(pa.int8()), strings(batch.org),
+            pa.array(np.asarray(batch.valid_from, dtype=np.int32)),
+            pa.array(np.maximum(np.asarray(batch.valid_to, dtype=np.int64), 0).astype(np.int32)),
+            pa.array(np.asarray(batch.ratio, dtype=np.float64)),
+            pa.array(np.asarray(batch.subscribed_capital, dtype=np.float64)), strings(batch.title)]
+    for name, col in zip(("eid", "holder", "org", "title"), (cols[0], cols[1], cols[3], cols[8]), strict=True):
+        if col.null_count:
+            raise DomainError("a value is missing", field=name)
+    return pa.Table.from_arrays(cols, schema=_SCHEMA)
+
+
+def fixed_width(column: Any, width: int | None = None) -> np.ndarray:
+    """Arrow strings as numpy fixed-width bytes (binary search needs a fixed width), without a
+    Python object per value: the bytes are scattered into an (n, width) array."""
+    arr = strings(column).cast(pa.large_binary())
+    n = len(arr)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
+    lengths = np.diff(offsets)
+    w = max(int(lengths.max()) if n else 1, width or 1, 1)
+    out = np.zeros((n, w), dtype=np.uint8)
+    total = int(offsets[-1] - offsets[0]) if n else 0
+    if total:
+        data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+        row = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        col = np.arange(total, dtype=np.int64) - np.repeat(offsets[:-1] - offsets[0], lengths)
+        out[row, col] = data
+    return out.view(f"S{w}").reshape(n)
+
+
+def _encode(keys: Sequence[str], like: np.ndarray) -> np.ndarray:
+    """``keys`` in ``like``'s fixed width; a key too long for it is left out (it cannot be there)."""
+    raw = [k.encode() for k in keys]
+    return np.array([r for r in raw if len(r) <= like.itemsize], dtype=like.dtype)
+
+
+class Segment:
+    """One registered segment, memory-mapped; its lookups mapped from disk or, for a batch segment
+    not merged yet, sorted in memory on first use."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = path.name
+        try:
+            self.table = pa.ipc.open_file(pa.memory_map(str(path / "rows.arrow"))).read_all()
+            if self.table.schema != _SCHEMA:
+                raise ValueError("unexpected columns")
+        except (OSError, ValueError, pa.ArrowInvalid) as exc:
+            raise SegmentError(f"role segment {path / 'rows.arrow'} is missing or unreadable ({exc}); "
+                               "restore it from a backup or re-import the roles") from exc
+        self.rows = self.table.num_rows
+        self._lookups: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+
+    def column(self, name: str) -> Any:
+        col = self.table.column(name)
+        return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+
+    def numbers(self, name: str) -> np.ndarray:
+        return np.asarray(self.column(name).to_numpy(zero_copy_only=False))
+
+    def lookup(self, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Sorted fixed-width keys of column ``kind`` and the row of each (None: rows in key order)."""
+        found = self._lookups.get(kind)
+        if found is None:
+            try:
+                keys = np.load(self.path / f"{kind}.keys.npy", mmap_mode="r").view(np.ndarray)
+                at = self.path / f"{kind}.rows.npy"
+                rows = np.load(at, mmap_mode="r").view(np.ndarray) if at.exists() else None
+            except FileNotFoundError:
+                keys, rows = sort_keys(self.column(kind))
+            except (OSError, ValueError) as exc:
+                raise SegmentError(f"role segment lookup {self.path / kind}.*.npy is unreadable ({exc})") from exc
+            found = self._lookups[kind] = (keys, rows)
+        return found
+
+    def find(self, kind: str, keys: Sequence[str]) -> np.ndarray:
+        """Rows whose ``kind`` column is one of ``keys``, ascending."""
+        sorted_keys, rows = self.lookup(kind)
+        if not len(sorted_keys) or not keys:
+            return np.zeros(0, dtype=np.int64)
+        return self.find_fixed(kind, _encode(keys, sorted_keys))
+
+    def find_fixed(self, kind: str, wanted: np.ndarray) -> np.ndarray:
+        sorted_keys, rows = self.lookup(kind)
+        if not len(sorted_keys) or not len(wanted):
+            return np.zeros(0, dtype=np.int64)
+        wanted = wanted.astype(sorted_keys.dtype) if wanted.itemsize <= sorted_keys.itemsize else \
+            wanted[np.char.str_len(wanted) <= sorted_keys.itemsize].astype(sorted_keys.dtype)
+        lo = np.searchsorted(sorted_keys, wanted, side="left")
+        hi = np.searchsorted(sorted_keys, wanted, side="right")
+        n = hi - lo
+        if not n.any():
+            return np.zeros(0, dtype=np.int64)
+        at = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(int(n.sum()))
+        out = at if rows is None else np.asarray(rows[at], dtype=np.int64)
+        return np.unique(out)
+
+    def eids(self, rows: np.ndarray) -> list[str]:
+        return self.column("eid").take(pa.array(rows)).to_pylist()
+
+    def tuples(self, rows: np.ndarray) -> list[tuple[Any, ...]]:
+        """Rows in the roles table's layout (``vt`` None for open, ``ratio``/``cap`` None if absent)."""
+        idx = pa.array(rows, pa.int64())
+        t = self.table.take(idx)
+        num = {k: t.column(k).to_numpy() for k in ("role", "vf", "vt", "ratio", "cap")}
+        vt = [v or None for v in num["vt"].tolist()]
+        ratio = [None if q != q else q for q in num["ratio"].tolist()]
+        cap = [None if c != c else c for c in num["cap"].tolist()]
+        return list(zip(t.column("eid").to_pylist(), t.column("holder").to_pylist(), num["role"].tolist(),
+                        t.column("org").to_pylist(), num["vf"].tolist(), vt, ratio, cap,
+                        t.column("title").to_pylist(), strict=True))
+
+
+def sort_keys(column: Any) -> tuple[np.ndarray, np.ndarray]:
+    keys = fixed_width(column)
+    order = np.argsort(keys, kind="stable")
+    return keys[order], order.astype(np.int64)
+
+
+# -- the registry ------------------------------------------------------------------------------------
+class Segments:
+    """The segments of one database file; opened segments kept by name (they never change)."""
+
+    def __init__(self, db_path: str) -> None:
+        self.directory = directory_of(db_path)
+        self._open: dict[str, Segment] = {}
+
+    def registered(self, con: sqlite3.Connection) -> list[Segment]:
+        """The segments registered in ``con``'s snapshot, oldest first."""
+        names = [r[0] for r in con.execute("SELECT name FROM role_segments ORDER BY seq")]
+        out = []
+        for name in names:
+            seg = self._open.get(name)
+            if seg is None:
+                seg = self._open[name] = Segment(self.directory / name)
+            out.append(seg)
+        if len(self._open) > len(names):
+            for gone in set(self._open) - set(names):
+                del self._open[gone]
+        return out
+
+    def remove_unregistered(self, con: sqlite3.Connection) -> list[str]:
+        """Inside a write transaction: delete segment directories no commit registered (a load killed
+        before its commit); a registered one that is missing is an error naming it."""
+        names = {r[0] for r in con.execute("SELECT name FROM role_segments")}
+        for name in sorted(names):
+            if not (self.directory / name / "rows.arrow").is_file():
+                raise SegmentError(f"role segment {self.directory / name / 'rows.arrow'} is registered but missing; "
+                                   "restore it from a backup or re-import the roles")
+        removed = []
+        if self.directory.is_dir():
+            for p in self.directory.iterdir():
+                if p.name not in names:
+                    shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+                    removed.append(p.name)
+        return removed
+
+    def write(self, con: sqlite3.Connection, table: pa.Table, lookups: bool) -> Path:
+        """Inside a write transaction: write ``table`` as the next segment, durably, and register it
+        (the caller's commit makes it part of the store)."""
+        seq = int(con.execute("SELECT coalesce(max(seq), 0) + 1 FROM role_segments").fetchone()[0])
+        name = f"seg-{seq:010d}"
+        path = self.directory / name
+        if path.exists():  # left by a rolled-back transaction of this process
+            shutil.rmtree(path)
+        path.mkdir(parents=True)
+        table = table.combine_chunks()
+        files = [path / "rows.arrow"]
+        with pa.OSFile(str(files[0]), "wb") as sink, pa.ipc.new_file(sink, _SCHEMA) as writer:
+            writer.write_table(table, max_chunksize=max(table.num_rows, 1))
+        if lookups:
+            for kind in _LOOKUPS:
+                keys, rows = sort_keys(table.column(kind))
+                np.save(path / f"{kind}.keys.npy", keys, allow_pickle=False)
+                files.append(path / f"{kind}.keys.npy")
+                if kind != "org":  # a merged segment is sorted by organisation: its rows are in key order
+                    np.save(path / f"{kind}.rows.npy", rows, allow_pickle=False)
+                    files.append(path / f"{kind}.rows.npy")
+        for f in files:
+            _fsync(f)
+        _fsync(path)
+        _fsync(self.directory)
+        size = sum(f.stat().st_size for f in files)
+        con.execute("INSERT INTO role_segments (seq, name, rows, bytes) VALUES (?, ?, ?, ?)",
+                    (seq, name, table.num_rows, size))
+        return path
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# -- what readers see --------------------------------------------------------------------------------
+def _in_table(con: sqlite3.Connection, eids: list[str]) -> set[str]:
+    """Those of ``eids`` with a row in the roles table or a tombstone (both hide a segment's row)."""
+    out: set[str] = set()
+    for i in range(0, len(eids), _CHUNK):
+        chunk = eids[i : i + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        out.update(r[0] for r in con.execute(
+            f"SELECT eid FROM roles WHERE eid IN ({marks}) UNION "  # noqa: S608 - placeholders only
+            f"SELECT eid FROM role_tombstones WHERE eid IN ({marks})", [*chunk, *chunk]))
+    return out
+
+
+def lookup(con: sqlite3.Connection, segs: list[Segment], kind: str, keys: Sequence[str]) -> list[tuple[Any, ...]]:
+    """Visible segment rows whose ``kind`` column is one of ``keys`` (roles-table layout)."""
+    out: list[tuple[Any, ...]] = []
+    keys = list(keys)
+    for i, seg in enumerate(segs):
+        rows = seg.find(kind, keys)
+        if not len(rows):
+            continue
+        found = seg.tuples(rows)
+        eids = [r[0] for r in found]
+        hidden = _in_table(con, eids)
+        for newer in segs[i + 1 :]:
+            hidden.update(newer.eids(newer.find("eid", eids)))
+        out += [r for r in found if r[0] not in hidden]
+    return out
+
+
+def present(segs: list[Segment], eids: Sequence[str]) -> set[str]:
+    """Those of ``eids`` that some segment holds (visible or not)."""
+    out: set[str] = set()
+    for seg in segs:
+        out.update(seg.eids(seg.find("eid", eids)))
+    return out
+
+
+def visible_masks(con: sqlite3.Connection, segs: list[Segment]) -> list[np.ndarray]:
+    """Per segment, which of its rows readers see (not hidden by the table, a tombstone or a newer
+    segment); vectorised: the hiding ids are binary-searched in each segment's id lookup."""
+    masks = [np.ones(seg.rows, dtype=bool) for seg in segs]
+    if not segs:
+        return masks
+    table_ids = [r[0] for r in con.execute("SELECT eid FROM roles UNION SELECT eid FROM role_tombstones")]
+    hiding = fixed_width(pa.array(table_ids, pa.large_string())) if table_ids else None
+    for i, seg in enumerate(segs):
+        if hiding is not None:
+            masks[i][seg.find_fixed("eid", hiding)] = False
+        for newer in segs[i + 1 :]:
+            masks[i][seg.find_fixed("eid", newer.lookup("eid")[0])] = False
+    return masks
+
+
+def visible_count(con: sqlite3.Connection, segs: list[Segment]) -> int:
+    return int(sum(int(m.sum()) for m in visible_masks(con, segs)))
+
+
+def merged(con: sqlite3.Connection, segs: list[Segment], with_table: bool) -> pa.Table:
+    """The visible rows of ``segs`` (and of the roles table, when folding it in) as one table
+    sorted by organisation, then edge id."""
+    parts = [seg.table.filter(pa.array(mask)) for seg, mask in zip(segs, visible_masks(con, segs), strict=True)]
+    if with_table:
+        parts += list(_table_rows(con))
+    whole = pa.concat_tables(parts) if parts else _SCHEMA.empty_table()
+    order = pc.sort_indices(whole, sort_keys=[("org", "ascending"), ("eid", "ascending")])
+    return whole.take(order)
+
+
+def _table_rows(con: sqlite3.Connection) -> Iterator[pa.Table]:
+    cur = con.execute("SELECT eid, holder, role, org, vf, coalesce(vt, 0), ratio, cap, title FROM roles")
+    while rows := cur.fetchmany(200_000):
+        cols = list(zip(*rows, strict=True))
+        yield pa.Table.from_arrays([
+            pa.array(cols[0], pa.large_string()), pa.array(cols[1], pa.large_string()),
+            pa.array(cols[2], pa.int8()), pa.array(cols[3], pa.large_string()), pa.array(cols[4], pa.int32()),
+            pa.array(cols[5], pa.int32()), pa.array(np.array(cols[6], dtype=np.float64)),
+            pa.array(np.array(cols[7], dtype=np.float64)), pa.array(cols[8], pa.large_string())], schema=_SCHEMA)
