@@ -88,7 +88,11 @@ def table_of(batch: RoleColumns) -> pa.Table:
     for name, col in zip(("eid", "holder", "org", "title"), (cols[0], cols[1], cols[3], cols[8]), strict=True):
         if col.null_count:
             raise DomainError("a value is missing", field=name)
-    return pa.Table.from_arrays(cols, schema=_SCHEMA)
+    table = pa.Table.from_arrays(cols, schema=_SCHEMA)
+    if pc.count_distinct(cols[0]).as_py() < len(table):  # an id repeated in the batch: the last one wins
+        last = table.append_column("_i", pa.array(np.arange(len(table)))).group_by("eid").aggregate([("_i", "max")])
+        table = table.take(np.sort(last.column("_i_max").to_numpy()))
+    return table
 
 
 def fixed_width(column: Any, width: int | None = None) -> np.ndarray:

@@ -23,7 +23,7 @@ import json
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -603,18 +603,19 @@ class SQLiteStore:
     def load_roles(self, batches: Iterable[RoleColumns]) -> int:
         """Bulk upsert without comparison, one transaction per batch. In a database file each batch
         becomes a columnar segment (segments.py), and the segments are merged into one at the end;
-        a batch of at most ``_table_max`` edges into a store that has roles goes to the table."""
+        a first batch of at most ``_table_max`` edges into a store that has roles goes to the table
+        (an edit, logged edge by edge for the graph index's delta), and so do the small ones after it."""
         if self._segments is None:
             return self._load_table(batches)
         with self._lock:
             written = 0
-            loaded = False
+            loaded = False  # once one batch of this load is a segment, the rest are too
             for batch in batches:
                 if not len(batch):
                     continue
                 with self.transaction():
                     con = self._writer
-                    if len(batch) <= self._table_max and (self._segs(con) or self._has_table_roles()):
+                    if not loaded and len(batch) <= self._table_max and (self._segs(con) or self._has_table_roles()):
                         self._load_rows(batch, fresh=False)
                     else:
                         self._load_segment(batch)
@@ -645,7 +646,7 @@ class SQLiteStore:
         self._seg_new.append(self._segments.write(con, table, lookups=False))
         self._roles_changed(None)
 
-    def _merge_segments(self, with_table: bool) -> tuple[int, int]:
+    def _merge_segments(self, with_table: bool, progress: Callable[[str], None] | None = None) -> tuple[int, int]:
         """Merge every segment's visible rows (and the table's, ``with_table``) into one segment
         sorted by organisation with its lookup arrays, registered in one commit that unregisters the
         others (a kill before it leaves them as they were). Returns (segments merged, rows)."""
@@ -655,7 +656,11 @@ class SQLiteStore:
             segs = self._segs(con)
             if not segs and not (with_table and self._has_table_roles()):
                 return 0, 0
+            if progress:
+                progress(f"reading {len(segs)} segments" + (" and the roles table" if with_table else ""))
             table = segments.merged(con, segs, with_table)
+            if progress:
+                progress(f"writing one segment of {table.num_rows:,} edges with its lookups")
             self._seg_new.append(self._segments.write(con, table, lookups=True))
             con.executemany("DELETE FROM role_segments WHERE name = ?", [(seg.name,) for seg in segs])
             self._seg_old += [seg.path for seg in segs]
@@ -665,14 +670,15 @@ class SQLiteStore:
                 self._roles_changed(None)  # the log's edges are read from the table: restart it
         return len(segs), table.num_rows
 
-    def compact_roles(self) -> tuple[int, int, int]:
+    def compact_roles(self, progress: Callable[[str], None] | None = None) -> tuple[int, int, int]:
         """Fold the roles table (the delta, or every role of a store written before segments) and
-        every segment into one segment. Returns (table rows folded, segments merged, rows now)."""
+        every segment into one segment, in one transaction (writers wait; readers do not). Returns
+        (table rows folded, segments merged, edges in the segment)."""
         if self._segments is None:
             return 0, 0, 0
         with self.transaction():
             rows = self._writer.execute("SELECT count(*) FROM roles").fetchone()[0]
-            merged, total = self._merge_segments(with_table=True)
+            merged, total = self._merge_segments(with_table=True, progress=progress)
         return rows, merged, total
 
     def _load_table(self, batches: Iterable[RoleColumns]) -> int:
@@ -697,6 +703,9 @@ class SQLiteStore:
             finally:
                 if fresh:
                     with self.transaction():
+                        # An edge id appended twice (a later batch repeats it): the later row wins.
+                        self._writer.execute("DELETE FROM roles WHERE rowid NOT IN "
+                                             "(SELECT max(rowid) FROM roles GROUP BY eid)")
                         for _, create in _ROLE_INDEXES:
                             self._writer.execute(create)
                         self._roles_changed(None)
