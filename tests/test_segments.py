@@ -107,8 +107,8 @@ def test_segment_reads_use_lookups_not_rows(tmp_path: Path) -> None:
     assert store._read("SELECT count(*) FROM roles")[0][0] == 0
     (name,), = store._read("SELECT name FROM role_segments")
     files = sorted(p.name for p in (tmp_path / "s.sqlite.roles" / name).iterdir())
-    assert files == ["eid.keys.npy", "eid.rows.npy", "holder.keys.npy", "holder.rows.npy", "org.keys.npy",
-                     "rows.arrow"]
+    assert files == ["eid.keys.npy", "eid.rows.npy", "holder.keys.npy", "holder.ptr.npy", "holder.rows.npy",
+                     "org.keys.npy", "org.ptr.npy", "rows.arrow"]  # sorted by organisation: no org.rows
     assert [p.name for p in (tmp_path / "s.sqlite.roles").iterdir()] == [name]  # the batch segments are gone
     assert {e.edge_id for e in store.roles_of(["O5"], "in")} == {e.edge_id for e in edges if e.org == "O5"}
     assert {e.edge_id for e in store.roles_of(["P7"], "out")} == {e.edge_id for e in edges if e.holder == "P7"}
@@ -170,6 +170,9 @@ def test_sigkill_during_a_segment_load_keeps_every_acknowledged_batch(tmp_path: 
             break
     proc.kill()
     proc.wait()
+    for line in proc.stdout.read().splitlines():  # acknowledged while the parent slept
+        if line.startswith("ack"):
+            acked = int(line.split()[1])
     store = SQLiteStore(db)
     try:
         registered = {r[0] for r in store._read("SELECT name FROM role_segments")}

@@ -98,7 +98,15 @@ def table_of(batch: RoleColumns) -> pa.Table:
 def fixed_width(column: Any, width: int | None = None) -> np.ndarray:
     """Arrow strings as numpy fixed-width bytes (binary search needs a fixed width), without a
     Python object per value: the bytes are scattered into an (n, width) array."""
-    arr = strings(column).cast(pa.large_binary())
+    arr = strings(column)
+    if not len(arr):
+        return np.zeros(0, dtype=f"S{max(width or 1, 1)}")
+    if pc.all(pc.string_is_ascii(arr)).as_py():  # pad with NUL bytes in Arrow: one buffer, viewed in place
+        w = max(int(pc.max(pc.utf8_length(arr)).as_py()), width or 1, 1)
+        padded = pc.utf8_rpad(arr, w, padding="\x00").cast(pa.large_binary())
+        start = int(np.frombuffer(padded.buffers()[1], dtype=np.int64)[padded.offset])
+        return np.frombuffer(padded.buffers()[2], dtype=f"S{w}", count=len(arr), offset=start)
+    arr = arr.cast(pa.large_binary())
     n = len(arr)
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
     lengths = np.diff(offsets)
@@ -134,7 +142,7 @@ class Segment:
             raise SegmentError(f"role segment {path / 'rows.arrow'} is missing or unreadable ({exc}); "
                                "restore it from a backup or re-import the roles") from exc
         self.rows = self.table.num_rows
-        self._lookups: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+        self._lookups: dict[str, Lookup] = {}
 
     def column(self, name: str) -> Any:
         col = self.table.column(name)
@@ -143,42 +151,30 @@ class Segment:
     def numbers(self, name: str) -> np.ndarray:
         return np.asarray(self.column(name).to_numpy(zero_copy_only=False))
 
-    def lookup(self, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
-        """Sorted fixed-width keys of column ``kind`` and the row of each (None: rows in key order)."""
+    def lookup(self, kind: str) -> Lookup:
+        """The lookup of column ``kind``: mapped from the merged segment's files or, for a batch
+        segment not merged yet, built in memory on first use."""
         found = self._lookups.get(kind)
         if found is None:
             try:
-                keys = np.load(self.path / f"{kind}.keys.npy", mmap_mode="r").view(np.ndarray)
-                at = self.path / f"{kind}.rows.npy"
-                rows = np.load(at, mmap_mode="r").view(np.ndarray) if at.exists() else None
-            except FileNotFoundError:
-                keys, rows = sort_keys(self.column(kind))
+                arrays = {part: np.load(self.path / f"{kind}.{part}.npy", mmap_mode="r").view(np.ndarray)
+                          for part in ("keys", "ptr", "rows") if (self.path / f"{kind}.{part}.npy").exists()}
             except (OSError, ValueError) as exc:
                 raise SegmentError(f"role segment lookup {self.path / kind}.*.npy is unreadable ({exc})") from exc
-            found = self._lookups[kind] = (keys, rows)
+            found = Lookup(arrays["keys"], arrays.get("ptr"), arrays.get("rows")) if arrays else \
+                Lookup.of(self.column(kind))
+            self._lookups[kind] = found
         return found
 
     def find(self, kind: str, keys: Sequence[str]) -> np.ndarray:
         """Rows whose ``kind`` column is one of ``keys``, ascending."""
-        sorted_keys, rows = self.lookup(kind)
-        if not len(sorted_keys) or not keys:
+        look = self.lookup(kind)
+        if not len(look.keys) or not keys:
             return np.zeros(0, dtype=np.int64)
-        return self.find_fixed(kind, _encode(keys, sorted_keys))
+        return look.rows_of(_encode(keys, look.keys))
 
     def find_fixed(self, kind: str, wanted: np.ndarray) -> np.ndarray:
-        sorted_keys, rows = self.lookup(kind)
-        if not len(sorted_keys) or not len(wanted):
-            return np.zeros(0, dtype=np.int64)
-        wanted = wanted.astype(sorted_keys.dtype) if wanted.itemsize <= sorted_keys.itemsize else \
-            wanted[np.char.str_len(wanted) <= sorted_keys.itemsize].astype(sorted_keys.dtype)
-        lo = np.searchsorted(sorted_keys, wanted, side="left")
-        hi = np.searchsorted(sorted_keys, wanted, side="right")
-        n = hi - lo
-        if not n.any():
-            return np.zeros(0, dtype=np.int64)
-        at = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(int(n.sum()))
-        out = at if rows is None else np.asarray(rows[at], dtype=np.int64)
-        return np.unique(out)
+        return self.lookup(kind).rows_of(wanted)
 
     def eids(self, rows: np.ndarray) -> list[str]:
         return self.column("eid").take(pa.array(rows)).to_pylist()
@@ -196,10 +192,58 @@ class Segment:
                         t.column("title").to_pylist(), strict=True))
 
 
-def sort_keys(column: Any) -> tuple[np.ndarray, np.ndarray]:
-    keys = fixed_width(column)
-    order = np.argsort(keys, kind="stable")
-    return keys[order], order.astype(np.int64)
+class Lookup:
+    """Rows by the value of one column: the distinct values sorted (fixed-width bytes), the rows of
+    value ``i`` at ``ptr[i]:ptr[i+1]`` of ``rows`` (``ptr`` None: one row per value; ``rows`` None:
+    the rows are in value order)."""
+
+    __slots__ = ("keys", "ptr", "rows")
+
+    def __init__(self, keys: np.ndarray, ptr: np.ndarray | None, rows: np.ndarray | None) -> None:
+        self.keys, self.ptr, self.rows = keys, ptr, rows
+
+    @classmethod
+    def of(cls, column: Any) -> Lookup:
+        """Built with Arrow's hash and sort kernels and an integer sort: no Python object per row."""
+        values = strings(column)
+        distinct = pc.unique(values)
+        distinct = distinct.take(pc.sort_indices(distinct))
+        rank = np.asarray(pc.index_in(values, value_set=distinct).to_numpy(), dtype=np.int64)
+        ptr = np.zeros(len(distinct) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rank, minlength=len(distinct)), out=ptr[1:])
+        rows = np.argsort(rank, kind="stable")
+        ordered = bool((rows == np.arange(len(rows))).all())
+        return cls(fixed_width(distinct), None if len(distinct) == len(values) else ptr, None if ordered else rows)
+
+    def save(self, path: Path, kind: str) -> list[Path]:
+        out = []
+        for part in ("keys", "ptr", "rows"):
+            value = getattr(self, part)
+            if value is not None:
+                out.append(path / f"{kind}.{part}.npy")
+                np.save(out[-1], value, allow_pickle=False)
+        return out
+
+    def rows_of(self, wanted: np.ndarray) -> np.ndarray:
+        """Rows whose value is one of ``wanted`` (fixed-width bytes), ascending."""
+        keys = self.keys
+        if not len(keys) or not len(wanted):
+            return np.zeros(0, dtype=np.int64)
+        if wanted.itemsize > keys.itemsize:  # longer values cannot be there
+            wanted = wanted[np.char.str_len(wanted) <= keys.itemsize]
+        wanted = wanted.astype(keys.dtype)
+        at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+        at = at[keys[at] == wanted]
+        if self.ptr is None:
+            lo, n = at, np.ones(len(at), dtype=np.int64)
+        else:
+            lo = np.asarray(self.ptr[at], dtype=np.int64)
+            n = np.asarray(self.ptr[at + 1], dtype=np.int64) - lo
+        if not n.any():
+            return np.zeros(0, dtype=np.int64)
+        pos = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(int(n.sum()))
+        out = pos if self.rows is None else np.asarray(self.rows[pos], dtype=np.int64)
+        return np.unique(out)
 
 
 # -- the registry ------------------------------------------------------------------------------------
@@ -242,7 +286,8 @@ class Segments:
 
     def write(self, con: sqlite3.Connection, table: pa.Table, lookups: bool) -> Path:
         """Inside a write transaction: write ``table`` as the next segment, durably, and register it
-        (the caller's commit makes it part of the store)."""
+        (the caller's commit makes it part of the store); ``lookups``: a merged segment, sorted by
+        organisation, written with its lookup arrays."""
         seq = int(con.execute("SELECT coalesce(max(seq), 0) + 1 FROM role_segments").fetchone()[0])
         name = f"seg-{seq:010d}"
         path = self.directory / name
@@ -255,12 +300,7 @@ class Segments:
             writer.write_table(table, max_chunksize=max(table.num_rows, 1))
         if lookups:
             for kind in _LOOKUPS:
-                keys, rows = sort_keys(table.column(kind))
-                np.save(path / f"{kind}.keys.npy", keys, allow_pickle=False)
-                files.append(path / f"{kind}.keys.npy")
-                if kind != "org":  # a merged segment is sorted by organisation: its rows are in key order
-                    np.save(path / f"{kind}.rows.npy", rows, allow_pickle=False)
-                    files.append(path / f"{kind}.rows.npy")
+                files += Lookup.of(table.column(kind)).save(path, kind)
         for f in files:
             _fsync(f)
         _fsync(path)
@@ -318,18 +358,26 @@ def present(segs: list[Segment], eids: Sequence[str]) -> set[str]:
 
 
 def visible_masks(con: sqlite3.Connection, segs: list[Segment]) -> list[np.ndarray]:
-    """Per segment, which of its rows readers see (not hidden by the table, a tombstone or a newer
-    segment); vectorised: the hiding ids are binary-searched in each segment's id lookup."""
+    """Per segment, which of its rows readers see: not hidden by the table, a tombstone, a newer
+    segment or a later row of the same batch. Vectorised: the hiding ids are binary-searched in each
+    segment's id lookup; several segments (or a batch not merged yet, which may repeat an id) are
+    sorted together by id once, and of equal ids the last in (segment, row) order is kept."""
     masks = [np.ones(seg.rows, dtype=bool) for seg in segs]
     if not segs:
         return masks
     table_ids = [r[0] for r in con.execute("SELECT eid FROM roles UNION SELECT eid FROM role_tombstones")]
-    hiding = fixed_width(pa.array(table_ids, pa.large_string())) if table_ids else None
-    for i, seg in enumerate(segs):
-        if hiding is not None:
-            masks[i][seg.find_fixed("eid", hiding)] = False
-        for newer in segs[i + 1 :]:
-            masks[i][seg.find_fixed("eid", newer.lookup("eid")[0])] = False
+    if table_ids:
+        hiding = fixed_width(pa.array(table_ids, pa.large_string()))
+        for mask, seg in zip(masks, segs, strict=True):
+            mask[seg.find_fixed("eid", hiding)] = False
+    if len(segs) > 1 or not (segs[0].path / "eid.keys.npy").exists():
+        ids = pa.concat_arrays([seg.column("eid") for seg in segs])
+        order = np.argsort(fixed_width(ids), kind="stable")
+        ids_sorted = fixed_width(ids.take(pa.array(order)))
+        shadowed = order[:-1][ids_sorted[:-1] == ids_sorted[1:]]  # an equal id follows: a later version
+        every = np.concatenate(masks)
+        every[shadowed] = False
+        masks = np.split(every, np.cumsum([seg.rows for seg in segs])[:-1])
     return masks
 
 
@@ -339,13 +387,15 @@ def visible_count(con: sqlite3.Connection, segs: list[Segment]) -> int:
 
 def merged(con: sqlite3.Connection, segs: list[Segment], with_table: bool) -> pa.Table:
     """The visible rows of ``segs`` (and of the roles table, when folding it in) as one table
-    sorted by organisation, then edge id."""
+    sorted by organisation."""
     parts = [seg.table.filter(pa.array(mask)) for seg, mask in zip(segs, visible_masks(con, segs), strict=True)]
     if with_table:
         parts += list(_table_rows(con))
-    whole = pa.concat_tables(parts) if parts else _SCHEMA.empty_table()
-    order = pc.sort_indices(whole, sort_keys=[("org", "ascending"), ("eid", "ascending")])
-    return whole.take(order)
+    whole = (pa.concat_tables(parts) if parts else _SCHEMA.empty_table()).combine_chunks()
+    orgs = whole.column("org")
+    distinct = pc.unique(orgs)
+    rank = pc.index_in(orgs, value_set=distinct.take(pc.sort_indices(distinct))).to_numpy()
+    return whole.take(pa.array(np.argsort(rank, kind="stable")))
 
 
 def _table_rows(con: sqlite3.Connection) -> Iterator[pa.Table]:

@@ -1016,7 +1016,7 @@ class SQLiteStore:
 
 def _segment_run(seg: Segment, mask: np.ndarray, step: int = 10_000) -> Iterator[tuple[Any, ...]]:
     """A segment's visible rows in edge id order, read a slice at a time."""
-    _, rows = seg.lookup("eid")
+    rows = seg.lookup("eid").rows
     order = rows if rows is not None else np.arange(seg.rows, dtype=np.int64)
     for a in range(0, len(order), step):
         part = np.asarray(order[a : a + step])
