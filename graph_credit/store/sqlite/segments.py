@@ -203,9 +203,14 @@ class Lookup:
         self.keys, self.ptr, self.rows = keys, ptr, rows
 
     @classmethod
-    def of(cls, column: Any) -> Lookup:
-        """Built with Arrow's hash and sort kernels and an integer sort: no Python object per row."""
+    def of(cls, column: Any, distinct_values: bool = False) -> Lookup:
+        """Built with Arrow's hash and sort kernels and an integer sort: no Python object per row
+        (values known to be distinct, as a merged segment's edge ids: one sort of the fixed-width bytes)."""
         values = strings(column)
+        if distinct_values:
+            fixed = fixed_width(values)
+            order = np.argsort(fixed, kind="stable")
+            return cls(fixed[order], None, order)
         distinct = pc.unique(values)
         distinct = distinct.take(pc.sort_indices(distinct))
         rank = np.asarray(pc.index_in(values, value_set=distinct).to_numpy(), dtype=np.int64)
@@ -300,7 +305,7 @@ class Segments:
             writer.write_table(table, max_chunksize=max(table.num_rows, 1))
         if lookups:
             for kind in _LOOKUPS:
-                files += Lookup.of(table.column(kind)).save(path, kind)
+                files += Lookup.of(table.column(kind), distinct_values=kind == "eid").save(path, kind)
         for f in files:
             _fsync(f)
         _fsync(path)
