@@ -143,6 +143,7 @@ class Segment:
                                "restore it from a backup or re-import the roles") from exc
         self.rows = self.table.num_rows
         self._lookups: dict[str, Lookup] = {}
+        self._cols: dict[str, Any] | None = None
 
     def column(self, name: str) -> Any:
         col = self.table.column(name)
@@ -180,16 +181,29 @@ class Segment:
         return self.column("eid").take(pa.array(rows)).to_pylist()
 
     def tuples(self, rows: np.ndarray) -> list[tuple[Any, ...]]:
-        """Rows in the roles table's layout (``vt`` None for open, ``ratio``/``cap`` None if absent)."""
-        idx = pa.array(rows, pa.int64())
-        t = self.table.take(idx)
-        num = {k: t.column(k).to_numpy() for k in ("role", "vf", "vt", "ratio", "cap")}
-        vt = [v or None for v in num["vt"].tolist()]
-        ratio = [None if q != q else q for q in num["ratio"].tolist()]
-        cap = [None if c != c else c for c in num["cap"].tolist()]
-        return list(zip(t.column("eid").to_pylist(), t.column("holder").to_pylist(), num["role"].tolist(),
-                        t.column("org").to_pylist(), num["vf"].tolist(), vt, ratio, cap,
-                        t.column("title").to_pylist(), strict=True))
+        """Rows in the roles table's layout (``vt`` None for open, ``ratio``/``cap`` None if absent).
+        Numbers come from the mapped columns as numpy views; a few rows' strings one by one (an Arrow
+        ``take`` costs more than that for a handful), many rows' by ``take``."""
+        cols = self._columns()
+        text = {}
+        for k in ("eid", "holder", "org", "title"):
+            col = cols[k]
+            text[k] = [col[i].as_py() for i in rows.tolist()] if len(rows) <= 16 else \
+                col.take(pa.array(rows, pa.int64())).to_pylist()
+        num = {k: cols[k][rows].tolist() for k in ("role", "vf", "vt", "ratio", "cap")}
+        vt = [v or None for v in num["vt"]]
+        ratio = [None if q != q else q for q in num["ratio"]]
+        cap = [None if c != c else c for c in num["cap"]]
+        return list(zip(text["eid"], text["holder"], num["role"], text["org"], num["vf"], vt, ratio, cap,
+                        text["title"], strict=True))
+
+    def _columns(self) -> dict[str, Any]:
+        found = self._cols
+        if found is None:
+            found = {name: self.column(name) for name in ("eid", "holder", "org", "title")}
+            found |= {name: self.numbers(name) for name in ("role", "vf", "vt", "ratio", "cap")}
+            self._cols = found
+        return found
 
 
 class Lookup:
