@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from graph_credit import graph as risk
 from graph_credit.model import Role, RoleEdge
 from graph_credit.store import SQLiteStore
+from graph_credit.store.base import RoleColumns
 from graph_credit.store.sqlite.segments import SegmentError
 from tests.segmented import role_columns
 
@@ -109,12 +110,12 @@ def test_segment_reads_use_lookups_not_rows(tmp_path: Path) -> None:
     files = sorted(p.name for p in (tmp_path / "s.sqlite.roles" / name).iterdir())
     assert files == ["eid.keys.npy", "eid.rows.npy", "holder.keys.npy", "holder.ptr.npy", "holder.rows.npy",
                      "org.keys.npy", "org.ptr.npy", "rows.arrow"]  # sorted by organisation: no org.rows
-    assert [p.name for p in (tmp_path / "s.sqlite.roles").iterdir()] == [name]  # the batch segments are gone
     assert {e.edge_id for e in store.roles_of(["O5"], "in")} == {e.edge_id for e in edges if e.org == "O5"}
     assert {e.edge_id for e in store.roles_of(["P7"], "out")} == {e.edge_id for e in edges if e.holder == "P7"}
     assert store.get_roles([edges[4321].edge_id]) == {edges[4321].edge_id: edges[4321]}
     assert store.counts()["roles"] == 5_000
     store.close()
+    assert [p.name for p in (tmp_path / "s.sqlite.roles").iterdir()] == [name]  # the batch segments are gone
 
 
 LOADER = """
@@ -122,6 +123,7 @@ import sys
 import time
 from graph_credit.store import SQLiteStore
 from graph_credit.store.sqlite import segments
+from graph_credit.store.base import RoleColumns
 from tests.segmented import role_columns
 from tests.test_segments import many
 
@@ -232,3 +234,26 @@ def answers_of(store: SQLiteStore) -> dict[str, object]:
     nb = risk.neighbourhood(store, "O3", DAY0 + timedelta(days=10), 2, 500)
     return {"iter": list(store.iter_roles()), "count": store.counts()["roles"],
             "of": by_id(store.roles_of(["O3", "P17"], "both", DAY0)), "near": (nb.distance, dict(nb.paths))}
+
+
+@pytest.mark.parametrize("kind", ["array", "chunked"])
+def test_load_roles_takes_arrow_string_columns(tmp_path: Path, kind: str) -> None:
+    """The importer may hand its string columns over as Arrow arrays: the segment path and the
+    table path (a small batch into a store that has roles) store what the lists would."""
+    import dataclasses
+
+    import pyarrow as pa
+
+    def arrow(cols: RoleColumns) -> RoleColumns:
+        conv = (lambda v: pa.array(v, pa.string())) if kind == "array" else \
+            (lambda v: pa.chunked_array([pa.array(v[:3], pa.string()), pa.array(v[3:], pa.string())]))
+        return dataclasses.replace(cols, **{f: conv(list(getattr(cols, f)))
+                                            for f in ("edge_id", "holder", "role", "org", "title")})
+
+    edges = many(50)
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    assert store.load_roles([arrow(role_columns(edges[:40]))]) == 40  # a segment
+    assert store.load_roles([arrow(role_columns(edges[40:]))]) == 10  # into the table
+    assert store._read("SELECT count(*) FROM roles")[0][0] == 10
+    assert list(store.iter_roles()) == sorted(edges, key=lambda e: e.edge_id)
+    store.close()

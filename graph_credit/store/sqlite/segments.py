@@ -282,9 +282,10 @@ class Segments:
             if seg is None:
                 seg = self._open[name] = Segment(self.directory / name)
             out.append(seg)
-        if len(self._open) > len(names):
+        if len(self._open) > len(names):  # merged away: kept mapped while its files exist (an older snapshot)
             for gone in set(self._open) - set(names):
-                del self._open[gone]
+                if not (self.directory / gone).exists():
+                    self._open.pop(gone, None)
         return out
 
     def remove_unregistered(self, con: sqlite3.Connection) -> list[str]:

@@ -138,12 +138,14 @@ class SQLiteStore:
         # Journal appends outside a transaction (the audit of every personal read) share commits.
         self._appends = GroupCommit(self.transaction, self._append_rows)
         self._closed = False
-        # Role segments (segments.py): files this transaction wrote (removed if it rolls back) and
-        # files it unregistered (removed once it commits); a load batch of at most _table_max edges
-        # into a store that has roles goes to the table instead (the delta).
+        # Role segments (segments.py): files this transaction wrote (removed if it rolls back), files
+        # it unregistered, and those unregistered by the last commit (removed at the next merge or at
+        # close: a reader in an older snapshot may still open them); a load batch of at most
+        # _table_max edges into a store that has roles goes to the table instead (the delta).
         self._segments = Segments(self.path) if self.path != ":memory:" else None
         self._seg_new: list[Path] = []
         self._seg_old: list[Path] = []
+        self._seg_garbage: list[Path] = []
         self._table_max = _LOG_BATCH
         if self._segments is not None:
             with self.transaction():
@@ -209,7 +211,8 @@ class SQLiteStore:
                 finally:
                     facts, self._txn_facts = self._txn_facts, None
                 self._seg_new.clear()
-                self._drop_files(self._seg_old)
+                self._seg_garbage += self._seg_old
+                self._seg_old.clear()
                 self._facts_committed(facts)
 
     @staticmethod
@@ -245,6 +248,7 @@ class SQLiteStore:
                 con.close()
             self._readers.clear()
             self._writer.close()
+            self._drop_files(self._seg_garbage)
             self._index = None
             self._facts = None
 
@@ -653,6 +657,7 @@ class SQLiteStore:
         assert self._segments is not None
         with self.transaction():
             con = self._writer
+            self._drop_files(self._seg_garbage)
             segs = self._segs(con)
             if not segs and not (with_table and self._has_table_roles()):
                 return 0, 0
