@@ -411,6 +411,21 @@ def test_load_roles_into_an_empty_store_then_upserts(store: Store) -> None:
     assert store.put_roles([closed]) == WriteCounts(0, 0, 1)
 
 
+def test_load_roles_repeating_an_edge_id_keeps_the_last(store: Store) -> None:
+    """Into an empty store, an edge id repeated within a batch and across batches: the last row wins
+    (the in-memory bulk path failed on its unique index, the segment path kept both rows)."""
+    a = make_uscc(1)
+    old = edge(pkey(1), Role.DIRECTOR, a, "2020-01-01")
+    ended = edge(pkey(1), Role.DIRECTOR, a, "2020-01-01", "2021-01-01")
+    last = edge(pkey(1), Role.DIRECTOR, a, "2020-01-01", "2022-01-01")
+    assert ended.edge_id == old.edge_id == last.edge_id
+    assert store.load_roles([columns([old, ended]), columns([last])]) == 3
+    assert store.get_roles([old.edge_id]) == {old.edge_id: last}
+    assert store.roles_of([a], "in") == [last]
+    assert list(store.iter_roles()) == [last]
+    assert store.counts()["roles"] == 1
+
+
 def test_load_roles_rolls_back_the_batch_that_fails(store: Store) -> None:
     a = make_uscc(1)
     good = [edge(pkey(1), Role.DIRECTOR, a, "2020-01-01")]
