@@ -50,6 +50,14 @@ def directory_of(db_path: str) -> Path:
     return Path(db_path + ".roles")
 
 
+def copy_store(src: str | Path, dst: str | Path) -> None:
+    """Copy a closed SQLite store: the database file and its role segments (the graph index beside
+    it is a cache, rebuilt on first use)."""
+    shutil.copyfile(src, dst)
+    if directory_of(str(src)).is_dir():
+        shutil.copytree(directory_of(str(src)), directory_of(str(dst)), dirs_exist_ok=True)
+
+
 def db_file(con: sqlite3.Connection) -> str:
     """The main database file of ``con`` ('' for an in-memory database)."""
     return next(str(r[2]) for r in con.execute("PRAGMA database_list") if r[1] == "main")
