@@ -242,6 +242,14 @@ class Lookup:
         ordered = bool((rows == np.arange(len(rows))).all())
         return cls(fixed_width(distinct), None if len(distinct) == len(values) else ptr, None if ordered else rows)
 
+    @classmethod
+    def of_sorted(cls, column: Any) -> Lookup:
+        """For a column already in value order (a merged segment's organisations): the runs."""
+        fixed = fixed_width(column)
+        starts = np.flatnonzero(np.concatenate([[True], fixed[1:] != fixed[:-1]])) if len(fixed) else \
+            np.zeros(0, dtype=np.int64)
+        return cls(fixed[starts], np.append(starts, len(fixed)).astype(np.int64), None)
+
     def save(self, path: Path, kind: str) -> list[Path]:
         out = []
         for part in ("keys", "ptr", "rows"):
@@ -328,7 +336,9 @@ class Segments:
             writer.write_table(table, max_chunksize=max(table.num_rows, 1))
         if lookups:
             for kind in _LOOKUPS:
-                files += Lookup.of(table.column(kind), distinct_values=kind == "eid").save(path, kind)
+                column = table.column(kind)
+                look = Lookup.of_sorted(column) if kind == "org" else Lookup.of(column, distinct_values=kind == "eid")
+                files += look.save(path, kind)
         for f in files:
             _fsync(f)
         _fsync(path)
