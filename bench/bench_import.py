@@ -17,6 +17,7 @@ import cProfile
 import os
 import pstats
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -52,8 +53,8 @@ def main() -> None:
     work = Path(tmp.name) if tmp else args.keep
     work.mkdir(parents=True, exist_ok=True)
     data, db = work / "csv", work / "bench.sqlite"
-    for p in db.parent.glob(db.name + "*"):
-        p.unlink()
+    for p in db.parent.glob(db.name + "*"):  # the database, its WAL, its role segments
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
 
     t0 = time.perf_counter()
     rows = write_synthetic(data, args.n, seed=args.seed, fmt="csv")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -227,6 +228,24 @@ def export_neo4j(out: Path, store: str | None = StoreOpt) -> None:
     try:
         counts = export_neo4j_admin(s, out)
         typer.echo(", ".join(f"{k}={v}" for k, v in counts.items()))
+    finally:
+        s.close()
+
+
+@app.command()
+def compact(store: str | None = StoreOpt) -> None:
+    """Fold the SQLite store's role edges kept row by row (a store written before columnar segments,
+    or the edits since the last load) and its segments into one columnar segment."""
+    from .store import SQLiteStore
+
+    s = existing_store(store)
+    try:
+        if not isinstance(s, SQLiteStore):
+            raise DomainError("compact is for a SQLite store", field="--store")
+        started = time.monotonic()
+        rows, merged, total = s.compact_roles(progress=lambda step: typer.echo(step, err=True))
+        typer.echo(f"compacted: {rows:,} table rows and {merged} segments folded into one segment of "
+                   f"{total:,} edges in {time.monotonic() - started:.1f} s")
     finally:
         s.close()
 

@@ -9,7 +9,6 @@ run in its own temporary directory on a copy of it; notebook 03's server is stop
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sys
 import tempfile
@@ -22,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from graph_credit.analytics import demo_store  # noqa: E402
+from graph_credit.store.sqlite.segments import copy_store  # noqa: E402
 
 
 def main() -> None:
@@ -33,7 +33,7 @@ def main() -> None:
         for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
             work = base / path.stem
             work.mkdir()
-            shutil.copy(base / "demo.sqlite", work / "demo.sqlite")
+            copy_store(base / "demo.sqlite", work / "demo.sqlite")  # with its role segments
             os.environ["GRAPH_CREDIT_DEMO_STORE"] = str(work / "demo.sqlite")
             os.environ["GRAPH_CREDIT_FIGURES"] = str(work / "figures")
             nb = nbformat.read(path, as_version=4)

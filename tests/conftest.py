@@ -94,10 +94,18 @@ class Backend:
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    kind = request.param
+    yield from make_backend(request.param, tmp_path)
+
+
+def make_backend(kind: str, tmp_path: Path) -> Iterator[Backend]:
     if kind == "sqlite-file":
         path = tmp_path / "store.sqlite"
         b = Backend(kind, lambda: SQLiteStore(path), persistent=True)
+    elif kind == "sqlite-segments":  # every role write arrives through load_roles: roles live in segments
+        from tests.segmented import SegmentedStore
+
+        path = tmp_path / "store.sqlite"
+        b = Backend(kind, lambda: SegmentedStore(path), persistent=True)
     elif kind == "sqlite-memory":
         b = Backend(kind, lambda: SQLiteStore(":memory:"), persistent=False)
     else:

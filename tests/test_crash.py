@@ -13,6 +13,7 @@ After every kill the store is reopened and checked:
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -40,12 +41,15 @@ FAULTS: dict[str, int] = {}  # what was injected, printed for docs/reliability.m
 
 # -- checks shared with the concurrency tests ----------------------------------------------------------
 def backup(path: Path, to: Path) -> Path:
-    """A consistent copy of a live SQLite database (WAL included), via SQLite's backup API."""
+    """A consistent copy of a live SQLite database (WAL included), via SQLite's backup API, with the
+    role segments it registers (immutable files beside it: copied after, as the copy names them)."""
     for old in to.parent.glob(to.name + "*"):
-        old.unlink()
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
     src, dst = sqlite3.connect(path), sqlite3.connect(to)
     try:
         src.backup(dst)
+        for (name,) in dst.execute("SELECT name FROM role_segments"):
+            shutil.copytree(Path(f"{path}.roles") / name, Path(f"{to}.roles") / name)
     finally:
         dst.close()
         src.close()

@@ -9,7 +9,6 @@ the API with uvicorn on a loopback port; if it dies half-way, the server it star
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from nbclient import NotebookClient
 from PIL import Image
 
 from graph_credit.analytics import demo_store
+from graph_credit.store.sqlite.segments import copy_store
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +69,7 @@ def test_notebook_runs_and_saves_its_figures(name: str, demo_db: Path, tmp_path:
     work = tmp_path / "run"
     figures = tmp_path / "figures"
     work.mkdir()
-    shutil.copy(demo_db, work / "demo.sqlite")
+    copy_store(demo_db, work / "demo.sqlite")  # with its role segments
     # The kernel (and the server notebook 03 starts) inherit this environment.
     monkeypatch.setenv("GRAPH_CREDIT_DEMO_STORE", str(work / "demo.sqlite"))
     monkeypatch.setenv("GRAPH_CREDIT_FIGURES", str(figures))

@@ -1,7 +1,8 @@
 """Backend conformance: every ``Store`` method, with the same expectations on every backend.
 
 The ``store`` fixture (tests/conftest.py) runs each test on a SQLite file, SQLite in memory and,
-when NEO4J_URI is set, Neo4j.
+when NEO4J_URI is set, Neo4j; here also on a SQLite file whose roles all arrive through
+``load_roles`` and so live in columnar segments (``sqlite-segments``, tests/segmented.py).
 """
 
 from __future__ import annotations
@@ -31,10 +32,18 @@ from graph_credit.model import (
 )
 from graph_credit.store import JOURNAL_TABLES, NotFound, SQLiteStore, Store, WriteCounts
 from graph_credit.store.base import RoleColumns
+from tests.conftest import BACKENDS, make_backend
 from tests.helpers import make_id_number, make_uscc
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tests.conftest import Backend
+
+
+@pytest.fixture(params=[*BACKENDS[:1], pytest.param("sqlite-segments", id="sqlite-segments"), *BACKENDS[1:]])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    yield from make_backend(request.param, tmp_path)
 
 D = date.fromisoformat
 KINDS = ("organisations", "persons", "roles", "records", "events", "honours", "list_entries", "facts")
@@ -401,6 +410,21 @@ def test_load_roles_into_an_empty_store_then_upserts(store: Store) -> None:
     assert store.counts()["roles"] == 4
     assert list(store.iter_roles()) == sorted([first[0], closed, first[2], second[0]], key=lambda e: e.edge_id)
     assert store.put_roles([closed]) == WriteCounts(0, 0, 1)
+
+
+def test_load_roles_repeating_an_edge_id_keeps_the_last(store: Store) -> None:
+    """Into an empty store, an edge id repeated within a batch and across batches: the last row wins
+    (the in-memory bulk path failed on its unique index, the segment path kept both rows)."""
+    a = make_uscc(1)
+    old = edge(pkey(1), Role.DIRECTOR, a, "2020-01-01")
+    ended = edge(pkey(1), Role.DIRECTOR, a, "2020-01-01", "2021-01-01")
+    last = edge(pkey(1), Role.DIRECTOR, a, "2020-01-01", "2022-01-01")
+    assert ended.edge_id == old.edge_id == last.edge_id
+    assert store.load_roles([columns([old, ended]), columns([last])]) == 3
+    assert store.get_roles([old.edge_id]) == {old.edge_id: last}
+    assert store.roles_of([a], "in") == [last]
+    assert list(store.iter_roles()) == [last]
+    assert store.counts()["roles"] == 1
 
 
 def test_load_roles_rolls_back_the_batch_that_fails(store: Store) -> None:

@@ -1,5 +1,6 @@
 """The in-memory graph index: committed role edges as numpy CSR arrays, both directions, for traversals
-as of a date; built from the roles table, saved next to the database file and mapped by later starts."""
+as of a date; built from the roles table and the role segments, saved next to the database file and
+mapped by later starts."""
 
 from __future__ import annotations
 
@@ -92,6 +93,23 @@ class _GraphIndex:
             nums["ratio"].append(np.array(q, dtype=np.float64))
             del e, h, r, o, f, t, q
         cur.close()
+        # The segments' visible rows, as columns (no Python object per row); the table rows hide theirs.
+        from .segments import Segments, db_file, visible_masks
+
+        path = db_file(con)
+        segs = Segments(path).registered(con) if path else []
+        for seg, mask in zip(segs, visible_masks(con, segs), strict=True):
+            t = seg.table if mask.all() else seg.table.filter(pa.array(mask))
+            for a in range(0, max(t.num_rows, 1), 1 << 22):  # string offsets of 32 bits per slice
+                part = t.slice(a, 1 << 22)
+                eids.append(part.column("eid").combine_chunks().cast(pa.string()))
+                holders.append(part.column("holder").combine_chunks().cast(pa.string()))
+                orgs.append(part.column("org").combine_chunks().cast(pa.string()))
+                nums["role"].append(part.column("role").to_numpy())
+                nums["vf"].append(part.column("vf").to_numpy())
+                vt = part.column("vt").to_numpy()
+                nums["vt"].append(np.where(vt == 0, _OPEN, vt).astype(np.int32))
+                nums["ratio"].append(part.column("ratio").to_numpy())
         kinds = {"role": np.int8, "vf": np.int32, "vt": np.int32, "ratio": np.float64}
         num = {k: (np.concatenate(v) if v else np.zeros(0, dtype=kinds[k])) for k, v in nums.items()}
         h_all = pa.chunked_array(holders, pa.string())

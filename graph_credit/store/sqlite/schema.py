@@ -208,6 +208,11 @@ CREATE TABLE IF NOT EXISTS persons (
 CREATE TABLE IF NOT EXISTS roles (
   eid TEXT NOT NULL, holder TEXT NOT NULL, role INTEGER NOT NULL, org TEXT NOT NULL,
   vf INTEGER NOT NULL, vt INTEGER, ratio REAL, cap REAL, title TEXT NOT NULL);
+-- Role edges loaded in bulk live in columnar segments beside the database (segments.py); a row
+-- in roles or an id here hides a segment's version of that edge.
+CREATE TABLE IF NOT EXISTS role_segments (
+  seq INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, rows INTEGER NOT NULL, bytes INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS role_tombstones (eid TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS records (
   record_id TEXT PRIMARY KEY, subject TEXT NOT NULL, category TEXT NOT NULL, severity TEXT NOT NULL,
   decision_date TEXT NOT NULL, act_date TEXT, document_no TEXT NOT NULL, department TEXT NOT NULL,
@@ -270,15 +275,17 @@ def _migrate_v1_roles(con: sqlite3.Connection) -> None:
 
 
 def _role_rows(b: RoleColumns) -> Iterator[tuple[Any, ...]]:
-    """Rows of the roles table from a column batch (ordinals, role codes, None for absent values)."""
+    """Rows of the roles table from a column batch (ordinals, role codes, None for absent values;
+    string columns as lists or Arrow arrays)."""
+    from .segments import pylist
     vt = [t if t > 0 else None for t in np.asarray(b.valid_to).tolist()]
     ratio = np.asarray(b.ratio, dtype=np.float64)
     cap = np.asarray(b.subscribed_capital, dtype=np.float64)
     ratio_o = [None if q != q else q for q in ratio.tolist()] if np.isnan(ratio).any() else ratio.tolist()
     cap_o = [None if c != c else c for c in cap.tolist()] if np.isnan(cap).any() else cap.tolist()
-    roles = [_ROLE_CODE[str(r)] for r in b.role]
+    roles = [_ROLE_CODE[str(r)] for r in pylist(b.role)]
     return zip(
-        b.edge_id, b.holder, roles, b.org, np.asarray(b.valid_from).tolist(), vt, ratio_o, cap_o, b.title,
-        strict=True,
+        pylist(b.edge_id), pylist(b.holder), roles, pylist(b.org), np.asarray(b.valid_from).tolist(), vt, ratio_o,
+        cap_o, pylist(b.title), strict=True,
     )
 

@@ -18,10 +18,12 @@ Journal appends outside a transaction share durable commits (``group.GroupCommit
 
 from __future__ import annotations
 
+import heapq
 import json
+import shutil
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -55,6 +57,7 @@ from ..base import (
     check_field_name,
     check_journal_table,
 )
+from . import segments
 from .group import GroupCommit
 from .index import _GraphIndex
 from .live import Delta, LiveIndex
@@ -74,6 +77,7 @@ from .schema import (
     _role_rows,
     _Table,
 )
+from .segments import Segment, Segments
 
 _SYNC_BUILD_ROWS = 200_000  # smaller role tables are indexed synchronously on first use
 # A new base is built in the background once the delta holds more changed edges than this share of
@@ -136,6 +140,18 @@ class SQLiteStore:
         # Journal appends outside a transaction (the audit of every personal read) share commits.
         self._appends = GroupCommit(self.transaction, self._append_rows)
         self._closed = False
+        # Role segments (segments.py): files this transaction wrote (removed if it rolls back), files
+        # it unregistered, and those unregistered by the last commit (removed at the next merge or at
+        # close: a reader in an older snapshot may still open them); a load batch of at most
+        # _table_max edges into a store that has roles goes to the table instead (the delta).
+        self._segments = Segments(self.path) if self.path != ":memory:" else None
+        self._seg_new: list[Path] = []
+        self._seg_old: list[Path] = []
+        self._seg_garbage: list[Path] = []
+        self._table_max = _LOG_BATCH
+        if self._segments is not None:
+            with self.transaction():
+                self._segments.remove_unregistered(self._writer)
 
     def _connect(self, cache_mib: int = 16) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -186,6 +202,8 @@ class SQLiteStore:
                     self._txn_facts = None
                     self._writer.execute("ROLLBACK")
                     self._owner = None
+                    self._drop_files(self._seg_new)
+                    self._seg_old.clear()
                 raise
             self._depth -= 1
             if self._depth == 0:
@@ -194,7 +212,17 @@ class SQLiteStore:
                     self._writer.execute("COMMIT")
                 finally:
                     facts, self._txn_facts = self._txn_facts, None
+                self._seg_new.clear()
+                self._seg_garbage += self._seg_old
+                self._seg_old.clear()
                 self._facts_committed(facts)
+
+    @staticmethod
+    def _drop_files(paths: list[Path]) -> None:
+        """Remove segment directories (a reader that mapped one keeps reading it until it lets go)."""
+        for path in paths:
+            shutil.rmtree(path, ignore_errors=True)
+        paths.clear()
 
     def _facts_committed(self, facts: tuple[int, int, set[str]] | None) -> None:
         """After a commit that changed facts from generation ``start`` to ``end``: the decoded facts
@@ -222,6 +250,7 @@ class SQLiteStore:
                 con.close()
             self._readers.clear()
             self._writer.close()
+            self._drop_files(self._seg_garbage)
             self._index = None
             self._facts = None
 
@@ -253,7 +282,24 @@ class SQLiteStore:
             chunk = list(edge_ids[i : i + _CHUNK])
             sql = f"SELECT eid, org FROM roles WHERE eid IN ({','.join('?' * len(chunk))})"  # noqa: S608
             out += self._writer.execute(sql, chunk).fetchall()
+        if segs := self._segs(self._writer):
+            out += [(r[0], r[3]) for r in segments.lookup(self._writer, segs, "eid", edge_ids)]
         return out
+
+    def _segs(self, con: sqlite3.Connection) -> list[Segment]:
+        """The role segments registered in ``con``'s snapshot, oldest first."""
+        return self._segments.registered(con) if self._segments is not None else []
+
+    @contextmanager
+    def _view(self) -> Iterator[sqlite3.Connection]:
+        """One consistent view of the committed roles (this thread's own writes included when it
+        is writing): the table and the segments registry read in one snapshot."""
+        if self._in_write() or self.path == ":memory:":
+            with self._lock:
+                yield self._writer
+            return
+        with self._snapshot() as con:
+            yield con
 
     # -- the graph index -----------------------------------------------------------------------
     def warm(self) -> None:
@@ -311,7 +357,8 @@ class SQLiteStore:
                 delta = index.delta.advance(con) if index is not None else None
                 if delta is None and (base := self._saved_base(con)) is not None:
                     delta = Delta.empty(base).advance(con)
-                small = (con.execute("SELECT max(rowid) FROM roles").fetchone()[0] or 0) <= _SYNC_BUILD_ROWS
+                small = (con.execute("SELECT coalesce(max(rowid), 0) + (SELECT coalesce(sum(rows), 0) FROM "
+                                     "role_segments) FROM roles").fetchone()[0]) <= _SYNC_BUILD_ROWS
             if delta is None or len(delta) > _COMPACT_HARD:
                 if not (wait or small):
                     self._compact_in_background()
@@ -470,31 +517,39 @@ class SQLiteStore:
                 self._roles_changed([*before_orgs, *((r[0], r[3]) for r in ordered)])
         return WriteCounts(inserted, updated, len(ordered) - inserted - updated)
 
-    def _by(self, table: _Table, column: str, values: Sequence[Any], order: tuple[str, ...] = ()) -> list[Any]:
-        """Rows whose ``column`` is in ``values``, sorted by the ``order`` columns across all chunks."""
+    def _by(self, table: _Table, column: str, values: Sequence[Any], order: tuple[str, ...] = (),
+            con: sqlite3.Connection | None = None) -> list[Any]:
+        """Rows whose ``column`` is in ``values``, sorted by the ``order`` columns across all chunks
+        (read through ``con`` when given: a snapshot the caller holds)."""
         rows: list[tuple[Any, ...]] = []
         cols = ", ".join(table.columns)
         values = list(dict.fromkeys(values))
         for i in range(0, len(values), _CHUNK):
             chunk = values[i : i + _CHUNK]
             sql = f"SELECT {cols} FROM {table.name} WHERE {column} IN ({','.join('?' * len(chunk))})"  # noqa: S608
-            rows.extend(self._read(sql, chunk))
+            rows.extend(con.execute(sql, chunk).fetchall() if con is not None else self._read(sql, chunk))
         if order:
             at = [table.columns.index(c) for c in order]
             rows.sort(key=lambda r: tuple(r[i] for i in at))
         return [table.from_row(r) for r in rows]
 
-    def _iter(self, table: _Table) -> Iterator[Any]:
+    def _iter(self, table: _Table, con: sqlite3.Connection | None = None) -> Iterator[Any]:
         # A dedicated connection so a long iteration neither blocks nor sees concurrent writes.
-        con = sqlite3.connect(self.path, check_same_thread=False) if self.path != ":memory:" else self._writer
+        own = con is None
+        if con is None:
+            con = sqlite3.connect(self.path, check_same_thread=False) if self.path != ":memory:" else self._writer
         try:
-            cur = con.execute(f"SELECT {', '.join(table.columns)} FROM {table.name} ORDER BY {table.key}")  # noqa: S608
-            while batch := cur.fetchmany(10_000):
-                for row in batch:
-                    yield table.from_row(row)
+            for row in self._rows(table, con):
+                yield table.from_row(row)
         finally:
-            if con is not self._writer:
+            if own and con is not self._writer:
                 con.close()
+
+    @staticmethod
+    def _rows(table: _Table, con: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
+        cur = con.execute(f"SELECT {', '.join(table.columns)} FROM {table.name} ORDER BY {table.key}")  # noqa: S608
+        while batch := cur.fetchmany(10_000):
+            yield from batch
 
     # -- subjects ----------------------------------------------------------------------------
     def put_organisations(self, rows: Sequence[Organisation]) -> WriteCounts:
@@ -549,61 +604,170 @@ class SQLiteStore:
 
     # -- role edges --------------------------------------------------------------------------
     def put_roles(self, rows: Sequence[RoleEdge]) -> WriteCounts:
-        return self._upsert(_ROLE, rows)
+        """Upsert into the table (the delta); an edge whose visible version is a segment's counts as
+        unchanged when identical (nothing written), else as updated (its table row now hides it)."""
+        with self.transaction():
+            segs = self._segs(self._writer)
+            if not segs or not rows:
+                return self._upsert(_ROLE, rows)
+            latest = {e.edge_id: e for e in rows}
+            shown = {r[0]: r for r in segments.lookup(self._writer, segs, "eid", list(latest))}
+            same = {k for k, r in shown.items() if _ROLE.to_row(latest[k]) == r}
+            counts = self._upsert(_ROLE, [e for k, e in latest.items() if k not in same])
+            moved = len(shown) - len(same)  # inserted into the table, but an update of what readers saw
+            return WriteCounts(counts.inserted - moved, counts.updated + moved, counts.unchanged + len(same))
 
     def load_roles(self, batches: Iterable[RoleColumns]) -> int:
-        """Bulk upsert without comparison, one transaction per batch. Into an empty roles table the
-        rows are appended with the secondary indexes dropped, and the indexes are rebuilt once at
-        the end (a sort instead of a random B-tree insert per row and index)."""
+        """Bulk upsert without comparison, one transaction per batch. In a database file each batch
+        becomes a columnar segment (segments.py), and the segments are merged into one at the end;
+        a first batch of at most ``_table_max`` edges into a store that has roles goes to the table
+        (an edit, logged edge by edge for the graph index's delta), and so do the small ones after it."""
+        if self._segments is None:
+            return self._load_table(batches)
+        with self._lock:
+            written = 0
+            loaded = False  # once one batch of this load is a segment, the rest are too
+            for batch in batches:
+                if not len(batch):
+                    continue
+                with self.transaction():
+                    con = self._writer
+                    if not loaded and len(batch) <= self._table_max and (self._segs(con) or self._has_table_roles()):
+                        self._load_rows(batch, fresh=False)
+                    else:
+                        self._load_segment(batch)
+                        loaded = True
+                written += len(batch)
+            if loaded:
+                self._merge_segments(with_table=False)
+        return written
+
+    def _has_table_roles(self) -> bool:
+        return bool(self._writer.execute("SELECT 1 FROM roles LIMIT 1").fetchone())
+
+    def _load_segment(self, batch: RoleColumns) -> None:
+        """Inside a write transaction: ``batch`` as a new segment, replacing the table rows and the
+        tombstones of its edge ids (a later write wins)."""
+        assert self._segments is not None
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        con = self._writer
+        table = segments.table_of(batch)
+        hiding = [r[0] for r in con.execute("SELECT eid FROM roles UNION SELECT eid FROM role_tombstones")]
+        if hiding:
+            ids = table.column("eid")
+            again = ids.filter(pc.is_in(ids, value_set=pa.array(hiding, pa.large_string()))).to_pylist()
+            con.executemany("DELETE FROM roles WHERE eid = ?", [(e,) for e in again])
+            con.executemany("DELETE FROM role_tombstones WHERE eid = ?", [(e,) for e in again])
+        self._seg_new.append(self._segments.write(con, table, lookups=False))
+        self._roles_changed(None)
+
+    def _merge_segments(self, with_table: bool, progress: Callable[[str], None] | None = None) -> tuple[int, int]:
+        """Merge every segment's visible rows (and the table's, ``with_table``) into one segment
+        sorted by organisation with its lookup arrays, registered in one commit that unregisters the
+        others (a kill before it leaves them as they were). Returns (segments merged, rows)."""
+        assert self._segments is not None
+        with self.transaction():
+            con = self._writer
+            self._drop_files(self._seg_garbage)
+            segs = self._segs(con)
+            if not segs and not (with_table and self._has_table_roles()):
+                return 0, 0
+            if progress:
+                progress(f"reading {len(segs)} segments" + (" and the roles table" if with_table else ""))
+            table = segments.merged(con, segs, with_table)
+            if progress:
+                progress(f"writing one segment of {table.num_rows:,} edges with its lookups")
+            self._seg_new.append(self._segments.write(con, table, lookups=True))
+            con.executemany("DELETE FROM role_segments WHERE name = ?", [(seg.name,) for seg in segs])
+            self._seg_old += [seg.path for seg in segs]
+            con.execute("DELETE FROM role_tombstones")  # the rows they hid are not in the merged segment
+            if with_table:
+                con.execute("DELETE FROM roles")
+                self._roles_changed(None)  # the log's edges are read from the table: restart it
+        return len(segs), table.num_rows
+
+    def compact_roles(self, progress: Callable[[str], None] | None = None) -> tuple[int, int, int]:
+        """Fold the roles table (the delta, or every role of a store written before segments) and
+        every segment into one segment, in one transaction (writers wait; readers do not). Returns
+        (table rows folded, segments merged, edges in the segment)."""
+        if self._segments is None:
+            return 0, 0, 0
+        with self.transaction():
+            rows = self._writer.execute("SELECT count(*) FROM roles").fetchone()[0]
+            merged, total = self._merge_segments(with_table=True, progress=progress)
+        return rows, merged, total
+
+    def _load_table(self, batches: Iterable[RoleColumns]) -> int:
+        """The table-only bulk path (in-memory stores). Into an empty roles table the rows are
+        appended with the secondary indexes dropped, and the indexes are rebuilt once at the end (a
+        sort instead of a random B-tree insert per row and index)."""
         with self._lock:
             fresh = not self._read("SELECT 1 FROM roles LIMIT 1")
-            cols = ", ".join(_ROLE.columns)
-            marks = ", ".join("?" * len(_ROLE.columns))
             if fresh:
                 with self.transaction():
                     for name, _ in _ROLE_INDEXES:
                         self._writer.execute(f"DROP INDEX IF EXISTS {name}")
                     self._roles_changed(None)
-                sql = f"INSERT INTO roles ({cols}) VALUES ({marks})"  # noqa: S608 - module constants
-            else:
-                updates = ", ".join(f"{c}=excluded.{c}" for c in _ROLE.columns[1:])
-                sql = f"INSERT INTO roles ({cols}) VALUES ({marks}) ON CONFLICT(eid) DO UPDATE SET {updates}"  # noqa: S608
             written = 0
             try:
                 for batch in batches:
                     if not len(batch):
                         continue
                     with self.transaction():
-                        logged = not fresh and len(batch) <= _LOG_BATCH
-                        before_orgs = self._role_orgs(batch.edge_id) if logged else []
-                        self._writer.executemany(sql, _role_rows(batch))
-                        self._roles_changed([*before_orgs, *zip(batch.edge_id, batch.org, strict=True)]
-                                            if logged else None)
+                        self._load_rows(batch, fresh)
                     written += len(batch)
             finally:
                 if fresh:
                     with self.transaction():
+                        # An edge id appended twice (a later batch repeats it): the later row wins.
+                        self._writer.execute("DELETE FROM roles WHERE rowid NOT IN "
+                                             "(SELECT max(rowid) FROM roles GROUP BY eid)")
                         for _, create in _ROLE_INDEXES:
                             self._writer.execute(create)
                         self._roles_changed(None)
         return written
 
+    def _load_rows(self, batch: RoleColumns, fresh: bool) -> None:
+        """Inside a write transaction: ``batch`` into the roles table (appended when ``fresh``, else
+        upserted), logged edge by edge when small."""
+        cols = ", ".join(_ROLE.columns)
+        marks = ", ".join("?" * len(_ROLE.columns))
+        sql = f"INSERT INTO roles ({cols}) VALUES ({marks})"  # noqa: S608 - module constants
+        if not fresh:
+            updates = ", ".join(f"{c}=excluded.{c}" for c in _ROLE.columns[1:])
+            sql += f" ON CONFLICT(eid) DO UPDATE SET {updates}"
+        ids = segments.pylist(batch.edge_id)
+        logged = not fresh and len(batch) <= _LOG_BATCH
+        before_orgs = self._role_orgs(ids) if logged else []
+        self._writer.executemany(sql, _role_rows(batch))
+        self._roles_changed([*before_orgs, *zip(ids, segments.pylist(batch.org), strict=True)] if logged else None)
+
     def delete_roles(self, edge_ids: Sequence[str]) -> int:
+        """Delete table rows; an edge a segment holds gets a tombstone (it hides the segment's row)."""
         with self.transaction():
             gone = self._role_orgs(edge_ids)
-            n = 0
             for i in range(0, len(edge_ids), _CHUNK):
                 chunk = list(edge_ids[i : i + _CHUNK])
-                cur = self._writer.execute(
+                self._writer.execute(
                     f"DELETE FROM roles WHERE eid IN ({','.join('?' * len(chunk))})", chunk  # noqa: S608
                 )
-                n += cur.rowcount
-            if n:
+            if segs := self._segs(self._writer):
+                held = segments.present(segs, edge_ids)
+                self._writer.executemany("INSERT OR IGNORE INTO role_tombstones (eid) VALUES (?)",
+                                         [(e,) for e in sorted(held)])
+            if gone:
                 self._roles_changed(gone)
-        return n
+        return len(gone)
 
     def get_roles(self, edge_ids: Sequence[str]) -> dict[str, RoleEdge]:
-        return {e.edge_id: e for e in self._by(_ROLE, "eid", edge_ids)}
+        with self._view() as con:
+            found = {e.edge_id: e for e in self._by(_ROLE, "eid", edge_ids, con=con)}
+            if segs := self._segs(con):
+                rest = [e for e in dict.fromkeys(edge_ids) if e not in found]
+                found.update((r[0], _ROLE.from_row(r)) for r in segments.lookup(con, segs, "eid", rest))
+        return found
 
     def roles_of(
         self, nodes: Sequence[str], direction: Direction = "both", as_of: date | None = None
@@ -614,22 +778,47 @@ class SQLiteStore:
 
     def _roles_sql(self, nodes: list[str], direction: Direction, as_of: date | None) -> list[RoleEdge]:
         extra, params = "", []
+        day = as_of.toordinal() if as_of is not None else 0
         if as_of is not None:
             extra = "AND vf <= ? AND (vt IS NULL OR vt > ?)"
-            params = [as_of.toordinal(), as_of.toordinal()]
+            params = [day, day]
         out: list[RoleEdge] = []
         cols = ", ".join(_ROLE.columns)
-        for column in {"in": ("org",), "out": ("holder",), "both": ("org", "holder")}[direction]:
-            for i in range(0, len(nodes), _CHUNK):
-                chunk = nodes[i : i + _CHUNK]
-                sql = f"SELECT {cols} FROM roles WHERE {column} IN ({','.join('?' * len(chunk))}) {extra}"  # noqa: S608
-                out.extend(_ROLE.from_row(r) for r in self._read(sql, [*chunk, *params]))
+        with self._view() as con:
+            segs = self._segs(con)
+            for column in {"in": ("org",), "out": ("holder",), "both": ("org", "holder")}[direction]:
+                for i in range(0, len(nodes), _CHUNK):
+                    chunk = nodes[i : i + _CHUNK]
+                    sql = f"SELECT {cols} FROM roles WHERE {column} IN ({','.join('?' * len(chunk))}) {extra}"  # noqa: S608
+                    out.extend(_ROLE.from_row(r) for r in con.execute(sql, [*chunk, *params]))
+                if segs:
+                    out.extend(_ROLE.from_row(r) for r in segments.lookup(con, segs, column, nodes)
+                               if as_of is None or (r[4] <= day and (r[5] is None or r[5] > day)))
         if direction == "both":
             out = list({e.edge_id: e for e in out}.values())
         return out
 
     def iter_roles(self) -> Iterator[RoleEdge]:
-        return self._iter(_ROLE)
+        """Every role edge in edge id order: the table's and the segments' visible rows merged."""
+        if self._segments is None:
+            return self._iter(_ROLE)
+        return self._iter_roles()
+
+    def _iter_roles(self) -> Iterator[RoleEdge]:
+        con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            con.execute("BEGIN")  # one snapshot of the table and the registry
+            segs = self._segs(con)
+            if not segs:
+                yield from self._iter(_ROLE, con)
+                return
+            masks = segments.visible_masks(con, segs)
+            runs: list[Iterator[tuple[Any, ...]]] = [self._rows(_ROLE, con)]
+            runs += [_segment_run(seg, mask) for seg, mask in zip(segs, masks, strict=True)]
+            for row in heapq.merge(*runs, key=lambda r: r[0]):
+                yield _ROLE.from_row(row)
+        finally:
+            con.close()
 
     # -- records, events, honours, list entries --------------------------------------------------
     def put_records(self, rows: Sequence[DishonestyRecord]) -> WriteCounts:
@@ -840,6 +1029,21 @@ class SQLiteStore:
         out = {}
         for table in ("organisations", "persons", "roles", "records", "events", "honours", "list_entries", "facts"):
             out[table] = self._read(f"SELECT count(*) FROM {table}")[0][0]  # noqa: S608
+        with self._view() as con:
+            if segs := self._segs(con):  # one snapshot: the table's rows and the segments' visible rows
+                out["roles"] = con.execute("SELECT count(*) FROM roles").fetchone()[0] + \
+                    segments.visible_count(con, segs)
         for tbl in JOURNAL_TABLES:
             out[tbl] = self._read("SELECT count(*) FROM journal WHERE tbl = ?", (tbl,))[0][0]
         return out
+
+
+def _segment_run(seg: Segment, mask: np.ndarray, step: int = 10_000) -> Iterator[tuple[Any, ...]]:
+    """A segment's visible rows in edge id order, read a slice at a time."""
+    rows = seg.lookup("eid").rows
+    order = rows if rows is not None else np.arange(seg.rows, dtype=np.int64)
+    for a in range(0, len(order), step):
+        part = np.asarray(order[a : a + step])
+        part = part[mask[part]]
+        if len(part):
+            yield from seg.tuples(part)
