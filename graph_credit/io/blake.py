@@ -6,6 +6,8 @@ and its hex text cost about a microsecond each, here a few dozen nanoseconds.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba
 import numpy as np
 import pyarrow as pa
@@ -113,6 +115,7 @@ def blake2b_hex(values: pa.Array, digest_size: int = 10) -> pa.Array:
         raise ValueError("digest_size must be in 1..64")
     if values.null_count:
         raise ValueError("null values have no digest")
+    width: type[np.signedinteger[Any]]
     if pa.types.is_large_string(values.type) or pa.types.is_large_binary(values.type):
         width = np.int64
     elif pa.types.is_string(values.type) or pa.types.is_binary(values.type):

@@ -275,9 +275,9 @@ def _role_rows(b: RoleColumns) -> Iterator[tuple[Any, ...]]:
     cap = np.asarray(b.subscribed_capital, dtype=np.float64)
     ratio_o = [None if q != q else q for q in ratio.tolist()] if np.isnan(ratio).any() else ratio.tolist()
     cap_o = [None if c != c else c for c in cap.tolist()] if np.isnan(cap).any() else cap.tolist()
-    roles = [_ROLE_CODE[str(r)] for r in b.role]
+    roles = [_ROLE_CODE[str(r)] for r in b.texts("role")]
     return zip(
-        b.edge_id, b.holder, roles, b.org, np.asarray(b.valid_from).tolist(), vt, ratio_o, cap_o, b.title,
-        strict=True,
+        b.texts("edge_id"), b.texts("holder"), roles, b.texts("org"), np.asarray(b.valid_from).tolist(), vt, ratio_o,
+        cap_o, b.texts("title"), strict=True,
     )
 

@@ -562,10 +562,10 @@ class SQLiteStore:
                         continue
                     with self.transaction():
                         logged = not fresh and len(batch) <= _LOG_BATCH
-                        before_orgs = self._role_orgs(batch.edge_id) if logged else []
+                        before_orgs = self._role_orgs(batch.texts("edge_id")) if logged else []
                         self._writer.executemany(sql, _role_rows(batch))
-                        self._roles_changed([*before_orgs, *zip(batch.edge_id, batch.org, strict=True)]
-                                            if logged else None)
+                        self._roles_changed([*before_orgs, *zip(batch.texts("edge_id"), batch.texts("org"),
+                                                                 strict=True)] if logged else None)
                     written += len(batch)
             finally:
                 if fresh:
