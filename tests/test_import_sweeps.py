@@ -5,9 +5,11 @@ random files: the same rows are refused, on first import and on re-import (store
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -42,7 +44,8 @@ def _expected(rows: list[tuple[int, int, str, int, int | None, float]]) -> set[i
     live = [(line, x) for line, x in enumerate(rows, start=2) if line not in refused]
     for key in {(h, o, r) for _, (h, o, r, *_) in live}:
         kept: list[tuple[int, int]] = []
-        for line, (_, _, _, f, n, _) in sorted(((ln, x) for ln, x in live if x[:3] == key), key=lambda t: (t[1][3], t[0])):
+        group = sorted(((ln, x) for ln, x in live if x[:3] == key), key=lambda t: (t[1][3], t[0]))
+        for line, (_, _, _, f, n, _) in group:
             t = f + n if n is not None else _OPEN
             if any(f < kt and kf < t for kf, kt in kept):
                 refused.add(line)
@@ -86,3 +89,29 @@ def test_sweeps_refuse_what_the_precise_logic_refuses(rows: list[tuple[int, int,
         assert again.counts["roles"] == WriteCounts(unchanged=len(rows) - len(expected))
     finally:
         store.close()
+
+
+def test_validation_ahead_hands_over_the_producers_error_and_stops_with_the_consumer() -> None:
+    from graph_credit.io.importer import _ahead
+
+    def failing() -> Iterator[int]:
+        yield 1
+        raise ValueError("bad part")
+
+    got: list[int] = []
+    with pytest.raises(ValueError, match="bad part"):
+        got.extend(_ahead(failing()))
+    assert got == [1]
+    produced: list[int] = []
+
+    def endless() -> Iterator[int]:
+        n = 0
+        while True:
+            produced.append(n)
+            yield n
+            n += 1
+
+    stream = _ahead(endless(), depth=2)
+    assert [next(stream) for _ in range(3)] == [0, 1, 2]
+    stream.close()  # the consumer stops: the producer thread ends, a few items ahead at most
+    assert len(produced) <= 3 + 2 + 1
