@@ -29,6 +29,8 @@ def test_digests_equal_hashlib(texts: list[str], size: int, skip: int) -> None:
     expected = [hashlib.blake2b(t.encode(), digest_size=size).hexdigest() for t in texts[skip:]]
     assert blake2b_hex(arr, size).to_pylist() == expected
     assert blake2b_hex(arr.cast(pa.large_binary()), size).to_pylist() == expected
+    chunked = pa.chunked_array([arr.slice(0, len(arr) // 2), arr.slice(len(arr) // 2)], pa.string())
+    assert blake2b_hex(chunked, size).to_pylist() == expected  # as a column read in parts is
 
 
 @settings(max_examples=100, deadline=None)

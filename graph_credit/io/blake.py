@@ -108,9 +108,11 @@ def _hex_digests(data: np.ndarray, offsets: np.ndarray, size: int, out: np.ndarr
                 out[i, 2 * j + 1] = _HEX[byte & np.uint64(15)]
 
 
-def blake2b_hex(values: pa.Array, digest_size: int = 10) -> pa.Array:
+def blake2b_hex(values: pa.Array | pa.ChunkedArray, digest_size: int = 10) -> pa.Array:
     """``hashlib.blake2b(v, digest_size=digest_size).hexdigest()`` of each (non-null) value of a
     string or binary array, as a string array."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
     if not 1 <= digest_size <= 64:
         raise ValueError("digest_size must be in 1..64")
     if values.null_count:
