@@ -127,6 +127,7 @@ def phase_import(args: Any) -> None:
             p.unlink()
     base = rss()
     store = SQLiteStore(db)
+    load_start = os.getloadavg()[0]
     t = time.perf_counter()
     report = import_dir(store, args.data, progress=True, batch_size=args.import_batch)
     secs = time.perf_counter() - t
@@ -139,11 +140,14 @@ def phase_import(args: Any) -> None:
         "phase": "import",
         "seconds": secs,
         "seconds_by_kind": report.seconds,
+        "cpu_seconds_by_kind": report.cpu_seconds,
+        "load_avg_start": load_start,
         "rows": report.rows,
         "rows_total": sum(report.rows.values()),
         "errors": len(report.errors),
         "edges": edges,
         "edges_per_s_roles_phase": edges / report.seconds["roles"],
+        "edges_per_cpu_s_roles_phase": edges / report.cpu_seconds["roles"],
         "edges_per_s_overall": edges / secs,
         "disk_bytes": disk(db),
         "disk_bytes_per_edge": disk(db) / max(edges, 1),
@@ -615,6 +619,34 @@ def phase_ladybug(args: Any) -> None:
           "resident_bytes_per_edge": resident / n, "two_hop": percentiles(lat, cpu), "two_hop_sizes": sizes})
 
 
+# -- DuckDB ---------------------------------------------------------------------------------------------------
+def phase_duckdb(args: Any) -> None:
+    """DuckDB's CSV reader (parallel, typed) loading roles.csv into a table: the same file and
+    columns as the import's roles phase, without validation, references or edge ids."""
+    import duckdb
+
+    work: Path = args.db.parent / "duckdb"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    con = duckdb.connect(str(work / "roles.duckdb"))
+    load = os.getloadavg()[0]
+    t, cpu = time.perf_counter(), time.process_time()
+    con.execute(
+        "CREATE TABLE roles AS SELECT * FROM read_csv(?, header = true, columns = {"
+        "'holder_id': 'VARCHAR', 'org_code': 'VARCHAR', 'role': 'VARCHAR', 'valid_from': 'DATE', "
+        "'valid_to': 'DATE', 'ratio': 'DOUBLE', 'subscribed_capital': 'DOUBLE', 'title': 'VARCHAR'})",
+        [str(args.data / "roles.csv")],
+    )
+    con.execute("CHECKPOINT")  # durable on disk, as the store's commits are
+    secs, cpu_s = time.perf_counter() - t, time.process_time() - cpu
+    row = con.execute("SELECT count(*) FROM roles").fetchone()
+    n = int(row[0]) if row else 0
+    con.close()
+    emit({"phase": "duckdb", "edges": n, "seconds": secs, "cpu_seconds_load": cpu_s, "edges_per_s": n / secs,
+          "edges_per_cpu_s": n / cpu_s, "load_avg_start": load, "threads": os.cpu_count(),
+          "disk_bytes": disk(work / "roles.duckdb")})
+
+
 def phase_ceiling(args: Any) -> None:
     """The import's building blocks alone on this machine (``bench/ceiling.py``), one million rows."""
     from bench.ceiling import measure
@@ -639,4 +671,5 @@ PHASES: dict[str, Callable[[Any], None]] = {
     "http": phase_http,
     "networkx": phase_networkx,
     "ladybug": phase_ladybug,
+    "duckdb": phase_duckdb,
 }

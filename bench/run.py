@@ -21,6 +21,7 @@ phase's own):
 * http      -- one approval check over HTTP (uvicorn on loopback), p50/p99; then 8 clients at once;
 * networkx  -- the same graph in memory (``networkx.MultiGraph``) and the same two-hop traversal;
 * ladybug   -- the same graph in LadybugDB (bulk ``COPY``) and the same traversal in Cypher.
+* duckdb    -- roles.csv into a DuckDB table with its CSV reader (the import's roles phase, side by side).
 
 The two-hop answers of the three systems are compared subject by subject. Results are kept as
 JSON in the work directory (``--phases`` re-runs some phases and keeps the others), the table is
@@ -45,7 +46,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_MD = ROOT / "bench" / "RESULTS.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
-ALL_PHASES = ("ceiling", "import", "derive", "index", "query", "live", "http", "networkx", "ladybug")
+ALL_PHASES = ("ceiling", "import", "derive", "index", "query", "live", "http", "networkx", "ladybug", "duckdb")
 
 # Issue 6 and 16 targets, at 10^6 organisations: (label, key path in the results, comparison, threshold).
 TARGETS: tuple[tuple[str, tuple[str, ...], str, float], ...] = (

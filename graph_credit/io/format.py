@@ -68,7 +68,8 @@ class ImportReport:
     rows: dict[str, int] = field(default_factory=dict)  # data rows read per kind
     files: dict[str, str] = field(default_factory=dict)
     touched: Touched = field(default_factory=Touched)
-    seconds: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per kind, reading included
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # CPU time per kind, every thread of the process
 
     @property
     def ok(self) -> bool:

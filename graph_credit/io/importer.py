@@ -8,13 +8,14 @@ resident ID numbers are pseudonymised on the way in and never stored.
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import queue
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -39,7 +40,8 @@ from ..model import (
     Responsible,
     RoleEdge,
 )
-from ..store.base import RoleColumns, Store, WriteCounts
+from ..store.base import RoleColumns, Store, Texts, WriteCounts, texts_of
+from .blake import blake2b_hex
 from .format import (
     _EPS,
     _OPEN,
@@ -74,8 +76,62 @@ from .validate import (
     _resolve_distinct,
     _row_errors,
     _Rows,
-    _take_columns,
 )
+
+_T = TypeVar("_T")
+
+
+def _ahead(items: Iterator[_T], depth: int = 2) -> Iterator[_T]:
+    """``items``, produced on a thread of their own up to ``depth`` ahead of the consumer. An
+    exception in the producer is raised here; a consumer that stops early stops the producer."""
+    out: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            with contextlib.suppress(queue.Full):
+                out.put(entry, timeout=0.1)
+                return True
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((True, item)):
+                    return
+            put((False, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            put((False, exc))
+
+    worker = threading.Thread(target=produce, name="graph-credit-import", daemon=True)
+    worker.start()
+    try:
+        while True:
+            more, value = out.get()
+            if not more:
+                if value is not None:
+                    raise value
+                return
+            yield value
+    finally:
+        stop.set()
+        worker.join()
+
+
+class _Checks(NamedTuple):
+    """The columns the checks across rows read, for one write batch (positions ``pos`` in its part):
+    keys, and integer codes of holder, role and organisation (equal codes for equal values)."""
+
+    holder: np.ndarray
+    role: np.ndarray
+    org: np.ndarray
+    hc: np.ndarray
+    rc: np.ndarray
+    oc: np.ndarray
+    vf: np.ndarray
+    vt: np.ndarray  # _OPEN for an open end
+    ratio: np.ndarray
+    pos: np.ndarray
 
 
 class _Importer:
@@ -284,7 +340,7 @@ class _Importer:
         total = self.report.counts.get("roles", WriteCounts())
         touched = self.report.touched
 
-        def batches(bar: Any) -> Iterator[tuple[_Rows, pd.DataFrame, RoleColumns]]:
+        def batches(bar: Any) -> Iterator[tuple[_Rows, _Checks, RoleColumns]]:
             for rows in parts:
                 at, orgs = _resolve_distinct(rows.col("org_code"), "org")
                 hat, holders = _resolve_distinct(rows.col("holder_id"), "any", self._known_orgs)
@@ -293,24 +349,31 @@ class _Importer:
         with self._bar("roles", n_rows) as bar:
             if fresh:
 
+                def checked() -> Iterator[tuple[RoleColumns, int]]:
+                    for sub, part, cols in batches(bar):
+                        yield cols.take(np.flatnonzero(self._edge_checks(sub, part, cols.edge_id, []))), len(part.pos)
+
                 def loaded() -> Iterator[RoleColumns]:
                     nonlocal total
-                    for sub, part, cols in batches(bar):
-                        keep = self._edge_checks(sub, part, list(cols.edge_id), [])
-                        batch = _take_columns(cols, np.flatnonzero(keep))
+                    # Validation runs a batch or two ahead on its own thread while the store writes
+                    # (SQLite, numpy, Arrow and the compiled hash let go of the GIL): both cores work.
+                    # An in-memory SQLite store has one connection, under the writer's lock: no reading
+                    # beside the write there.
+                    ahead = getattr(self.store, "path", None) != ":memory:"
+                    for batch, n in _ahead(checked()) if ahead else checked():
                         total += WriteCounts(inserted=len(batch))
-                        touched.orgs.update(batch.org)
-                        touched.role_holders.update(batch.holder)
+                        touched.orgs.update(pc.unique(batch.org).to_pylist())
+                        touched.role_holders.update(pc.unique(batch.holder).to_pylist())
                         yield batch
-                        bar.update(len(part))
+                        bar.update(n)
 
                 self.store.load_roles(loaded())
             else:
                 for sub, part, cols in batches(bar):
                     items = cols.edges()
                     with self.store.transaction():
-                        stored = self.store.roles_of(sorted(set(part["org"])), "in")
-                        keep = self._edge_checks(sub, part, list(cols.edge_id), stored)
+                        stored = self.store.roles_of(sorted(set(part.org.tolist())), "in")
+                        keep = self._edge_checks(sub, part, cols.edge_id, stored)
                         old = {e.edge_id: e for e in stored}
                         items = [e for e, k in zip(items, keep, strict=True) if k]
                         changed = [e for e in items if old.get(e.edge_id) != e]
@@ -318,12 +381,12 @@ class _Importer:
                         total += self.store.put_roles(changed) + WriteCounts(unchanged=len(items) - len(changed))
                     touched.orgs.update(e.org for e in changed)
                     touched.role_holders.update(e.holder for e in changed)
-                    bar.update(len(part))
+                    bar.update(len(part.pos))
         self.report.counts["roles"] = total
 
     def _role_batches(
         self, rows: _Rows, org: _Ids, holder: _Ids, bar: Any
-    ) -> Iterator[tuple[_Rows, pd.DataFrame, RoleColumns]]:
+    ) -> Iterator[tuple[_Rows, _Checks, RoleColumns]]:
         """Validate the rows of one part row by row, then yield its good rows in write batches of
         whole organisations: (the part, the batch's check frame, the batch's columns)."""
         role = self.enum(rows, "role", _ROLES, upper=True)
@@ -378,8 +441,9 @@ class _Importer:
             only_good=True,
         )
         org_code = org.code
+        role_code = _codes(role)
         rows.duplicates(
-            pd.DataFrame({"holder": holder.code, "role": _codes(role), "org": org_code, "vf": vf.ordinal}),
+            pd.DataFrame({"holder": holder.code, "role": role_code, "org": org_code, "vf": vf.ordinal}),
             "valid_from",
             "edge (same holder, role, organisation and valid_from)",
         )
@@ -389,114 +453,120 @@ class _Importer:
         good_pos = np.flatnonzero(~rows.bad)
         good_pos = good_pos[np.argsort(org_code[good_pos], kind="stable")]
         orgs = org_code[good_pos]
-        starts = [0]
-        while starts[-1] < len(good_pos):
-            nxt = min(starts[-1] + self.batch, len(good_pos))
-            while 0 < nxt < len(good_pos) and orgs[nxt] == orgs[nxt - 1]:
-                nxt += 1
-            starts.append(nxt)
-        del orgs, org_code
-
-        def frame(pos: np.ndarray) -> pd.DataFrame:
-            return pd.DataFrame({"holder": holder.key[pos], "role": role[pos], "org": org.key[pos],
-                                 "vf": vf.ordinal[pos], "vt": vt_open[pos], "ratio": ratio[pos], "pos": pos})
+        # Batch ends: every ``self.batch`` rows, moved forward to the next change of organisation.
+        change = np.flatnonzero(orgs[1:] != orgs[:-1]) + 1
+        ends = np.unique(change[np.minimum(np.searchsorted(change, np.arange(self.batch, len(orgs), self.batch)),
+                                           len(change) - 1)]) if len(change) else np.zeros(0, dtype=np.int64)
+        starts = [0, *[int(e) for e in ends if 0 < e < len(orgs)], len(good_pos)] if len(good_pos) else [0]
 
         vt_ord = np.where(vt.ordinal >= 0, vt.ordinal, 0)
         vf_text = pa.array(rows.col("valid_from"))
         titles = pa.array(rows.col("title"))
 
+        def checks(pos: np.ndarray) -> _Checks:
+            return _Checks(holder.key[pos], role[pos], org.key[pos], holder.code[pos], role_code[pos], org_code[pos],
+                           vf.ordinal[pos], vt_open[pos], ratio[pos], pos)
+
         def columns(pos: np.ndarray) -> RoleColumns:
             take = pa.array(pos)
-            hs, rs, os_ = holder.key[pos].tolist(), role[pos].tolist(), org.key[pos].tolist()
+            hs, rs, os_ = (pa.array(k[pos], pa.string()) for k in (holder.key, role, org.key))
             # model.stable_id(holder, role, org, valid_from), on the ISO text already at hand.
-            joined = pc.binary_join_element_wise(
-                pa.array(hs, pa.string()), pa.array(rs, pa.string()), pa.array(os_, pa.string()),
-                vf_text.take(take), "\x1f",
-            ).cast(pa.binary()).to_pylist()
-            blake = hashlib.blake2b
+            edge_id = blake2b_hex(pc.binary_join_element_wise(hs, rs, os_, vf_text.take(take), "\x1f"))
             return RoleColumns(
-                edge_id=[blake(k, digest_size=10).hexdigest() for k in joined],
-                holder=hs, role=rs, org=os_, valid_from=vf.ordinal[pos], valid_to=vt_ord[pos],
-                ratio=ratio[pos], subscribed_capital=capital[pos], title=titles.take(take).to_pylist(),
+                edge_id=edge_id, holder=hs, role=rs, org=os_, valid_from=vf.ordinal[pos], valid_to=vt_ord[pos],
+                ratio=ratio[pos], subscribed_capital=capital[pos], title=titles.take(take),
             )
 
         bar.update(len(rows.bad) - len(good_pos))  # rows refused here are done with
         for a, b in zip(starts, starts[1:], strict=False):
-            yield rows, frame(good_pos[a:b]), columns(good_pos[a:b])
+            yield rows, checks(good_pos[a:b]), columns(good_pos[a:b])
 
-    def _edge_checks(
-        self, rows: _Rows, part: pd.DataFrame, edge_ids: list[str], stored: list[RoleEdge]
-    ) -> np.ndarray:
+    def _edge_checks(self, rows: _Rows, part: _Checks, edge_ids: Texts, stored: list[RoleEdge]) -> np.ndarray:
         """Overlapping intervals for one (holder, role, organisation) and shareholding sums over 1,
-        against this batch's rows and the stored edges they do not replace. Returns rows to keep."""
-        replaced = set(edge_ids)
+        against this batch's rows and the stored edges they do not replace. Returns rows to keep.
+        Both are sorted sweeps over the whole batch; only the few groups they flag are resolved
+        one by one (which row to refuse, and why)."""
+        n = len(part.pos)
+        replaced = set(texts_of(edge_ids)) if stored else set()
         others = [e for e in stored if e.edge_id not in replaced]
-        file_rows = part[["holder", "role", "org", "vf", "vt", "ratio", "pos"]].reset_index(drop=True)
-        st = pd.DataFrame(
-            {
-                "holder": [e.holder for e in others],
-                "role": [e.role.value for e in others],
-                "org": [e.org for e in others],
-                "vf": [e.valid_from.toordinal() for e in others],
-                "vt": [e.valid_to.toordinal() if e.valid_to else _OPEN for e in others],
-                "ratio": [e.ratio if e.ratio is not None else np.nan for e in others],
-                "pos": -1,
-            }
-        )
-        both = pd.concat([file_rows, st], ignore_index=True) if len(st) else file_rows
-        ok = np.ones(len(both), dtype=bool)  # file rows first, in the order of ``part``
+        if others:
+            def cat(mine: np.ndarray, theirs: list[Any], dtype: Any) -> np.ndarray:
+                return np.concatenate([mine, np.array(theirs, dtype=dtype)])
+
+            holder = cat(part.holder, [e.holder for e in others], object)
+            role = cat(part.role, [e.role.value for e in others], object)
+            org = cat(part.org, [e.org for e in others], object)
+            hc, rc, oc = _codes(holder), _codes(role), _codes(org)
+            vf = cat(part.vf, [e.valid_from.toordinal() for e in others], np.int64)
+            vt = cat(part.vt, [e.valid_to.toordinal() if e.valid_to else _OPEN for e in others], np.int64)
+            ratio = cat(part.ratio, [np.nan if e.ratio is None else e.ratio for e in others], float)
+            posarr = cat(part.pos, [-1] * len(others), np.int64)  # row -> position in the file (-1: stored)
+        else:
+            holder, role, org, hc, rc, oc = part.holder, part.role, part.org, part.hc, part.rc, part.oc
+            vf, vt, ratio, posarr = part.vf, part.vt, part.ratio, part.pos
+        ok = np.ones(len(posarr), dtype=bool)  # file rows first, in the order of ``part``
         lines = rows.lines
 
-        # Overlaps: only groups with more than one edge can overlap (few; a plain loop is fine).
-        multi = both[both.duplicated(["holder", "role", "org"], keep=False)]
-        posarr = both["pos"].to_numpy()  # row of ``both`` -> position in the file (-1: stored)
-        if len(multi):
-            multi = multi.sort_values(["holder", "role", "org", "vf", "pos"], kind="stable")
-            for _, grp in multi.groupby(["holder", "role", "org"], sort=False):
-                kept: list[tuple[int, int, int]] = []  # (vf, vt, row in ``both``) accepted so far
-                for f, t, i in zip(grp["vf"], grp["vt"], grp.index, strict=True):
-                    clash = next(((kf, kt, ki) for kf, kt, ki in kept if f < kt and kf < t), None)
-                    if clash is None:
-                        kept.append((f, t, i))
-                        continue
-                    victim, other = i, clash[2]
-                    if posarr[i] < 0:  # a stored edge stays: reject the file row it clashes with
-                        victim, other = other, i
-                        kept.remove(clash)
-                        kept.append((f, t, i))
-                    other_pos = posarr[other]
-                    where = f"line {lines[other_pos]}" if other_pos >= 0 else "an edge already stored"
-                    _reject(
-                        rows,
-                        int(posarr[victim]),
-                        "valid_from",
-                        f"overlaps the interval of {where} for the same holder, role and organisation",
-                    )
-                    ok[victim] = False
+        # Overlaps: sorted by (holder, role, organisation, valid_from), a row can clash only if it
+        # starts before the latest end among the earlier rows of its group (a running maximum).
+        order = np.lexsort((posarr, vf, oc, rc, hc))
+        same = np.zeros(len(order), dtype=bool)
+        same[1:] = (hc[order][1:] == hc[order][:-1]) & (rc[order][1:] == rc[order][:-1]) & (
+            oc[order][1:] == oc[order][:-1])
+        group = np.cumsum(~same) - 1
+        lift = group * (_OPEN + 1)  # groups in ascending order: the maximum restarts at each group
+        latest = np.maximum.accumulate(vt[order] + lift) - lift
+        clash = same.copy()
+        clash[1:] &= vf[order][1:] < latest[:-1]
+        flagged = np.isin(group, group[clash])
+        for grp in np.split(order[flagged], np.flatnonzero(np.diff(group[flagged])) + 1) if flagged.any() else []:
+            kept: list[tuple[int, int, int]] = []  # (vf, vt, row) accepted so far
+            for i in grp.tolist():
+                f, t = int(vf[i]), int(vt[i])
+                clash_with = next(((kf, kt, ki) for kf, kt, ki in kept if f < kt and kf < t), None)
+                if clash_with is None:
+                    kept.append((f, t, i))
+                    continue
+                victim, other = i, clash_with[2]
+                if posarr[i] < 0:  # a stored edge stays: reject the file row it clashes with
+                    victim, other = other, i
+                    kept.remove(clash_with)
+                    kept.append((f, t, i))
+                other_pos = posarr[other]
+                where = f"line {lines[other_pos]}" if other_pos >= 0 else "an edge already stored"
+                _reject(rows, int(posarr[victim]), "valid_from",
+                        f"overlaps the interval of {where} for the same holder, role and organisation")
+                ok[victim] = False
 
-        # Shareholding: the ratios in force on any day may not sum past 1. A vectorised sweep finds
-        # the organisations concerned; for those (few) a greedy sweep rejects the latest entrant.
-        sh = both[ok & (both["role"] == "SHAREHOLDER").to_numpy() & both["ratio"].notna().to_numpy()]
-        sh = sh[sh.groupby("org")["ratio"].transform("size") > 1] if len(sh) else sh
+        # Shareholding: the ratios in force on any day may not sum past 1. A sweep over the events
+        # (start +ratio, end -ratio, ends first on a day) finds the organisations concerned; for
+        # those (few) a greedy sweep rejects the latest entrant.
+        sh = np.flatnonzero(ok & (role == "SHAREHOLDER") & ~np.isnan(ratio))
         if len(sh):
-            ev = pd.concat(
-                [
-                    pd.DataFrame({"org": sh["org"], "day": sh["vf"], "delta": sh["ratio"]}),
-                    pd.DataFrame({"org": sh["org"], "day": sh["vt"], "delta": -sh["ratio"]}),
-                ]
-            ).sort_values(["org", "day", "delta"], kind="stable")  # ends before starts on the same day
-            ev["sum"] = ev.groupby("org")["delta"].cumsum()
-            for org_code in ev.loc[ev["sum"] > 1 + _EPS, "org"].unique():
-                for i, total, day in _overflow(sh[sh["org"] == org_code], lines):
-                    _reject(
-                        rows,
-                        int(posarr[i]),
-                        "ratio",
-                        f"shareholding ratios of {org_code} would sum to {total:.6g} "
-                        f"on {date.fromordinal(int(day)).isoformat()}",
-                    )
+            sh = sh[np.bincount(oc[sh])[oc[sh]] > 1]
+        if len(sh):
+            ev_org = np.concatenate([oc[sh], oc[sh]])
+            ev_day = np.concatenate([vf[sh], vt[sh]])
+            ev_delta = np.concatenate([ratio[sh], -ratio[sh]])
+            at = np.lexsort((ev_delta, ev_day, ev_org))
+            ev_org, ev_delta = ev_org[at], ev_delta[at]
+            running = np.cumsum(ev_delta)
+            first = np.ones(len(at), dtype=bool)
+            first[1:] = ev_org[1:] != ev_org[:-1]
+            begin = np.flatnonzero(first)
+            before = (running - ev_delta)[begin]  # the running sum where each organisation starts
+            total = running - np.repeat(before, np.diff(np.append(begin, len(at))))
+            for code in np.unique(ev_org[total > 1 + _EPS / 2]).tolist():  # below _overflow's bound: it decides
+                mine = sh[oc[sh] == code]
+                frame = pd.DataFrame({"vf": vf[mine], "vt": vt[mine], "ratio": ratio[mine], "pos": posarr[mine]},
+                                     index=mine)
+                org_code = org[mine[0]]
+                for i, over, day in _overflow(frame, lines):
+                    _reject(rows, int(posarr[i]), "ratio",
+                            f"shareholding ratios of {org_code} would sum to {over:.6g} "
+                            f"on {date.fromordinal(int(day)).isoformat()}")
                     ok[i] = False
-        return ok[: len(part)]
+        return ok[:n]
 
     def records(self, rows: _Rows) -> None:
         rows.required()
@@ -741,7 +811,7 @@ def import_dir(
 
 
 def _import_file(importer: _Importer, kind: str, path: Path) -> None:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     report = importer.report
     spill: _SpilledRoles | None = None
     with contextlib.ExitStack() as scope:
@@ -761,6 +831,7 @@ def _import_file(importer: _Importer, kind: str, path: Path) -> None:
         else:
             importer.run(_Source(kind, path.name, frame, errors))
     report.seconds[kind] = time.perf_counter() - started  # reading the file included
+    report.cpu_seconds[kind] = time.process_time() - cpu
 
 
 def _spill_plan(path: Path) -> tuple[list[str], int] | None:
@@ -790,9 +861,10 @@ def import_frames(
     for kind in KINDS:
         if kind in frames:
             frame = frames[kind]
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             normal = _normalise(frame, kind, np.arange(len(frame), dtype=np.int64) + 2)
             with collector_paused():
                 importer.run(_Source(kind, names.get(kind, f"{kind}.csv"), normal, []))
             report.seconds[kind] = time.perf_counter() - started
+            report.cpu_seconds[kind] = time.process_time() - cpu
     return report

@@ -33,7 +33,6 @@ from ..model import (
     MAX_LENGTH,
 )
 from ..policy.loader import available_jurisdictions, load_policy
-from ..store.base import RoleColumns
 from .format import _EPS, _OPEN, _PERSON_FIELDS, NUMERIC, REQUIRED, RowError, _Source
 
 # -- vectorised identifier checks --------------------------------------------------------------------
@@ -298,18 +297,6 @@ def _raw(rows: _Rows, col: str) -> _LazyRaw:
 def _codes(values: np.ndarray) -> np.ndarray:
     """Integer codes of the distinct values (for grouping without hashing strings again and again)."""
     return pd.factorize(values)[0]
-
-
-def _take_columns(cols: RoleColumns, idx: np.ndarray) -> RoleColumns:
-    """The rows ``idx`` of a column batch."""
-    if len(idx) == len(cols):
-        return cols
-    at = idx.tolist()
-    return RoleColumns(
-        edge_id=[cols.edge_id[i] for i in at], holder=[cols.holder[i] for i in at], role=[cols.role[i] for i in at],
-        org=[cols.org[i] for i in at], valid_from=cols.valid_from[idx], valid_to=cols.valid_to[idx],
-        ratio=cols.ratio[idx], subscribed_capital=cols.subscribed_capital[idx], title=[cols.title[i] for i in at],
-    )
 
 
 # -- import machinery ----------------------------------------------------------------------------------

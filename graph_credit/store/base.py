@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal, NamedTuple, Protocol, TypeVar, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, TypeAlias, TypeVar, cast, runtime_checkable
 
 import numpy as np
+import pyarrow as pa
 
 from ..errors import DomainError
 from ..model import (
@@ -56,26 +57,51 @@ class NotFound(DomainError, KeyError):
     code, status = "not_found", 404
 
 
+Texts: TypeAlias = Sequence[str] | pa.Array | pa.ChunkedArray  # a text column of RoleColumns
+
+
 @dataclass(frozen=True)
 class RoleColumns:
     """A batch of role edges as parallel columns, for bulk loading (``Store.load_roles``).
 
     Dates are day ordinals (``date.toordinal()``), ``valid_to`` 0 for an open end; ``ratio`` and
-    ``subscribed_capital`` are NaN when absent; ``role`` holds ``Role`` values.
+    ``subscribed_capital`` are NaN when absent; ``role`` holds ``Role`` values. The text columns
+    are sequences of ``str`` or Arrow string arrays (the bulk import's, so no Python string is
+    made per row before the store needs one): read them through ``texts`` or ``texts_of``.
     """
 
-    edge_id: Sequence[str]
-    holder: Sequence[str]
-    role: Sequence[str]
-    org: Sequence[str]
+    edge_id: Texts
+    holder: Texts
+    role: Texts
+    org: Texts
     valid_from: np.ndarray
     valid_to: np.ndarray
     ratio: np.ndarray
     subscribed_capital: np.ndarray
-    title: Sequence[str]
+    title: Texts
 
     def __len__(self) -> int:
         return len(self.edge_id)
+
+    def texts(self, name: str) -> list[str]:
+        """A text column as Python strings."""
+        return texts_of(getattr(self, name))
+
+    def take(self, idx: np.ndarray) -> RoleColumns:
+        """The rows ``idx`` (positions) of the batch."""
+        if len(idx) == len(self) and (idx == np.arange(len(self))).all():
+            return self
+
+        def pick(values: Texts) -> Texts:
+            if isinstance(values, pa.Array | pa.ChunkedArray):
+                return values.take(pa.array(idx, pa.int64()))
+            return [values[i] for i in idx.tolist()]
+
+        return RoleColumns(
+            edge_id=pick(self.edge_id), holder=pick(self.holder), role=pick(self.role), org=pick(self.org),
+            valid_from=self.valid_from[idx], valid_to=self.valid_to[idx], ratio=self.ratio[idx],
+            subscribed_capital=self.subscribed_capital[idx], title=pick(self.title),
+        )
 
     def edges(self) -> list[RoleEdge]:
         """The batch as ``RoleEdge`` objects (for backends without a columnar path)."""
@@ -85,11 +111,19 @@ class RoleColumns:
             RoleEdge(h, Role(r), o, date.fromordinal(f), date.fromordinal(t) if t > 0 else None,
                      None if q != q else q, None if c != c else c, ti, eid)
             for eid, h, r, o, f, t, q, c, ti in zip(
-                self.edge_id, self.holder, self.role, self.org, np.asarray(self.valid_from).tolist(),
-                np.asarray(self.valid_to).tolist(), np.asarray(self.ratio, dtype=float).tolist(),
-                np.asarray(self.subscribed_capital, dtype=float).tolist(), self.title, strict=True,
+                self.texts("edge_id"), self.texts("holder"), self.texts("role"), self.texts("org"),
+                np.asarray(self.valid_from).tolist(), np.asarray(self.valid_to).tolist(),
+                np.asarray(self.ratio, dtype=float).tolist(), np.asarray(self.subscribed_capital, dtype=float).tolist(),
+                self.texts("title"), strict=True,
             )
         ]
+
+
+def texts_of(values: Texts) -> list[str]:
+    """A text column of a ``RoleColumns`` (a sequence of strings or an Arrow string array) as a list."""
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        return cast(list[str], values.to_pylist())
+    return values if isinstance(values, list) else list(values)
 
 
 class TraversedEdge(NamedTuple):

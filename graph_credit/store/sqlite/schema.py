@@ -277,15 +277,14 @@ def _migrate_v1_roles(con: sqlite3.Connection) -> None:
 def _role_rows(b: RoleColumns) -> Iterator[tuple[Any, ...]]:
     """Rows of the roles table from a column batch (ordinals, role codes, None for absent values;
     string columns as lists or Arrow arrays)."""
-    from .segments import pylist
     vt = [t if t > 0 else None for t in np.asarray(b.valid_to).tolist()]
     ratio = np.asarray(b.ratio, dtype=np.float64)
     cap = np.asarray(b.subscribed_capital, dtype=np.float64)
     ratio_o = [None if q != q else q for q in ratio.tolist()] if np.isnan(ratio).any() else ratio.tolist()
     cap_o = [None if c != c else c for c in cap.tolist()] if np.isnan(cap).any() else cap.tolist()
-    roles = [_ROLE_CODE[str(r)] for r in pylist(b.role)]
+    roles = [_ROLE_CODE[str(r)] for r in b.texts("role")]
     return zip(
-        pylist(b.edge_id), pylist(b.holder), roles, pylist(b.org), np.asarray(b.valid_from).tolist(), vt, ratio_o,
-        cap_o, pylist(b.title), strict=True,
+        b.texts("edge_id"), b.texts("holder"), roles, b.texts("org"), np.asarray(b.valid_from).tolist(), vt, ratio_o,
+        cap_o, b.texts("title"), strict=True,
     )
 

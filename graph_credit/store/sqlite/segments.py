@@ -72,11 +72,6 @@ def strings(column: Any) -> pa.Array:
     return column.cast(pa.large_string())
 
 
-def pylist(column: Any) -> list[Any]:
-    """A column as a Python list (a list as it is)."""
-    return column if isinstance(column, list) else strings(column).to_pylist() if _arrow(column) else list(column)
-
-
 def _arrow(column: Any) -> bool:
     return isinstance(column, pa.Array | pa.ChunkedArray)
 

@@ -738,11 +738,11 @@ class SQLiteStore:
         if not fresh:
             updates = ", ".join(f"{c}=excluded.{c}" for c in _ROLE.columns[1:])
             sql += f" ON CONFLICT(eid) DO UPDATE SET {updates}"
-        ids = segments.pylist(batch.edge_id)
+        ids = batch.texts("edge_id")
         logged = not fresh and len(batch) <= _LOG_BATCH
         before_orgs = self._role_orgs(ids) if logged else []
         self._writer.executemany(sql, _role_rows(batch))
-        self._roles_changed([*before_orgs, *zip(ids, segments.pylist(batch.org), strict=True)] if logged else None)
+        self._roles_changed([*before_orgs, *zip(ids, batch.texts("org"), strict=True)] if logged else None)
 
     def delete_roles(self, edge_ids: Sequence[str]) -> int:
         """Delete table rows; an edge a segment holds gets a tombstone (it hides the segment's row)."""
