@@ -17,6 +17,7 @@ compaction thread and the rest), as a share of one core over the run's wall time
 
 from __future__ import annotations
 
+import ctypes
 import os
 import random
 import threading
@@ -28,11 +29,43 @@ import numpy as np
 
 from bench.phases import AS_OF, MATTER, emit, note, percentiles, rss, sample_orgs, warm_policies
 
+_INDEX_STATE = ("delta_edges", "bases_built", "gen", "base_gen")
 _KEPT = 200_000  # check latencies kept for the percentiles (the last ones of a long run)
 
 
 def _fds() -> int:
     return len(os.listdir("/proc/self/fd"))
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                     "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def _memory() -> dict[str, int]:
+    """Where the resident set is, bytes: per kind of mapping (the saved base's mapped arrays, SQLite's
+    shared WAL index, the heap and other anonymous memory, libraries), and glibc's heap in use and
+    free (``mallinfo2``, all arenas; free bytes there are resident until trimmed)."""
+    out = {"anon": 0, "index_maps": 0, "sqlite_maps": 0, "libs": 0, "other_file": 0, "heap_in_use": 0,
+           "heap_free": 0, "heap_mmapped": 0}
+    kind = "other_file"
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split(None, 6)
+            if "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+                path = head[5].strip() if len(head) > 5 else ""
+                kind = ("index_maps" if path.endswith(".npy") else "sqlite_maps" if ".sqlite" in path
+                        else "libs" if ".so" in path else "anon" if not path or path.startswith("[") else "other_file")
+            elif head[0] == "Rss:":
+                out[kind] += int(head[1]) * 1024
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = _MallInfo2
+        mi = libc.mallinfo2()
+        out |= {"heap_in_use": mi.uordblks, "heap_free": mi.fordblks, "heap_mmapped": mi.hblkhd}
+    except (OSError, AttributeError):  # no glibc >= 2.33
+        pass
+    return out
 
 
 class _Writer(threading.Thread):
@@ -109,6 +142,7 @@ def _run(db: Any, subjects: list[str], persons: list[str], seconds: float, index
     writer = _Writer(engine, subjects, persons, per_s, record_every, seed, tag)
     before = store.index_stats() if index else {}
     samples: list[tuple[float, int, int, int]] = []
+    memory: list[dict[str, int]] = []  # per sample: where the resident set is, and the index's state
     # The latest _KEPT latencies, in arrays allocated up front: the leak run's RSS is the store's, not
     # a list of a million floats growing with the run.
     lat, cpu = np.zeros(_KEPT), np.zeros(_KEPT)
@@ -119,6 +153,7 @@ def _run(db: Any, subjects: list[str], persons: list[str], seconds: float, index
     while (now := time.perf_counter() - t0) < seconds:
         if sample_every and now >= next_sample:
             samples.append((now, len(store._readers) + 1, _fds(), rss()))
+            memory.append(_memory() | {k: v for k, v in store.index_stats().items() if k in _INDEX_STATE})
             next_sample += sample_every
         s = subjects[n % len(subjects)]
         t, c = time.perf_counter(), time.thread_time()
@@ -154,7 +189,10 @@ def _run(db: Any, subjects: list[str], persons: list[str], seconds: float, index
         out["leak"] = {"samples": len(a), "connections": [int(a[0, 1]), int(a[-1, 1])], "fds": [int(a[0, 2]),
                        int(a[-1, 2])], "rss": [int(a[0, 3]), int(a[-1, 3])], "connections_per_hour": slope[0],
                        "fds_per_hour": slope[1], "rss_bytes_per_hour": slope[2],
-                       "series": [[round(t, 1), int(c), int(f), int(m)] for t, c, f, m in samples]}
+                       "series": [[round(t, 1), int(c), int(f), int(m)] for t, c, f, m in samples],
+                       "memory": memory}
+        anon = np.array([m["anon"] for m in memory[len(a) // 2 :]], dtype=float)
+        out["leak"]["anon_bytes_per_hour"] = float(np.polyfit(hours, anon, 1)[0]) if len(half) > 2 else None
     store.close()
     return out
 

@@ -19,6 +19,7 @@ Journal appends outside a transaction share durable commits (``group.GroupCommit
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -53,6 +54,7 @@ from ..base import (
     check_field_name,
     check_journal_table,
 )
+from .builder import build_apart
 from .group import GroupCommit
 from .index import _GraphIndex
 from .live import Delta, LiveIndex
@@ -124,7 +126,7 @@ class SQLiteStore:
         self._building = False
         self._building_lock = threading.Lock()
         self._save_min = _SYNC_BUILD_ROWS
-        self._stats = {"index": 0, "sql": 0, "bases_built": 0}
+        self._stats = {"index": 0, "sql": 0, "bases_built": 0, "bases_built_apart": 0}
         self._facts: _FactTargets | None = None
         self._facts_lock = threading.Lock()
         self._targets_lock = threading.Lock()  # replace_facts adds to the targets a reader may be copying
@@ -377,12 +379,21 @@ class SQLiteStore:
         return None
 
     def _build_base(self) -> _GraphIndex:
-        """A base built from one snapshot of the committed roles (its own connection: a builder thread
-        must not leave a reader behind), saved when large enough."""
+        """A base built from one snapshot of the committed roles: for a large table in a child process
+        that saves it, then mapped (``builder``: neither the build's memory nor its GIL time enter this
+        process); else here, on its own connection (a builder thread must not leave a reader behind)."""
         if self.path == ":memory:":
             with self._lock:
                 self._stats["bases_built"] += 1
                 return _GraphIndex.build(self._writer, self._gen("roles_gen"))
+        sidecar = self._sidecar()
+        assert sidecar is not None
+        rows = self._read("SELECT max(rowid) FROM roles")[0][0] or 0
+        if rows >= self._save_min and os.access(sidecar if sidecar.exists() else sidecar.parent, os.W_OK):
+            base = build_apart(self.path, sidecar)
+            self._stats["bases_built"] += 1
+            self._stats["bases_built_apart"] += 1
+            return base
         con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         try:
             con.execute("BEGIN")
@@ -391,12 +402,6 @@ class SQLiteStore:
             con.execute("COMMIT")
         finally:
             con.close()
-        sidecar = self._sidecar()
-        if sidecar is not None and len(base) >= self._save_min:  # small bases are rebuilt faster than written
-            try:
-                base.save(sidecar)
-            except OSError:  # a read-only directory: the base lives in memory only
-                pass
         release_free_memory()  # the build's temporaries: hand the freed pages back to the system
         self._stats["bases_built"] += 1
         return base
