@@ -6,7 +6,11 @@ Side by side in one process, on the same store and the same write schedule:
                  (each through the engine, so consequences are re-derived), checks in a loop;
 * ``sql``     -- the same with the graph index switched off (the control);
 * ``leak``    -- the index on, 10 role changes per second, sampling open connections, file
-                 descriptors and RSS; their slope per hour over the run's second half.
+                 descriptors, RSS and where it is (``_memory``); their slope per hour over the run's
+                 second half.
+
+As in the server (``api.app``), what start-up loaded is frozen out of the cyclic collector before
+the timed part; the collector's passes during a run are reported (``gc``).
 
 Each role write is followed, on the writer's thread, by one traversal from its organisation whose
 edges followed must show the change (``visible``: the new edge followed, the ended or deleted one
@@ -18,6 +22,7 @@ compaction thread and the rest), as a share of one core over the run's wall time
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import random
 import threading
@@ -37,6 +42,25 @@ def _fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+class _Pauses:
+    """The cyclic collector's passes during a run (a ``gc.callbacks`` entry): how many, and their
+    wall time, per generation (a pass holds the GIL: every thread waits for it)."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.seen: dict[int, list[float]] = {0: [], 1: [], 2: []}
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        else:
+            self.seen[info["generation"]].append(time.perf_counter() - self.started)
+
+    def summary(self) -> dict[str, Any]:
+        return {f"gen{g}": {"passes": len(p), "seconds": sum(p), "max_ms": 1e3 * max(p, default=0.0)}
+                for g, p in self.seen.items()}
+
+
 class _MallInfo2(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
                                                      "fsmblks", "uordblks", "fordblks", "keepcost")]
@@ -44,8 +68,9 @@ class _MallInfo2(ctypes.Structure):
 
 def _memory() -> dict[str, int]:
     """Where the resident set is, bytes: per kind of mapping (the saved base's mapped arrays, SQLite's
-    shared WAL index, the heap and other anonymous memory, libraries), and glibc's heap in use and
-    free (``mallinfo2``, all arenas; free bytes there are resident until trimmed)."""
+    shared WAL index, the heap and other anonymous memory, libraries), SQLite's own allocations (its
+    page caches are on the heap), and glibc's heap in use and free (``mallinfo2``, all arenas; free
+    bytes there are resident until trimmed)."""
     out = {"anon": 0, "index_maps": 0, "sqlite_maps": 0, "libs": 0, "other_file": 0, "heap_in_use": 0,
            "heap_free": 0, "heap_mmapped": 0}
     kind = "other_file"
@@ -58,6 +83,14 @@ def _memory() -> dict[str, int]:
                         else "libs" if ".so" in path else "anon" if not path or path.startswith("[") else "other_file")
             elif head[0] == "Rss:":
                 out[kind] += int(head[1]) * 1024
+    try:  # all of SQLite's allocations in this process: page caches, statements, schema
+        import _sqlite3
+
+        lib = ctypes.CDLL(_sqlite3.__file__)
+        lib.sqlite3_memory_used.restype = ctypes.c_int64
+        out["sqlite_memory"] = int(lib.sqlite3_memory_used())
+    except (OSError, AttributeError):  # SQLite linked statically
+        pass
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallinfo2.restype = _MallInfo2
@@ -139,6 +172,10 @@ def _run(db: Any, subjects: list[str], persons: list[str], seconds: float, index
     store.warm()
     for s in subjects[:100]:  # fault in the pages every later check touches; not timed
         check(store, s, MATTER, AS_OF)
+    gc.collect()  # as the server does after its start-up (api.app's lifespan)
+    gc.freeze()
+    pauses = _Pauses()
+    gc.callbacks.append(pauses)
     writer = _Writer(engine, subjects, persons, per_s, record_every, seed, tag)
     before = store.index_stats() if index else {}
     samples: list[tuple[float, int, int, int]] = []
@@ -193,6 +230,9 @@ def _run(db: Any, subjects: list[str], persons: list[str], seconds: float, index
                        "memory": memory}
         anon = np.array([m["anon"] for m in memory[len(a) // 2 :]], dtype=float)
         out["leak"]["anon_bytes_per_hour"] = float(np.polyfit(hours, anon, 1)[0]) if len(half) > 2 else None
+    gc.callbacks.remove(pauses)
+    gc.unfreeze()
+    out["gc"] = pauses.summary()
     store.close()
     return out
 
