@@ -84,6 +84,7 @@ _COMPACT_MIN = 1_000
 _COMPACT_MAX = 10_000
 _COMPACT_HARD = 200_000
 _LOG_BATCH = 10_000  # a bulk batch of more edges is not logged edge by edge: a new base is built
+_CACHE_MIB = 16  # SQLite's page cache per connection
 _FACT_CACHE = 4_000  # subjects whose decoded facts are kept per facts generation: those near hubs recur
 
 
@@ -115,7 +116,7 @@ class SQLiteStore:
         self._local = threading.local()
         self._readers: dict[threading.Thread, sqlite3.Connection] = {}  # each reading thread's connection
         self._readers_lock = threading.Lock()
-        self._writer = self._connect(cache_mib=64)
+        self._writer = self._connect()
         _migrate_v1_roles(self._writer)
         self._writer.executescript(_SCHEMA)
         for _, sql in _ROLE_INDEXES:  # also recreates indexes a killed bulk load had dropped
@@ -137,14 +138,15 @@ class SQLiteStore:
         self._appends = GroupCommit(self.transaction, self._append_rows)
         self._closed = False
 
-    def _connect(self, cache_mib: int = 16) -> sqlite3.Connection:
+    def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         con.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit is on disk before it is acknowledged, across kill -9 and power loss.
         con.execute("PRAGMA synchronous=FULL")
         con.execute("PRAGMA foreign_keys=OFF")
-        # Per connection (one per reading thread): the operating system caches the file as well.
-        con.execute(f"PRAGMA cache_size=-{cache_mib * 1024}")
+        # Per connection (the writer and one per reading thread), and filled to the cap by a long run
+        # of writes, whose pages are all over the file: the operating system caches the file as well.
+        con.execute(f"PRAGMA cache_size=-{_CACHE_MIB * 1024}")
         return con
 
     # -- connections and transactions --------------------------------------------------------
@@ -347,6 +349,7 @@ class SQLiteStore:
                 if delta is not None:
                     self._index = LiveIndex(delta)
             self._prune_log(base)
+            release_free_memory()  # the replaced base's delta and lookups: hand the freed pages back
         except Exception:  # noqa: BLE001 - the current base and delta (or SQL) keep answering
             pass
         finally:
