@@ -190,7 +190,8 @@ def _run(db: Any, subjects: list[str], persons: list[str], seconds: float, index
     while (now := time.perf_counter() - t0) < seconds:
         if sample_every and now >= next_sample:
             samples.append((now, len(store._readers) + 1, _fds(), rss()))
-            memory.append(_memory() | {k: v for k, v in store.index_stats().items() if k in _INDEX_STATE})
+            memory.append(_memory() | {k: v for k, v in store.index_stats().items() if k in _INDEX_STATE}
+                          | {"building": int(store._building)})
             next_sample += sample_every
         s = subjects[n % len(subjects)]
         t, c = time.perf_counter(), time.thread_time()
@@ -219,22 +220,32 @@ def _run(db: Any, subjects: list[str], persons: list[str], seconds: float, index
         out["bases_built"] = after["bases_built"] - before["bases_built"]
         out["delta_edges_end"] = after["delta_edges"]
     if samples:
-        a = np.array(samples, dtype=float)
-        half = a[len(a) // 2 :]
-        hours = half[:, 0] / 3600
-        slope = [float(np.polyfit(hours, half[:, col], 1)[0]) if len(half) > 2 else None for col in (1, 2, 3)]
-        out["leak"] = {"samples": len(a), "connections": [int(a[0, 1]), int(a[-1, 1])], "fds": [int(a[0, 2]),
-                       int(a[-1, 2])], "rss": [int(a[0, 3]), int(a[-1, 3])], "connections_per_hour": slope[0],
-                       "fds_per_hour": slope[1], "rss_bytes_per_hour": slope[2],
-                       "series": [[round(t, 1), int(c), int(f), int(m)] for t, c, f, m in samples],
-                       "memory": memory}
-        anon = np.array([m["anon"] for m in memory[len(a) // 2 :]], dtype=float)
-        out["leak"]["anon_bytes_per_hour"] = float(np.polyfit(hours, anon, 1)[0]) if len(half) > 2 else None
+        out["leak"] = _slopes(samples, memory)
     gc.callbacks.remove(pauses)
     gc.unfreeze()
     out["gc"] = pauses.summary()
     store.close()
     return out
+
+
+def _slopes(samples: list[tuple[float, int, int, int]], memory: list[dict[str, int]]) -> dict[str, Any]:
+    """First and last samples, and slopes per hour fitted over the run's second half. While a new base
+    is built, its thread's reader and the child process's pipes are open (closed when it ends):
+    connections and descriptors are fitted over the samples taken between builds, so the slope says
+    whether they accumulate; RSS over all of them."""
+    a = np.array(samples, dtype=float)
+    half = a[len(a) // 2 :]
+    idle = half[[not m["building"] for m in memory[len(a) // 2 :]]]
+
+    def fit(rows: np.ndarray, values: np.ndarray) -> float | None:
+        return float(np.polyfit(rows[:, 0] / 3600, values, 1)[0]) if len(rows) > 2 else None
+
+    anon = np.array([m["anon"] for m in memory[len(a) // 2 :]], dtype=float)
+    return {"samples": len(a), "connections": [int(a[0, 1]), int(a[-1, 1])], "fds": [int(a[0, 2]), int(a[-1, 2])],
+            "rss": [int(a[0, 3]), int(a[-1, 3])], "connections_per_hour": fit(idle, idle[:, 1]),
+            "fds_per_hour": fit(idle, idle[:, 2]), "rss_bytes_per_hour": fit(half, half[:, 3]),
+            "anon_bytes_per_hour": fit(half, anon), "samples_during_builds": sum(m["building"] for m in memory),
+            "series": [[round(t, 1), int(c), int(f), int(m)] for t, c, f, m in samples], "memory": memory}
 
 
 def phase_live(args: Any) -> None:
