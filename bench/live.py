@@ -6,7 +6,11 @@ Side by side in one process, on the same store and the same write schedule:
                  (each through the engine, so consequences are re-derived), checks in a loop;
 * ``sql``     -- the same with the graph index switched off (the control);
 * ``leak``    -- the index on, 10 role changes per second, sampling open connections, file
-                 descriptors and RSS; their slope per hour over the run's second half.
+                 descriptors, RSS and where it is (``_memory``); their slope per hour over the run's
+                 second half.
+
+As in the server (``api.app``), what start-up loaded is frozen out of the cyclic collector before
+the timed part; the collector's passes during a run are reported (``gc``).
 
 Each role write is followed, on the writer's thread, by one traversal from its organisation whose
 edges followed must show the change (``visible``: the new edge followed, the ended or deleted one
@@ -17,6 +21,8 @@ compaction thread and the rest), as a share of one core over the run's wall time
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import os
 import random
 import threading
@@ -28,11 +34,71 @@ import numpy as np
 
 from bench.phases import AS_OF, MATTER, emit, note, percentiles, rss, sample_orgs, warm_policies
 
+_INDEX_STATE = ("delta_edges", "bases_built", "gen", "base_gen")
 _KEPT = 200_000  # check latencies kept for the percentiles (the last ones of a long run)
 
 
 def _fds() -> int:
     return len(os.listdir("/proc/self/fd"))
+
+
+class _Pauses:
+    """The cyclic collector's passes during a run (a ``gc.callbacks`` entry): how many, and their
+    wall time, per generation (a pass holds the GIL: every thread waits for it)."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.seen: dict[int, list[float]] = {0: [], 1: [], 2: []}
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        else:
+            self.seen[info["generation"]].append(time.perf_counter() - self.started)
+
+    def summary(self) -> dict[str, Any]:
+        return {f"gen{g}": {"passes": len(p), "seconds": sum(p), "max_ms": 1e3 * max(p, default=0.0)}
+                for g, p in self.seen.items()}
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                     "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def _memory() -> dict[str, int]:
+    """Where the resident set is, bytes: per kind of mapping (the saved base's mapped arrays, SQLite's
+    shared WAL index, the heap and other anonymous memory, libraries), SQLite's own allocations (its
+    page caches are on the heap), and glibc's heap in use and free (``mallinfo2``, all arenas; free
+    bytes there are resident until trimmed)."""
+    out = {"anon": 0, "index_maps": 0, "sqlite_maps": 0, "libs": 0, "other_file": 0, "heap_in_use": 0,
+           "heap_free": 0, "heap_mmapped": 0}
+    kind = "other_file"
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split(None, 6)
+            if "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+                path = head[5].strip() if len(head) > 5 else ""
+                kind = ("index_maps" if path.endswith(".npy") else "sqlite_maps" if ".sqlite" in path
+                        else "libs" if ".so" in path else "anon" if not path or path.startswith("[") else "other_file")
+            elif head[0] == "Rss:":
+                out[kind] += int(head[1]) * 1024
+    try:  # all of SQLite's allocations in this process: page caches, statements, schema
+        import _sqlite3
+
+        lib = ctypes.CDLL(_sqlite3.__file__)
+        lib.sqlite3_memory_used.restype = ctypes.c_int64
+        out["sqlite_memory"] = int(lib.sqlite3_memory_used())
+    except (OSError, AttributeError):  # SQLite linked statically
+        pass
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = _MallInfo2
+        mi = libc.mallinfo2()
+        out |= {"heap_in_use": mi.uordblks, "heap_free": mi.fordblks, "heap_mmapped": mi.hblkhd}
+    except (OSError, AttributeError):  # no glibc >= 2.33
+        pass
+    return out
 
 
 class _Writer(threading.Thread):
@@ -106,9 +172,14 @@ def _run(db: Any, subjects: list[str], persons: list[str], seconds: float, index
     store.warm()
     for s in subjects[:100]:  # fault in the pages every later check touches; not timed
         check(store, s, MATTER, AS_OF)
+    gc.collect()  # as the server does after its start-up (api.app's lifespan)
+    gc.freeze()
+    pauses = _Pauses()
+    gc.callbacks.append(pauses)
     writer = _Writer(engine, subjects, persons, per_s, record_every, seed, tag)
     before = store.index_stats() if index else {}
     samples: list[tuple[float, int, int, int]] = []
+    memory: list[dict[str, int]] = []  # per sample: where the resident set is, and the index's state
     # The latest _KEPT latencies, in arrays allocated up front: the leak run's RSS is the store's, not
     # a list of a million floats growing with the run.
     lat, cpu = np.zeros(_KEPT), np.zeros(_KEPT)
@@ -119,6 +190,8 @@ def _run(db: Any, subjects: list[str], persons: list[str], seconds: float, index
     while (now := time.perf_counter() - t0) < seconds:
         if sample_every and now >= next_sample:
             samples.append((now, len(store._readers) + 1, _fds(), rss()))
+            memory.append(_memory() | {k: v for k, v in store.index_stats().items() if k in _INDEX_STATE}
+                          | {"building": int(store._building)})
             next_sample += sample_every
         s = subjects[n % len(subjects)]
         t, c = time.perf_counter(), time.thread_time()
@@ -147,16 +220,32 @@ def _run(db: Any, subjects: list[str], persons: list[str], seconds: float, index
         out["bases_built"] = after["bases_built"] - before["bases_built"]
         out["delta_edges_end"] = after["delta_edges"]
     if samples:
-        a = np.array(samples, dtype=float)
-        half = a[len(a) // 2 :]
-        hours = half[:, 0] / 3600
-        slope = [float(np.polyfit(hours, half[:, col], 1)[0]) if len(half) > 2 else None for col in (1, 2, 3)]
-        out["leak"] = {"samples": len(a), "connections": [int(a[0, 1]), int(a[-1, 1])], "fds": [int(a[0, 2]),
-                       int(a[-1, 2])], "rss": [int(a[0, 3]), int(a[-1, 3])], "connections_per_hour": slope[0],
-                       "fds_per_hour": slope[1], "rss_bytes_per_hour": slope[2],
-                       "series": [[round(t, 1), int(c), int(f), int(m)] for t, c, f, m in samples]}
+        out["leak"] = _slopes(samples, memory)
+    gc.callbacks.remove(pauses)
+    gc.unfreeze()
+    out["gc"] = pauses.summary()
     store.close()
     return out
+
+
+def _slopes(samples: list[tuple[float, int, int, int]], memory: list[dict[str, int]]) -> dict[str, Any]:
+    """First and last samples, and slopes per hour fitted over the run's second half. While a new base
+    is built, its thread's reader and the child process's pipes are open (closed when it ends):
+    connections and descriptors are fitted over the samples taken between builds, so the slope says
+    whether they accumulate; RSS over all of them."""
+    a = np.array(samples, dtype=float)
+    half = a[len(a) // 2 :]
+    idle = half[[not m["building"] for m in memory[len(a) // 2 :]]]
+
+    def fit(rows: np.ndarray, values: np.ndarray) -> float | None:
+        return float(np.polyfit(rows[:, 0] / 3600, values, 1)[0]) if len(rows) > 2 else None
+
+    anon = np.array([m["anon"] for m in memory[len(a) // 2 :]], dtype=float)
+    return {"samples": len(a), "connections": [int(a[0, 1]), int(a[-1, 1])], "fds": [int(a[0, 2]), int(a[-1, 2])],
+            "rss": [int(a[0, 3]), int(a[-1, 3])], "connections_per_hour": fit(idle, idle[:, 1]),
+            "fds_per_hour": fit(idle, idle[:, 2]), "rss_bytes_per_hour": fit(half, half[:, 3]),
+            "anon_bytes_per_hour": fit(half, anon), "samples_during_builds": sum(m["building"] for m in memory),
+            "series": [[round(t, 1), int(c), int(f), int(m)] for t, c, f, m in samples], "memory": memory}
 
 
 def phase_live(args: Any) -> None:

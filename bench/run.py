@@ -177,7 +177,9 @@ def _leak_slope(r: dict[str, Any]) -> str:
     d = _get(r, ("live", "leak_run", "leak"))
     if not d or d.get("rss_bytes_per_hour") is None:
         return "-"
-    return f"{d['connections_per_hour']:+.1f} / {d['fds_per_hour']:+.1f} / {d['rss_bytes_per_hour'] / 2**20:+.0f} MiB"
+    anon = d.get("anon_bytes_per_hour")  # the process's own memory, without mapped files
+    return (f"{d['connections_per_hour']:+.1f} / {d['fds_per_hour']:+.1f} / {d['rss_bytes_per_hour'] / 2**20:+.0f} MiB"
+            + (f" (anonymous {anon / 2**20:+.0f} MiB)" if anon is not None else ""))
 
 
 def table(results: dict[int, dict[str, Any]]) -> str:

@@ -8,6 +8,7 @@ builds leave no connection or file descriptor behind.
 
 from __future__ import annotations
 
+import mmap
 import os
 import tempfile
 import time
@@ -126,6 +127,13 @@ def test_a_committed_change_is_in_the_fast_path_at_the_next_check(tmp_path: Path
         plain.close()
 
 
+def is_mapped(a: Any) -> bool:
+    """The array's memory is a mapped file (not the process's heap)."""
+    while a is not None and not isinstance(a, mmap.mmap):
+        a = getattr(a, "base", None)
+    return a is not None
+
+
 def wait_for_builds(store: SQLiteStore) -> None:
     deadline = time.monotonic() + 60
     while store._building:
@@ -149,6 +157,43 @@ def test_compaction_replaces_the_base_in_the_background_and_drops_the_log(
         log = fast._read("SELECT count(*), min(gen) FROM role_log")[0]
         assert log[0] < 6 and (log[1] is None or log[1] > stats["base_gen"])
         same_answers(fast, plain, PEOPLE[6], DATES[-1], 2, 200)
+    finally:
+        fast.close()
+        plain.close()
+
+
+def test_a_large_base_is_built_in_a_child_process_and_mapped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The build's memory and GIL time stay out of the serving process: it only maps the saved files,
+    # and a base no view uses any more is unmapped (its descriptors closed).
+    monkeypatch.setattr(store_module, "_COMPACT_MIN", 3)
+    fast, plain = open_pair(tmp_path / "g.sqlite")
+    try:
+        fast._save_min = 0  # every table counts as large
+
+        def not_here(*_: Any) -> None:
+            raise AssertionError("a large base was built in the serving process")
+
+        monkeypatch.setattr(store_module._GraphIndex, "build", not_here)
+        fds: list[int] = []
+        for round_ in range(2):
+            first = fast.index_stats()["base_gen"]
+            for i in range(5):
+                fast.put_roles([RoleEdge(PEOPLE[6 + round_], Role.DIRECTOR, ORGS[i], START)])
+                same_answers(fast, plain, PEOPLE[6 + round_], DATES[-1], 2, 200)
+            wait_for_builds(fast)
+            fast.traverse([PEOPLE[0]], DATES[-1], 1, 10)  # the new base and its delta in use
+            stats = fast.index_stats()
+            assert stats["bases_built_apart"] == round_ + 1 and stats["base_gen"] > first
+            assert fast._index is not None and is_mapped(fast._index.base.holder)
+            assert (tmp_path / "g.sqlite.graph" / f"gen-{stats['base_gen']}").is_dir()
+            fds.append(open_fds())
+        assert fds[1] <= fds[0] + 1  # the first mapped base was released (+ SQLite's deferred descriptor)
+        before = fast.index_stats()["index"]
+        origins = ORGS[:6] + PEOPLE[:8]
+        for origin in origins:
+            for on in DATES:
+                same_answers(fast, plain, origin, on, 2, 200)
+        assert fast.index_stats()["index"] == before + len(origins) * len(DATES)  # all on the fast path
     finally:
         fast.close()
         plain.close()
@@ -183,6 +228,7 @@ def test_connections_and_file_descriptors_stay_flat_over_many_writes(
     monkeypatch.setattr(store_module, "_SYNC_BUILD_ROWS", 0)
     monkeypatch.setattr(store_module, "_COMPACT_MIN", 1)
     fast, plain = open_pair(tmp_path / "g.sqlite")
+    fast._save_min = 10**9  # built in this process: a child per build is covered below, and slow 40 times over
     try:
         def write_and_check(i: int) -> None:
             fast.put_roles([RoleEdge(PEOPLE[6], Role.DIRECTOR, ORGS[i % len(ORGS)], START + timedelta(days=i))])

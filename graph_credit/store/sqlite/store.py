@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import os
 import shutil
 import sqlite3
 import threading
@@ -58,6 +59,7 @@ from ..base import (
     check_journal_table,
 )
 from . import segments
+from .builder import build_apart
 from .group import GroupCommit
 from .index import _GraphIndex
 from .live import Delta, LiveIndex
@@ -88,7 +90,15 @@ _COMPACT_MIN = 1_000
 _COMPACT_MAX = 10_000
 _COMPACT_HARD = 200_000
 _LOG_BATCH = 10_000  # a bulk batch of more edges is not logged edge by edge: a new base is built
+_CACHE_MIB = 16  # SQLite's page cache per connection
 _FACT_CACHE = 4_000  # subjects whose decoded facts are kept per facts generation: those near hubs recur
+
+
+def _edges_held(con: sqlite3.Connection) -> int:
+    """About how many role edges the store holds (table rows ever written plus segment rows): what decides
+    how a base is built."""
+    return int(con.execute("SELECT coalesce(max(rowid), 0) + (SELECT coalesce(sum(rows), 0) FROM role_segments) "
+                           "FROM roles").fetchone()[0])
 
 
 class _FactTargets:
@@ -119,7 +129,7 @@ class SQLiteStore:
         self._local = threading.local()
         self._readers: dict[threading.Thread, sqlite3.Connection] = {}  # each reading thread's connection
         self._readers_lock = threading.Lock()
-        self._writer = self._connect(cache_mib=64)
+        self._writer = self._connect()
         _migrate_v1_roles(self._writer)
         self._writer.executescript(_SCHEMA)
         for _, sql in _ROLE_INDEXES:  # also recreates indexes a killed bulk load had dropped
@@ -130,7 +140,7 @@ class SQLiteStore:
         self._building = False
         self._building_lock = threading.Lock()
         self._save_min = _SYNC_BUILD_ROWS
-        self._stats = {"index": 0, "sql": 0, "bases_built": 0}
+        self._stats = {"index": 0, "sql": 0, "bases_built": 0, "bases_built_apart": 0}
         self._facts: _FactTargets | None = None
         self._facts_lock = threading.Lock()
         self._targets_lock = threading.Lock()  # replace_facts adds to the targets a reader may be copying
@@ -153,14 +163,15 @@ class SQLiteStore:
             with self.transaction():
                 self._segments.remove_unregistered(self._writer)
 
-    def _connect(self, cache_mib: int = 16) -> sqlite3.Connection:
+    def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         con.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit is on disk before it is acknowledged, across kill -9 and power loss.
         con.execute("PRAGMA synchronous=FULL")
         con.execute("PRAGMA foreign_keys=OFF")
-        # Per connection (one per reading thread): the operating system caches the file as well.
-        con.execute(f"PRAGMA cache_size=-{cache_mib * 1024}")
+        # Per connection (the writer and one per reading thread), and filled to the cap by a long run
+        # of writes, whose pages are all over the file: the operating system caches the file as well.
+        con.execute(f"PRAGMA cache_size=-{_CACHE_MIB * 1024}")
         return con
 
     # -- connections and transactions --------------------------------------------------------
@@ -357,8 +368,7 @@ class SQLiteStore:
                 delta = index.delta.advance(con) if index is not None else None
                 if delta is None and (base := self._saved_base(con)) is not None:
                     delta = Delta.empty(base).advance(con)
-                small = (con.execute("SELECT coalesce(max(rowid), 0) + (SELECT coalesce(sum(rows), 0) FROM "
-                                     "role_segments) FROM roles").fetchone()[0]) <= _SYNC_BUILD_ROWS
+                small = _edges_held(con) <= _SYNC_BUILD_ROWS
             if delta is None or len(delta) > _COMPACT_HARD:
                 if not (wait or small):
                     self._compact_in_background()
@@ -394,6 +404,7 @@ class SQLiteStore:
                 if delta is not None:
                     self._index = LiveIndex(delta)
             self._prune_log(base)
+            release_free_memory()  # the replaced base's delta and lookups: hand the freed pages back
         except Exception:  # noqa: BLE001 - the current base and delta (or SQL) keep answering
             pass
         finally:
@@ -426,12 +437,22 @@ class SQLiteStore:
         return None
 
     def _build_base(self) -> _GraphIndex:
-        """A base built from one snapshot of the committed roles (its own connection: a builder thread
-        must not leave a reader behind), saved when large enough."""
+        """A base built from one snapshot of the committed roles: for a large table in a child process
+        that saves it, then mapped (``builder``: neither the build's memory nor its GIL time enter this
+        process); else here, on its own connection (a builder thread must not leave a reader behind)."""
         if self.path == ":memory:":
             with self._lock:
                 self._stats["bases_built"] += 1
                 return _GraphIndex.build(self._writer, self._gen("roles_gen"))
+        sidecar = self._sidecar()
+        assert sidecar is not None
+        with self._snapshot() as con:
+            rows = _edges_held(con)
+        if rows >= self._save_min and os.access(sidecar if sidecar.exists() else sidecar.parent, os.W_OK):
+            base = build_apart(self.path, sidecar)
+            self._stats["bases_built"] += 1
+            self._stats["bases_built_apart"] += 1
+            return base
         con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         try:
             con.execute("BEGIN")
@@ -440,12 +461,6 @@ class SQLiteStore:
             con.execute("COMMIT")
         finally:
             con.close()
-        sidecar = self._sidecar()
-        if sidecar is not None and len(base) >= self._save_min:  # small bases are rebuilt faster than written
-            try:
-                base.save(sidecar)
-            except OSError:  # a read-only directory: the base lives in memory only
-                pass
         release_free_memory()  # the build's temporaries: hand the freed pages back to the system
         self._stats["bases_built"] += 1
         return base
