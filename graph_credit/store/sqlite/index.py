@@ -5,6 +5,8 @@ mapped by later starts."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -159,7 +161,7 @@ class _GraphIndex:
         if final.exists():
             return
         directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / f".tmp-{self.gen}-{threading.get_ident()}"
+        tmp = directory / f".tmp-{self.gen}-{os.getpid()}-{threading.get_ident()}"  # server processes share it
         tmp.mkdir()
         for name in _INDEX_ARRAYS:
             np.save(tmp / f"{name}.npy", getattr(self, name), allow_pickle=False)
@@ -171,11 +173,10 @@ class _GraphIndex:
                 p.unlink()
             tmp.rmdir()
             return
-        for old in directory.iterdir():  # earlier generations: mapped files stay readable once unlinked
-            if old.name != final.name and old.name.startswith("gen-"):
-                for p in old.iterdir():
-                    p.unlink(missing_ok=True)
-                old.rmdir()
+        for old in directory.iterdir():  # earlier generations (mapped files stay readable once unlinked); a
+            # newer one another server process saved stays
+            if old.name.startswith("gen-") and old.name[4:].isdigit() and int(old.name[4:]) < self.gen:
+                shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
     def load(cls, directory: Path, gen: int) -> _GraphIndex | None:
