@@ -274,6 +274,32 @@ class ReachesRows(Protocol):
         ...
 
 
+class FactSpan(NamedTuple):
+    """What judging a derived fact on a date reads (``model.fact_status``, its consequence), kept
+    compact per subject so that candidates are judged without decoding whole facts."""
+
+    consequence: str
+    valid_from: date
+    valid_to: date | None
+    ended_by: str | None
+    suspended: tuple[tuple[date, date | None], ...]
+    fact_id: str
+
+    @classmethod
+    def of(cls, f: DerivedFact) -> FactSpan:
+        return cls(f.consequence, f.valid_from, f.valid_to, f.ended_by, f.suspended, f.fact_id)
+
+
+@runtime_checkable
+class SpansFacts(Protocol):
+    """A backend that keeps each subject's ``FactSpan``s in memory: per target, the spans of its
+    committed facts, possibly with some of a write not (yet) committed (a superset: whoever judges
+    with them confirms from ``facts_of``); None when it cannot answer right now."""
+
+    def fact_spans(self, targets: Sequence[str]) -> list[tuple[FactSpan, ...]] | None:
+        ...
+
+
 @runtime_checkable
 class ReadsChecks(Protocol):
     """A backend that reads everything a batch of checks needs in one round trip, as a read-only store
