@@ -119,7 +119,7 @@ def test_check_many_from_arrays_equals_one_check_at_a_time_and_the_index_switche
                 answered = fast.index_stats()["index"]
                 rows = fast.reach_rows(who, on, depth, 200)
                 assert rows is not None  # the array path answers, base and delta
-                assert fast.fact_spans(who) is not None  # and candidates are judged over the spans
+                assert rows.spans is not None  # and candidates are judged over the facts' spans
                 batch = check_many(fast, who, MATTER, on, depth=depth)
                 assert fast.index_stats()["index"] > answered
                 one_by_one = [check(fast, x, MATTER, on, depth=depth) for x in who]

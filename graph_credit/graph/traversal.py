@@ -20,7 +20,7 @@ import yaml
 
 from ..ids import is_person_key
 from ..model import DerivedFact, Role, RoleEdge, fact_status
-from ..store.base import FactSpan, ReachesRows, SpansFacts, Store, TraversedEdge, Traverses, implements
+from ..store.base import FactSpan, ReachesRows, Store, TraversedEdge, Traverses, implements
 
 __all__ = ["BeneficialOwner", "Controller", "Holdings", "Neighbourhood", "Ownership", "RelatedParty",
            "analyse_ownership", "beneficial_owners", "control_relation", "effective_ownership", "neighbourhood",
@@ -248,7 +248,7 @@ def related_of_origins(
     wanted = np.flatnonzero(rows.dist > 0) if rows.candidate is None else np.flatnonzero(rows.candidate)
     nodes, back = np.unique(rows.node[wanted], return_inverse=True)
     names = rows.names(nodes)
-    spans = cast(SpansFacts, store).fact_spans(names) if implements(store, SpansFacts) else None
+    spans = rows.spans(names) if rows.spans is not None else None
     # Judged over the backend's compact spans first: whole facts are read only where one is in force.
     adverse = _Adverse(store, names if spans is None else
                        [n for n, ss in zip(names, spans, strict=True) if any(_adverse_on(x, as_of) for x in ss)])

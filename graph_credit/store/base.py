@@ -254,7 +254,8 @@ class ReachRows:
 
     Per row: ``node`` (an id for ``names``; -1 for an origin the index lacks), ``dist``, ``parent`` (the
     row it was reached from, -1 at the origin) and ``candidate`` (the node may carry facts, when the
-    backend knows; None: every node may)."""
+    backend knows; None: every node may). ``spans``, when the backend keeps them: the ``FactSpan``s
+    of each named node, read with the same committed facts as ``candidate``."""
 
     bounds: np.ndarray
     node: np.ndarray
@@ -263,6 +264,7 @@ class ReachRows:
     candidate: np.ndarray | None
     names: Callable[[np.ndarray], list[str]]
     step: Callable[[int], TraversedEdge]  # the edge from the row's parent to the row
+    spans: Callable[[Sequence[str]], list[tuple[FactSpan, ...]]] | None = None
 
 
 @runtime_checkable
@@ -276,7 +278,9 @@ class ReachesRows(Protocol):
 
 class FactSpan(NamedTuple):
     """What judging a derived fact on a date reads (``model.fact_status``, its consequence), kept
-    compact per subject so that candidates are judged without decoding whole facts."""
+    compact per subject so that candidates are judged without decoding whole facts. A backend's
+    spans of a subject are those of its committed facts, possibly with some of a write not (yet)
+    committed: a superset, so whoever judges with them confirms from ``facts_of``."""
 
     consequence: str
     valid_from: date
@@ -288,16 +292,6 @@ class FactSpan(NamedTuple):
     @classmethod
     def of(cls, f: DerivedFact) -> FactSpan:
         return cls(f.consequence, f.valid_from, f.valid_to, f.ended_by, f.suspended, f.fact_id)
-
-
-@runtime_checkable
-class SpansFacts(Protocol):
-    """A backend that keeps each subject's ``FactSpan``s in memory: per target, the spans of its
-    committed facts, possibly with some of a write not (yet) committed (a superset: whoever judges
-    with them confirms from ``facts_of``); None when it cannot answer right now."""
-
-    def fact_spans(self, targets: Sequence[str]) -> list[tuple[FactSpan, ...]] | None:
-        ...
 
 
 @runtime_checkable

@@ -441,7 +441,8 @@ class SQLiteStore:
             self._stats["sql"] += 1
             return None
         self._stats["index"] += 1
-        return index.reach(origins, as_of, depth, max_fanout).traversals(self.get_roles, self._flagged(index))
+        flagged = self._flagged(index, self._fact_targets())
+        return index.reach(origins, as_of, depth, max_fanout).traversals(self.get_roles, flagged)
 
     def reach_rows(self, origins: Sequence[str], as_of: date, depth: int, max_fanout: int) -> ReachRows | None:
         """``traverse`` as flat arrays (``base.ReachRows``): for related-party scoring, which reads few of
@@ -451,17 +452,21 @@ class SQLiteStore:
             self._stats["sql"] += 1
             return None
         self._stats["index"] += 1
-        flagged = self._flagged(index)  # nodes first reached at the last hop without facts: no row
-        return index.reach(origins, as_of, depth, max_fanout, flagged).rows(flagged)
-
-    def _flagged(self, index: LiveIndex) -> np.ndarray | None:
-        """Per node of ``index``: has at least one derived fact (committed; a superset is harmless)."""
         committed = self._fact_targets()
+        flagged = self._flagged(index, committed)  # nodes first reached at the last hop without facts: no row
+        rows = index.reach(origins, as_of, depth, max_fanout, flagged).rows(flagged)
+        if committed is not None:
+            spans = committed[1].spans
+            rows.spans = lambda names: [spans.get(n, ()) for n in names]
+        return rows
+
+    def _flagged(self, index: LiveIndex, committed: tuple[int, _FactTargets] | None) -> np.ndarray | None:
+        """Per node of ``index``: has at least one derived fact in ``committed`` (``_fact_targets``; a
+        superset is harmless)."""
         if committed is None:
             return None
-        known = committed[1]
         with self._targets_lock:  # replace_facts may be adding to the targets
-            return index.flags(known)
+            return index.flags(committed[1])
 
     # -- generic helpers ---------------------------------------------------------------------
     def _upsert(self, table: _Table, items: Sequence[Any]) -> WriteCounts:
@@ -777,15 +782,6 @@ class SQLiteStore:
         finally:
             con.close()
         return _FactTargets(gen, found)
-
-    def fact_spans(self, targets: Sequence[str]) -> list[tuple[FactSpan, ...]] | None:
-        """Per target, the ``base.FactSpan``s of its facts (see ``base.SpansFacts``); None inside a
-        write transaction."""
-        committed = self._fact_targets()
-        if committed is None:
-            return None
-        spans = committed[1].spans
-        return [spans.get(t, ()) for t in targets]
 
     def get_facts(self, fact_ids: Sequence[str]) -> dict[str, DerivedFact]:
         return {f.fact_id: f for f in self._by(_FACT, "fact_id", fact_ids)}
