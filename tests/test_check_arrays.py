@@ -179,3 +179,38 @@ def test_a_check_on_a_store_without_role_edges_takes_the_array_path(tmp_path: Pa
     finally:
         fast.close()
         plain.close()
+
+
+def test_a_party_lifted_suspended_or_rolled_back_after_the_spans_were_read(tmp_path: Path) -> None:
+    """The fact spans are read once and then follow this process's writes: a fact lifted leaves the
+    answer, a suspension too, a rolled-back write (whose spans stay, a superset) changes nothing."""
+    path = tmp_path / "f.sqlite"
+    fast, plain = SQLiteStore(path), SQLiteStore(path, graph_index=False)
+    on = date(2024, 1, 1)
+
+    def parties() -> list[str]:
+        got = check_many(fast, [ORGS[0]], MATTER, on)
+        assert _json(got) == _json([check(plain, ORGS[0], MATTER, on)])
+        return [p["subject"] for p in got[0].related]
+
+    try:
+        fast.put_roles([RoleEdge(PEOPLE[0], Role.DIRECTOR, o, START) for o in ORGS[:3]])
+        ban, bar = _facts([(ORGS[1], "market_ban", 0, None, False, 0), (ORGS[2], "market_ban", 0, None, False, 1)])
+        fast.replace_facts(ban.cause, [ban])
+        fast.warm()
+        assert parties() == [ORGS[1]]  # the spans are now in memory
+        fast.replace_facts(bar.cause, [bar])
+        assert sorted(parties()) == [ORGS[1], ORGS[2]]
+        fast.replace_facts(ban.cause, [replace(ban, valid_to=on, ended_by="lifted")])  # same fact id
+        assert parties() == [ORGS[2]]
+        fast.replace_facts(bar.cause, [replace(bar, suspended=((START, None),))])
+        assert parties() == []
+        with contextlib.suppress(RuntimeError), fast.transaction():
+            fast.replace_facts(ban.cause, [ban])
+            raise RuntimeError("rolled back")
+        assert parties() == []
+        fast.replace_facts(bar.cause, [bar])
+        assert parties() == [ORGS[2]]
+    finally:
+        fast.close()
+        plain.close()
