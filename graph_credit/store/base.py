@@ -278,9 +278,8 @@ class ReachesRows(Protocol):
 
 class FactSpan(NamedTuple):
     """What judging a derived fact on a date reads (``model.fact_status``, its consequence), kept
-    compact per subject so that candidates are judged without decoding whole facts. A backend's
-    spans of a subject are those of its committed facts, possibly with some of a write not (yet)
-    committed: a superset, so whoever judges with them confirms from ``facts_of``."""
+    compact per subject so that candidates are judged without decoding whole facts (those judged in
+    force are then read in full with ``facts_of``)."""
 
     consequence: str
     valid_from: date
@@ -288,10 +287,6 @@ class FactSpan(NamedTuple):
     ended_by: str | None
     suspended: tuple[tuple[date, date | None], ...]
     fact_id: str
-
-    @classmethod
-    def of(cls, f: DerivedFact) -> FactSpan:
-        return cls(f.consequence, f.valid_from, f.valid_to, f.ended_by, f.suspended, f.fact_id)
 
 
 @runtime_checkable

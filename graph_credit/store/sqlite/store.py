@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -89,32 +88,25 @@ _COMPACT_MIN = 1_000
 _COMPACT_MAX = 10_000
 _COMPACT_HARD = 200_000
 _LOG_BATCH = 10_000  # a bulk batch of more edges is not logged edge by edge: a new base is built
+_SPAN_CACHE = 400_000  # subjects whose fact spans are kept per facts generation (about 1 KB each)
 _FACT_CACHE = 20_000  # subjects whose decoded facts are kept per facts generation: those near hubs recur (each
 # pass of 2,000 checks at 10^6 reads those of about 3,000: 4,000 was emptied on nearly every pass)
 
 
 class _FactTargets:
     """The subjects that have at least one derived fact, as of a facts generation, and the spans of
-    their facts (``base.FactSpan``, a superset: a write adds its spans before its commit and takes
-    the spans it replaced away after); ``added`` lists the subjects this process's writes added since
-    it was read, in order (per-node flags follow it)."""
+    the facts of those asked for (``base.FactSpan``), read on demand: a commit of this process's
+    swaps in a dict without the subjects it touched, so a span read before the commit never lands in
+    the dict read after it; ``added`` lists the subjects this process's writes added since it was
+    read, in order (per-node flags follow it)."""
 
     __slots__ = ("added", "gen", "spans", "targets")
 
-    def __init__(self, gen: int, spans: dict[str, tuple[FactSpan, ...]]) -> None:
+    def __init__(self, gen: int, targets: set[str]) -> None:
         self.gen = gen
-        self.spans = spans
-        self.targets = set(spans)
+        self.targets = targets
+        self.spans: dict[str, tuple[FactSpan, ...]] = {}
         self.added: list[str] = []
-
-
-def _read_spans(con: sqlite3.Connection) -> dict[str, tuple[FactSpan, ...]]:
-    """Every fact's ``FactSpan``, per target (a few hundred bytes per fact: 10^5 facts at 10^6)."""
-    out: dict[str, list[FactSpan]] = defaultdict(list)
-    for target, fact_id, consequence, vf, vt, ended_by, suspended in con.execute(
-            "SELECT target, fact_id, consequence, valid_from, valid_to, ended_by, suspended FROM facts"):
-        out[target].append(FactSpan(consequence, _date(vf), _ddate(vt), ended_by, _suspended(suspended), fact_id))
-    return {t: tuple(s) for t, s in out.items()}
 
 
 # -- the store ------------------------------------------------------------------------------------------
@@ -151,7 +143,6 @@ class SQLiteStore:
         self._decoded: tuple[int, dict[str, tuple[DerivedFact, ...]]] = (-1, {})
         # This transaction's facts: generation at its start and at its end, subjects touched.
         self._txn_facts: tuple[int, int, set[str]] | None = None
-        self._txn_spans: list[tuple[str, FactSpan]] = []  # the spans it replaced: gone once it commits
         # Journal appends outside a transaction (the audit of every personal read) share commits.
         self._appends = GroupCommit(self.transaction, self._append_rows)
         self._closed = False
@@ -203,7 +194,6 @@ class SQLiteStore:
                 self._depth -= 1
                 if self._depth == 0:
                     self._txn_facts = None
-                    self._txn_spans = []  # the spans it added stay: a superset is harmless
                     self._writer.execute("ROLLBACK")
                     self._owner = None
                 raise
@@ -219,18 +209,13 @@ class SQLiteStore:
     def _facts_committed(self, facts: tuple[int, int, set[str]] | None) -> None:
         """After a commit that changed facts from generation ``start`` to ``end``: the decoded facts
         kept for ``start`` stay right for every subject the transaction did not touch."""
-        gone, self._txn_spans = self._txn_spans, []
         if facts is None:
             return
         start, end, touched = facts
         with self._targets_lock:
             known = self._facts
             if known is not None and known.gen == end:  # else it is reloaded from the database
-                for target, span in gone:
-                    spans = list(known.spans.get(target, ()))
-                    if span in spans:
-                        spans.remove(span)
-                        known.spans[target] = tuple(spans)
+                known.spans = {k: v for k, v in known.spans.items() if k not in touched}
         label, cache = self._decoded
         if label == start:  # a new dict: a reader still filling the old one cannot add a stale entry
             self._decoded = (end, {k: v for k, v in cache.items() if k not in touched})
@@ -456,9 +441,27 @@ class SQLiteStore:
         flagged = self._flagged(index, committed)  # nodes first reached at the last hop without facts: no row
         rows = index.reach(origins, as_of, depth, max_fanout, flagged).rows(flagged)
         if committed is not None:
-            spans = committed[1].spans
-            rows.spans = lambda names: [spans.get(n, ()) for n in names]
+            known = committed[1]
+            rows.spans = lambda names: self._spans(known, names)
         return rows
+
+    def _spans(self, known: _FactTargets, names: Sequence[str]) -> list[tuple[FactSpan, ...]]:
+        """The ``FactSpan``s of each of ``names`` (``known``'s, read now for those not yet read)."""
+        spans = known.spans
+        missing = [n for n in names if n not in spans and n in known.targets]
+        if missing:
+            if len(spans) + len(missing) > _SPAN_CACHE:
+                spans = known.spans = {}
+            read: dict[str, list[FactSpan]] = {n: [] for n in missing}
+            for i in range(0, len(missing), _CHUNK):
+                chunk = missing[i : i + _CHUNK]
+                sql = ("SELECT target, consequence, valid_from, valid_to, ended_by, suspended, fact_id FROM facts "  # noqa: S608
+                       f"WHERE target IN ({','.join('?' * len(chunk))})")
+                for target, consequence, vf, vt, ended_by, suspended, fact_id in self._read(sql, chunk):
+                    read[target].append(FactSpan(consequence, _date(vf), _ddate(vt), ended_by, _suspended(suspended),
+                                                 fact_id))
+            spans.update((n, tuple(found)) for n, found in read.items())
+        return [spans.get(n, ()) for n in names]
 
     def _flagged(self, index: LiveIndex, committed: tuple[int, _FactTargets] | None) -> np.ndarray | None:
         """Per node of ``index``: has at least one derived fact in ``committed`` (``_fact_targets``; a
@@ -735,11 +738,6 @@ class SQLiteStore:
                         known.targets.update(fresh)
                         known.added += sorted(fresh)
                         known.gen = gen + 1
-                        for f in added:
-                            known.spans[f.target] = (*known.spans.get(f.target, ()), FactSpan.of(f))
-                        self._txn_spans += [(f.target, FactSpan.of(f)) for f in removed]
-                        self._txn_spans += [(f.target, FactSpan.of(was)) for f in added
-                                            if (was := old.get(f.fact_id)) is not None]
                 start, _, touched = self._txn_facts or (gen, gen, set())
                 self._txn_facts = (start, gen + 1, touched | {f.target for f in (*added, *removed)})
         return added, removed
@@ -772,12 +770,13 @@ class SQLiteStore:
     def _load_fact_targets(self) -> _FactTargets:
         if self.path == ":memory:":
             with self._lock:
-                return _FactTargets(self._gen("facts_gen"), _read_spans(self._writer))
+                gen = self._gen("facts_gen")
+                return _FactTargets(gen, {r[0] for r in self._writer.execute("SELECT DISTINCT target FROM facts")})
         con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         try:
             con.execute("BEGIN")
             gen = int(con.execute("SELECT v FROM meta WHERE k = 'facts_gen'").fetchone()[0])
-            found = _read_spans(con)
+            found = {r[0] for r in con.execute("SELECT DISTINCT target FROM facts")}
             con.execute("COMMIT")
         finally:
             con.close()
