@@ -162,9 +162,10 @@ def check_many(
     subjects = list(subjects)
     threshold = float(weights()["review_threshold"])
     out: list[CheckResult] = []
-    for at in range(0, len(subjects), _CHUNK):  # bounded working memory whatever the batch size
-        chunk = subjects[at : at + _CHUNK]
-        with collector_paused():
+    # Paused for the whole batch: re-enabled after each pass, the collector walked every pass's answers.
+    with collector_paused():
+        for at in range(0, len(subjects), _CHUNK):  # bounded working memory whatever the batch size
+            chunk = subjects[at : at + _CHUNK]
             # A backend that can (Neo4jStore.check_reads) reads all of it in one statement.
             bulk = implements(store, ReadsChecks) and cast(ReadsChecks, store).check_reads(
                 chunk, as_of, depth if with_related else 0)

@@ -31,6 +31,7 @@ __all__ = [
     "RoleEdge",
     "SCHEDULED_ENDS",
     "active_on",
+    "fact_status",
     "stable_id",
 ]
 
@@ -264,10 +265,16 @@ class DerivedFact:
 
     def status_on(self, on: date) -> str:
         """pending, active, suspended, or the reason it ended (expired, lifted, withdrawn, ...)."""
-        if on < self.valid_from:
-            return "pending"
-        if self.valid_to is not None and on >= self.valid_to:
-            return self.ended_by or "expired"
-        if self.suspended and any(active_on(a, b, on) for a, b in self.suspended):
-            return "suspended"
-        return "active"
+        return fact_status(self.valid_from, self.valid_to, self.ended_by, self.suspended, on)
+
+
+def fact_status(valid_from: date, valid_to: date | None, ended_by: str | None,
+                suspended: tuple[tuple[date, date | None], ...], on: date) -> str:
+    """``DerivedFact.status_on`` from the fields it reads (a store's compact fact table judges with it)."""
+    if on < valid_from:
+        return "pending"
+    if valid_to is not None and on >= valid_to:
+        return ended_by or "expired"
+    if suspended and any(active_on(a, b, on) for a, b in suspended):
+        return "suspended"
+    return "active"

@@ -10,9 +10,10 @@ down to the bytes of the API's JSON.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,11 @@ scenario = st.fixed_dictionaries({
     "subjects": st.lists(st.sampled_from([*NODES, make_uscc(999)]), min_size=1, max_size=12),
     "on": st.integers(0, 4500),
     "depth": st.integers(1, 3),
+    # Written once the fact spans are in memory: each first fact kept, ended, suspended or dropped,
+    # new facts (some with the id of one there, another interval), and a write rolled back.
+    "changes": st.lists(st.sampled_from(["keep", "end", "suspend", "drop"]), max_size=25),
+    "facts_later": st.lists(fact, max_size=8),
+    "rolled_back": st.booleans(),
 })
 
 
@@ -67,6 +73,25 @@ def _facts(drawn: list[tuple[str, str, int, int | None, bool, int]]) -> list[Der
             ended_by="lifted" if days and i % 2 else None,
             suspended=((begin, begin + timedelta(days=400)),) if suspended else ()))
     return out
+
+
+def _change_facts(store: SQLiteStore, facts: list[DerivedFact], s: dict[str, Any], on: date) -> None:
+    """Facts ended, suspended, dropped and added after the spans were read, and a write rolled back."""
+    changed = []
+    for f, what in zip(facts, [*s["changes"], *["keep"] * len(facts)], strict=False):
+        if what == "end":
+            f = replace(f, valid_to=max(on, f.valid_from + timedelta(days=1)), ended_by="lifted")
+        elif what == "suspend":
+            f = replace(f, suspended=((on - timedelta(days=10), on + timedelta(days=10)),))
+        if what != "drop":
+            changed.append(f)
+    changed += _facts(s["facts_later"])
+    for cause in sorted({f.cause for f in [*facts, *changed]}, key=str):
+        store.replace_facts(cause, [f for f in changed if f.cause == cause])
+    if s["rolled_back"] and changed:
+        with contextlib.suppress(RuntimeError), store.transaction():
+            store.replace_facts(changed[0].cause, [replace(f, valid_from=on, suspended=()) for f in changed])
+            raise RuntimeError("rolled back")
 
 
 def _json(results: list[Any]) -> str:
@@ -88,15 +113,19 @@ def test_check_many_from_arrays_equals_one_check_at_a_time_and_the_index_switche
             if s["later"]:
                 fast.put_roles(s["later"])
             on, depth, who = START + timedelta(days=s["on"]), s["depth"], s["subjects"]
-            answered = fast.index_stats()["index"]
-            rows = fast.reach_rows(who, on, depth, 200)
-            assert rows is not None  # the array path answers, base and delta
-            batch = check_many(fast, who, MATTER, on, depth=depth)
-            assert fast.index_stats()["index"] > answered
-            one_by_one = [check(fast, x, MATTER, on, depth=depth) for x in who]
-            generic = [check(plain, x, MATTER, on, depth=depth) for x in who]
-            assert _json(batch) == _json(one_by_one) == _json(generic)
-            assert [asdict(r) for r in batch] == [asdict(r) for r in generic]
+            for later in (False, True):
+                if later:
+                    _change_facts(fast, facts, s, on)
+                answered = fast.index_stats()["index"]
+                rows = fast.reach_rows(who, on, depth, 200)
+                assert rows is not None  # the array path answers, base and delta
+                assert rows.spans is not None  # and candidates are judged over the facts' spans
+                batch = check_many(fast, who, MATTER, on, depth=depth)
+                assert fast.index_stats()["index"] > answered
+                one_by_one = [check(fast, x, MATTER, on, depth=depth) for x in who]
+                generic = [check(plain, x, MATTER, on, depth=depth) for x in who]
+                assert _json(batch) == _json(one_by_one) == _json(generic)
+                assert [asdict(r) for r in batch] == [asdict(r) for r in generic]
         finally:
             fast.close()
             plain.close()
@@ -147,6 +176,41 @@ def test_a_check_on_a_store_without_role_edges_takes_the_array_path(tmp_path: Pa
         assert fast.reach_rows([ORGS[0]], on, 2, 200) is not None
         assert _json(check_many(fast, [ORGS[0], ORGS[1]], MATTER, on)) == _json(
             [check(plain, s, MATTER, on) for s in ORGS[:2]])
+    finally:
+        fast.close()
+        plain.close()
+
+
+def test_a_party_lifted_suspended_or_rolled_back_after_the_spans_were_read(tmp_path: Path) -> None:
+    """The fact spans are read once and then follow this process's writes: a fact lifted leaves the
+    answer, a suspension too, a rolled-back write (whose spans stay, a superset) changes nothing."""
+    path = tmp_path / "f.sqlite"
+    fast, plain = SQLiteStore(path), SQLiteStore(path, graph_index=False)
+    on = date(2024, 1, 1)
+
+    def parties() -> list[str]:
+        got = check_many(fast, [ORGS[0]], MATTER, on)
+        assert _json(got) == _json([check(plain, ORGS[0], MATTER, on)])
+        return [p["subject"] for p in got[0].related]
+
+    try:
+        fast.put_roles([RoleEdge(PEOPLE[0], Role.DIRECTOR, o, START) for o in ORGS[:3]])
+        ban, bar = _facts([(ORGS[1], "market_ban", 0, None, False, 0), (ORGS[2], "market_ban", 0, None, False, 1)])
+        fast.replace_facts(ban.cause, [ban])
+        fast.warm()
+        assert parties() == [ORGS[1]]  # the spans are now in memory
+        fast.replace_facts(bar.cause, [bar])
+        assert sorted(parties()) == [ORGS[1], ORGS[2]]
+        fast.replace_facts(ban.cause, [replace(ban, valid_to=on, ended_by="lifted")])  # same fact id
+        assert parties() == [ORGS[2]]
+        fast.replace_facts(bar.cause, [replace(bar, suspended=((START, None),))])
+        assert parties() == []
+        with contextlib.suppress(RuntimeError), fast.transaction():
+            fast.replace_facts(ban.cause, [ban])
+            raise RuntimeError("rolled back")
+        assert parties() == []
+        fast.replace_facts(bar.cause, [bar])
+        assert parties() == [ORGS[2]]
     finally:
         fast.close()
         plain.close()

@@ -19,8 +19,8 @@ import numpy as np
 import yaml
 
 from ..ids import is_person_key
-from ..model import DerivedFact, Role, RoleEdge
-from ..store.base import ReachesRows, Store, TraversedEdge, Traverses, implements
+from ..model import DerivedFact, Role, RoleEdge, fact_status
+from ..store.base import FactSpan, ReachesRows, Store, TraversedEdge, Traverses, implements
 
 __all__ = ["BeneficialOwner", "Controller", "Holdings", "Neighbourhood", "Ownership", "RelatedParty",
            "analyse_ownership", "beneficial_owners", "control_relation", "effective_ownership", "neighbourhood",
@@ -108,7 +108,9 @@ def neighbourhoods(
     store: Store, origins: Sequence[str], as_of: date, depth: int = 2, max_fanout: int = 200
 ) -> list[Neighbourhood]:
     """``neighbourhood`` of each origin; a backend's own graph index answers them all in one pass."""
-    fast = store.traverse(origins, as_of, depth, max_fanout) if isinstance(store, Traverses) and origins else None
+    # per class: isinstance of a protocol is slow
+    fast = (cast(Traverses, store).traverse(origins, as_of, depth, max_fanout)
+            if implements(store, Traverses) and origins else None)
     if fast is not None:  # the same result, paths and edges built only when read
         return [Neighbourhood(o, as_of, depth, t.distance, _Paths(o, t.parent, t.edge), t.edges, t.truncated,
                               t.candidates) for o, t in zip(origins, fast, strict=True)]
@@ -179,6 +181,11 @@ def related_parties(
     return score_related(store, [hood])[0], hood
 
 
+def _adverse_on(f: DerivedFact | FactSpan, on: date) -> bool:
+    """The fact (or its span) is an adverse consequence in force on the date: what related-party risk counts."""
+    return f.consequence in ADVERSE and fact_status(f.valid_from, f.valid_to, f.ended_by, f.suspended, on) == "active"
+
+
 class _Adverse:
     """The adverse consequences on each node active on a date, with the weight each carries: the facts
     of every node read at once, each node judged once per date (hubs recur across a batch)."""
@@ -198,7 +205,7 @@ class _Adverse:
                 (float(cw.get(f.consequence, 0.3)),
                  {"fact_id": f.fact_id, "consequence": f.consequence, "rule_id": f.rule_id, "cause": str(f.cause),
                   "basis": list(f.basis)})
-                for f in self.by_target.get(node, ()) if f.consequence in ADVERSE and f.status_on(on) == "active"]
+                for f in self.by_target.get(node, ()) if _adverse_on(f, on)]
         return found
 
 
@@ -241,7 +248,10 @@ def related_of_origins(
     wanted = np.flatnonzero(rows.dist > 0) if rows.candidate is None else np.flatnonzero(rows.candidate)
     nodes, back = np.unique(rows.node[wanted], return_inverse=True)
     names = rows.names(nodes)
-    adverse = _Adverse(store, names)
+    spans = rows.spans(names) if rows.spans is not None else None
+    # Judged over the backend's compact spans first: whole facts are read only where one is in force.
+    adverse = _Adverse(store, names if spans is None else
+                       [n for n, ss in zip(names, spans, strict=True) if any(_adverse_on(x, as_of) for x in ss)])
     hit = np.array([n in adverse.by_target and bool(adverse(n, as_of)) for n in names], dtype=bool)
     chosen = wanted[hit[back]] if len(wanted) else wanted
     name_of = dict(zip(nodes.tolist(), names, strict=True))

@@ -288,7 +288,8 @@ class ReachRows:
 
     Per row: ``node`` (an id for ``names``; -1 for an origin the index lacks), ``dist``, ``parent`` (the
     row it was reached from, -1 at the origin) and ``candidate`` (the node may carry facts, when the
-    backend knows; None: every node may)."""
+    backend knows; None: every node may). ``spans``, when the backend keeps them: the ``FactSpan``s
+    of each named node, read with the same committed facts as ``candidate``."""
 
     bounds: np.ndarray
     node: np.ndarray
@@ -297,6 +298,7 @@ class ReachRows:
     candidate: np.ndarray | None
     names: Callable[[np.ndarray], list[str]]
     step: Callable[[int], TraversedEdge]  # the edge from the row's parent to the row
+    spans: Callable[[Sequence[str]], list[tuple[FactSpan, ...]]] | None = None
 
 
 @runtime_checkable
@@ -306,6 +308,19 @@ class ReachesRows(Protocol):
 
     def reach_rows(self, origins: Sequence[str], as_of: date, depth: int, max_fanout: int) -> ReachRows | None:
         ...
+
+
+class FactSpan(NamedTuple):
+    """What judging a derived fact on a date reads (``model.fact_status``, its consequence), kept
+    compact per subject so that candidates are judged without decoding whole facts (those judged in
+    force are then read in full with ``facts_of``)."""
+
+    consequence: str
+    valid_from: date
+    valid_to: date | None
+    ended_by: str | None
+    suspended: tuple[tuple[date, date | None], ...]
+    fact_id: str
 
 
 @runtime_checkable

@@ -48,6 +48,7 @@ from ..base import (
     JOURNAL_END,
     JOURNAL_TABLES,
     Direction,
+    FactSpan,
     JournalTable,
     NotFound,
     ReachRows,
@@ -75,8 +76,11 @@ from .schema import (
     _ROLE,
     _ROLE_INDEXES,
     _SCHEMA,
+    _date,
+    _ddate,
     _migrate_v1_roles,
     _role_rows,
+    _suspended,
     _Table,
 )
 from .segments import Segment, Segments
@@ -91,7 +95,9 @@ _COMPACT_MAX = 10_000
 _COMPACT_HARD = 200_000
 _LOG_BATCH = 10_000  # a bulk batch of more edges is not logged edge by edge: a new base is built
 _CACHE_MIB = 16  # SQLite's page cache per connection
-_FACT_CACHE = 4_000  # subjects whose decoded facts are kept per facts generation: those near hubs recur
+_SPAN_CACHE = 100_000  # subjects whose fact spans are kept per facts generation (about 1 KB each: 100 MB at most)
+_FACT_CACHE = 20_000  # subjects whose decoded facts are kept per facts generation: those near hubs recur (each
+# pass of 2,000 checks at 10^6 reads those of about 3,000: 4,000 was emptied on nearly every pass)
 
 
 def _edges_held(con: sqlite3.Connection) -> int:
@@ -102,14 +108,18 @@ def _edges_held(con: sqlite3.Connection) -> int:
 
 
 class _FactTargets:
-    """The subjects that have at least one derived fact, as of a facts generation; ``added`` lists
-    those this process's writes added since it was read, in order (per-node flags follow it)."""
+    """The subjects that have at least one derived fact, as of a facts generation, and the spans of
+    the facts of those asked for (``base.FactSpan``), read on demand: a commit of this process's
+    swaps in a dict without the subjects it touched, so a span read before the commit never lands in
+    the dict read after it; ``added`` lists the subjects this process's writes added since it was
+    read, in order (per-node flags follow it)."""
 
-    __slots__ = ("added", "gen", "targets")
+    __slots__ = ("added", "gen", "spans", "targets")
 
     def __init__(self, gen: int, targets: set[str]) -> None:
         self.gen = gen
         self.targets = targets
+        self.spans: dict[str, tuple[FactSpan, ...]] = {}
         self.added: list[str] = []
 
 
@@ -241,6 +251,10 @@ class SQLiteStore:
         if facts is None:
             return
         start, end, touched = facts
+        with self._targets_lock:
+            known = self._facts
+            if known is not None and known.gen == end:  # else it is reloaded from the database
+                known.spans = {k: v for k, v in known.spans.items() if k not in touched}
         label, cache = self._decoded
         if label == start:  # a new dict: a reader still filling the old one cannot add a stale entry
             self._decoded = (end, {k: v for k, v in cache.items() if k not in touched})
@@ -474,7 +488,8 @@ class SQLiteStore:
             self._stats["sql"] += 1
             return None
         self._stats["index"] += 1
-        return index.reach(origins, as_of, depth, max_fanout).traversals(self.get_roles, self._flagged(index))
+        flagged = self._flagged(index, self._fact_targets())
+        return index.reach(origins, as_of, depth, max_fanout).traversals(self.get_roles, flagged)
 
     def reach_rows(self, origins: Sequence[str], as_of: date, depth: int, max_fanout: int) -> ReachRows | None:
         """``traverse`` as flat arrays (``base.ReachRows``): for related-party scoring, which reads few of
@@ -484,17 +499,39 @@ class SQLiteStore:
             self._stats["sql"] += 1
             return None
         self._stats["index"] += 1
-        flagged = self._flagged(index)  # nodes first reached at the last hop without facts: no row
-        return index.reach(origins, as_of, depth, max_fanout, flagged).rows(flagged)
-
-    def _flagged(self, index: LiveIndex) -> np.ndarray | None:
-        """Per node of ``index``: has at least one derived fact (committed; a superset is harmless)."""
         committed = self._fact_targets()
+        flagged = self._flagged(index, committed)  # nodes first reached at the last hop without facts: no row
+        rows = index.reach(origins, as_of, depth, max_fanout, flagged).rows(flagged)
+        if committed is not None:
+            known = committed[1]
+            rows.spans = lambda names: self._spans(known, names)
+        return rows
+
+    def _spans(self, known: _FactTargets, names: Sequence[str]) -> list[tuple[FactSpan, ...]]:
+        """The ``FactSpan``s of each of ``names`` (``known``'s, read now for those not yet read)."""
+        spans = known.spans
+        missing = [n for n in names if n not in spans and n in known.targets]
+        if missing:
+            if len(spans) + len(missing) > _SPAN_CACHE:
+                spans = known.spans = {}
+            read: dict[str, list[FactSpan]] = {n: [] for n in missing}
+            for i in range(0, len(missing), _CHUNK):
+                chunk = missing[i : i + _CHUNK]
+                sql = ("SELECT target, consequence, valid_from, valid_to, ended_by, suspended, fact_id FROM facts "  # noqa: S608
+                       f"WHERE target IN ({','.join('?' * len(chunk))})")
+                for target, consequence, vf, vt, ended_by, suspended, fact_id in self._read(sql, chunk):
+                    read[target].append(FactSpan(consequence, _date(vf), _ddate(vt), ended_by, _suspended(suspended),
+                                                 fact_id))
+            spans.update((n, tuple(found)) for n, found in read.items())
+        return [spans.get(n, ()) for n in names]
+
+    def _flagged(self, index: LiveIndex, committed: tuple[int, _FactTargets] | None) -> np.ndarray | None:
+        """Per node of ``index``: has at least one derived fact in ``committed`` (``_fact_targets``; a
+        superset is harmless)."""
         if committed is None:
             return None
-        known = committed[1]
         with self._targets_lock:  # replace_facts may be adding to the targets
-            return index.flags(known)
+            return index.flags(committed[1])
 
     # -- generic helpers ---------------------------------------------------------------------
     def _upsert(self, table: _Table, items: Sequence[Any]) -> WriteCounts:
