@@ -31,11 +31,11 @@ def _identity(s: Organisation | Person) -> dict[str, Any]:
     return {"key": d.pop("code"), "kind": "organisation", **d}
 
 
-def subject_views(store: Store, keys: list[str], on: date) -> dict[str, dict[str, Any]]:
+def subject_views(store: Store, keys: list[str], on: date, exposure: bool = False) -> dict[str, dict[str, Any]]:
     """Each subject as the workbench draws it: who it is, its status on the date (the most severe
     consequence in force) and, for the hover text, each consequence in force with its rule and cause; for
-    an organisation, its ``exposure``: the holders of its roles on the date whose own status is adverse
-    (a firm run by a banned person is not drawn as clean)."""
+    an organisation, with ``exposure``, the holders of its roles on the date whose own status is adverse
+    (a firm run by a banned person is not drawn as clean; it names persons, so a search leaves it out)."""
     orgs = store.get_organisations([k for k in keys if not is_person_key(k)])
     persons = store.get_persons([k for k in keys if is_person_key(k)])
     causes: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -43,7 +43,7 @@ def subject_views(store: Store, keys: list[str], on: date) -> dict[str, dict[str
         if f.status_on(on) == "active":
             causes[f.target].append({"fact_id": f.fact_id, "consequence": f.consequence, "rule_id": f.rule_id,
                                      "cause": str(f.cause), "valid_from": f.valid_from, "valid_to": f.valid_to})
-    exposure = _exposure(store, list(orgs), on)
+    exposed = _exposure(store, list(orgs), on) if exposure else {}
     out = {}
     for k in keys:
         found = orgs.get(k) or persons.get(k)
@@ -52,7 +52,8 @@ def subject_views(store: Store, keys: list[str], on: date) -> dict[str, dict[str
         consequences = sorted({c["consequence"] for c in mine})
         view.update(consequences=consequences, status=status_of(consequences))
         view["causes"] = mine
-        view["exposure"] = exposure.get(k, [])
+        if exposure:
+            view["exposure"] = exposed.get(k, [])
         out[k] = view
     return out
 
@@ -107,7 +108,7 @@ def roles_page(store: Store, key: str, on: date, offset: int, limit: int) -> dic
                      key=lambda e: (ROLE_ORDER[e.role.value], -(e.ratio or 0.0), e.edge_id))
     page = current[offset:offset + limit]
     ends = [e.org if e.holder == key else e.holder for e in page]
-    views = subject_views(store, list(dict.fromkeys([key, *ends])), on)
+    views = subject_views(store, list(dict.fromkeys([key, *ends])), on, exposure=True)
     return {
         "subject": views[key], "as_of": on, "total": len(current), "offset": offset, "limit": limit,
         "next_offset": offset + limit if offset + limit < len(current) else None,
