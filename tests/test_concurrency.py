@@ -60,7 +60,7 @@ def serve(db: Path, *, env: dict[str, str] | None = None, kill_at_exit: bool = F
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(base, proc, 30, lambda: proc.stdout.read().decode() if proc.stdout else "server exited")
+        wait_until_healthy(base, proc, 60, lambda: proc.stdout.read().decode() if proc.stdout else "server exited")
         yield base, proc
     finally:
         if kill_at_exit:

@@ -39,7 +39,7 @@ def test_uvicorn_on_loopback_answers_checks(tmp_path: Path) -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_until_healthy(base, proc, 30, lambda: proc.stdout.read().decode() if proc.stdout else "server exited")
+        wait_until_healthy(base, proc, 60, lambda: proc.stdout.read().decode() if proc.stdout else "server exited")
         r = httpx.post(f"{base}/v1/checks", headers={"X-API-Key": "demo-market"}, timeout=10,
                        json={"subject": w["org_a"], "matter": "government_procurement", "purpose": "loopback test"})
         assert r.status_code == 200 and r.json()["decision"] == "deny"

@@ -63,7 +63,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Worl
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(base, proc, 30, lambda: proc.stdout.read().decode() if proc.stdout else "server exited")
+        wait_until_healthy(base, proc, 60, lambda: proc.stdout.read().decode() if proc.stdout else "server exited")
         yield base, world
     finally:
         proc.terminate()
