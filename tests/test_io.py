@@ -870,3 +870,31 @@ def test_the_bulk_check_schemes_are_stdnums() -> None:
         rbody = f"1101051970{n % 10**7:07d}"
         assert RIC_CHECKS[(1 - sum(int(c) * int(w) for c, w in zip(rbody, RIC_WEIGHTS, strict=True))) % 11] == (
             ric.calc_check_digit(rbody + "0"))
+
+
+def test_each_holder_is_pseudonymised_once_per_roles_import(
+    generated, store: SQLiteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person holds roles in several parts of a big roles file: the check characters and the HMAC
+    pseudonym of the number are computed once for the whole file, not once per part."""
+    out, frames = generated
+    src = tmp_path / "csv"
+    src.mkdir()
+    for kind in ("organisations", "persons", "roles"):  # no other kind names persons
+        (src / f"{kind}.csv").symlink_to(out / "csv" / f"{kind}.csv")
+    _sizes(monkeypatch, _ROLES_PART=1000)
+    counted: list[str] = []
+    real = gvalidate._pseudonyms
+
+    def counting(clear: list[str]) -> list[str]:
+        counted.extend(clear)
+        return real(clear)
+
+    monkeypatch.setattr(gvalidate, "_pseudonyms", counting)
+    report = import_dir(store, src, progress=False)
+    assert report.ok, report.summary()
+    roles = frames["roles"]
+    person_holders = set(roles["holder_id"]) & set(frames["persons"]["id_number"])
+    assert len(person_holders) > 100
+    # The persons file once, and each distinct person holder of the roles file once.
+    assert len(counted) == len(frames["persons"]) + len(person_holders)

@@ -73,7 +73,7 @@ from .validate import (
     _refuse_control_characters,
     _reject,
     _resolve,
-    _resolve_distinct,
+    _Resolver,
     _row_errors,
     _Rows,
 )
@@ -340,10 +340,12 @@ class _Importer:
         total = self.report.counts.get("roles", WriteCounts())
         touched = self.report.touched
 
+        resolve_org, resolve_holder = _Resolver("org"), _Resolver("any", self._known_orgs)
+
         def batches(bar: Any) -> Iterator[tuple[_Rows, _Checks, RoleColumns]]:
             for rows in parts:
-                at, orgs = _resolve_distinct(rows.col("org_code"), "org")
-                hat, holders = _resolve_distinct(rows.col("holder_id"), "any", self._known_orgs)
+                at, orgs = resolve_org(rows.col("org_code"))
+                hat, holders = resolve_holder(rows.col("holder_id"))
                 yield from self._role_batches(rows, orgs.take(at), holders.take(hat), bar)
 
         with self._bar("roles", n_rows) as bar:

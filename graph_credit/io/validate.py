@@ -176,6 +176,38 @@ def _resolve_distinct(
     return codes, _Ids(key, person, reason, key_code, born)
 
 
+class _Resolver:
+    """``_resolve_distinct`` that resolves each distinct value once per roles import, not once per
+    part: a person holds roles in several parts, and the check characters and the HMAC pseudonym
+    were recomputed in each. Values seen so far are an Arrow array looked up with ``pc.index_in``;
+    only values not seen before are resolved. ``known_orgs`` must not change while it is in use
+    (organisations are all imported before roles)."""
+
+    def __init__(self, accept: str, known_orgs: _KnownOrgs | None = None) -> None:
+        self.accept, self.known_orgs = accept, known_orgs
+        self.raw = pa.array([], pa.string())
+        self.ids = _Ids(np.empty(0, dtype=object), np.zeros(0, dtype=bool), np.empty(0, dtype=object),
+                        np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+
+    def __call__(self, s: pd.Series) -> tuple[np.ndarray, _Ids]:
+        codes, uniques = pd.factorize(s.array if isinstance(s.dtype, pd.ArrowDtype) else s)
+        values = pa.array([str(u) for u in np.asarray(uniques, dtype=object).tolist()], pa.string())
+        at = pc.index_in(values, value_set=self.raw).to_numpy(zero_copy_only=False)
+        new = np.flatnonzero(np.isnan(at)) if at.dtype.kind == "f" else np.zeros(0, dtype=np.int64)
+        if len(new):
+            fresh = values.take(pa.array(new))
+            _, got = _resolve_distinct(pd.Series(fresh.to_pylist(), dtype=object), self.accept, self.known_orgs)
+            at[new] = len(self.raw) + np.arange(len(new))
+            self.raw = pa.concat_arrays([self.raw, fresh])
+            self.ids = _Ids(*(np.concatenate([a, b]) for a, b in zip(
+                (self.ids.key, self.ids.person, self.ids.reason, self.ids.code, self.ids.born),
+                (got.key, got.person, got.reason, got.code, got.born), strict=True)))
+        distinct = self.ids.take(at.astype(np.int64))
+        # Equal codes for equal keys within this part (distinct inputs can normalise to one key).
+        distinct.code = pd.factorize(distinct.key)[0] if len(distinct.key) else np.zeros(0, dtype=np.int64)
+        return codes, distinct
+
+
 def _resolve_values(
     raw: list[str], accept: str, known_orgs: _KnownOrgs | None, key: np.ndarray, person: np.ndarray,
     reason: np.ndarray, born: np.ndarray
