@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import csv
 import dataclasses
 import json
@@ -898,3 +899,34 @@ def test_each_holder_is_pseudonymised_once_per_roles_import(
     assert len(person_holders) > 100
     # The persons file once, and each distinct person holder of the roles file once.
     assert len(counted) == len(frames["persons"]) + len(person_holders)
+
+
+def test_each_reference_is_checked_once_per_roles_import(
+    generated, store: SQLiteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether a holder or an organisation exists is asked once per distinct key of the roles file,
+    not again in every part its rows fall in (and the answers still refuse unknown references)."""
+    out, frames = generated
+    roles = frames["roles"]
+    src = tmp_path / "csv"
+    src.mkdir()
+    for kind in ("organisations", "persons"):
+        (src / f"{kind}.csv").symlink_to(out / "csv" / f"{kind}.csv")
+    stray = make_uscc(990_001)  # a valid code that names no organisation
+    roles.assign(org_code=[stray, *roles["org_code"][1:]]).to_csv(src / "roles.csv", index=False)
+    _sizes(monkeypatch, _ROLES_PART=1000)
+    asked: list[str] = []
+    real = gio._Importer._exist
+
+    def counting(self: Any, keys: Any, person: Any) -> Any:
+        asked.extend(keys.tolist())
+        return real(self, keys, person)
+
+    monkeypatch.setattr(gio._Importer, "_exist", counting)
+    report = import_dir(store, src, progress=False)
+    assert [(e.line, e.field) for e in report.errors] == [(2, "org_code")]
+    assert "organisation not in this import nor in the store" in report.errors[0].reason
+    # An organisation holding shares is asked about as a holder and as an organisation; the 18-digit
+    # values valid both as a USCC and as an ID number once more, to decide which they are.
+    assert len(asked) <= len(set(roles["org_code"])) + 1 + 2 * len(set(roles["holder_id"]))
+    assert max(collections.Counter(asked).values()) <= 2

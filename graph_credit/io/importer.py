@@ -178,8 +178,11 @@ class _Importer:
         invalid = res.reason != None  # noqa: E711 - elementwise on an object array
         rows.flag(invalid & ~rows.empty(fld), fld, res.reason)
         ok = ~invalid & ~rows.bad
-        exists = np.zeros(len(res.key), dtype=bool)
-        exists[ok] = self._exist(res.key[ok], res.person[ok])
+        if res.exists is not None:
+            exists = res.exists
+        else:
+            exists = np.zeros(len(res.key), dtype=bool)
+            exists[ok] = self._exist(res.key[ok], res.person[ok])
         missing = ok & ~exists
         if missing.any():  # reasons only for the rows reported (a column holds 10^7 rows)
             at = np.flatnonzero(missing)
@@ -340,7 +343,7 @@ class _Importer:
         total = self.report.counts.get("roles", WriteCounts())
         touched = self.report.touched
 
-        resolve_org, resolve_holder = _Resolver("org"), _Resolver("any", self._known_orgs)
+        resolve_org, resolve_holder = _Resolver("org", self._exist), _Resolver("any", self._exist, self._known_orgs)
 
         def batches(bar: Any) -> Iterator[tuple[_Rows, _Checks, RoleColumns]]:
             for rows in parts:
@@ -394,9 +397,7 @@ class _Importer:
         role = self.enum(rows, "role", _ROLES, upper=True)
         rows.flag((org.reason != None) & ~rows.empty("org_code"), "org_code", org.reason)  # noqa: E711
         ok = ~rows.bad & (org.reason == None)  # noqa: E711
-        exists = np.zeros(len(org.key), dtype=bool)
-        exists[ok] = self._exist(org.key[ok], np.zeros(int(ok.sum()), dtype=bool))
-        rows.flag(ok & ~exists, "org_code", "organisation not in this import nor in the store")
+        rows.flag(ok & ~cast(np.ndarray, org.exists), "org_code", "organisation not in this import nor in the store")
         self.subjects(rows, "holder_id", resolved=holder)
         vf, vt = self.dates(rows, "valid_from"), self.dates(rows, "valid_to")
         rows.flag(
