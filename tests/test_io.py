@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import csv
 import dataclasses
 import json
@@ -870,3 +871,62 @@ def test_the_bulk_check_schemes_are_stdnums() -> None:
         rbody = f"1101051970{n % 10**7:07d}"
         assert RIC_CHECKS[(1 - sum(int(c) * int(w) for c, w in zip(rbody, RIC_WEIGHTS, strict=True))) % 11] == (
             ric.calc_check_digit(rbody + "0"))
+
+
+def test_each_holder_is_pseudonymised_once_per_roles_import(
+    generated, store: SQLiteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person holds roles in several parts of a big roles file: the check characters and the HMAC
+    pseudonym of the number are computed once for the whole file, not once per part."""
+    out, frames = generated
+    src = tmp_path / "csv"
+    src.mkdir()
+    for kind in ("organisations", "persons", "roles"):  # no other kind names persons
+        (src / f"{kind}.csv").symlink_to(out / "csv" / f"{kind}.csv")
+    _sizes(monkeypatch, _ROLES_PART=1000)
+    counted: list[str] = []
+    real = gvalidate._pseudonyms
+
+    def counting(clear: list[str]) -> list[str]:
+        counted.extend(clear)
+        return real(clear)
+
+    monkeypatch.setattr(gvalidate, "_pseudonyms", counting)
+    report = import_dir(store, src, progress=False)
+    assert report.ok, report.summary()
+    roles = frames["roles"]
+    person_holders = set(roles["holder_id"]) & set(frames["persons"]["id_number"])
+    assert len(person_holders) > 100
+    # The persons file once, and each distinct person holder of the roles file once.
+    assert len(counted) == len(frames["persons"]) + len(person_holders)
+
+
+def test_each_reference_is_checked_once_per_roles_import(
+    generated, store: SQLiteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether a holder or an organisation exists is asked once per distinct key of the roles file,
+    not again in every part its rows fall in (and the answers still refuse unknown references)."""
+    out, frames = generated
+    roles = frames["roles"]
+    src = tmp_path / "csv"
+    src.mkdir()
+    for kind in ("organisations", "persons"):
+        (src / f"{kind}.csv").symlink_to(out / "csv" / f"{kind}.csv")
+    stray = make_uscc(990_001)  # a valid code that names no organisation
+    roles.assign(org_code=[stray, *roles["org_code"][1:]]).to_csv(src / "roles.csv", index=False)
+    _sizes(monkeypatch, _ROLES_PART=1000)
+    asked: list[str] = []
+    real = gio._Importer._exist
+
+    def counting(self: Any, keys: Any, person: Any) -> Any:
+        asked.extend(keys.tolist())
+        return real(self, keys, person)
+
+    monkeypatch.setattr(gio._Importer, "_exist", counting)
+    report = import_dir(store, src, progress=False)
+    assert [(e.line, e.field) for e in report.errors] == [(2, "org_code")]
+    assert "organisation not in this import nor in the store" in report.errors[0].reason
+    # An organisation holding shares is asked about as a holder and as an organisation; the 18-digit
+    # values valid both as a USCC and as an ID number once more, to decide which they are.
+    assert len(asked) <= len(set(roles["org_code"])) + 1 + 2 * len(set(roles["holder_id"]))
+    assert max(collections.Counter(asked).values()) <= 2

@@ -73,7 +73,7 @@ from .validate import (
     _refuse_control_characters,
     _reject,
     _resolve,
-    _resolve_distinct,
+    _Resolver,
     _row_errors,
     _Rows,
 )
@@ -178,8 +178,11 @@ class _Importer:
         invalid = res.reason != None  # noqa: E711 - elementwise on an object array
         rows.flag(invalid & ~rows.empty(fld), fld, res.reason)
         ok = ~invalid & ~rows.bad
-        exists = np.zeros(len(res.key), dtype=bool)
-        exists[ok] = self._exist(res.key[ok], res.person[ok])
+        if res.exists is not None:
+            exists = res.exists
+        else:
+            exists = np.zeros(len(res.key), dtype=bool)
+            exists[ok] = self._exist(res.key[ok], res.person[ok])
         missing = ok & ~exists
         if missing.any():  # reasons only for the rows reported (a column holds 10^7 rows)
             at = np.flatnonzero(missing)
@@ -340,10 +343,12 @@ class _Importer:
         total = self.report.counts.get("roles", WriteCounts())
         touched = self.report.touched
 
+        resolve_org, resolve_holder = _Resolver("org", self._exist), _Resolver("any", self._exist, self._known_orgs)
+
         def batches(bar: Any) -> Iterator[tuple[_Rows, _Checks, RoleColumns]]:
             for rows in parts:
-                at, orgs = _resolve_distinct(rows.col("org_code"), "org")
-                hat, holders = _resolve_distinct(rows.col("holder_id"), "any", self._known_orgs)
+                at, orgs = resolve_org(rows.col("org_code"))
+                hat, holders = resolve_holder(rows.col("holder_id"))
                 yield from self._role_batches(rows, orgs.take(at), holders.take(hat), bar)
 
         with self._bar("roles", n_rows) as bar:
@@ -392,9 +397,7 @@ class _Importer:
         role = self.enum(rows, "role", _ROLES, upper=True)
         rows.flag((org.reason != None) & ~rows.empty("org_code"), "org_code", org.reason)  # noqa: E711
         ok = ~rows.bad & (org.reason == None)  # noqa: E711
-        exists = np.zeros(len(org.key), dtype=bool)
-        exists[ok] = self._exist(org.key[ok], np.zeros(int(ok.sum()), dtype=bool))
-        rows.flag(ok & ~exists, "org_code", "organisation not in this import nor in the store")
+        rows.flag(ok & ~cast(np.ndarray, org.exists), "org_code", "organisation not in this import nor in the store")
         self.subjects(rows, "holder_id", resolved=holder)
         vf, vt = self.dates(rows, "valid_from"), self.dates(rows, "valid_to")
         rows.flag(

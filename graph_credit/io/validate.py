@@ -141,12 +141,15 @@ class _Ids:
     reason: np.ndarray
     code: np.ndarray  # equal codes for equal keys (-1 where invalid): for grouping without hashing keys
     born: np.ndarray  # a person's birth date (from the ID number) as a day ordinal, -1 when none
+    exists: np.ndarray | None = None  # whether a valid key names a known subject, when already asked
 
     def take(self, idx: np.ndarray) -> _Ids:
-        return _Ids(self.key[idx], self.person[idx], self.reason[idx], self.code[idx], self.born[idx])
+        return _Ids(self.key[idx], self.person[idx], self.reason[idx], self.code[idx], self.born[idx],
+                    None if self.exists is None else self.exists[idx])
 
 
 _KnownOrgs = Callable[[list[str]], np.ndarray]  # which of these organisation codes name a known organisation
+_Exist = Callable[[np.ndarray, np.ndarray], np.ndarray]  # which of these keys (persons where True) are known
 
 
 def _resolve(s: pd.Series, accept: str, known_orgs: _KnownOrgs | None = None) -> _Ids:
@@ -174,6 +177,42 @@ def _resolve_distinct(
     # Distinct inputs can normalise to one key (case, spaces): number the keys, not the inputs.
     key_code = pd.factorize(key)[0] if n else np.zeros(0, dtype=np.int64)
     return codes, _Ids(key, person, reason, key_code, born)
+
+
+class _Resolver:
+    """``_resolve_distinct`` that resolves each distinct value once per roles import, not once per
+    part: a person holds roles in several parts, and the check characters and the HMAC pseudonym
+    were recomputed in each. Values seen so far are an Arrow array looked up with ``pc.index_in``;
+    only values not seen before are resolved, and ``exist`` (which valid keys name a known subject)
+    asked about them once. ``known_orgs`` and ``exist`` must not change while it is in use (the
+    subjects are all imported before roles)."""
+
+    def __init__(self, accept: str, exist: _Exist, known_orgs: _KnownOrgs | None = None) -> None:
+        self.accept, self.exist, self.known_orgs = accept, exist, known_orgs
+        self.raw = pa.array([], pa.string())
+        self.ids = _Ids(np.empty(0, dtype=object), np.zeros(0, dtype=bool), np.empty(0, dtype=object),
+                        np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool))
+
+    def __call__(self, s: pd.Series) -> tuple[np.ndarray, _Ids]:
+        codes, uniques = pd.factorize(s.array if isinstance(s.dtype, pd.ArrowDtype) else s)
+        values = pa.array([str(u) for u in np.asarray(uniques, dtype=object).tolist()], pa.string())
+        at = pc.index_in(values, value_set=self.raw).to_numpy(zero_copy_only=False)
+        new = np.flatnonzero(np.isnan(at)) if at.dtype.kind == "f" else np.zeros(0, dtype=np.int64)
+        if len(new):
+            fresh = values.take(pa.array(new))
+            _, got = _resolve_distinct(pd.Series(fresh.to_pylist(), dtype=object), self.accept, self.known_orgs)
+            valid = got.reason == None  # noqa: E711 - elementwise on an object array
+            got.exists = np.zeros(len(new), dtype=bool)
+            got.exists[valid] = self.exist(got.key[valid], got.person[valid])
+            at[new] = len(self.raw) + np.arange(len(new))
+            self.raw = pa.concat_arrays([self.raw, fresh])
+            self.ids = _Ids(*(np.concatenate([a, b]) for a, b in zip(
+                (self.ids.key, self.ids.person, self.ids.reason, self.ids.code, self.ids.born, self.ids.exists),
+                (got.key, got.person, got.reason, got.code, got.born, got.exists), strict=True)))
+        distinct = self.ids.take(at.astype(np.int64))
+        # Equal codes for equal keys within this part (distinct inputs can normalise to one key).
+        distinct.code = pd.factorize(distinct.key)[0] if len(distinct.key) else np.zeros(0, dtype=np.int64)
+        return codes, distinct
 
 
 def _resolve_values(
