@@ -205,6 +205,8 @@ class Segment:
     def _take_text(self, chunks: list[Any], rows: np.ndarray) -> list[Any]:
         rows = np.asarray(rows, dtype=np.int64)
         if len(rows) <= 16:
+            if len(chunks) == 1:
+                return [chunks[0][r].as_py() for r in rows.tolist()]
             out = []
             for r in rows.tolist():
                 c = int(np.searchsorted(self.starts, r, side="right")) - 1
@@ -565,15 +567,22 @@ def visible_masks(con: sqlite3.Connection, segs: list[Segment]) -> list[np.ndarr
 
 
 def _ids_at(segs: list[Segment], rows: np.ndarray) -> np.ndarray:
-    """The edge ids at global rows (segments one after the other) as fixed-width bytes."""
+    """The edge ids at global rows (segments one after the other) as fixed-width bytes, gathered
+    chunk by chunk with Arrow's take (no Python object per id)."""
     starts = np.cumsum([0] + [seg.rows for seg in segs])
     which = np.searchsorted(starts, rows, side="right") - 1
-    values: list[Any] = [None] * len(rows)
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
     for i in np.unique(which).tolist():
         at = np.flatnonzero(which == i)
-        for j, v in zip(at.tolist(), segs[i].eids(rows[at] - starts[i]), strict=True):
-            values[j] = v
-    return fixed_width(pa.array(values, pa.large_string()))
+        seg = segs[i]
+        for c, sub, local in seg._split(rows[at] - starts[i]):
+            taken = seg.batches[c].column("eid").take(pa.array(local, pa.int64()))
+            parts.append((at[sub], fixed_width(taken)))
+    width = max((f.itemsize for _, f in parts), default=1)
+    out = np.zeros(len(rows), dtype=f"S{width}")
+    for at, f in parts:
+        out[at] = f
+    return out
 
 
 def _word(fixed: np.ndarray, j: int) -> np.ndarray:
@@ -588,23 +597,25 @@ def _word(fixed: np.ndarray, j: int) -> np.ndarray:
 
 def order_fixed(fixed: np.ndarray) -> np.ndarray:
     """A stable sort of fixed-width byte strings without comparing strings: by the first eight
-    bytes as an integer, then only the rows sharing those bytes by the rest (a lexsort of words)."""
-    first = _word(fixed, 0)
-    order = np.argsort(first, kind="stable")
-    words = (fixed.itemsize + 7) // 8
-    if words > 1 and len(order) > 1:
-        ordered = first[order]
-        same = ordered[1:] == ordered[:-1]
-        if same.any():
-            member = np.zeros(len(order), dtype=bool)
-            member[1:] |= same
-            member[:-1] |= same
-            pos = np.flatnonzero(member)
-            run = np.cumsum(np.concatenate([[True], ~same]))[pos]
-            sub = order[pos]
-            tied = fixed[sub]
-            keys = [_word(tied, j) for j in range(words - 1, 0, -1)] + [run]
-            order[pos] = sub[np.lexsort(keys)]
+    bytes as an integer, then, round by round, only the rows still tied by their next eight."""
+    word = _word(fixed, 0)
+    order = np.argsort(word, kind="stable")
+    same = word[order[1:]] == word[order[:-1]]  # adjacent rows equal in every word so far
+    for j in range(1, (fixed.itemsize + 7) // 8):
+        if not same.any():
+            break
+        member = np.zeros(len(order), dtype=bool)
+        member[1:] |= same
+        member[:-1] |= same
+        pos = np.flatnonzero(member)
+        run = np.cumsum(np.concatenate([[True], ~same]))[pos]
+        sub = order[pos]
+        word = _word(fixed[sub], j)
+        within = np.lexsort((word, run))
+        order[pos] = sub[within]
+        aligned = np.zeros(len(order), dtype=np.uint64)
+        aligned[pos] = word[within]
+        same &= aligned[1:] == aligned[:-1]
     return order
 
 
