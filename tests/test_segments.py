@@ -319,3 +319,19 @@ def test_ids_sharing_their_first_bytes_shadow_only_their_own_versions(tmp_path: 
                                                      "shared-pre": "P3"}
     assert store.counts()["roles"] == 3
     store.close()
+
+
+def test_a_merge_with_nothing_visible_leaves_an_empty_sorted_segment(tmp_path: Path) -> None:
+    """Every segment row deleted, then compacted: one empty merged segment (no rows, empty lookups),
+    and the store answers as empty; a later load is read beside it."""
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    edges = many(50)
+    store.load_roles([role_columns(edges)])
+    store.delete_roles([e.edge_id for e in edges])
+    store.compact_roles()
+    assert store._read("SELECT rows FROM role_segments") == [(0,)]
+    assert store.counts()["roles"] == 0 and store.get_roles([edges[0].edge_id]) == {}
+    assert list(store.iter_roles()) == [] and store.roles_of(["O3"], "in") == []
+    store.load_roles([role_columns(edges[:10])])
+    assert store.counts()["roles"] == 10 and len(store.roles_of(["O3"], "in")) == 1
+    store.close()

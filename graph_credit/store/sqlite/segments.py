@@ -396,8 +396,10 @@ class Segments:
                      f"({len(bounds) + 1} organisation ranges)")
         seq, name, path = self._new(con)
         files = [path / "rows.arrow"]
-        eids: list[np.ndarray] = []
-        holders: list[np.ndarray] = []
+        # The id and holder columns at fixed width, in files (written pass by pass, sorted at the end).
+        rows = total + table_rows
+        scratch = {k: np.lib.format.open_memmap(path / f"{k}.scratch.npy", mode="w+", dtype=f"S{width[k]}",
+                                                shape=(rows,)) for k in ("eid", "holder")}
         org_keys: list[np.ndarray] = []
         org_starts: list[np.ndarray] = []
         written = 0
@@ -418,8 +420,8 @@ class Segments:
                 starts = np.flatnonzero(np.concatenate([[True], org[1:] != org[:-1]]))
                 org_keys.append(org[starts])
                 org_starts.append(starts + written)
-                eids.append(fixed_width(part.column("eid"), width["eid"]))
-                holders.append(fixed_width(part.column("holder"), width["holder"]))
+                for k in scratch:
+                    scratch[k][written : written + part.num_rows] = fixed_width(part.column(k), width[k])
                 written += part.num_rows
                 del part, org
         empty = {k: np.zeros(0, dtype=f"S{width[k]}") for k in _LOOKUPS}
@@ -427,21 +429,47 @@ class Segments:
                           np.append(np.concatenate(org_starts) if org_starts else [], written).astype(np.int64), None)
         files += org_look.save(path, "org")
         del org_keys, org_starts, org_look
-        fixed = np.concatenate(eids) if eids else empty["eid"]
-        del eids
-        order = order_fixed(fixed)
-        files += Lookup(fixed[order], None, order).save(path, "eid")
-        del fixed, order
-        fixed = np.concatenate(holders) if holders else empty["holder"]
-        del holders
-        order = order_fixed(fixed)
-        fixed = fixed[order]
-        starts = np.flatnonzero(np.concatenate([[True], fixed[1:] != fixed[:-1]])) if len(fixed) else \
-            np.zeros(0, dtype=np.int64)
-        files += Lookup(fixed[starts], np.append(starts, len(fixed)).astype(np.int64), order).save(path, "holder")
-        del fixed, order
+        if written != rows:
+            raise RuntimeError(f"role segment merge: {written} rows written, {rows} expected")
+        for kind, fixed in scratch.items():
+            fixed.flush()
+            files += _save_sorted(path, kind, fixed, order_fixed(fixed), runs=kind == "holder")
+            del fixed
+            (path / f"{kind}.scratch.npy").unlink()
+        del scratch
         self._register(con, seq, name, path, written, files)
         return path, written
+
+
+def _save_sorted(path: Path, kind: str, fixed: np.ndarray, order: np.ndarray, runs: bool,
+                 step: int = 1 << 22) -> list[Path]:
+    """A lookup's files from a column's fixed-width values and their sorted order, the sorted keys
+    written a slice at a time (never a second copy of the column); ``runs``: values repeat, so the
+    keys are the distinct values and ``ptr`` their first positions."""
+    files = [path / f"{kind}.keys.npy", path / f"{kind}.rows.npy"]
+    np.save(files[1], order, allow_pickle=False)
+    if not runs:
+        keys = np.lib.format.open_memmap(files[0], mode="w+", dtype=fixed.dtype, shape=(len(fixed),))
+        for a in range(0, len(fixed), step):
+            keys[a : a + step] = fixed[order[a : a + step]]
+        keys.flush()
+        del keys
+        return files
+    distinct: list[np.ndarray] = []
+    starts: list[np.ndarray] = []
+    last = None
+    for a in range(0, len(fixed), step):
+        part = fixed[order[a : a + step]]
+        new = np.concatenate([[last is None or part[0] != last], part[1:] != part[:-1]])
+        at = np.flatnonzero(new)
+        distinct.append(part[at])
+        starts.append(at + a)
+        last = part[-1]
+    np.save(files[0], np.concatenate(distinct) if distinct else fixed[:0], allow_pickle=False)
+    ptr = np.append(np.concatenate(starts) if starts else np.zeros(0, np.int64), len(fixed)).astype(np.int64)
+    files.append(path / f"{kind}.ptr.npy")
+    np.save(files[2], ptr, allow_pickle=False)
+    return files
 
 
 def _org_bounds(con: sqlite3.Connection, segs: list[Segment], masks: list[np.ndarray], table_rows: int,
