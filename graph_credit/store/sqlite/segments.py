@@ -535,20 +535,19 @@ def _in_table(con: sqlite3.Connection, eids: list[str]) -> set[str]:
 
 
 def lookup(con: sqlite3.Connection, segs: list[Segment], kind: str, keys: Sequence[str]) -> list[tuple[Any, ...]]:
-    """Visible segment rows whose ``kind`` column is one of ``keys`` (roles-table layout)."""
-    out: list[tuple[Any, ...]] = []
+    """Visible segment rows whose ``kind`` column is one of ``keys`` (roles-table layout): one query
+    of the table for every row found, and one id lookup per segment newer than the oldest that
+    found one (a segment holds an id once)."""
     keys = list(keys)
-    for i, seg in enumerate(segs):
-        rows = seg.find(kind, keys)
-        if not len(rows):
-            continue
-        found = seg.tuples(rows)
-        eids = [r[0] for r in found]
-        hidden = _in_table(con, eids)
-        for newer in segs[i + 1 :]:
-            hidden.update(newer.eids(newer.find("eid", eids)))
-        out += [r for r in found if r[0] not in hidden]
-    return out
+    found = [(i, seg.tuples(rows)) for i, seg in enumerate(segs) if len(rows := seg.find(kind, keys))]
+    if not found:
+        return []
+    eids = [r[0] for _, rows in found for r in rows]
+    hidden = _in_table(con, eids)
+    newest: dict[str, int] = {}  # of the ids found, the newest segment that holds each
+    for j in range(found[0][0] + 1, len(segs)):
+        newest.update((e, j) for e in segs[j].eids(segs[j].find("eid", eids)))
+    return [r for i, rows in found for r in rows if r[0] not in hidden and newest.get(r[0], i) <= i]
 
 
 def present(segs: list[Segment], eids: Sequence[str]) -> set[str]:
