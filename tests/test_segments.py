@@ -293,12 +293,14 @@ def test_a_long_load_merges_in_tiers_and_reads_every_segment(tmp_path: Path) -> 
         plain.close()
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.binary(min_size=0, max_size=19).map(lambda b: b.replace(b"\0", b"x")), max_size=60),
-       st.sampled_from([b"", b"prefix-8", b"same-prefix-long"]))
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(st.lists(st.binary(min_size=0, max_size=19).map(lambda b: b.replace(b"\0", b"x")), max_size=60),
+                 st.lists(st.text("0123456789abcdef", min_size=16, max_size=19).map(str.encode), max_size=60),
+                 st.lists(st.sampled_from([b"0123456789abcdef0", b"0123456789abcdef", b"0123456789abcdee1"]))),
+       st.sampled_from([b"", b"prefix-8", b"same-prefix-long", b"0123456789abcdef"]))
 def test_order_fixed_sorts_bytes_as_numpy_does(values: list[bytes], prefix: bytes) -> None:
-    """The integer-word sort of fixed-width ids (first eight bytes, then the rest only where those
-    are shared) orders exactly as a stable sort of the byte strings."""
+    """The integer sort of fixed-width ids (16 hex digits as 64 bits or the first eight bytes,
+    then the rest only where those are shared) orders exactly as a stable sort of the byte strings."""
     import numpy as np
 
     from graph_credit.store.sqlite.segments import order_fixed

@@ -562,7 +562,7 @@ def visible_masks(con: sqlite3.Connection, segs: list[Segment]) -> list[np.ndarr
     """Per segment, which of its rows readers see: not hidden by the table, a tombstone, a newer
     segment or a later row of the same batch. Vectorised: the hiding ids are binary-searched in each
     segment's id lookup; several segments (or a batch not merged yet, which may repeat an id) are
-    ordered together by their ids' first eight bytes as an integer, equal prefixes confirmed by the
+    ordered together by an integer of their ids' first bytes, equal integers confirmed by the
     whole id, and of equal ids the last in (segment, row) order is kept."""
     masks = [np.ones(seg.rows, dtype=bool) for seg in segs]
     if not segs:
@@ -573,7 +573,11 @@ def visible_masks(con: sqlite3.Connection, segs: list[Segment]) -> list[np.ndarr
         for mask, seg in zip(masks, segs, strict=True):
             mask[seg.find_fixed("eid", hiding)] = False
     if len(segs) > 1 or not segs[0].merged:
-        first = np.concatenate([_word(fixed_width(b.column("eid")), 0) for seg in segs for b in seg.batches])
+        keys = [_first_key(fixed_width(b.column("eid"))) for seg in segs for b in seg.batches]
+        if any(covered != 16 and len(k) for k, covered in keys):  # one kind of integer for every id
+            keys = [_first_key(fixed_width(b.column("eid")), hex_digits=False) for seg in segs for b in seg.batches]
+        first = np.concatenate([k for k, _ in keys]) if keys else np.zeros(0, dtype=np.uint64)
+        del keys
         order = np.argsort(first, kind="stable")
         same = first[order[1:]] == first[order[:-1]]
         del first
@@ -612,6 +616,26 @@ def _ids_at(segs: list[Segment], rows: np.ndarray) -> np.ndarray:
     return out
 
 
+_NIBBLE = np.full(256, 16, dtype=np.uint8)  # lowercase hex digits to their values, anything else 16
+_NIBBLE[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
+
+
+def _first_key(fixed: np.ndarray, hex_digits: bool = True) -> tuple[np.ndarray, int]:
+    """An integer per value whose order is the values' byte order on their first bytes, and how
+    many bytes it covers: 16 lowercase hex digits as 64 bits when every value starts with them (the
+    edge ids are hex digests), else the first eight bytes."""
+    n, w = len(fixed), fixed.itemsize
+    if hex_digits and w >= 16 and n:
+        nib = _NIBBLE[fixed.view(np.uint8).reshape(n, w)[:, :16]]
+        if not (nib > 15).any():
+            key = np.zeros(n, dtype=np.uint64)
+            for j in range(16):
+                key <<= np.uint64(4)
+                key |= nib[:, j]
+            return key, 16
+    return _word(fixed, 0), 8
+
+
 def _word(fixed: np.ndarray, j: int) -> np.ndarray:
     """Bytes ``8j .. 8j+8`` of each fixed-width value as a big-endian integer (NUL-padded), so
     integer order is byte order."""
@@ -623,12 +647,12 @@ def _word(fixed: np.ndarray, j: int) -> np.ndarray:
 
 
 def order_fixed(fixed: np.ndarray) -> np.ndarray:
-    """A stable sort of fixed-width byte strings without comparing strings: by the first eight
-    bytes as an integer, then, round by round, only the rows still tied by their next eight."""
-    word = _word(fixed, 0)
+    """A stable sort of fixed-width byte strings without comparing strings: by an integer of their
+    first bytes (``_first_key``), then, round by round, only the rows still tied by their next eight."""
+    word, covered = _first_key(fixed)
     order = np.argsort(word, kind="stable")
     same = word[order[1:]] == word[order[:-1]]  # adjacent rows equal in every word so far
-    for j in range(1, (fixed.itemsize + 7) // 8):
+    for j in range(covered // 8, (fixed.itemsize + 7) // 8):
         if not same.any():
             break
         member = np.zeros(len(order), dtype=bool)
