@@ -153,7 +153,7 @@ class SQLiteStore:
         # they hold _tier_rows edges, and every segment into one when more than _max_segments remain
         # (reads binary-search each segment).
         self._tier_rows = 4_000_000
-        self._max_segments = 16
+        self._max_segments = 24  # a 72 M-edge load (18 tiers of 4 M) ends without a whole merge
         if self._segments is not None:
             with self.transaction():
                 self._segments.remove_unregistered(self._writer)
