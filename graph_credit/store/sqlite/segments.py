@@ -424,8 +424,7 @@ class Segments:
                     scratch[k][written : written + part.num_rows] = fixed_width(part.column(k), width[k])
                 written += part.num_rows
                 del part, org
-        empty = {k: np.zeros(0, dtype=f"S{width[k]}") for k in _LOOKUPS}
-        org_look = Lookup(np.concatenate(org_keys) if org_keys else empty["org"],
+        org_look = Lookup(np.concatenate(org_keys) if org_keys else np.zeros(0, dtype=f"S{width['org']}"),
                           np.append(np.concatenate(org_starts) if org_starts else [], written).astype(np.int64), None)
         files += org_look.save(path, "org")
         del org_keys, org_starts, org_look
