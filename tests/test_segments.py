@@ -62,14 +62,18 @@ def by_id(edges: list[RoleEdge]) -> list[RoleEdge]:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(ops_st, st.sampled_from([0, 2, 10_000]))
-def test_segments_answer_exactly_as_the_table(ops: list[tuple[str, object]], table_max: int) -> None:
+@given(ops_st, st.sampled_from([0, 2, 10_000]), st.sampled_from([(4_000_000, 16, 2_000_000), (3, 2, 4)]))
+def test_segments_answer_exactly_as_the_table(ops: list[tuple[str, object]], table_max: int,
+                                              tiers: tuple[int, int, int]) -> None:
     """Random loads (to segments, or to the table when small), upserts, deletions and compactions:
     every read, every write's counts and every traversal of the graph index agree with the table-only
-    store (``:memory:``) given the same writes."""
+    store (``:memory:``) given the same writes; also with tiny tiers (batch segments merged every
+    three edges, every segment when more than two remain) and merges of four rows per
+    organisation range."""
     with tempfile.TemporaryDirectory() as tmp:
         seg = SQLiteStore(Path(tmp) / "s.sqlite")
         seg._table_max = table_max
+        seg._tier_rows, seg._max_segments, seg._segments.pass_rows = tiers  # type: ignore[union-attr]
         plain = SQLiteStore(":memory:")
         try:
             for op, arg in ops:
@@ -84,7 +88,9 @@ def test_segments_answer_exactly_as_the_table(ops: list[tuple[str, object]], tab
                 else:
                     seg.compact_roles()
                 assert answers(seg) == answers(plain)
-            assert seg._read("SELECT count(*) FROM role_segments")[0][0] <= 1  # merged after each load
+            names = [r[0] for r in seg._read("SELECT name FROM role_segments")]
+            assert len(names) <= seg._max_segments  # merged after each load, all when too many
+            assert all((Path(tmp) / "s.sqlite.roles" / n / "eid.keys.npy").exists() for n in names)
             for origin in NODES[:3]:
                 a = risk.neighbourhood(seg, origin, DAY0 + timedelta(days=900), 2, 50)
                 b = risk.neighbourhood(plain, origin, DAY0 + timedelta(days=900), 2, 50)
@@ -128,18 +134,18 @@ from tests.segmented import role_columns
 from tests.test_segments import many
 
 stage, db = sys.argv[1], sys.argv[2]
-write = segments.Segments.write
+register = segments.Segments._register
 
 loads = 0
 
-def slow_write(self, con, table, lookups):
-    path = write(self, con, table, lookups)
-    if loads >= 1 and (stage == "merge") == lookups and stage != "none":
-        print("written", flush=True)  # fsynced, not registered: the parent kills here
+def slow_register(self, con, seq, name, path, rows, files):
+    register(self, con, seq, name, path, rows, files)
+    merging = (path / "eid.keys.npy").exists()
+    if loads >= 1 and (stage == "merge") == merging and stage != "none":
+        print("written", flush=True)  # fsynced, not committed: the parent kills here
         time.sleep(60)
-    return path
 
-segments.Segments.write = slow_write
+segments.Segments._register = slow_register
 store = SQLiteStore(db)
 store._table_max = 0  # every load a segment, then a merge
 for loads in range(100):
@@ -256,4 +262,78 @@ def test_load_roles_takes_arrow_string_columns(tmp_path: Path, kind: str) -> Non
     assert store.load_roles([arrow(role_columns(edges[40:]))]) == 10  # into the table
     assert store._read("SELECT count(*) FROM roles")[0][0] == 10
     assert list(store.iter_roles()) == sorted(edges, key=lambda e: e.edge_id)
+    store.close()
+
+
+def test_a_long_load_merges_in_tiers_and_reads_every_segment(tmp_path: Path) -> None:
+    """A load of many batches merges its batch segments into one sorted segment every _tier_rows
+    edges (the LSM tiers), each merge in several organisation ranges (one record batch each); a
+    repeated edge id in a later batch hides the earlier version across tiers; reads agree with the
+    table-only store, and a compaction folds the tiers into one segment."""
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    store._tier_rows, store._segments.pass_rows = 1_000, 300  # type: ignore[union-attr]
+    plain = SQLiteStore(":memory:")
+    edges = many(4_000)
+    again = [RoleEdge("P1", Role.SUPERVISOR, "O3", DAY0, None, None, None, "", e.edge_id) for e in edges[10:20]]
+    batches = [edges[i : i + 500] for i in range(0, 4_000, 500)] + [again]
+    try:
+        assert store.load_roles(role_columns(b) for b in batches) == plain.load_roles(role_columns(b) for b in batches)
+        names = [r[0] for r in store._read("SELECT name FROM role_segments")]
+        assert len(names) == 5  # four tiers of 1,000 edges and the last batch, each sorted
+        roles = tmp_path / "s.sqlite.roles"
+        assert all((roles / n / "eid.keys.npy").exists() for n in names)
+        assert len(store._segments.registered(store._writer)[0].batches) > 1  # type: ignore[union-attr]
+        assert answers_of(store) == answers_of(plain)
+        assert store.get_roles([e.edge_id for e in edges[5:25]]) == plain.get_roles([e.edge_id for e in edges[5:25]])
+        store.compact_roles()
+        assert len(store._read("SELECT name FROM role_segments")) == 1
+        assert answers_of(store) == answers_of(plain)
+    finally:
+        store.close()
+        plain.close()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(st.lists(st.binary(min_size=0, max_size=19).map(lambda b: b.replace(b"\0", b"x")), max_size=60),
+                 st.lists(st.text("0123456789abcdef", min_size=16, max_size=19).map(str.encode), max_size=60),
+                 st.lists(st.sampled_from([b"0123456789abcdef0", b"0123456789abcdef", b"0123456789abcdee1"]))),
+       st.sampled_from([b"", b"prefix-8", b"same-prefix-long", b"0123456789abcdef"]))
+def test_order_fixed_sorts_bytes_as_numpy_does(values: list[bytes], prefix: bytes) -> None:
+    """The integer sort of fixed-width ids (16 hex digits as 64 bits or the first eight bytes,
+    then the rest only where those are shared) orders exactly as a stable sort of the byte strings."""
+    import numpy as np
+
+    from graph_credit.store.sqlite.segments import order_fixed
+
+    fixed = np.array([prefix + v for v in values], dtype=f"S{max(len(prefix) + 19, 1)}")
+    assert order_fixed(fixed).tolist() == np.argsort(fixed, kind="stable").tolist()
+
+
+def test_ids_sharing_their_first_bytes_shadow_only_their_own_versions(tmp_path: Path) -> None:
+    """Edge ids that agree on the first eight bytes (the integer the shadowing sorts by) but differ
+    after: each keeps its own latest version, and the merge keeps them apart."""
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    ids = ["shared-prefix-a", "shared-prefix-b", "shared-prefix-a", "shared-pre", "shared-prefix-b"]
+    edges = [RoleEdge(f"P{i}", Role.DIRECTOR, f"O{i}", DAY0, None, None, None, "", e) for i, e in enumerate(ids)]
+    store.load_roles([role_columns(edges[:2]), role_columns(edges[2:])])
+    got = store.get_roles(sorted(set(ids)))
+    assert {k: v.holder for k, v in got.items()} == {"shared-prefix-a": "P2", "shared-prefix-b": "P4",
+                                                     "shared-pre": "P3"}
+    assert store.counts()["roles"] == 3
+    store.close()
+
+
+def test_a_merge_with_nothing_visible_leaves_an_empty_sorted_segment(tmp_path: Path) -> None:
+    """Every segment row deleted, then compacted: one empty merged segment (no rows, empty lookups),
+    and the store answers as empty; a later load is read beside it."""
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    edges = many(50)
+    store.load_roles([role_columns(edges)])
+    store.delete_roles([e.edge_id for e in edges])
+    store.compact_roles()
+    assert store._read("SELECT rows FROM role_segments") == [(0,)]
+    assert store.counts()["roles"] == 0 and store.get_roles([edges[0].edge_id]) == {}
+    assert list(store.iter_roles()) == [] and store.roles_of(["O3"], "in") == []
+    store.load_roles([role_columns(edges[:10])])
+    assert store.counts()["roles"] == 10 and len(store.roles_of(["O3"], "in")) == 1
     store.close()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +132,8 @@ def _encode(keys: Sequence[str], like: np.ndarray) -> np.ndarray:
 
 class Segment:
     """One registered segment, memory-mapped; its lookups mapped from disk or, for a batch segment
-    not merged yet, sorted in memory on first use."""
+    not merged yet, sorted in memory on first use. A merged segment holds one record batch per
+    organisation range of its merge: rows are read chunk by chunk, never concatenated."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -145,15 +146,14 @@ class Segment:
             raise SegmentError(f"role segment {path / 'rows.arrow'} is missing or unreadable ({exc}); "
                                "restore it from a backup or re-import the roles") from exc
         self.rows = self.table.num_rows
+        self.batches = self.table.to_batches()
+        self.starts = np.cumsum([0] + [b.num_rows for b in self.batches]).astype(np.int64)
+        self.merged = (path / "eid.keys.npy").exists()
         self._lookups: dict[str, Lookup] = {}
-        self._cols: dict[str, Any] | None = None
+        self._cols: dict[str, list[Any]] | None = None
 
-    def column(self, name: str) -> Any:
-        col = self.table.column(name)
-        return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
-
-    def numbers(self, name: str) -> np.ndarray:
-        return np.asarray(self.column(name).to_numpy(zero_copy_only=False))
+    def column(self, name: str) -> pa.ChunkedArray:
+        return self.table.column(name)
 
     def lookup(self, kind: str) -> Lookup:
         """The lookup of column ``kind``: mapped from the merged segment's files or, for a batch
@@ -181,30 +181,71 @@ class Segment:
         return self.lookup(kind).rows_of(wanted)
 
     def eids(self, rows: np.ndarray) -> list[str]:
-        return self.column("eid").take(pa.array(rows)).to_pylist()
+        return self.texts("eid", rows)
+
+    def texts(self, kind: str, rows: np.ndarray) -> list[Any]:
+        """The values of string column ``kind`` at ``rows``."""
+        return self._take_text(self._columns()[kind], rows)
+
+    def _split(self, rows: np.ndarray) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(chunk, positions in ``rows``, rows within the chunk) for each chunk ``rows`` touch."""
+        if len(self.batches) == 1:
+            yield 0, np.arange(len(rows)), rows
+            return
+        chunk = np.searchsorted(self.starts, rows, side="right") - 1
+        for c in np.unique(chunk).tolist():
+            at = np.flatnonzero(chunk == c)
+            yield c, at, rows[at] - self.starts[c]
+
+    def _take_text(self, chunks: list[Any], rows: np.ndarray) -> list[Any]:
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) <= 16:
+            if len(chunks) == 1:
+                return [chunks[0][r].as_py() for r in rows.tolist()]
+            out = []
+            for r in rows.tolist():
+                c = int(np.searchsorted(self.starts, r, side="right")) - 1
+                out.append(chunks[c][r - int(self.starts[c])].as_py())
+            return out
+        res: list[Any] = [None] * len(rows)
+        for c, at, local in self._split(rows):
+            values = chunks[c].take(pa.array(local, pa.int64())).to_pylist()
+            if len(at) == len(rows):
+                return values
+            for i, v in zip(at.tolist(), values, strict=True):
+                res[i] = v
+        return res
+
+    def _take_numbers(self, chunks: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
+        if not len(rows):
+            return np.zeros(0)
+        if len(chunks) == 1:
+            return chunks[0][rows]
+        out = np.empty(len(rows), dtype=chunks[0].dtype)
+        for c, at, local in self._split(rows):
+            out[at] = chunks[c][local]
+        return out
 
     def tuples(self, rows: np.ndarray) -> list[tuple[Any, ...]]:
         """Rows in the roles table's layout (``vt`` None for open, ``ratio``/``cap`` None if absent).
         Numbers come from the mapped columns as numpy views; a few rows' strings one by one (an Arrow
         ``take`` costs more than that for a handful), many rows' by ``take``."""
         cols = self._columns()
-        text = {}
-        for k in ("eid", "holder", "org", "title"):
-            col = cols[k]
-            text[k] = [col[i].as_py() for i in rows.tolist()] if len(rows) <= 16 else \
-                col.take(pa.array(rows, pa.int64())).to_pylist()
-        num = {k: cols[k][rows].tolist() for k in ("role", "vf", "vt", "ratio", "cap")}
+        rows = np.asarray(rows, dtype=np.int64)
+        text = {k: self._take_text(cols[k], rows) for k in ("eid", "holder", "org", "title")}
+        num = {k: self._take_numbers(cols[k], rows).tolist() for k in ("role", "vf", "vt", "ratio", "cap")}
         vt = [v or None for v in num["vt"]]
         ratio = [None if q != q else q for q in num["ratio"]]
         cap = [None if c != c else c for c in num["cap"]]
         return list(zip(text["eid"], text["holder"], num["role"], text["org"], num["vf"], vt, ratio, cap,
                         text["title"], strict=True))
 
-    def _columns(self) -> dict[str, Any]:
+    def _columns(self) -> dict[str, list[Any]]:
         found = self._cols
         if found is None:
-            found = {name: self.column(name) for name in ("eid", "holder", "org", "title")}
-            found |= {name: self.numbers(name) for name in ("role", "vf", "vt", "ratio", "cap")}
+            found = {name: [b.column(name) for b in self.batches] for name in ("eid", "holder", "org", "title")}
+            found |= {name: [np.asarray(b.column(name).to_numpy(zero_copy_only=False)) for b in self.batches]
+                      for name in ("role", "vf", "vt", "ratio", "cap")}
             self._cols = found
         return found
 
@@ -220,14 +261,9 @@ class Lookup:
         self.keys, self.ptr, self.rows = keys, ptr, rows
 
     @classmethod
-    def of(cls, column: Any, distinct_values: bool = False) -> Lookup:
-        """Built with Arrow's hash and sort kernels and an integer sort: no Python object per row
-        (values known to be distinct, as a merged segment's edge ids: one sort of the fixed-width bytes)."""
+    def of(cls, column: Any) -> Lookup:
+        """Built with Arrow's hash and sort kernels and an integer sort: no Python object per row."""
         values = strings(column)
-        if distinct_values:
-            fixed = fixed_width(values)
-            order = np.argsort(fixed, kind="stable")
-            return cls(fixed[order], None, order)
         distinct = pc.unique(values)
         distinct = distinct.take(pc.sort_indices(distinct))
         rank = np.asarray(pc.index_in(values, value_set=distinct).to_numpy(), dtype=np.int64)
@@ -236,14 +272,6 @@ class Lookup:
         rows = np.argsort(rank, kind="stable")
         ordered = bool((rows == np.arange(len(rows))).all())
         return cls(fixed_width(distinct), None if len(distinct) == len(values) else ptr, None if ordered else rows)
-
-    @classmethod
-    def of_sorted(cls, column: Any) -> Lookup:
-        """For a column already in value order (a merged segment's organisations): the runs."""
-        fixed = fixed_width(column)
-        starts = np.flatnonzero(np.concatenate([[True], fixed[1:] != fixed[:-1]])) if len(fixed) else \
-            np.zeros(0, dtype=np.int64)
-        return cls(fixed[starts], np.append(starts, len(fixed)).astype(np.int64), None)
 
     def save(self, path: Path, kind: str) -> list[Path]:
         out = []
@@ -283,6 +311,7 @@ class Segments:
     def __init__(self, db_path: str) -> None:
         self.directory = directory_of(db_path)
         self._open: dict[str, Segment] = {}
+        self.pass_rows = 2_000_000  # a merge's rows per organisation range: its memory, about 0.5 GB
 
     def registered(self, con: sqlite3.Connection) -> list[Segment]:
         """The segments registered in ``con``'s snapshot, oldest first."""
@@ -315,33 +344,167 @@ class Segments:
                     removed.append(p.name)
         return removed
 
-    def write(self, con: sqlite3.Connection, table: pa.Table, lookups: bool) -> Path:
-        """Inside a write transaction: write ``table`` as the next segment, durably, and register it
-        (the caller's commit makes it part of the store); ``lookups``: a merged segment, sorted by
-        organisation, written with its lookup arrays."""
+    def _new(self, con: sqlite3.Connection) -> tuple[int, str, Path]:
         seq = int(con.execute("SELECT coalesce(max(seq), 0) + 1 FROM role_segments").fetchone()[0])
         name = f"seg-{seq:010d}"
         path = self.directory / name
         if path.exists():  # left by a rolled-back transaction of this process
             shutil.rmtree(path)
         path.mkdir(parents=True)
-        table = table.combine_chunks()
-        files = [path / "rows.arrow"]
-        with pa.OSFile(str(files[0]), "wb") as sink, pa.ipc.new_file(sink, _SCHEMA) as writer:
-            writer.write_table(table, max_chunksize=max(table.num_rows, 1))
-        if lookups:
-            for kind in _LOOKUPS:
-                column = table.column(kind)
-                look = Lookup.of_sorted(column) if kind == "org" else Lookup.of(column, distinct_values=kind == "eid")
-                files += look.save(path, kind)
+        return seq, name, path
+
+    def _register(self, con: sqlite3.Connection, seq: int, name: str, path: Path, rows: int,
+                  files: list[Path]) -> None:
         for f in files:
             _fsync(f)
         _fsync(path)
         _fsync(self.directory)
         size = sum(f.stat().st_size for f in files)
         con.execute("INSERT INTO role_segments (seq, name, rows, bytes) VALUES (?, ?, ?, ?)",
-                    (seq, name, table.num_rows, size))
+                    (seq, name, rows, size))
+
+    def write(self, con: sqlite3.Connection, table: pa.Table) -> Path:
+        """Inside a write transaction: write ``table`` (a load batch) as the next segment, durably,
+        and register it (the caller's commit makes it part of the store)."""
+        seq, name, path = self._new(con)
+        table = table.combine_chunks()
+        files = [path / "rows.arrow"]
+        with pa.OSFile(str(files[0]), "wb") as sink, pa.ipc.new_file(sink, _SCHEMA) as writer:
+            writer.write_table(table, max_chunksize=max(table.num_rows, 1))
+        self._register(con, seq, name, path, table.num_rows, files)
         return path
+
+    def merge(self, con: sqlite3.Connection, segs: list[Segment], with_table: bool,
+              progress: Callable[[str], None] | None = None) -> tuple[Path, int]:
+        """Inside a write transaction: the visible rows of ``segs`` (and of the roles table, when
+        folding it in) as the next segment, sorted by organisation, with its lookup arrays, durably
+        registered. Memory-bounded: one pass per organisation range of about ``self.pass_rows`` rows
+        gathers that range from every input, sorts it and appends it as one record batch; the
+        lookups are built from fixed-width columns (about 60 bytes a row), never from the rows."""
+        masks = visible_masks(con, segs)
+        total = sum(int(m.sum()) for m in masks)
+        table_rows = int(con.execute("SELECT count(*) FROM roles").fetchone()[0]) if with_table else 0
+        bounds = _org_bounds(con, segs, masks, table_rows, (total + table_rows) // self.pass_rows + 1)
+        width = {k: _width(con, segs, k, with_table) for k in _LOOKUPS}
+        if progress:
+            progress(f"writing one segment of {total + table_rows:,} edges with its lookups "
+                     f"({len(bounds) + 1} organisation ranges)")
+        seq, name, path = self._new(con)
+        files = [path / "rows.arrow"]
+        # The id and holder columns at fixed width, in files (written pass by pass, sorted at the end).
+        rows = total + table_rows
+        scratch = {k: np.lib.format.open_memmap(path / f"{k}.scratch.npy", mode="w+", dtype=f"S{width[k]}",
+                                                shape=(rows,)) for k in ("eid", "holder")}
+        org_keys: list[np.ndarray] = []
+        org_starts: list[np.ndarray] = []
+        written = 0
+        with pa.OSFile(str(files[0]), "wb") as sink, pa.ipc.new_file(sink, _SCHEMA) as writer:
+            for lo, hi in zip([None, *bounds], [*bounds, None], strict=True):
+                parts = [_in_range(b, masks[i][int(seg.starts[j]) : int(seg.starts[j + 1])], lo, hi)
+                         for i, seg in enumerate(segs) for j, b in enumerate(seg.batches)]
+                tables = [pa.Table.from_batches([p]) for p in parts if p.num_rows]
+                if with_table:
+                    tables += list(_table_rows(con, lo, hi))
+                if not tables:
+                    continue
+                part = pa.concat_tables(tables).combine_chunks()
+                del tables, parts
+                part = part.take(pc.sort_indices(part, sort_keys=[("org", "ascending")]))
+                writer.write_table(part, max_chunksize=max(part.num_rows, 1))
+                org = fixed_width(part.column("org"), width["org"])
+                starts = np.flatnonzero(np.concatenate([[True], org[1:] != org[:-1]]))
+                org_keys.append(org[starts])
+                org_starts.append(starts + written)
+                for k in scratch:
+                    scratch[k][written : written + part.num_rows] = fixed_width(part.column(k), width[k])
+                written += part.num_rows
+                del part, org
+        org_look = Lookup(np.concatenate(org_keys) if org_keys else np.zeros(0, dtype=f"S{width['org']}"),
+                          np.append(np.concatenate(org_starts) if org_starts else [], written).astype(np.int64), None)
+        files += org_look.save(path, "org")
+        del org_keys, org_starts, org_look
+        if written != rows:
+            raise RuntimeError(f"role segment merge: {written} rows written, {rows} expected")
+        for kind, fixed in scratch.items():
+            fixed.flush()
+            files += _save_sorted(path, kind, fixed, order_fixed(fixed), runs=kind == "holder")
+            del fixed
+            (path / f"{kind}.scratch.npy").unlink()
+        del scratch
+        self._register(con, seq, name, path, written, files)
+        return path, written
+
+
+def _save_sorted(path: Path, kind: str, fixed: np.ndarray, order: np.ndarray, runs: bool,
+                 step: int = 1 << 22) -> list[Path]:
+    """A lookup's files from a column's fixed-width values and their sorted order, the sorted keys
+    written a slice at a time (never a second copy of the column); ``runs``: values repeat, so the
+    keys are the distinct values and ``ptr`` their first positions."""
+    files = [path / f"{kind}.keys.npy", path / f"{kind}.rows.npy"]
+    np.save(files[1], order, allow_pickle=False)
+    if not runs:
+        keys = np.lib.format.open_memmap(files[0], mode="w+", dtype=fixed.dtype, shape=(len(fixed),))
+        for a in range(0, len(fixed), step):
+            keys[a : a + step] = fixed[order[a : a + step]]
+        keys.flush()
+        del keys
+        return files
+    distinct: list[np.ndarray] = []
+    starts: list[np.ndarray] = []
+    last = None
+    for a in range(0, len(fixed), step):
+        part = fixed[order[a : a + step]]
+        new = np.concatenate([[last is None or part[0] != last], part[1:] != part[:-1]])
+        at = np.flatnonzero(new)
+        distinct.append(part[at])
+        starts.append(at + a)
+        last = part[-1]
+    np.save(files[0], np.concatenate(distinct) if distinct else fixed[:0], allow_pickle=False)
+    ptr = np.append(np.concatenate(starts) if starts else np.zeros(0, np.int64), len(fixed)).astype(np.int64)
+    files.append(path / f"{kind}.ptr.npy")
+    np.save(files[2], ptr, allow_pickle=False)
+    return files
+
+
+def _org_bounds(con: sqlite3.Connection, segs: list[Segment], masks: list[np.ndarray], table_rows: int,
+                passes: int) -> list[str]:
+    """Organisations splitting the visible rows into about ``passes`` ranges of equal size: the
+    quantiles of a sample (every k-th visible row of each segment and of the table)."""
+    if passes <= 1:
+        return []
+    step = max(1, (sum(int(m.sum()) for m in masks) + table_rows) // (passes * 64))
+    sample: list[str] = []
+    for seg, mask in zip(segs, masks, strict=True):
+        rows = np.flatnonzero(mask)[::step]
+        sample += seg.texts("org", rows)
+    if table_rows:
+        sample += [r[0] for r in con.execute("SELECT org FROM roles WHERE rowid % ? = 0", (step,))]
+    sample.sort()
+    return sorted({sample[len(sample) * k // passes] for k in range(1, passes)} - {sample[0]}) if sample else []
+
+
+def _width(con: sqlite3.Connection, segs: list[Segment], kind: str, with_table: bool) -> int:
+    """The longest value of column ``kind`` in bytes (a merged segment's fixed width)."""
+    out = 1
+    for seg in segs:
+        for b in seg.batches:
+            if b.num_rows:
+                out = max(out, int(pc.max(pc.binary_length(b.column(kind))).as_py()))
+    if with_table:
+        got = con.execute(f"SELECT max(length(CAST({kind} AS BLOB))) FROM roles").fetchone()[0]  # noqa: S608
+        out = max(out, int(got or 1))
+    return out
+
+
+def _in_range(batch: pa.RecordBatch, mask: np.ndarray, lo: str | None, hi: str | None) -> pa.RecordBatch:
+    """The rows of ``batch`` that ``mask`` keeps whose organisation is in [lo, hi)."""
+    keep = pa.array(mask)
+    org = batch.column("org")
+    if lo is not None:
+        keep = pc.and_(keep, pc.greater_equal(org, pa.scalar(lo, org.type)))
+    if hi is not None:
+        keep = pc.and_(keep, pc.less(org, pa.scalar(hi, org.type)))
+    return batch.filter(keep)
 
 
 def _fsync(path: Path) -> None:
@@ -366,20 +529,19 @@ def _in_table(con: sqlite3.Connection, eids: list[str]) -> set[str]:
 
 
 def lookup(con: sqlite3.Connection, segs: list[Segment], kind: str, keys: Sequence[str]) -> list[tuple[Any, ...]]:
-    """Visible segment rows whose ``kind`` column is one of ``keys`` (roles-table layout)."""
-    out: list[tuple[Any, ...]] = []
+    """Visible segment rows whose ``kind`` column is one of ``keys`` (roles-table layout): one query
+    of the table for every row found, and one id lookup per segment newer than the oldest that
+    found one (a segment holds an id once)."""
     keys = list(keys)
-    for i, seg in enumerate(segs):
-        rows = seg.find(kind, keys)
-        if not len(rows):
-            continue
-        found = seg.tuples(rows)
-        eids = [r[0] for r in found]
-        hidden = _in_table(con, eids)
-        for newer in segs[i + 1 :]:
-            hidden.update(newer.eids(newer.find("eid", eids)))
-        out += [r for r in found if r[0] not in hidden]
-    return out
+    found = [(i, seg.tuples(rows)) for i, seg in enumerate(segs) if len(rows := seg.find(kind, keys))]
+    if not found:
+        return []
+    eids = [r[0] for _, rows in found for r in rows]
+    hidden = _in_table(con, eids)
+    newest: dict[str, int] = {}  # of the ids found, the newest segment that holds each
+    for j in range(found[0][0] + 1, len(segs)):
+        newest.update((e, j) for e in segs[j].eids(segs[j].find("eid", eids)))
+    return [r for i, rows in found for r in rows if r[0] not in hidden and newest.get(r[0], i) <= i]
 
 
 def present(segs: list[Segment], eids: Sequence[str]) -> set[str]:
@@ -394,7 +556,8 @@ def visible_masks(con: sqlite3.Connection, segs: list[Segment]) -> list[np.ndarr
     """Per segment, which of its rows readers see: not hidden by the table, a tombstone, a newer
     segment or a later row of the same batch. Vectorised: the hiding ids are binary-searched in each
     segment's id lookup; several segments (or a batch not merged yet, which may repeat an id) are
-    sorted together by id once, and of equal ids the last in (segment, row) order is kept."""
+    ordered together by an integer of their ids' first bytes, equal integers confirmed by the
+    whole id, and of equal ids the last in (segment, row) order is kept."""
     masks = [np.ones(seg.rows, dtype=bool) for seg in segs]
     if not segs:
         return masks
@@ -403,36 +566,113 @@ def visible_masks(con: sqlite3.Connection, segs: list[Segment]) -> list[np.ndarr
         hiding = fixed_width(pa.array(table_ids, pa.large_string()))
         for mask, seg in zip(masks, segs, strict=True):
             mask[seg.find_fixed("eid", hiding)] = False
-    if len(segs) > 1 or not (segs[0].path / "eid.keys.npy").exists():
-        ids = pa.concat_arrays([seg.column("eid") for seg in segs])
-        order = np.argsort(fixed_width(ids), kind="stable")
-        ids_sorted = fixed_width(ids.take(pa.array(order)))
-        shadowed = order[:-1][ids_sorted[:-1] == ids_sorted[1:]]  # an equal id follows: a later version
-        every = np.concatenate(masks)
-        every[shadowed] = False
-        masks = np.split(every, np.cumsum([seg.rows for seg in segs])[:-1])
+    if len(segs) > 1 or not segs[0].merged:
+        keys = [_first_key(fixed_width(b.column("eid"))) for seg in segs for b in seg.batches]
+        if any(covered != 16 and len(k) for k, covered in keys):  # one kind of integer for every id
+            keys = [_first_key(fixed_width(b.column("eid")), hex_digits=False) for seg in segs for b in seg.batches]
+        first = np.concatenate([k for k, _ in keys]) if keys else np.zeros(0, dtype=np.uint64)
+        del keys
+        order = np.argsort(first, kind="stable")
+        same = first[order[1:]] == first[order[:-1]]
+        del first
+        if same.any():  # the rows whose prefix another shares: ordered by their whole id, stably
+            member = np.zeros(len(order), dtype=bool)
+            member[1:] |= same
+            member[:-1] |= same
+            pos = np.flatnonzero(member)
+            rows = order[pos]
+            ids = _ids_at(segs, rows)
+            within = order_fixed(ids)
+            rows, ids = rows[within], ids[within]
+            shadowed = rows[:-1][ids[:-1] == ids[1:]]  # an equal id follows: a later version
+            every = np.concatenate(masks)
+            every[shadowed] = False
+            masks = np.split(every, np.cumsum([seg.rows for seg in segs])[:-1])
     return masks
+
+
+def _ids_at(segs: list[Segment], rows: np.ndarray) -> np.ndarray:
+    """The edge ids at global rows (segments one after the other) as fixed-width bytes, gathered
+    chunk by chunk with Arrow's take (no Python object per id)."""
+    starts = np.cumsum([0] + [seg.rows for seg in segs])
+    which = np.searchsorted(starts, rows, side="right") - 1
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    for i in np.unique(which).tolist():
+        at = np.flatnonzero(which == i)
+        seg = segs[i]
+        for c, sub, local in seg._split(rows[at] - starts[i]):
+            taken = seg.batches[c].column("eid").take(pa.array(local, pa.int64()))
+            parts.append((at[sub], fixed_width(taken)))
+    width = max((f.itemsize for _, f in parts), default=1)
+    out = np.zeros(len(rows), dtype=f"S{width}")
+    for at, f in parts:
+        out[at] = f
+    return out
+
+
+_NIBBLE = np.full(256, 16, dtype=np.uint8)  # lowercase hex digits to their values, anything else 16
+_NIBBLE[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
+
+
+def _first_key(fixed: np.ndarray, hex_digits: bool = True) -> tuple[np.ndarray, int]:
+    """An integer per value whose order is the values' byte order on their first bytes, and how
+    many bytes it covers: 16 lowercase hex digits as 64 bits when every value starts with them (the
+    edge ids are hex digests), else the first eight bytes."""
+    n, w = len(fixed), fixed.itemsize
+    if hex_digits and w >= 16 and n:
+        nib = _NIBBLE[fixed.view(np.uint8).reshape(n, w)[:, :16]]
+        if not (nib > 15).any():
+            key = np.zeros(n, dtype=np.uint64)
+            for j in range(16):
+                key <<= np.uint64(4)
+                key |= nib[:, j]
+            return key, 16
+    return _word(fixed, 0), 8
+
+
+def _word(fixed: np.ndarray, j: int) -> np.ndarray:
+    """Bytes ``8j .. 8j+8`` of each fixed-width value as a big-endian integer (NUL-padded), so
+    integer order is byte order."""
+    n, w = len(fixed), fixed.itemsize
+    raw = fixed.view(np.uint8).reshape(n, w)[:, 8 * j : 8 * j + 8]
+    if raw.shape[1] < 8:
+        raw = np.concatenate([raw, np.zeros((n, 8 - raw.shape[1]), dtype=np.uint8)], axis=1)
+    return np.ascontiguousarray(raw).view(">u8").reshape(n).astype(np.uint64)
+
+
+def order_fixed(fixed: np.ndarray) -> np.ndarray:
+    """A stable sort of fixed-width byte strings without comparing strings: by an integer of their
+    first bytes (``_first_key``), then, round by round, only the rows still tied by their next eight."""
+    word, covered = _first_key(fixed)
+    order = np.argsort(word, kind="stable")
+    same = word[order[1:]] == word[order[:-1]]  # adjacent rows equal in every word so far
+    for j in range(covered // 8, (fixed.itemsize + 7) // 8):
+        if not same.any():
+            break
+        member = np.zeros(len(order), dtype=bool)
+        member[1:] |= same
+        member[:-1] |= same
+        pos = np.flatnonzero(member)
+        run = np.cumsum(np.concatenate([[True], ~same]))[pos]
+        sub = order[pos]
+        word = _word(fixed[sub], j)
+        within = np.lexsort((word, run))
+        order[pos] = sub[within]
+        aligned = np.zeros(len(order), dtype=np.uint64)
+        aligned[pos] = word[within]
+        same &= aligned[1:] == aligned[:-1]
+    return order
 
 
 def visible_count(con: sqlite3.Connection, segs: list[Segment]) -> int:
     return int(sum(int(m.sum()) for m in visible_masks(con, segs)))
 
 
-def merged(con: sqlite3.Connection, segs: list[Segment], with_table: bool) -> pa.Table:
-    """The visible rows of ``segs`` (and of the roles table, when folding it in) as one table
-    sorted by organisation."""
-    parts = [seg.table.filter(pa.array(mask)) for seg, mask in zip(segs, visible_masks(con, segs), strict=True)]
-    if with_table:
-        parts += list(_table_rows(con))
-    whole = (pa.concat_tables(parts) if parts else _SCHEMA.empty_table()).combine_chunks()
-    orgs = whole.column("org")
-    distinct = pc.unique(orgs)
-    rank = pc.index_in(orgs, value_set=distinct.take(pc.sort_indices(distinct))).to_numpy()
-    return whole.take(pa.array(np.argsort(rank, kind="stable")))
-
-
-def _table_rows(con: sqlite3.Connection) -> Iterator[pa.Table]:
-    cur = con.execute("SELECT eid, holder, role, org, vf, coalesce(vt, 0), ratio, cap, title FROM roles")
+def _table_rows(con: sqlite3.Connection, lo: str | None, hi: str | None) -> Iterator[pa.Table]:
+    """The roles table's rows whose organisation is in [lo, hi) (None: open)."""
+    where = " AND ".join(c for c, v in (("org >= ?", lo), ("org < ?", hi)) if v is not None) or "1"
+    cur = con.execute("SELECT eid, holder, role, org, vf, coalesce(vt, 0), ratio, cap, title FROM roles "  # noqa: S608
+                      f"WHERE {where}", [v for v in (lo, hi) if v is not None])
     while rows := cur.fetchmany(200_000):
         cols = list(zip(*rows, strict=True))
         yield pa.Table.from_arrays([

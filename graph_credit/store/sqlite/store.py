@@ -169,6 +169,11 @@ class SQLiteStore:
         self._seg_old: list[Path] = []
         self._seg_garbage: list[Path] = []
         self._table_max = _LOG_BATCH
+        # Tiered merging (LSM): a load's batch segments are merged into one sorted segment each time
+        # they hold _tier_rows edges, and every segment into one when more than _max_segments remain
+        # (reads binary-search each segment).
+        self._tier_rows = 4_000_000
+        self._max_segments = 24  # a 72 M-edge load (18 tiers of 4 M) ends without a whole merge
         if self._segments is not None:
             with self.transaction():
                 self._segments.remove_unregistered(self._writer)
@@ -671,14 +676,17 @@ class SQLiteStore:
 
     def load_roles(self, batches: Iterable[RoleColumns]) -> int:
         """Bulk upsert without comparison, one transaction per batch. In a database file each batch
-        becomes a columnar segment (segments.py), and the segments are merged into one at the end;
-        a first batch of at most ``_table_max`` edges into a store that has roles goes to the table
-        (an edit, logged edge by edge for the graph index's delta), and so do the small ones after it."""
+        becomes a columnar segment (segments.py); the batch segments are merged into one sorted
+        segment every ``_tier_rows`` edges and at the end (and all segments into one when more than
+        ``_max_segments`` remain); a first batch of at most ``_table_max`` edges into a store that
+        has roles goes to the table (an edit, logged edge by edge for the graph index's delta), and
+        so do the small ones after it."""
         if self._segments is None:
             return self._load_table(batches)
         with self._lock:
             written = 0
             loaded = False  # once one batch of this load is a segment, the rest are too
+            pending = 0  # edges in batch segments not merged yet
             for batch in batches:
                 if not len(batch):
                     continue
@@ -689,9 +697,15 @@ class SQLiteStore:
                     else:
                         self._load_segment(batch)
                         loaded = True
+                        pending += len(batch)
                 written += len(batch)
+                if pending >= self._tier_rows:
+                    self._merge_segments(with_table=False, batches_only=True)
+                    pending = 0
             if loaded:
-                self._merge_segments(with_table=False)
+                self._merge_segments(with_table=False, batches_only=True)
+                if len(self._segs(self._writer)) > self._max_segments:
+                    self._merge_segments(with_table=False)
         return written
 
     def _has_table_roles(self) -> bool:
@@ -712,33 +726,37 @@ class SQLiteStore:
             again = ids.filter(pc.is_in(ids, value_set=pa.array(hiding, pa.large_string()))).to_pylist()
             con.executemany("DELETE FROM roles WHERE eid = ?", [(e,) for e in again])
             con.executemany("DELETE FROM role_tombstones WHERE eid = ?", [(e,) for e in again])
-        self._seg_new.append(self._segments.write(con, table, lookups=False))
+        self._seg_new.append(self._segments.write(con, table))
         self._roles_changed(None)
 
-    def _merge_segments(self, with_table: bool, progress: Callable[[str], None] | None = None) -> tuple[int, int]:
-        """Merge every segment's visible rows (and the table's, ``with_table``) into one segment
-        sorted by organisation with its lookup arrays, registered in one commit that unregisters the
-        others (a kill before it leaves them as they were). Returns (segments merged, rows)."""
+    def _merge_segments(self, with_table: bool, progress: Callable[[str], None] | None = None,
+                        batches_only: bool = False) -> tuple[int, int]:
+        """Merge every segment's visible rows (and the table's, ``with_table``; or only the newest
+        segments not merged yet, ``batches_only``) into one segment sorted by organisation with its
+        lookup arrays, registered in one commit that unregisters the others (a kill before it
+        leaves them as they were). Returns (segments merged, rows)."""
         assert self._segments is not None
         with self.transaction():
             con = self._writer
             self._drop_files(self._seg_garbage)
-            segs = self._segs(con)
+            every = segs = self._segs(con)
+            if batches_only:  # the newest run of batch segments: nothing newer can hide their rows
+                merged_at = [i for i, seg in enumerate(segs) if seg.merged]
+                segs = segs[merged_at[-1] + 1 :] if merged_at else segs
             if not segs and not (with_table and self._has_table_roles()):
                 return 0, 0
             if progress:
                 progress(f"reading {len(segs)} segments" + (" and the roles table" if with_table else ""))
-            table = segments.merged(con, segs, with_table)
-            if progress:
-                progress(f"writing one segment of {table.num_rows:,} edges with its lookups")
-            self._seg_new.append(self._segments.write(con, table, lookups=True))
+            path, rows = self._segments.merge(con, segs, with_table, progress)
+            self._seg_new.append(path)
             con.executemany("DELETE FROM role_segments WHERE name = ?", [(seg.name,) for seg in segs])
             self._seg_old += [seg.path for seg in segs]
-            con.execute("DELETE FROM role_tombstones")  # the rows they hid are not in the merged segment
+            if len(segs) == len(every):  # the rows they hid are in no segment now
+                con.execute("DELETE FROM role_tombstones")
             if with_table:
                 con.execute("DELETE FROM roles")
                 self._roles_changed(None)  # the log's edges are read from the table: restart it
-        return len(segs), table.num_rows
+        return len(segs), rows
 
     def compact_roles(self, progress: Callable[[str], None] | None = None) -> tuple[int, int, int]:
         """Fold the roles table (the delta, or every role of a store written before segments) and
