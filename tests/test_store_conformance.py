@@ -34,6 +34,7 @@ from graph_credit.store import JOURNAL_TABLES, NotFound, SQLiteStore, Store, Wri
 from graph_credit.store.base import RoleColumns
 from tests.conftest import BACKENDS, make_backend
 from tests.helpers import make_id_number, make_uscc
+from tests.segmented import role_columns
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -373,24 +374,6 @@ def test_iter_roles_in_edge_id_order(store: Store, graph: dict[str, Any]) -> Non
     assert list(store.iter_roles()) == sorted(graph["edges"].values(), key=lambda x: x.edge_id)
 
 
-def columns(edges: list[RoleEdge]) -> RoleColumns:
-    import numpy as np
-
-    return RoleColumns(
-        edge_id=[e.edge_id for e in edges],
-        holder=[e.holder for e in edges],
-        role=[e.role.value for e in edges],
-        org=[e.org for e in edges],
-        valid_from=np.array([e.valid_from.toordinal() for e in edges], dtype=np.int64),
-        valid_to=np.array([e.valid_to.toordinal() if e.valid_to else 0 for e in edges], dtype=np.int64),
-        ratio=np.array([e.ratio if e.ratio is not None else np.nan for e in edges], dtype=float),
-        subscribed_capital=np.array(
-            [e.subscribed_capital if e.subscribed_capital is not None else np.nan for e in edges], dtype=float
-        ),
-        title=[e.title for e in edges],
-    )
-
-
 def test_load_roles_into_an_empty_store_then_upserts(store: Store) -> None:
     a, b = make_uscc(1), make_uscc(2)
     first = [
@@ -399,13 +382,13 @@ def test_load_roles_into_an_empty_store_then_upserts(store: Store) -> None:
         edge(pkey(3), Role.SHAREHOLDER, a, "2015-01-01", ratio=0.6, subscribed_capital=600.0),
     ]
     second = [edge(a, Role.SHAREHOLDER, b, "2016-01-01", ratio=1.0)]
-    assert store.load_roles(iter([columns(first), columns([]), columns(second)])) == 4
+    assert store.load_roles(iter([role_columns(first), role_columns([]), role_columns(second)])) == 4
     assert store.get_roles([e.edge_id for e in first + second]) == {e.edge_id: e for e in first + second}
     assert {e.edge_id for e in store.roles_of([a], "in", as_of=D("2020-06-01"))} == {e.edge_id for e in first}
     assert store.roles_of([a], "out") == second
     # Into a store that has edges: an upsert by edge id (a changed edge replaces the stored one).
     closed = edge(pkey(2), Role.DIRECTOR, a, "2018-05-01", "2023-01-01", title="董事长")
-    assert store.load_roles([columns([closed, second[0]])]) == 2
+    assert store.load_roles([role_columns([closed, second[0]])]) == 2
     assert store.get_roles([closed.edge_id]) == {closed.edge_id: closed}
     assert store.counts()["roles"] == 4
     assert list(store.iter_roles()) == sorted([first[0], closed, first[2], second[0]], key=lambda e: e.edge_id)
@@ -420,7 +403,7 @@ def test_load_roles_repeating_an_edge_id_keeps_the_last(store: Store) -> None:
     ended = edge(pkey(1), Role.DIRECTOR, a, "2020-01-01", "2021-01-01")
     last = edge(pkey(1), Role.DIRECTOR, a, "2020-01-01", "2022-01-01")
     assert ended.edge_id == old.edge_id == last.edge_id
-    assert store.load_roles([columns([old, ended]), columns([last])]) == 3
+    assert store.load_roles([role_columns([old, ended]), role_columns([last])]) == 3
     assert store.get_roles([old.edge_id]) == {old.edge_id: last}
     assert store.roles_of([a], "in") == [last]
     assert list(store.iter_roles()) == [last]
@@ -432,7 +415,7 @@ def test_load_roles_rolls_back_the_batch_that_fails(store: Store) -> None:
     good = [edge(pkey(1), Role.DIRECTOR, a, "2020-01-01")]
 
     def batches() -> Iterator[RoleColumns]:
-        yield columns(good)
+        yield role_columns(good)
         raise RuntimeError("the source failed")
 
     with pytest.raises(RuntimeError):
@@ -939,7 +922,7 @@ def test_graph_index_follows_writes_and_is_saved_for_the_next_run(tmp_path: Any)
     try:
         edges = random_edges(60, 40, 600, seed=3)
         fast.put_roles(edges[:300])
-        fast.load_roles([columns(edges[300:])])
+        fast.load_roles([role_columns(edges[300:])])
         fast.warm()
         assert fast.graph_index_bytes() > 0
         origin, on = edges[0].org, D("2024-06-01")
