@@ -22,7 +22,7 @@ from .model import Cause, DerivedFact, DishonestyRecord, RecordEvent
 from .policy.loader import load_policy
 from .policy.schema import Measure
 from .policy.snapshot import PolicySnapshot
-from .rules.derive import punishment_end, subject_kind
+from .rules.derive import punishment_end, subject_kind, term_assumed
 from .rules.governing import lifecycle_of, policy_for
 from .store.base import ReadsChecks, Store, implements
 
@@ -200,7 +200,7 @@ def _flag_assumed_periods(known: _Subjects, result: CheckResult) -> None:
         record = records.get(cause.id) if cause.kind == "record" else None
         entry = entries.get(cause.id) if cause.kind == "list" else None
         item["period_assumed"] = ((record is not None and record.period_end is None)
-                                  or (entry is not None and entry.list == "black" and entry.valid_to is None))
+                                  or (entry is not None and term_assumed(entry)))
         if item["period_assumed"] and item["cause"] not in assumed:
             assumed.add(item["cause"])
             result.warnings.append({"kind": "period_assumed", "cause": item["cause"], "message": _ASSUMED[cause.kind]})

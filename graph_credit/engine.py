@@ -37,7 +37,7 @@ from .monitor.notices import exit_announcement
 from .policy.loader import available_jurisdictions, load_policy
 from .policy.schema import NoticePolicy
 from .policy.snapshot import PolicySnapshot
-from .rules.derive import derive, list_end, punishment_end
+from .rules.derive import derive, list_end, punishment_end, term_assumed
 from .rules.governing import lifecycle_of, policy_for
 from .rules.lifecycle import LifecycleError, validate_event
 from .store.base import ImportsInBatches, NotFound, Store, WriteCounts, atomic
@@ -261,9 +261,8 @@ class Engine:
             self.refresh([Cause("list", e.entry_id) for e in self.store.list_entries_of(subjects)],
                          "list entry written")
             for e in entries:
-                snap = policy_for(e, self.jurisdiction)
-                if e.status == "effective" and e.valid_to is None and list_end(e, snap) is not None:
-                    changes.notices.append(_listing_period_assumed(e, snap))
+                if e.status == "effective" and term_assumed(e):
+                    changes.notices.append(_listing_period_assumed(e, policy_for(e, self.jurisdiction)))
             return changes
 
     def _check_red_listing(self, entry: ListEntry) -> None:

@@ -16,7 +16,7 @@ from ..store.base import Store
 from .governing import lifecycle_of, policy_for
 from .lifecycle import Lifecycle
 
-__all__ = ["derive", "derive_list_entry", "derive_record", "list_end", "punishment_end", "subject_kind"]
+__all__ = ["derive", "derive_list_entry", "derive_record", "list_end", "punishment_end", "subject_kind", "term_assumed"]
 
 
 def subject_kind(key: str) -> str:
@@ -150,11 +150,16 @@ def punishment_end(record: DishonestyRecord, snap: PolicySnapshot) -> date:
     return record.decision_date + timedelta(days=snap.punishment_period_days[record.severity])
 
 
+def term_assumed(entry: ListEntry) -> bool:
+    """A black listing that gives no term: its end is the policy's default period (``list_end``)."""
+    return entry.list == "black" and entry.valid_to is None
+
+
 def list_end(entry: ListEntry, snap: PolicySnapshot) -> date | None:
     """The scheduled end of a listing: its ``valid_to``; for a black listing without one, the policy's default
     period for serious dishonesty from its start (every document requires the determining unit to fix the
     period: a restriction never runs without an end). Its determining unit is told (``period_assumed``)."""
-    if entry.valid_to is not None or entry.list != "black":
+    if not term_assumed(entry):
         return entry.valid_to
     return entry.valid_from + timedelta(days=snap.punishment_period_days["serious"])
 
