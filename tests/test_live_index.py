@@ -200,15 +200,15 @@ def test_a_large_base_is_built_in_a_child_process_and_mapped(tmp_path: Path, mon
 
 
 def test_a_bulk_load_makes_the_next_check_use_a_new_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.test_store_conformance import columns
+    from tests.segmented import role_columns
 
     fast, plain = open_pair(tmp_path / "g.sqlite")
     try:
-        fast.load_roles([columns([RoleEdge(PEOPLE[7], Role.DIRECTOR, o, START) for o in ORGS[:4]])])
+        fast.load_roles([role_columns([RoleEdge(PEOPLE[7], Role.DIRECTOR, o, START) for o in ORGS[:4]])])
         same_answers(fast, plain, PEOPLE[7], DATES[-1], 2, 200)
         assert fast.index_stats()["delta_edges"] == 4 and fast.index_stats()["bases_built"] == 1  # logged
         monkeypatch.setattr(store_module, "_LOG_BATCH", 5)  # a batch past it is not logged edge by edge
-        fast.load_roles([columns([RoleEdge(PEOPLE[7], Role.DIRECTOR, o, START) for o in ORGS])])
+        fast.load_roles([role_columns([RoleEdge(PEOPLE[7], Role.DIRECTOR, o, START) for o in ORGS])])
         same_answers(fast, plain, PEOPLE[7], DATES[-1], 2, 200)
         assert fast.index_stats()["delta_edges"] == 0 and fast.index_stats()["bases_built"] == 2
     finally:
