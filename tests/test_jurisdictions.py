@@ -264,6 +264,22 @@ def test_jiangyin_17_a_listing_whose_term_ends_is_announced_by_the_sweep(new_sto
     assert len(w.store.query("notices", {"change": "exit_announcement"})) == 1
 
 
+def test_a_later_sweep_does_not_reread_what_it_already_announced(
+    new_store: Callable[[], Store], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import graph_credit.rules.governing as governing
+
+    w = _world(new_store, "jiangyin")
+    w.engine.put_list_entries([ListEntry("B1", w["org_c"], "black", "失信黑名单", "market_regulation", "-",
+                                         D("2020-01-01"), valid_to=D("2021-06-01"))])
+    first = monitor.sweep(w.store, D("2021-06-02"), jurisdiction="jiangyin")
+    read: list[str] = []
+    real = governing.lifecycle_of
+    monkeypatch.setattr(governing, "lifecycle_of", lambda s, e, **kw: read.append(e.entry_id) or real(s, e, **kw))
+    again = monitor.sweep(w.store, D("2022-06-02"), jurisdiction="jiangyin")
+    assert read == [] and again["notices_new"] == 0 and again["notices_due"] == first["notices_due"] >= 1
+
+
 def test_xiaoyi_has_no_exit_announcement_for_an_ended_listing(new_store: Callable[[], Store]) -> None:
     w = _world(new_store, "xiaoyi")
     w.engine.put_list_entries([ListEntry("B1", w["org_c"], "black", "失信黑名单", "market_regulation", "-",

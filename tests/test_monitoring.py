@@ -27,6 +27,7 @@ from graph_credit.changes import Changes
 from graph_credit.egress import EgressPolicy
 from graph_credit.engine import Engine
 from graph_credit.model import Cause, ListEntry, RecordEvent, Role, RoleEdge, stable_id
+from graph_credit.monitor import notices as notices_module
 from graph_credit.store import SQLiteStore, Store
 from tests.helpers import ADMIN, FINANCE, INVESTIGATOR, MARKET
 from tests.scenario import D, World, build, r1
@@ -238,7 +239,9 @@ def test_repair_and_corrected_registration_notices_name_the_departments(world: W
     assert all(n["reason"] == "registration data corrected" for n in removed)
 
 
-def test_expiry_sweep_notices_departments_and_alerts_watchers_once(world: World) -> None:
+def test_expiry_sweep_notices_departments_and_alerts_watchers_once(
+    world: World, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     sub = watch(world, "p_principal")
     case = open_case(world.store, Cause("record", "R1"), "market_regulation", ON)
     items = world.store.query("case_items", {"case_id": case["id"]})
@@ -254,8 +257,12 @@ def test_expiry_sweep_notices_departments_and_alerts_watchers_once(world: World)
     assert alert["trigger"] == "expiry" and {i["change"] for i in alert["items"]} == {"expired"}
     assert {i["consequence"] for i in alert["items"]} == {"market_ban", "commendation_ineligible",
                                                           "personal_credit_entry", "responsible_person_punishment"}
+    addressed: list[dict] = []
+    real = notices_module.address_notices
+    monkeypatch.setattr(notices_module, "address_notices", lambda s, ns, fs=(): addressed.extend(ns) or real(s, ns, fs))
     again = monitor.sweep(world.store, D("2023-10-01"))
     assert (again["notices_new"], again["alerts_new"]) == (0, 0)
+    assert addressed == [] and again["notices_due"] == first["notices_due"]  # stored notices are not readdressed
 
 
 # -- webhook delivery against a real receiver ---------------------------------------------------------

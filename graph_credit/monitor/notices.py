@@ -101,9 +101,11 @@ def exit_announcement(entry: ListEntry, reason: str, on: date, key: str, announc
     }
 
 
-def _announcements_due(store: Store, as_of: date, jurisdiction: str) -> list[dict[str, Any]]:
+def _announcements_due(store: Store, as_of: date, jurisdiction: str,
+                        stored: Mapping[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Exit announcements for listings whose term ended on or before ``as_of`` with no exit decision before it,
-    where the listing's policy requires one (Jiangyin (17))."""
+    where the listing's policy requires one (Jiangyin (17)). One already ``stored`` is taken as stored: its
+    listing's history is not read again on every sweep."""
     from ..rules.derive import list_end
     from ..rules.governing import lifecycle_of, policy_for
 
@@ -115,11 +117,15 @@ def _announcements_due(store: Store, as_of: date, jurisdiction: str) -> list[dic
         end = list_end(entry, snap)
         if end is None or end > as_of or snap.list_exit_announcement is None:
             continue
+        notice = exit_announcement(entry, "scheduled_exit", end, f"scheduled:{end.isoformat()}",
+                                   snap.list_exit_announcement)
+        if notice["id"] in stored:
+            out.append(stored[notice["id"]])
+            continue
         life = lifecycle_of(store, entry, override=snap)
         if any(d is not None and d <= end for d in (life.exited_on, life.withdrawn_on)):
             continue  # an exit decision was announced when it was made; a withdrawn listing never stood
-        out.append(exit_announcement(entry, "scheduled_exit", end, f"scheduled:{end.isoformat()}",
-                                     snap.list_exit_announcement))
+        out.append(notice)
     return out
 
 
@@ -128,14 +134,19 @@ def notices_due(store: Store, as_of: date, write: bool = True, jurisdiction: str
     natural end on or before ``as_of``, and exit announcements for listings whose term ended; ids are
     deterministic, so running it again adds nothing. ``jurisdiction`` is the deployment's (list entries are
     judged under it)."""
+    # A notice already stored is returned as stored: a daily sweep addresses and reads the history of only
+    # what became due since, not of everything that ever expired.
+    stored = {n["id"]: n for n in store.query("notices")}
     items = store.query("case_items")
     facts = store.get_facts(sorted({it["fact_id"] for it in items}))
     due = sorted((f for f in facts.values()
                   if f.valid_to is not None and f.valid_to <= as_of and f.ended_by in SCHEDULED_ENDS),
                  key=lambda f: (f.valid_to, f.fact_id))
     notices = [_expiry_notice(f) for f in due]
-    address_notices(store, notices, facts.values())
-    notices += _announcements_due(store, as_of, jurisdiction)
+    new = [n for n in notices if n["id"] not in stored]
+    address_notices(store, new, facts.values())
+    notices = [stored.get(n["id"], n) for n in notices]
+    notices += _announcements_due(store, as_of, jurisdiction, stored)
     if write and notices:
         store.append("notices", notices)
     return notices
