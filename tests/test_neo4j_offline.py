@@ -34,6 +34,7 @@ from graph_credit.model import Cause, ListEntry, Role
 from graph_credit.store import SQLiteStore, Store
 from graph_credit.store.neo4j import store as neo
 from graph_credit.store.neo4j.cypher import names, schema_statements, statement
+from graph_credit.store.neo4j.store import lock_stripe
 from tests.test_store_conformance import fact, org, record
 
 Answer = Callable[[dict[str, Any]], list[dict[str, Any]]]
@@ -250,9 +251,9 @@ def test_reads_in_a_transaction_lock_what_they_read_and_writes_take_the_same_loc
     with store.transaction():
         store.get_records(["R1"])  # the API's "does it exist, who owns it"
         store.put_records([record("R1", a, "2024-01-01")])
-    assert driver.runs[0] == ("locks_take", {"keys": ["record:R1"]}, "explicit")
+    assert driver.runs[0] == ("locks_take", {"keys": [lock_stripe("record:R1")]}, "explicit")
     assert driver.names() == ["locks_take", "records_by_id", "locks_take", "records_by_id", "records_merge", "COMMIT"]
-    assert driver.runs[2][1] == {"keys": ["record:R1"]}
+    assert driver.runs[2][1] == {"keys": [lock_stripe("record:R1")]}
 
 
 def test_the_red_black_check_and_a_black_listing_serialise_on_the_subject() -> None:
@@ -263,7 +264,18 @@ def test_the_red_black_check_and_a_black_listing_serialise_on_the_subject() -> N
     with store.transaction():
         store.put_list_entries([ListEntry("L1", s, "black", "n", "u", "b", date(2024, 1, 1))])
     locks = [p["keys"] for name, p, _ in driver.runs if name == "locks_take"]
-    assert locks == [[f"subject:{s}"], ["list:L1"], [f"subject:{s}"]]
+    assert locks == [[lock_stripe(f"subject:{s}")], [lock_stripe("list:L1")], [lock_stripe(f"subject:{s}")]]
+
+
+def test_locks_are_striped_so_lock_nodes_stay_bounded() -> None:
+    """A province writes tens of millions of keys; the Lock nodes they take stay within the stripes."""
+    store, driver = fake_store()
+    with store.transaction():
+        store.get_records([f"R{i}" for i in range(5_000)])
+    taken = [k for name, p, _ in driver.runs if name == "locks_take" for k in p["keys"]]
+    assert taken == sorted(set(taken)) and all(0 <= k < 1 << 16 for k in taken)
+    assert len(taken) > 4_500  # distinct keys mostly land on distinct stripes
+    assert lock_stripe("record:R1") == lock_stripe("record:R1") != lock_stripe("record:R2")
 
 
 def test_replace_facts_locks_its_cause_before_reading_the_old_facts() -> None:
@@ -271,7 +283,7 @@ def test_replace_facts_locks_its_cause_before_reading_the_old_facts() -> None:
     cause = Cause("record", "R1")
     store.replace_facts(cause, [fact(cause, org(3).code)])
     assert driver.names()[:2] == ["locks_take", "facts_of_causes"]
-    assert driver.runs[0][1] == {"keys": ["cause:record:R1"]}
+    assert driver.runs[0][1] == {"keys": [lock_stripe("cause:record:R1")]}
     assert driver.names()[-2:] == ["facts_merge", "COMMIT"]
 
 
@@ -282,7 +294,7 @@ def test_put_roles_locks_the_organisations_whose_ratios_were_checked() -> None:
     b, c = org(4).code, org(5).code
     store.put_roles([edge(pkey(1), Role.SHAREHOLDER, c, "2020-01-01", ratio=0.5),
                      edge(pkey(2), Role.SHAREHOLDER, b, "2020-01-01", ratio=0.5)])
-    assert driver.runs[0] == ("locks_take", {"keys": sorted([f"subject:{b}", f"subject:{c}"])}, "write")
+    assert driver.runs[0] == ("locks_take", {"keys": sorted({lock_stripe(f"subject:{x}") for x in (b, c)})}, "write")
     assert driver.names()[1] == "roles_by_edge_id"
 
 

@@ -41,14 +41,16 @@ it is served.
 
 Neo4j runs transactions at read committed, so a check-then-write (is the record new, which
 department owns it, is the subject on a black list) is made safe with locks: inside a transaction a
-read by key takes the write lock of a ``(:Lock {key})`` node per key ("record:<id>",
-"subject:<key>", "cause:<id>", "list:<id>") and the writes take the same ones, so a second writer
-waits for the first to commit and then reads what it wrote (cypher/locks_take.cypher).
+read by key takes the write lock of the ``(:Lock {key})`` node of the key's stripe ("record:<id>",
+"subject:<key>", "cause:<id>", "list:<id>" hashed to one of 65,536) and the writes take the same
+ones, so a second writer waits for the first to commit and then reads what it wrote
+(cypher/locks_take.cypher).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import heapq
 import json
 import logging
@@ -145,6 +147,17 @@ def _role(rec: Row) -> RoleEdge:
 
 def _unique(values: Iterable[_T]) -> list[_T]:
     return list(dict.fromkeys(values))
+
+
+# One Lock node per key would add a node for every record, cause and subject ever written (tens of millions in
+# a province) and never remove them. A key takes the lock of its stripe instead: at most _LOCK_STRIPES nodes,
+# and two keys that share a stripe only wait for each other, which is safe.
+_LOCK_STRIPES = 1 << 16
+
+
+def lock_stripe(name: str) -> int:
+    """The lock stripe of a key such as ``record:R1`` (a stable hash, the same in every process)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big") % _LOCK_STRIPES
 
 
 def _chunks(values: Sequence[_T], size: int = _CHUNK) -> Iterator[list[_T]]:
@@ -301,10 +314,10 @@ class Neo4jStore:
                 yield record.data()
 
     def _lock(self, run: _Runner | None, prefix: str, keys: Iterable[str]) -> None:
-        """Hold the write lock of ``prefix:key`` for each key until the transaction ends (see
+        """Hold the write lock of the stripe of ``prefix:key`` for each key until the transaction ends (see
         cypher/locks_take.cypher). A read made inside a transaction takes the locks of what it reads
         by key, so a decision made on it (the record is new, the subject is not black-listed) still
-        holds when the transaction writes; writes take the same locks. Keys are locked in sorted
+        holds when the transaction writes; writes take the same locks. Stripes are locked in ascending
         order, which keeps two transactions locking the same keys from deadlocking each other.
         Outside a transaction (``run`` None and none open) there is nothing to hold a lock for."""
         if run is None:
@@ -312,8 +325,8 @@ class Neo4jStore:
             if tx is None:
                 return
             run = _Runner(tx)
-        names = sorted({f"{prefix}:{k}" for k in keys})
-        for chunk in _chunks(names):
+        stripes = sorted({lock_stripe(f"{prefix}:{k}") for k in keys})
+        for chunk in _chunks(stripes):
             run.run("locks_take", keys=chunk)
 
     def atomic(self, work: Callable[[], _T]) -> _T:
