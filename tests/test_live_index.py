@@ -274,3 +274,25 @@ def test_a_facts_write_keeps_the_decoded_facts_of_subjects_it_did_not_touch(tmp_
             tmp_path / "f.sqlite", graph_index=False).facts_by_cause([Cause("record", f"R{i}") for i in range(6)])]
     finally:
         store.close()
+
+
+def test_processes_that_find_the_base_stale_at_once_build_it_once(tmp_path: Path) -> None:
+    # Each server worker opens the store itself: after an import they all find the saved base stale. One
+    # builds (a child process and its memory); the others wait for it and map what it saved.
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = str(tmp_path / "g.sqlite")
+    stores = [SQLiteStore(path), SQLiteStore(path)]
+    try:
+        stores[0].put_roles([RoleEdge(p, Role.DIRECTOR, o, START) for p, o in zip(PEOPLE, ORGS, strict=False)])
+        for s in stores:
+            s._save_min = 0
+        with ThreadPoolExecutor(2) as pool:
+            bases = list(pool.map(lambda s: s._build_base(), stores))
+        assert sum(s.index_stats()["bases_built_apart"] for s in stores) == 1
+        assert bases[0].gen == bases[1].gen == stores[1]._gen("roles_gen")
+        stores[1].put_roles([RoleEdge(PEOPLE[0], Role.SUPERVISOR, ORGS[1], START)])
+        assert stores[0]._build_base().gen == bases[0].gen + 1  # a stale saved base is not taken
+    finally:
+        for s in stores:
+            s.close()

@@ -12,10 +12,13 @@ a lower priority, so checks get the cores first.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .index import _GraphIndex
@@ -36,6 +39,18 @@ def build_saved(database: str, sidecar: Path) -> int:
         con.close()
     base.save(sidecar)
     return gen
+
+
+@contextmanager
+def build_lock(sidecar: Path) -> Iterator[None]:
+    """Hold the base build of ``sidecar`` against every other process and thread (an advisory lock on
+    ``SIDECAR.lock``, released when the holder exits, however it exits)."""
+    with open(str(sidecar) + ".lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def build_apart(database: str, sidecar: Path) -> _GraphIndex:

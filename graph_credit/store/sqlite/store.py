@@ -60,7 +60,7 @@ from ..base import (
     check_journal_table,
 )
 from . import segments
-from .builder import build_apart
+from .builder import build_apart, build_lock
 from .group import GroupCommit
 from .index import _GraphIndex
 from .live import Delta, LiveIndex
@@ -467,8 +467,16 @@ class SQLiteStore:
         assert sidecar is not None
         with self._snapshot() as con:
             rows = _edges_held(con)
+            wanted = int(con.execute("SELECT v FROM meta WHERE k = 'roles_gen'").fetchone()[0])
         if rows >= self._save_min and os.access(sidecar if sidecar.exists() else sidecar.parent, os.W_OK):
-            base = build_apart(self.path, sidecar)
+            # Server processes that find the base stale at once build it once: the first builds, the
+            # others wait for it and map what it saved.
+            with build_lock(sidecar):
+                with self._snapshot() as con:
+                    saved = self._saved_base(con)
+                if saved is not None and saved.gen >= wanted:
+                    return saved
+                base = build_apart(self.path, sidecar)
             self._stats["bases_built"] += 1
             self._stats["bases_built_apart"] += 1
             return base
