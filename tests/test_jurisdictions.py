@@ -237,6 +237,21 @@ def test_tibet_18_a_rejected_objection_is_reported_to_the_objector(new_store: Ca
     assert notice["basis"] == ["Tibet (18)"]
 
 
+@pytest.mark.parametrize(("decided", "suspended"), [(D("2017-09-01"), True), (D("2019-09-01"), False)])
+def test_jiangyin_24_governs_objections_only_from_the_day_its_document_is_issued(
+    new_store: Callable[[], Store], decided: date, suspended: bool,
+) -> None:
+    # Jiangyin (24) keeps measures in force while an objection is verified; before 2018-06-22 there was no
+    # such clause, and Guo Fa 33 (20) suspends them.
+    w = _world(new_store, "jiangyin", decision_date=decided, act_date=decided - timedelta(days=90),
+               period_end=decided + timedelta(days=1095))
+    w.engine.add_event(RecordEvent("R1", "objection_filed", decided + timedelta(days=30)))
+    facts = w.store.facts_by_cause([Cause("record", "R1")])
+    assert facts and {bool(f.suspended) for f in facts} == {suspended}
+    snap = w.engine.policy_snapshot(Cause("record", "R1"))
+    assert {str(b) for b in snap.objection.basis} == ({"GuoFa33 (20)"} if suspended else {"Jiangyin (24)"})
+
+
 def test_jiangyin_17_black_list_exit_is_announced_through_the_original_channel(
     new_store: Callable[[], Store],
 ) -> None:

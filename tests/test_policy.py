@@ -255,6 +255,30 @@ def test_jiangyin_does_not_suspend_measures_during_objection() -> None:
         assert load_policy(other).objection.suspends_measures is True
 
 
+@pytest.mark.parametrize("jurisdiction", [j for j in available_jurisdictions() if j != "default"])
+def test_before_its_document_a_jurisdiction_follows_the_national_procedure(jurisdiction: str) -> None:
+    policy, national = load_policy(jurisdiction), load_policy("default")
+    before, issued = policy.at(policy.issued - timedelta(days=1)), policy.at(policy.issued)
+    for key in ("objection", "repair", "green_channel", "punishment_period", "objection_remedy",
+                "objection_feedback", "list_exit_announcement"):
+        early, later = getattr(before, key), getattr(issued, key)
+        for snap, setting in ((before, early), (issued, later)):
+            cited = {b.document for b in (setting.basis if setting is not None else ())}
+            assert cited <= {"GuoFa33", policy.document}, (key, snap.on, cited)
+            assert all(policy._issued[d] <= snap.on for d in cited), (key, snap.on, cited)
+        if early is not None:
+            assert {b.document for b in early.basis} == {"GuoFa33"}
+            same = getattr(national.at(before.on), key)
+            assert early.model_dump(exclude={"basis", "note"}) == same.model_dump(exclude={"basis", "note"})
+
+
+def test_jiangyin_and_tibet_change_the_objection_procedure_on_the_day_their_documents_are_issued() -> None:
+    assert (load_policy("jiangyin").at(date(2018, 6, 21)).objection.suspends_measures,
+            load_policy("jiangyin").at(date(2018, 6, 22)).objection.suspends_measures) == (True, False)
+    assert (load_policy("tibet").at(date(2017, 6, 1)).objection.verification_days,
+            load_policy("tibet").at(date(2017, 6, 2)).objection.verification_days) == (15, 20)
+
+
 def test_tibet_verifies_within_twenty_days_and_keeps_suspension() -> None:
     tibet = load_policy("tibet")
     assert tibet.objection.verification_days == 20 and tibet.objection.suspends_measures is True

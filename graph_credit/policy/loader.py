@@ -266,9 +266,12 @@ def load_policy_from(root: Path | Traversable, jurisdiction: str = "default") ->
     all_measures: list[_Entry] = []
     rule_versions: dict[tuple[str, str], str] = {}
 
+    inherited: dict[str, _Model] = {}
     for depth, (rel, pf) in enumerate(chain):
         problems: list[tuple[str, str, str]] = []
         own_file = depth == len(chain) - 1
+        if own_file and depth:
+            inherited = dict(settings)  # the national procedure, before the jurisdiction's file changes it
 
         named: tuple[tuple[str, tuple[Category | Matter | Department, ...]], ...] = (
             ("categories", pf.categories),
@@ -405,6 +408,10 @@ def load_policy_from(root: Path | Traversable, jurisdiction: str = "default") ->
             own_settings[key] = mine
     if problems:
         raise PolicyError.from_problems(problems)
+    # Before the jurisdiction's own document is issued, its records follow the national procedure, with the
+    # national clauses only (a local clause cannot govern a day before the document exists).
+    national = {key: value.model_copy(update={"basis": basis}) for key, value in inherited.items()
+                if (basis := tuple(b for b in value.basis if b.document == NATIONAL))}  # type: ignore[attr-defined]
 
     lineage = tuple(f"{pf.id}-{pf.version}" for _, pf in reversed(chain))
     issued: dict[str, date] = {pf.document: pf.issued for _, pf in chain}
@@ -444,6 +451,7 @@ def load_policy_from(root: Path | Traversable, jurisdiction: str = "default") ->
         _layers=tuple(layers),
         _boundaries=tuple(boundaries),
         _issued=MappingProxyType(issued),
+        _national=MappingProxyType(national) if len(chain) > 1 else None,
     )
 
 

@@ -125,6 +125,8 @@ class Policy:
     _layers: tuple[_Layer, ...] = field(repr=False)  # base first
     _boundaries: tuple[date, ...] = field(repr=False)
     _issued: Mapping[str, date] = field(repr=False)  # document -> the date its bases start to count
+    # the lifecycle settings before ``issued`` (the national ones); None for the national policy itself
+    _national: Mapping[str, Any] | None = field(repr=False)
     _cache: dict[int, PolicySnapshot] = field(default_factory=dict, repr=False)
 
     def snapshot_dates(self) -> list[date]:
@@ -160,6 +162,17 @@ class Policy:
         basis = tuple(b for b in setting.basis if self._issued[b.document] <= on)  # type: ignore[attr-defined]
         return setting.model_copy(update={"basis": basis}) if basis else None
 
+    def _setting(self, key: str, on: date, required: bool = False) -> Any:
+        """A lifecycle setting on ``on``: before the jurisdiction's document is issued the national one (its
+        values and clauses: Jiangyin's "measures are not suspended" cannot govern a 2017 record); from then
+        the jurisdiction's, with the bases issued by the date."""
+        if self._national is not None and on < self.issued:
+            national = self._national.get(key)
+            if national is not None or not required:
+                return national
+        own = getattr(self, key)
+        return self._current_setting(own, on) or (own if required else None)
+
     def _build(self, on: date) -> PolicySnapshot:
         gone = self.issued <= on and bool(self.removed)  # removals take effect with the document
         removed_rules = {r.rule for r in self.removed if r.rule} if gone else set()
@@ -183,13 +196,13 @@ class Policy:
             rules=tuple(rules),
             measures=tuple(measures),
             # the lifecycle settings always apply; their bases are those issued by the date
-            objection=self._current_setting(self.objection, on) or self.objection,
-            repair=self._current_setting(self.repair, on) or self.repair,
-            green_channel=self._current_setting(self.green_channel, on) or self.green_channel,
-            punishment_period=self._current_setting(self.punishment_period, on) or self.punishment_period,
-            objection_remedy=self._current_setting(self.objection_remedy, on),
-            objection_feedback=self._current_setting(self.objection_feedback, on),
-            list_exit_announcement=self._current_setting(self.list_exit_announcement, on),
+            objection=self._setting("objection", on, required=True),
+            repair=self._setting("repair", on, required=True),
+            green_channel=self._setting("green_channel", on, required=True),
+            punishment_period=self._setting("punishment_period", on, required=True),
+            objection_remedy=self._setting("objection_remedy", on),
+            objection_feedback=self._setting("objection_feedback", on),
+            list_exit_announcement=self._setting("list_exit_announcement", on),
             categories=self.categories,
             matters=self.matters,
             departments=self.departments,

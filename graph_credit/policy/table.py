@@ -35,7 +35,7 @@ def _ends(rule: Rule, snap: PolicySnapshot) -> str:
             continue
         basis = {"expiry": snap.punishment_period.basis, "repair": snap.repair.basis,
                  "objection_upheld": snap.objection.basis}.get(how, rule.basis)
-        lines.append(f"{_LIFTING[how]} ({', '.join(str(b) for b in basis)})")
+        lines.append(f"{_LIFTING[how]} ({', '.join(dict.fromkeys(str(b) for b in basis))})")
         if how == "exit" and "black" in (rule.trigger.lists or ()):
             cited = ", ".join(str(b) for b in snap.punishment_period.basis)
             lines.append(f"a black listing without a term: {snap.punishment_period_days['serious']} days after it "
@@ -51,7 +51,8 @@ def _ends(rule: Rule, snap: PolicySnapshot) -> str:
 
 def _periods(policy: Policy, find: Callable[[PolicySnapshot], Rule | Measure | None]
              ) -> list[tuple[date, date | None, Rule | Measure, PolicySnapshot]]:
-    """Consecutive periods in which the same entry (same version and bases) is in force."""
+    """Consecutive periods in which the same entry (same version and bases) is in force and, for a rule,
+    ends the same way (the lifecycle settings change when the jurisdiction's document is issued)."""
     starts = policy.snapshot_dates()
     out: list[tuple[date, date | None, Rule | Measure, PolicySnapshot]] = []
     for i, start in enumerate(starts):
@@ -60,7 +61,8 @@ def _periods(policy: Policy, find: Callable[[PolicySnapshot], Rule | Measure | N
         end = starts[i + 1] if i + 1 < len(starts) else None
         if item is None:
             continue
-        if out and out[-1][1] == start and out[-1][2] == item:
+        if out and out[-1][1] == start and out[-1][2] == item and (
+                not isinstance(item, Rule) or _ends(item, out[-1][3]) == _ends(item, snap)):
             out[-1] = (out[-1][0], end, item, out[-1][3])
         else:
             out.append((start, end, item, snap))
