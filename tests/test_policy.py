@@ -272,6 +272,29 @@ def test_before_its_document_a_jurisdiction_follows_the_national_procedure(juris
             assert early.model_dump(exclude={"basis", "note"}) == same.model_dump(exclude={"basis", "note"})
 
 
+@pytest.mark.parametrize("jurisdiction", available_jurisdictions())
+def test_nothing_in_force_on_a_day_cites_a_document_not_yet_issued(jurisdiction: str) -> None:
+    """What a lawyer checks in docs/jurisdictions.md, on every day the policy changes: each clause a rule,
+    its permanence, its aftercare, a measure or a lifecycle setting cites is the jurisdiction's own or Guo
+    Fa 33, and already issued."""
+    policy = load_policy(jurisdiction)
+    for day in policy.snapshot_dates():
+        snap = policy.at(day)
+        cited: list[tuple[str, Basis]] = []
+        for r in snap.rules:
+            cited += [(r.id, b) for b in r.basis]
+            cited += [(f"{r.id}.permanent", b) for b in (r.permanent.basis if r.permanent else ())]
+            cited += [(f"{r.id}.aftercare", b) for b in (r.aftercare.basis if r.aftercare else ())]
+        cited += [(m.code, b) for m in snap.measures for b in m.basis]
+        for key in ("objection", "repair", "green_channel", "punishment_period", "objection_remedy",
+                    "objection_feedback", "list_exit_announcement"):
+            setting = getattr(snap, key)
+            cited += [(key, b) for b in (setting.basis if setting is not None else ())]
+        wrong = [(what, str(b)) for what, b in cited
+                 if b.document not in ("GuoFa33", policy.document) or policy._issued[b.document] > day]
+        assert not wrong, (day, wrong)
+
+
 def test_jiangyin_and_tibet_change_the_objection_procedure_on_the_day_their_documents_are_issued() -> None:
     assert (load_policy("jiangyin").at(date(2018, 6, 21)).objection.suspends_measures,
             load_policy("jiangyin").at(date(2018, 6, 22)).objection.suspends_measures) == (True, False)

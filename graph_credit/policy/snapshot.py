@@ -149,11 +149,25 @@ class Policy:
         return [m for layer in self._layers for m in sorted(layer.measures, key=_by_from) if m.code == code]
 
     def _current(self, item: T, on: date) -> T | None:
-        """``item`` on ``on``: only bases whose document is issued by then; none left, not in force."""
+        """``item`` on ``on``: only bases whose document is issued by then; none left, not in force. The same
+        for a rule's aftercare and permanence: a rule that no clause in force makes lasting is not in force
+        (it would restrict without an end)."""
         basis = tuple(b for b in item.basis if self._issued[b.document] <= on)
-        if len(basis) == len(item.basis):
-            return item
-        return item.model_copy(update={"basis": basis}) if basis else None
+        if not basis:
+            return None
+        update: dict[str, Any] = {"basis": basis} if len(basis) != len(item.basis) else {}
+        if isinstance(item, Rule):
+            if item.permanent is not None:
+                lasting = tuple(b for b in item.permanent.basis if self._issued[b.document] <= on)
+                if not lasting:
+                    return None
+                if len(lasting) != len(item.permanent.basis):
+                    update["permanent"] = item.permanent.model_copy(update={"basis": lasting})
+            if item.aftercare is not None:
+                care = tuple(b for b in item.aftercare.basis if self._issued[b.document] <= on)
+                if len(care) != len(item.aftercare.basis):
+                    update["aftercare"] = item.aftercare.model_copy(update={"basis": care}) if care else None
+        return item.model_copy(update=update) if update else item
 
     def _current_setting(self, setting: S | None, on: date) -> S | None:
         """A setting's bases as of ``on``; a step whose every basis is later is not yet required."""
