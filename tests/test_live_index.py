@@ -296,3 +296,40 @@ def test_processes_that_find_the_base_stale_at_once_build_it_once(tmp_path: Path
     finally:
         for s in stores:
             s.close()
+
+
+def test_facts_another_process_writes_are_followed_from_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A server worker must not reread every subject with facts (10^6 of them in a province) and re-flag
+    # every node each time another worker derives a record: it follows the fact log.
+    from graph_credit.model import Cause
+    from tests.test_store_conformance import fact
+
+    fast, plain = open_pair(tmp_path / "g.sqlite")
+    other = SQLiteStore(tmp_path / "g.sqlite")
+    try:
+        cause = Cause("record", "R1")
+        other.replace_facts(Cause("record", "R0"), [fact(Cause("record", "R0"), ORGS[0])])
+        assert len(fast.facts_of(ORGS[:4])) == 1  # targets loaded, facts decoded
+        index = fast._index
+        assert index is not None
+        flags = fast._flagged(index, fast._fact_targets())
+        assert flags is not None and flags[index.nids([ORGS[0]])[0]]
+        monkeypatch.setattr(fast, "_load_fact_targets", lambda: pytest.fail("reloaded every target"))
+        other.replace_facts(cause, [fact(cause, ORGS[2]), fact(cause, ORGS[3], "bar_financing")])
+        assert {f.target for f in fast.facts_of(ORGS[:4])} == {ORGS[0], ORGS[2], ORGS[3]}
+        flags = fast._flagged(index, fast._fact_targets())
+        assert flags is not None and flags[index.nids([ORGS[2], ORGS[3]])].all()
+        other.replace_facts(cause, [fact(cause, ORGS[3], "bar_financing")])  # ORGS[2]'s fact withdrawn
+        assert {f.target for f in fast.facts_of(ORGS[:4])} == {ORGS[0], ORGS[3]}
+        assert fast.facts_of(ORGS[:4]) == plain.facts_of(ORGS[:4])
+        monkeypatch.undo()  # the log pruned past the reader's generation: it reloads every target
+        gen = other._gen("facts_gen")
+        with other.transaction():
+            other._writer.execute("UPDATE meta SET v = ? WHERE k = 'facts_log_from'", (gen + 1,))
+            other.replace_facts(cause, [])
+        assert {f.target for f in fast.facts_of(ORGS[:4])} == {ORGS[0]}
+    finally:
+        for s in (fast, plain, other):
+            s.close()

@@ -198,6 +198,11 @@ INSERT OR IGNORE INTO meta (k, v) VALUES ('roles_gen', 0), ('facts_gen', 0);
 CREATE TABLE IF NOT EXISTS role_log (
   gen INTEGER NOT NULL, eid TEXT NOT NULL, org TEXT NOT NULL, PRIMARY KEY (gen, eid, org)) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta (k, v) SELECT 'roles_log_from', v FROM meta WHERE k = 'roles_gen';
+-- The subjects whose derived facts each facts generation changed; complete for every generation after
+-- facts_log_from. Another process follows it instead of reloading every subject with facts.
+CREATE TABLE IF NOT EXISTS fact_log (
+  gen INTEGER NOT NULL, target TEXT NOT NULL, PRIMARY KEY (gen, target)) WITHOUT ROWID;
+INSERT OR IGNORE INTO meta (k, v) SELECT 'facts_log_from', v FROM meta WHERE k = 'facts_gen';
 CREATE TABLE IF NOT EXISTS organisations (
   code TEXT PRIMARY KEY, name TEXT NOT NULL, org_type TEXT NOT NULL, region TEXT NOT NULL,
   industry TEXT NOT NULL, registered_on TEXT, deregistered_on TEXT) WITHOUT ROWID;

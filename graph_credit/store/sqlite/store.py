@@ -95,6 +95,7 @@ _COMPACT_MAX = 10_000
 _COMPACT_HARD = 200_000
 _LOG_BATCH = 10_000  # a bulk batch of more edges is not logged edge by edge: a new base is built
 _CACHE_MIB = 16  # SQLite's page cache per connection
+_FACT_LOG_KEEP = 100_000  # facts generations the log keeps: a reader further behind reloads every target
 _SPAN_CACHE = 100_000  # subjects whose fact spans are kept per facts generation (about 1 KB each: 100 MB at most)
 _FACT_CACHE = 20_000  # subjects whose decoded facts are kept per facts generation: those near hubs recur (each
 # pass of 2,000 checks at 10^6 reads those of about 3,000: 4,000 was emptied on nearly every pass)
@@ -961,6 +962,13 @@ class SQLiteStore:
                 # sees as a mismatch and rebuilds from the committed facts.
                 gen = self._gen("facts_gen")
                 self._bump("facts_gen")
+                touched = {f.target for f in (*added, *removed)}
+                self._writer.executemany("INSERT OR IGNORE INTO fact_log (gen, target) VALUES (?, ?)",
+                                         [(gen + 1, t) for t in sorted(touched)])
+                if (gen + 1) % 1024 == 0:
+                    self._writer.execute("DELETE FROM fact_log WHERE gen <= ?", (gen + 1 - _FACT_LOG_KEEP,))
+                    self._writer.execute("UPDATE meta SET v = max(v, ?) WHERE k = 'facts_log_from'",
+                                         (gen + 1 - _FACT_LOG_KEEP,))
                 with self._targets_lock:  # never held while taking another lock
                     known = self._facts
                     if known is not None and known.gen == gen:
@@ -968,8 +976,8 @@ class SQLiteStore:
                         known.targets.update(fresh)
                         known.added += sorted(fresh)
                         known.gen = gen + 1
-                start, _, touched = self._txn_facts or (gen, gen, set())
-                self._txn_facts = (start, gen + 1, touched | {f.target for f in (*added, *removed)})
+                start, _, before = self._txn_facts or (gen, gen, set())
+                self._txn_facts = (start, gen + 1, before | touched)
         return added, removed
 
     def _fact_filter(self, targets: list[str]) -> tuple[int | None, list[str]]:
@@ -993,9 +1001,46 @@ class SQLiteStore:
             with self._facts_lock:
                 known = self._facts
                 if known is None or known.gen != gen:
-                    known = self._load_fact_targets()
-                    self._facts = known
+                    if known is None or not self._follow_fact_log(known):
+                        known = self._load_fact_targets()
+                        self._facts = known
         return (gen, known) if known.gen == gen else None
+
+    def _follow_fact_log(self, known: _FactTargets) -> bool:
+        """Bring ``known`` up to the committed facts generation from the fact log (another process's
+        writes): its targets gain the subjects given facts (a superset stays right, so the per-node
+        flags follow ``added`` in place), and the spans and decoded facts of every subject touched are
+        dropped. False when the log no longer reaches back to ``known``'s generation."""
+        if self.path == ":memory:":
+            return False
+        with self._snapshot() as con:
+            meta = dict(con.execute("SELECT k, v FROM meta WHERE k IN ('facts_gen', 'facts_log_from')").fetchall())
+            start, end = known.gen, int(meta["facts_gen"])
+            if not int(meta["facts_log_from"]) <= start <= end:
+                return False
+            touched = sorted({t for (t,) in con.execute(
+                "SELECT DISTINCT target FROM fact_log WHERE gen > ? AND gen <= ?", (start, end))})
+            if len(touched) > _SPAN_CACHE:  # a recomputation elsewhere: reading every target is cheaper
+                return False
+            present: set[str] = set()
+            for i in range(0, len(touched), _CHUNK):
+                chunk = touched[i : i + _CHUNK]
+                present.update(t for (t,) in con.execute(
+                    f"SELECT DISTINCT target FROM facts WHERE target IN ({','.join('?' * len(chunk))})",  # noqa: S608
+                    chunk))
+        with self._targets_lock:
+            if known.gen != start:  # this process's own commit relabelled it meanwhile: read again
+                return False
+            fresh = present - known.targets
+            known.targets.update(fresh)
+            known.added += sorted(fresh)
+            gone = set(touched)
+            known.spans = {k: v for k, v in known.spans.items() if k not in gone}
+            known.gen = end
+        label, cache = self._decoded
+        if label == start:
+            self._decoded = (end, {k: v for k, v in cache.items() if k not in gone})
+        return True
 
     def _load_fact_targets(self) -> _FactTargets:
         if self.path == ":memory:":
