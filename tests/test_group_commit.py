@@ -96,6 +96,7 @@ def test_append_later_completes_each_future_after_the_commit_holding_its_entry(t
             futures = {f"later{i}": store.append_later("audit", [{"id": f"later{i}"}]) for i in range(20)}
             time.sleep(0.05)
             assert not any(f.done() for f in futures.values())  # nothing answered before its commit
+            assert not futures["later0"].cancel()  # a caller that gives up does not take its entry back
         for entry, future in futures.items():
             assert future.result(30) == 1
             assert committed(path, entry)

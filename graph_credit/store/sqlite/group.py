@@ -73,7 +73,9 @@ class GroupCommit:
     def submit_later(self, payload: Any) -> Future[int]:
         """Queue ``payload`` without waiting: the future holds ``write``'s result once the transaction
         holding it has committed (or its error)."""
-        me = _Entry(payload, Future())
+        future: Future[int] = Future()
+        future.set_running_or_notify_cancel()  # not cancellable: queued is written (a caller gone is no reason not to)
+        me = _Entry(payload, future)
         with self._cv:
             if self._closed:
                 raise RuntimeError("the store is closed")
@@ -83,8 +85,7 @@ class GroupCommit:
                 self._committer = threading.Thread(target=self._commit_later, name="group-commit", daemon=True)
                 self._committer.start()
             self._cv.notify_all()
-        assert me.future is not None
-        return me.future
+        return future
 
     def _commit_later(self) -> None:
         while True:
