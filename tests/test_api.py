@@ -311,3 +311,31 @@ def test_an_unregistered_subject_is_unknown_in_checks_and_batch_counts(api) -> N
     r = client.post("/v1/checks/batch", json={"subjects": [make_uscc(999), w["org_a"]], "matter": "licensing",
                                               "purpose": "审批"}, headers=MARKET)
     assert r.status_code == 200 and r.json()["decisions"]["unknown"] == 1, r.text
+
+
+def test_a_store_without_append_later_audits_the_check_through_the_thread_pool(tmp_path, serve) -> None:  # type: ignore[no-untyped-def]
+    """Neo4j has no group commit: the check route's audit goes through the blocking append, still
+    committed before the answer."""
+    from graph_credit.store.base import AppendsLater
+
+    class Blocking:  # the SQLite store as a backend that only appends blocking
+        def __init__(self, store: SQLiteStore) -> None:
+            self._store = store
+
+        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+            if name == "append_later":
+                raise AttributeError(name)
+            return getattr(self._store, name)
+
+    store = SQLiteStore(tmp_path / "blocking.sqlite")
+    w = build(Engine(store))
+    blocking = Blocking(store)
+    assert not isinstance(blocking, AppendsLater)
+    client = serve(blocking)
+    try:
+        r = client.post("/v1/checks", json={"subject": w["org_a"], "matter": "government_procurement",
+                                            "purpose": "阻塞审计"}, headers=MARKET)
+        assert r.status_code == 200, r.text
+        assert [e["purpose"] for e in store.query("audit")] == ["阻塞审计"]
+    finally:
+        store.close()
