@@ -26,7 +26,6 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from graph_credit import pii
 from graph_credit.model import stable_id
-from graph_credit.store.base import Store
 
 ROLES = ("public", "department", "investigator", "admin")
 
@@ -240,16 +239,13 @@ def mask_for_public(obj: Any, masked: dict[str, str], free_text: bool = False) -
     return obj
 
 
-def audit_read(store: Store, who: Principal, purpose: str, what: str, persons: set[str],
-               free_text: int = 0) -> None:
-    """Log a read of personal data: who, when, why and which persons (查询使用登记); ``free_text``
-    counts the items of personal data the read showed in free text (graph_credit.pii)."""
-    if not persons and not free_text:
-        return
+def audit_entry(who: Principal, purpose: str, what: str, persons: set[str], free_text: int = 0) -> dict[str, Any]:
+    """The audit log's entry for a read of personal data: who, when, why and which persons (查询使用登记);
+    ``free_text`` counts the items of personal data the read showed in free text (graph_credit.pii)."""
     now = datetime.now(UTC).isoformat()
     entry: dict[str, Any] = {"id": stable_id(who.key_id, now, what, time.perf_counter_ns()), "at": now, "who": who.name,
              "key_id": who.key_id, "role": who.role, "department": who.department, "purpose": purpose,
              "what": what, "persons": sorted(persons)}
     if free_text:
         entry["free_text"] = free_text
-    store.append("audit", [entry])
+    return entry

@@ -398,9 +398,9 @@ def phase_http(args: Any) -> None:
                 raise RuntimeError("the server's workers did not start") from None
             time.sleep(0.2)
         # Warm every worker: new connections land on any of them.
-        _http_clients(port, headers, bodies[:400], max(args.http_clients, 8), server.pid)
-        one = _http_clients(port, headers, bodies, 1, server.pid)
-        many = _http_clients(port, headers, bodies, args.http_clients, server.pid)
+        _http_clients(port, headers, bodies[:400], max(args.http_clients, 8), server.pid, args.db)
+        one = _http_clients(port, headers, bodies, 1, server.pid, args.db)
+        many = _http_clients(port, headers, bodies, args.http_clients, server.pid, args.db)
         emit({"phase": "http", "workers": workers, "check": one["check"],
               "statuses": one["statuses"], "one_client": one, "clients": many})
     finally:
@@ -424,34 +424,50 @@ def _post(port: int, path: str, body: bytes | None, headers: dict[str, str], met
         con.close()
 
 
+def _audit_entries(db: Path) -> int:
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return int(con.execute("SELECT count(*) FROM journal WHERE tbl = 'audit'").fetchone()[0])
+    finally:
+        con.close()
+
+
 def _http_clients(port: int, headers: dict[str, str], bodies: list[bytes], clients: int,
-                  server_pid: int) -> dict[str, Any]:
-    """``clients`` threads, each with its own keep-alive connection, sending checks at once (every
-    answer names persons, so each is audited durably before it is sent)."""
+                  server_pid: int, db: Path) -> dict[str, Any]:
+    """``clients`` threads, each with its own keep-alive connection, sending checks at once. An answer
+    that names persons is audited durably before it is sent: the audit entries the run committed are
+    counted in the store afterwards, beside the answers that named persons (neither is timed)."""
     import http.client
     import threading
 
+    from graph_credit.ids import persons_in
+
     lat: list[float] = []
     codes: dict[str, int] = {}
+    answers: list[bytes] = []
     lock = threading.Lock()
 
     def client(part: list[bytes]) -> None:
-        mine, seen = [], []
+        mine, seen, read = [], [], []
         con = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         for b in part:
             t = time.perf_counter()
             con.request("POST", "/v1/checks", body=b, headers=headers)
             r = con.getresponse()
-            r.read()
+            read.append(r.read())
             mine.append(time.perf_counter() - t)
             seen.append(str(r.status))
         con.close()
         with lock:
             lat.extend(mine)
+            answers.extend(read)
             for code in seen:
                 codes[code] = codes.get(code, 0) + 1
 
     threads = [threading.Thread(target=client, args=(bodies[i::clients],)) for i in range(clients)]
+    audited = _audit_entries(db)
     load = os.getloadavg()[0]
     server_cpu, client_cpu, t = _tree_cpu(server_pid), time.process_time(), time.perf_counter()
     for th in threads:
@@ -464,7 +480,12 @@ def _http_clients(port: int, headers: dict[str, str], bodies: list[bytes], clien
     n = max(len(lat), 1)
     if set(codes) != {"200"}:
         raise RuntimeError(f"the server answered {codes}")
+    audited = _audit_entries(db) - audited
+    naming = sum(bool(persons_in(json.loads(a))) for a in answers)
+    if audited < naming:
+        raise RuntimeError(f"{naming} answers named persons, {audited} audit entries were committed")
     return {"clients": clients, "checks": len(lat), "seconds": secs, "checks_per_s": len(lat) / secs,
+            "answers_naming_persons": naming, "audit_entries": audited,
             "check": percentiles(lat), "statuses": codes, "server_cpu_ms_per_check": sum(per_process) / n * 1e3,
             "server_cpu_s_by_process": [round(c, 2) for c in per_process if c > 0.005],
             "client_cpu_ms_per_check": client_cpu / n * 1e3, "load_average": [load, os.getloadavg()[0]]}

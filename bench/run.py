@@ -213,8 +213,11 @@ def table(results: dict[int, dict[str, Any]]) -> str:
     row("bare two-hop traversal, SQL (roles_of), p50 / p99 ms", lambda r: _lat(r, "query", "two_hop_sql"))
     row("one approval check, in-process, p50 / p99 ms", lambda r: _lat(r, "query", "check"))
     row("one approval check, HTTP on loopback, p50 / p99 ms", lambda r: _lat(r, "http", "check"))
-    row("HTTP, 8 clients at once (each answer audited durably): checks/s; p50 / p99 ms", lambda r: (
+    row("HTTP, 8 clients at once (each personal read audited durably): checks/s; p50 / p99 ms", lambda r: (
         f"{_n(_get(r, ('http', 'clients', 'checks_per_s')))}; {_lat(r, 'http', 'clients', 'check')}"))
+    row("HTTP, 8 clients: answers naming persons; audit entries committed", lambda r: (
+        f"{_n(_get(r, ('http', 'clients', 'answers_naming_persons')))}; "
+        f"{_n(_get(r, ('http', 'clients', 'audit_entries')))}"))
     row("HTTP, 8 clients: server processes; CPU ms per check, server / client; load average", lambda r: (
         f"{_n(_get(r, ('http', 'workers')))}; {_n(_get(r, ('http', 'clients', 'server_cpu_ms_per_check')), 2)} / "
         f"{_n(_get(r, ('http', 'clients', 'client_cpu_ms_per_check')), 2)}; "

@@ -131,6 +131,12 @@ def ensure_demo(store_url: str, orgs: int = 2000, seed: int = 7) -> None:
     typer.echo(out["report"].summary())
 
 
+# Seconds a worker may take to answer the supervisor's health check before it is killed and restarted.
+# uvicorn's default, 5 s, kills a worker that is building its graph index at start-up (the build holds
+# the interpreter for longer on a loaded machine), and its replacement the same way, over and over.
+WORKER_HEALTHCHECK_S = 120
+
+
 @app.command()
 def serve(store: str | None = StoreOpt, host: str = "127.0.0.1", port: int = 8000,
           demo: bool = typer.Option(False, help="load demo data into an empty store; enable demo API keys"),
@@ -159,7 +165,7 @@ def serve(store: str | None = StoreOpt, host: str = "127.0.0.1", port: int = 800
     # forwarded headers itself, only from GRAPH_CREDIT_TRUSTED_PROXIES.
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port,
                 workers=workers, proxy_headers=False, access_log=access_log,
-                log_config=log_config())
+                log_config=log_config(), timeout_worker_healthcheck=WORKER_HEALTHCHECK_S)
 
 
 def log_config() -> dict:

@@ -20,6 +20,31 @@ def test_check_denies_with_measures_basis_and_paths(api) -> None:  # type: ignor
     assert body["measures"] and all(m["basis"] and m["cause"] == "record:R1" for m in body["measures"])
 
 
+def test_single_check_answers_as_the_batch_does_and_audits_each_personal_read_once(api) -> None:  # type: ignore[no-untyped-def]
+    """The check route encodes its answer straight from the result, without the response-model pass the
+    other routes make: the same JSON as the batch route's validated answer for every subject, role and
+    depth, and exactly one audit entry per answer naming persons, committed before the answer."""
+    from graph_credit.ids import persons_in
+
+    client, w = api
+    audited = 0
+    for headers in (MARKET, PUBLIC):
+        for name in sorted(w.ids):
+            for depth in (0, 2):
+                query = {"matter": "government_procurement", "purpose": "审查", "depth": depth}
+                before = len(w.store.query("audit"))
+                one = client.post("/v1/checks", json=query | {"subject": w[name]}, headers=headers)
+                entries = w.store.query("audit")[before:]  # committed by the time the answer came
+                batch = client.post("/v1/checks/batch", json=query | {"subjects": [w[name]]}, headers=headers)
+                assert one.status_code == 200 and batch.status_code == 200, (one.text, batch.text)
+                assert one.json() == batch.json()["results"][0], (name, depth, headers)
+                assert one.headers["content-type"] == "application/json"
+                named = persons_in(one.json()) if headers is MARKET else set()
+                assert [set(e["persons"]) for e in entries] == ([named] if named else [])
+                audited += bool(named)
+    assert audited >= 4  # the scenario's answers do name persons
+
+
 def test_check_by_id_number_and_batch(api) -> None:  # type: ignore[no-untyped-def]
     client, w = api
     r = client.post("/v1/checks", json={"subject": w.id_numbers["p_lr_old"], "matter":
@@ -286,3 +311,31 @@ def test_an_unregistered_subject_is_unknown_in_checks_and_batch_counts(api) -> N
     r = client.post("/v1/checks/batch", json={"subjects": [make_uscc(999), w["org_a"]], "matter": "licensing",
                                               "purpose": "审批"}, headers=MARKET)
     assert r.status_code == 200 and r.json()["decisions"]["unknown"] == 1, r.text
+
+
+def test_a_store_without_append_later_audits_the_check_through_the_thread_pool(tmp_path, serve) -> None:  # type: ignore[no-untyped-def]
+    """Neo4j has no group commit: the check route's audit goes through the blocking append, still
+    committed before the answer."""
+    from graph_credit.store.base import AppendsLater
+
+    class Blocking:  # the SQLite store as a backend that only appends blocking
+        def __init__(self, store: SQLiteStore) -> None:
+            self._store = store
+
+        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+            if name == "append_later":
+                raise AttributeError(name)
+            return getattr(self._store, name)
+
+    store = SQLiteStore(tmp_path / "blocking.sqlite")
+    w = build(Engine(store))
+    blocking = Blocking(store)
+    assert not isinstance(blocking, AppendsLater)
+    client = serve(blocking)
+    try:
+        r = client.post("/v1/checks", json={"subject": w["org_a"], "matter": "government_procurement",
+                                            "purpose": "阻塞审计"}, headers=MARKET)
+        assert r.status_code == 200, r.text
+        assert [e["purpose"] for e in store.query("audit")] == ["阻塞审计"]
+    finally:
+        store.close()

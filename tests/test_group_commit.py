@@ -86,3 +86,48 @@ def test_one_failing_entry_fails_only_its_own_caller(tmp_path: Path, monkeypatch
         assert sorted(r["id"] for r in store.query("audit")) == ["good1", "good2"]
     finally:
         store.close()
+
+
+def test_append_later_completes_each_future_after_the_commit_holding_its_entry(tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite"
+    store = SQLiteStore(path)
+    try:
+        with store.transaction():  # every entry queues while another write holds the lock
+            futures = {f"later{i}": store.append_later("audit", [{"id": f"later{i}"}]) for i in range(20)}
+            time.sleep(0.05)
+            assert not any(f.done() for f in futures.values())  # nothing answered before its commit
+            assert not futures["later0"].cancel()  # a caller that gives up does not take its entry back
+        for entry, future in futures.items():
+            assert future.result(30) == 1
+            assert committed(path, entry)
+        assert store._appends.commits < 20  # they were committed together, not one by one
+        # A blocking append and a queued one are served by the same commits.
+        later = store.append_later("audit", [{"id": "mixed-later"}])
+        assert store.append("audit", [{"id": "mixed-now"}]) == 1
+        assert later.result(30) == 1 and committed(path, "mixed-later")
+    finally:
+        store.close()
+    assert not [t for t in threading.enumerate() if t.name == "group-commit"]  # the committer stopped
+
+
+def test_append_later_hands_a_failing_entry_its_error_and_close_commits_what_is_queued(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "a.sqlite"
+    store = SQLiteStore(path)
+    write = store._appends._write
+
+    def picky(payload: list[tuple[str, str, str]]) -> int:
+        if any(row[1] == "bad" for row in payload):
+            raise sqlite3.IntegrityError("bad entry")
+        return write(payload)
+
+    monkeypatch.setattr(store._appends, "_write", picky)
+    with store.transaction():
+        good, bad = store.append_later("audit", [{"id": "good"}]), store.append_later("audit", [{"id": "bad"}])
+        last = store.append_later("audit", [{"id": "last"}])
+    assert good.result(30) == 1
+    assert isinstance(bad.exception(30), sqlite3.IntegrityError)
+    store.close()  # waits for what was queued
+    assert last.done() and last.result() == 1 and committed(path, "last")
+    with pytest.raises(RuntimeError, match="closed"):
+        store.append_later("audit", [{"id": "after"}])

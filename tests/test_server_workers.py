@@ -21,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import pytest
 
 from graph_credit.engine import Engine
 from graph_credit.ids import persons_in
@@ -116,3 +117,26 @@ def test_two_workers_audit_every_check_once(tmp_path: Path) -> None:
     # ... and each was audited exactly once, with the check it was.
     assert audited == Counter({purpose: 1 for purpose in persons})
     assert {d["what"] for d in docs if d["purpose"].startswith("worker test ")} == {"check government_procurement"}
+
+
+def test_serve_gives_a_worker_building_its_index_time_before_the_supervisor_kills_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """uvicorn's supervisor kills a worker that does not answer its health check in time (5 s by
+    default) and starts another: a worker building its graph index on a loaded machine was killed
+    over and over (25 restarts in one benchmark start at 10^5)."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from graph_credit.cli import app
+
+    path = tmp_path / "s.sqlite"
+    SQLiteStore(path).close()
+    for name in ("GRAPH_CREDIT_STORE", "GRAPH_CREDIT_WORKERS"):  # serve sets them for its workers
+        monkeypatch.setenv(name, "")
+    called: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: called.update(kw))
+    result = CliRunner().invoke(app, ["serve", "--store", str(path), "--workers", "2", "--no-access-log"])
+    assert result.exit_code == 0, result.output
+    assert called["workers"] == 2
+    timeout = called["timeout_worker_healthcheck"]
+    assert isinstance(timeout, int) and timeout >= 60

@@ -12,6 +12,7 @@ record and everything derived from it become visible together or not at all.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
@@ -338,6 +339,14 @@ class RetriesTransactions(Protocol):
     re-runs a unit of work from the start."""
 
     def atomic(self, work: Callable[[], _T]) -> _T: ...
+
+
+@runtime_checkable
+class AppendsLater(Protocol):
+    """A backend whose durable journal appends can be awaited without holding a thread per append
+    (SQLite's group commit: a committer thread commits each batch and completes its futures)."""
+
+    def append_later(self, table: JournalTable, rows: Iterable[dict[str, Any]]) -> Future[int]: ...
 
 
 @runtime_checkable

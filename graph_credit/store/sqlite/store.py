@@ -25,6 +25,7 @@ import shutil
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -275,6 +276,7 @@ class SQLiteStore:
         return self._con().execute(sql, params).fetchall()
 
     def close(self) -> None:
+        self._appends.close()  # first: its committer thread writes under the lock taken below
         with self._lock, self._readers_lock:
             self._closed = True
             for con in self._readers.values():
@@ -1101,12 +1103,14 @@ class SQLiteStore:
 
     # -- journal -----------------------------------------------------------------------------------
     def append(self, table: JournalTable, rows: Iterable[dict[str, Any]]) -> int:
-        check_journal_table(table)
-        payload: list[tuple[str, str, str]] = [
-            (table, str(r["id"]), json.dumps(r, ensure_ascii=False, default=str)) for r in rows]
+        payload = _journal_rows(table, rows)
         if self._in_write():  # part of the caller's transaction
             return self._append_rows(payload)
         return self._appends.submit(payload)  # committed, durably, before this returns
+
+    def append_later(self, table: JournalTable, rows: Iterable[dict[str, Any]]) -> Future[int]:
+        """``append`` without blocking the caller: the future is done once the rows are committed."""
+        return self._appends.submit_later(_journal_rows(table, rows))
 
     def _append_rows(self, payload: list[tuple[str, str, str]]) -> int:
         with self.transaction():
@@ -1170,3 +1174,8 @@ def _segment_run(seg: Segment, mask: np.ndarray, step: int = 10_000) -> Iterator
         part = part[mask[part]]
         if len(part):
             yield from seg.tuples(part)
+
+
+def _journal_rows(table: JournalTable, rows: Iterable[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    check_journal_table(table)
+    return [(table, str(r["id"]), json.dumps(r, ensure_ascii=False, default=str)) for r in rows]
