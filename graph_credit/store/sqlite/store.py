@@ -93,6 +93,7 @@ _COMPACT_SHARE = 200
 _COMPACT_MIN = 1_000
 _COMPACT_MAX = 10_000
 _COMPACT_HARD = 200_000
+_HIDING_KEPT = 50_000  # ids of table rows and tombstones kept in memory per roles generation (segment reads)
 _LOG_BATCH = 10_000  # a bulk batch of more edges is not logged edge by edge: a new base is built
 _CACHE_MIB = 16  # SQLite's page cache per connection
 _SPAN_CACHE = 100_000  # subjects whose fact spans are kept per facts generation (about 1 KB each: 100 MB at most)
@@ -168,6 +169,7 @@ class SQLiteStore:
         self._seg_new: list[Path] = []
         self._seg_old: list[Path] = []
         self._seg_garbage: list[Path] = []
+        self._hiding: tuple[int, frozenset[str] | None] = (-1, None)  # see _seg_view
         self._table_max = _LOG_BATCH
         # Tiered merging (LSM): a load's batch segments are merged into one sorted segment each time
         # they hold _tier_rows edges, and every segment into one when more than _max_segments remain
@@ -228,6 +230,8 @@ class SQLiteStore:
                     self._txn_facts = None
                     self._writer.execute("ROLLBACK")
                     self._owner = None
+                    if self._segments is not None:
+                        self._segments.forget(self._seg_new)
                     self._drop_files(self._seg_new)
                     self._seg_old.clear()
                 raise
@@ -313,12 +317,36 @@ class SQLiteStore:
             sql = f"SELECT eid, org FROM roles WHERE eid IN ({','.join('?' * len(chunk))})"  # noqa: S608
             out += self._writer.execute(sql, chunk).fetchall()
         if segs := self._segs(self._writer):
-            out += [(r[0], r[3]) for r in segments.lookup(self._writer, segs, "eid", edge_ids)]
+            out += [(r[0], r[3]) for r in segments.lookup(self._writer, segs, "eid", list(edge_ids))]
         return out
 
     def _segs(self, con: sqlite3.Connection) -> list[Segment]:
         """The role segments registered in ``con``'s snapshot, oldest first."""
         return self._segments.registered(con) if self._segments is not None else []
+
+    def _seg_view(self, con: sqlite3.Connection) -> tuple[list[Segment], frozenset[str] | None]:
+        """The role segments registered in ``con``'s snapshot and the ids the roles table and the
+        tombstones hold in it (what hides a segment's row), read in one statement; the ids are kept
+        per roles generation (every change of the table, the tombstones or the registry bumps it in
+        its own transaction) when there are at most ``_HIDING_KEPT``. None for the ids inside a
+        write transaction (uncommitted rows hide too) or when there are more: each read then asks."""
+        if self._segments is None:
+            return [], None
+        gen, names = con.execute("SELECT (SELECT v FROM meta WHERE k = 'roles_gen'), "
+                                 "(SELECT group_concat(name, ' ') FROM (SELECT name FROM role_segments ORDER BY seq))"
+                                 ).fetchone()
+        segs = self._segments.opened(tuple(names.split(" ")) if names else ())
+        if not segs or self._in_write() or self.path == ":memory:":
+            return segs, None
+        kept_gen, hiding = self._hiding
+        if kept_gen != gen:
+            few = con.execute("SELECT count(*) FROM (SELECT 1 FROM roles LIMIT ?) UNION ALL "
+                              "SELECT count(*) FROM (SELECT 1 FROM role_tombstones LIMIT ?)",
+                              (_HIDING_KEPT + 1, _HIDING_KEPT + 1)).fetchall()
+            hiding = None if sum(r[0] for r in few) > _HIDING_KEPT else frozenset(
+                r[0] for r in con.execute("SELECT eid FROM roles UNION SELECT eid FROM role_tombstones"))
+            self._hiding = (gen, hiding)
+        return segs, hiding
 
     @contextmanager
     def _view(self) -> Iterator[sqlite3.Connection]:
@@ -833,10 +861,11 @@ class SQLiteStore:
 
     def get_roles(self, edge_ids: Sequence[str]) -> dict[str, RoleEdge]:
         with self._view() as con:
-            found = {e.edge_id: e for e in self._by(_ROLE, "eid", edge_ids, con=con)}
-            if segs := self._segs(con):
+            segs, hiding = self._seg_view(con)
+            found = {e.edge_id: e for e in self._by(_ROLE, "eid", edge_ids, con=con)} if hiding != frozenset() else {}
+            if segs:
                 rest = [e for e in dict.fromkeys(edge_ids) if e not in found]
-                found.update((r[0], _ROLE.from_row(r)) for r in segments.lookup(con, segs, "eid", rest))
+                found.update((r[0], _ROLE.from_row(r)) for r in segments.lookup(con, segs, "eid", rest, hiding=hiding))
         return found
 
     def roles_of(
@@ -848,22 +877,23 @@ class SQLiteStore:
 
     def _roles_sql(self, nodes: list[str], direction: Direction, as_of: date | None) -> list[RoleEdge]:
         extra, params = "", []
-        day = as_of.toordinal() if as_of is not None else 0
+        day = as_of.toordinal() if as_of is not None else None
         if as_of is not None:
             extra = "AND vf <= ? AND (vt IS NULL OR vt > ?)"
             params = [day, day]
         out: list[RoleEdge] = []
         cols = ", ".join(_ROLE.columns)
+        columns = {"in": ("org",), "out": ("holder",), "both": ("org", "holder")}[direction]
         with self._view() as con:
-            segs = self._segs(con)
-            for column in {"in": ("org",), "out": ("holder",), "both": ("org", "holder")}[direction]:
-                for i in range(0, len(nodes), _CHUNK):
-                    chunk = nodes[i : i + _CHUNK]
-                    sql = f"SELECT {cols} FROM roles WHERE {column} IN ({','.join('?' * len(chunk))}) {extra}"  # noqa: S608
-                    out.extend(_ROLE.from_row(r) for r in con.execute(sql, [*chunk, *params]))
-                if segs:
-                    out.extend(_ROLE.from_row(r) for r in segments.lookup(con, segs, column, nodes)
-                               if as_of is None or (r[4] <= day and (r[5] is None or r[5] > day)))
+            segs, hiding = self._seg_view(con)
+            if hiding != frozenset():  # the table holds rows (or may: inside a write, or too many to keep)
+                for column in columns:
+                    for i in range(0, len(nodes), _CHUNK):
+                        chunk = nodes[i : i + _CHUNK]
+                        sql = f"SELECT {cols} FROM roles WHERE {column} IN ({','.join('?' * len(chunk))}) {extra}"  # noqa: S608
+                        out.extend(_ROLE.from_row(r) for r in con.execute(sql, [*chunk, *params]))
+            if segs:
+                out.extend(_ROLE.from_row(r) for r in segments.lookup(con, segs, columns, nodes, day, hiding))
         if direction == "both":
             out = list({e.edge_id: e for e in out}.values())
         return out
