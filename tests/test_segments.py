@@ -69,9 +69,8 @@ def test_segments_answer_exactly_as_the_table(ops: list[tuple[str, object]], tab
     every read, every write's counts and every traversal of the graph index agree with the table-only
     store (``:memory:``) given the same writes, read through the writing store and through another
     store on the same file (whose kept registry and hiding ids must follow each commit); also with
-    tiny tiers (batch segments merged every
-    three edges, every segment when more than two remain) and merges of four rows per
-    organisation range."""
+    tiny tiers (batch segments merged every three edges, every segment when more than two remain)
+    and merges of four rows per organisation range."""
     with tempfile.TemporaryDirectory() as tmp:
         seg = SQLiteStore(Path(tmp) / "s.sqlite")
         seg._table_max = table_max
