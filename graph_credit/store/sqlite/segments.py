@@ -330,6 +330,12 @@ class Lookup:
         if wanted.itemsize > keys.itemsize:  # longer values cannot be there
             wanted = wanted[np.char.str_len(wanted) <= keys.itemsize]
         wanted = wanted.astype(keys.dtype)
+        if len(wanted) == 1:  # one key (an organisation's roles): scalar steps, a handful of numpy calls
+            k = min(int(keys.searchsorted(wanted[0])), len(keys) - 1)
+            if keys[k] != wanted[0]:
+                return np.zeros(0, dtype=np.int64)
+            first, end = (k, k + 1) if self.ptr is None else (int(self.ptr[k]), int(self.ptr[k + 1]))
+            return np.arange(first, end, dtype=np.int64) if self.rows is None else np.sort(self.rows[first:end])
         at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
         at = at[keys[at] == wanted]
         if self.ptr is None:
@@ -588,37 +594,35 @@ def lookup(con: sqlite3.Connection, segs: list[Segment], kinds: str | tuple[str,
     ``keys``, in force on day ordinal ``day`` when given (roles-table layout). A row found is hidden
     by the table or a tombstone (``hiding``: their ids in the caller's snapshot when it has them,
     else one query for every row found) or by a newer segment that holds its id (a segment holds an
-    id once). Tuples are built only for the rows that survive."""
+    id once)."""
     kinds = (kinds,) if isinstance(kinds, str) else kinds
     if not segs or not keys:
         return []
     wanted = _encoded(keys)
-    found: list[tuple[int, np.ndarray, list[str]]] = []
+    found: list[tuple[int, list[tuple[Any, ...]]]] = []
     for i, seg in enumerate(segs):
         hits = [seg.find(kind, wanted) for kind in kinds]
-        rows = hits[0] if len(hits) == 1 else np.unique(np.concatenate(hits))
-        if day is not None and len(rows):
-            rows = seg.in_force(rows, day)
-        if len(rows):
-            found.append((i, rows, seg.eids(rows)))
+        at = hits[0] if len(hits) == 1 else np.unique(np.concatenate(hits))
+        if day is not None and len(at):
+            at = seg.in_force(at, day)
+        if len(at):
+            found.append((i, seg.tuples(at)))  # a hidden row is rare: its tuple is dropped below
     if not found:
         return []
     if hiding is None:
-        hiding = frozenset(_in_table(con, [e for _, _, eids in found for e in eids]))
+        hiding = frozenset(_in_table(con, [r[0] for _, rows in found for r in rows]))
     out: list[tuple[Any, ...]] = []
-    for i, rows, eids in found:
-        keep = [e not in hiding for e in eids] if hiding else None
-        if i + 1 < len(segs):  # a newer segment's version hides this one
-            fixed = _encoded(eids)
-            newer = np.zeros(len(eids), dtype=bool)
+    for i, rows in found:
+        if hiding:
+            rows = [r for r in rows if r[0] not in hiding]
+        if i + 1 < len(segs) and rows:  # a newer segment's version hides this one
+            fixed = _encoded([r[0] for r in rows])
+            newer = np.zeros(len(rows), dtype=bool)
             for seg in segs[i + 1 :]:
                 newer |= seg.lookup("eid").holds(fixed)
             if newer.any():
-                keep = [k and not h for k, h in zip(keep or [True] * len(eids), newer.tolist(), strict=True)]
-        if keep is not None and not all(keep):
-            rows = rows[np.asarray(keep, dtype=bool)]
-            eids = [e for e, k in zip(eids, keep, strict=True) if k]
-        out += segs[i].tuples(rows, eids)
+                rows = [r for r, h in zip(rows, newer.tolist(), strict=True) if not h]
+        out += rows
     return out
 
 
