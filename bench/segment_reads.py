@@ -3,6 +3,7 @@ copies of the same store): the bare two-hop traversal by SQL (``Store.roles_of``
 serious record, related-party risk to depth 3, and where the resident bytes go (RSS split by mapping).
 
     python bench/segment_reads.py DB CSV_DIR [--n 500] [--propagations 100] [--tag main]
+    SEGMENT_READS_CODE=/path/to/other/checkout python bench/segment_reads.py ...   # that checkout's code
 
 Prints one ``RESULT {json}`` line; latencies in ms, wall and thread CPU time.
 """
@@ -57,18 +58,23 @@ def main() -> None:
     from graph_credit.checks import check, check_many
     from graph_credit.engine import Engine
     from graph_credit.graph import related_parties
+    from graph_credit.memory import release_free_memory
     from graph_credit.model import DishonestyRecord, Responsible
     from graph_credit.store import SQLiteStore
 
     subjects = sample_orgs(args.data, args.n, args.seed)
     warm_policies()
     gc.collect()
-    out: dict[str, Any] = {"tag": args.tag, "load_avg_start": os.getloadavg()[0]}
+    import graph_credit
+
+    out: dict[str, Any] = {"tag": args.tag, "code": graph_credit.__file__, "load_avg_start": os.getloadavg()[0]}
     base = rss()
+    out["rss_split_base"] = rss_split()
     store = SQLiteStore(args.db)
     engine = Engine(store)
     edges = store.counts()["roles"]
     out["edges"] = edges
+    out["rss_split_after_counts"] = rss_split()
     for s in subjects[:50]:  # fault in the pages every later measurement touches anyway; not timed
         two_hop_store(store, s, AS_OF)
     gc.collect()
@@ -89,6 +95,8 @@ def main() -> None:
     out["rss_after_reads"] = rss() - base
     out["resident_bytes_per_edge"] = out["rss_after_reads"] / max(edges, 1)
     out["rss_split"] = rss_split()
+    release_free_memory()
+    out["rss_split_trimmed"] = rss_split()  # freed heap handed back: what the reads still hold
 
     run = hashlib.blake2b(f"{time.time_ns()}-{args.tag}".encode(), digest_size=4).hexdigest()
     lat, cpu, facts = [], [], 0
@@ -113,4 +121,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    if os.environ.get("SEGMENT_READS_CODE"):  # another checkout's graph_credit (main's, side by side)
+        sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+        sys.path.insert(0, os.environ["SEGMENT_READS_CODE"])
     main()

@@ -399,3 +399,34 @@ def test_a_reader_sees_each_commit_of_another_process(tmp_path: Path) -> None:
     finally:
         reader.close()
         plain.close()
+
+
+def test_merged_segments_hide_older_versions_from_their_sorted_ids(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two merged segments, the newer holding new versions of some of the older one's edges: what
+    readers see (counts, iteration, reads by organisation) is found from the segments' sorted id
+    lookups, without gathering every row's id from the rows (``_ids_at``: the rows file's pages
+    would stay mapped in a reader), and is kept for the next call."""
+    from graph_credit.store.sqlite import segments
+
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    store._table_max = 0
+    old = many(2_000)
+    new = [RoleEdge(e.holder, e.role, "O-new", e.valid_from, None, None, None, "", e.edge_id) for e in old[500:900]]
+    store.load_roles([role_columns(old)])
+    store.load_roles([role_columns(new + many(100, 5_000))])
+    assert len(store._read("SELECT name FROM role_segments")) == 2
+
+    def gathered(*_: object) -> None:
+        raise AssertionError("ids gathered from the rows")
+
+    monkeypatch.setattr(segments, "_ids_at", gathered)
+    plain = SQLiteStore(":memory:")
+    plain.load_roles([role_columns(old)])
+    plain.load_roles([role_columns(new + many(100, 5_000))])
+    for _ in range(2):
+        assert store.counts()["roles"] == plain.counts()["roles"] == 2_100
+        assert list(store.iter_roles()) == list(plain.iter_roles())
+        assert by_id(store.roles_of(["O-new", "O5"], "in")) == by_id(plain.roles_of(["O-new", "O5"], "in"))
+    store.close()
+    plain.close()

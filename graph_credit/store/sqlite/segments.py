@@ -147,6 +147,35 @@ class Segment:
         self._lookups: dict[str, Lookup] = {}
         self._cols: dict[str, list[Any]] | None = None
         self._texts = [b.select(list(_TEXT)) for b in self.batches]  # the string columns, per chunk
+        self._shadowed: dict[tuple[str, ...], np.ndarray] = {}  # see shadowed
+
+    def shadowed(self, newer: list[Segment]) -> np.ndarray:
+        """The rows (ascending) of this merged segment whose id one of the ``newer`` merged segments
+        holds, kept per list of newer segments (segments never change). Each newer segment's sorted
+        ids are read into memory one at a time and this segment's searched in them a slice at a time:
+        read, not mapped, so the pages do not stay resident in this process."""
+        names = tuple(seg.name for seg in newer)
+        found = self._shadowed.get(names)
+        if found is None:
+            parts = []
+            for seg in newer:
+                theirs = np.load(seg.path / "eid.keys.npy")
+                if not len(theirs):
+                    continue
+                width = f"S{max(theirs.itemsize, self.lookup('eid').keys.itemsize)}"
+                theirs = theirs.astype(width, copy=False)
+                at = 0
+                for mine in _npy_slices(self.path / "eid.keys.npy"):
+                    probe = mine.astype(width, copy=False)
+                    k = np.minimum(np.searchsorted(theirs, probe), len(theirs) - 1)
+                    parts.append(np.flatnonzero(theirs[k] == probe) + at)
+                    at += len(mine)
+                del theirs
+            pos = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+            rows = self.lookup("eid").rows
+            found = np.sort(np.asarray(rows[pos], dtype=np.int64)) if rows is not None else pos.astype(np.int64)
+            self._shadowed = {names: found}  # only the newest list of newer segments is asked again
+        return found
 
     def column(self, name: str) -> pa.ChunkedArray:
         return self.table.column(name)
@@ -567,6 +596,19 @@ def _in_range(batch: pa.RecordBatch, mask: np.ndarray, lo: str | None, hi: str |
     return batch.filter(keep)
 
 
+def _npy_slices(path: Path, step: int = 1 << 20) -> Iterator[np.ndarray]:
+    """A one-dimensional ``.npy`` array read a slice at a time (by ``read``, not mapped)."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        shape, _, dtype = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0(f))
+        left = int(shape[0]) if shape else 0
+        while left:
+            part = np.fromfile(f, dtype=dtype, count=min(step, left))
+            left -= len(part)
+            yield part
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -653,6 +695,10 @@ def visible_masks(con: sqlite3.Connection, segs: list[Segment]) -> list[np.ndarr
         hiding = fixed_width(pa.array(table_ids, pa.large_string()))
         for mask, seg in zip(masks, segs, strict=True):
             mask[seg.find_fixed("eid", hiding)] = False
+    if all(seg.merged for seg in segs):  # each holds an id once: only newer segments hide its rows
+        for i, (mask, seg) in enumerate(zip(masks, segs, strict=True)):
+            mask[seg.shadowed(segs[i + 1 :])] = False
+        return masks
     if len(segs) > 1 or not segs[0].merged:
         keys = [_first_key(fixed_width(b.column("eid"))) for seg in segs for b in seg.batches]
         if any(covered != 16 and len(k) for k, covered in keys):  # one kind of integer for every id
