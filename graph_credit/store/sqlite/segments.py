@@ -38,10 +38,10 @@ _SCHEMA = pa.schema([
 ])
 _ROLE_VALUES = pa.array([r.value for r in _ROLES], pa.string())
 _LOOKUPS = ("eid", "holder", "org")
-_TEXT = ("eid", "holder", "org", "title")
+_TEXT = ("eid", "holder", "org", "title")  # a segment's string columns, in the order tuples reads them
 # Up to this many merged segments, the rows newer ones hide are found pair by pair in their sorted id
 # lookups (about n/2 searches per row for n segments); more are ordered together (visible_masks).
-_PAIRWISE = 4  # a segment's string columns, in the order tuples reads them
+_PAIRWISE = 4
 
 
 class SegmentError(DomainError):
