@@ -170,6 +170,7 @@ class SQLiteStore:
         self._seg_old: list[Path] = []
         self._seg_garbage: list[Path] = []
         self._hiding: tuple[int, frozenset[str] | None] = (-1, None)  # see _seg_view
+        self._txn_roles = False  # this write transaction has changed the roles (see _seg_view)
         self._table_max = _LOG_BATCH
         # Tiered merging (LSM): a load's batch segments are merged into one sorted segment each time
         # they hold _tier_rows edges, and every segment into one when more than _max_segments remain
@@ -221,6 +222,7 @@ class SQLiteStore:
             if self._depth == 0:
                 self._writer.execute("BEGIN IMMEDIATE")
                 self._owner = threading.get_ident()
+                self._txn_roles = False
             self._depth += 1
             try:
                 yield
@@ -301,6 +303,7 @@ class SQLiteStore:
         pairs changed, the organisation before and after, for the graph index's delta; None for a bulk
         change, after which only a new base can answer (the log restarts at this generation)."""
         self._bump("roles_gen")
+        self._txn_roles = True
         con = self._writer
         if changed is None:
             con.execute("DELETE FROM role_log")
@@ -328,17 +331,21 @@ class SQLiteStore:
         """The role segments registered in ``con``'s snapshot and the ids the roles table and the
         tombstones hold in it (what hides a segment's row), read in one statement; the ids are kept
         per roles generation (every change of the table, the tombstones or the registry bumps it in
-        its own transaction) when there are at most ``_HIDING_KEPT``. None for the ids inside a
-        write transaction (uncommitted rows hide too) or when there are more: each read then asks."""
+        its own transaction) when there are at most ``_HIDING_KEPT``. None (each read then asks) when
+        there are more, or inside a write transaction once it has changed the roles (its uncommitted
+        rows hide too: every roles change bumps the generation, and no read comes between a change
+        and its bump); a write transaction never keeps what it reads."""
         if self._segments is None:
             return [], None
         gen, names = con.execute("SELECT (SELECT v FROM meta WHERE k = 'roles_gen'), "
                                  "(SELECT group_concat(name, ' ') FROM (SELECT name FROM role_segments ORDER BY seq))"
                                  ).fetchone()
         segs = self._segments.opened(tuple(names.split(" ")) if names else ())
-        if not segs or self._in_write() or self.path == ":memory:":
+        if not segs or self.path == ":memory:":
             return segs, None
         kept_gen, hiding = self._hiding
+        if self._in_write():  # the committed ids, while this transaction has not changed the roles
+            return segs, hiding if kept_gen == gen and not self._txn_roles else None
         if kept_gen != gen:
             few = con.execute("SELECT count(*) FROM (SELECT 1 FROM roles LIMIT ?) UNION ALL "
                               "SELECT count(*) FROM (SELECT 1 FROM role_tombstones LIMIT ?)",
