@@ -337,12 +337,12 @@ class SQLiteStore:
         and its bump); a write transaction never keeps what it reads."""
         if self._segments is None:
             return [], None
-        gen, names = con.execute("SELECT (SELECT v FROM meta WHERE k = 'roles_gen'), "
-                                 "(SELECT group_concat(name, ' ') FROM (SELECT name FROM role_segments ORDER BY seq))"
-                                 ).fetchone()
-        segs = self._segments.opened(tuple(names.split(" ")) if names else ())
+        rows = con.execute("SELECT name, (SELECT v FROM meta WHERE k = 'roles_gen') FROM role_segments ORDER BY seq"
+                           ).fetchall()
+        segs = self._segments.opened(tuple(r[0] for r in rows))
         if not segs or self.path == ":memory:":
             return segs, None
+        gen = rows[0][1]
         kept_gen, hiding = self._hiding
         if self._in_write():  # the committed ids, while this transaction has not changed the roles
             return segs, hiding if kept_gen == gen and not self._txn_roles else None
