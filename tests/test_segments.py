@@ -430,3 +430,29 @@ def test_merged_segments_hide_older_versions_from_their_sorted_ids(tmp_path: Pat
         assert by_id(store.roles_of(["O-new", "O5"], "in")) == by_id(plain.roles_of(["O-new", "O5"], "in"))
     store.close()
     plain.close()
+
+
+def test_warm_finds_what_newer_segments_hide_so_reads_do_not_probe(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """After ``warm()`` (a server's start-up) a read on two merged segments checks the rows it found
+    against the hidden rows kept for them, not by searching each id in the newer segment's lookup."""
+    from graph_credit.store.sqlite import segments
+
+    db = tmp_path / "s.sqlite"
+    writer = SQLiteStore(db)
+    writer._table_max = 0
+    old = many(1_000)
+    new = [RoleEdge(e.holder, e.role, "O-new", e.valid_from, None, None, None, "", e.edge_id) for e in old[:300]]
+    writer.load_roles([role_columns(old)])
+    writer.load_roles([role_columns(new)])
+    writer.close()
+    store = SQLiteStore(db)
+    store.warm()
+
+    def probed(*_: object) -> None:
+        raise AssertionError("a newer segment's id lookup probed")
+
+    monkeypatch.setattr(segments.Lookup, "holds", probed)
+    assert {e.edge_id for e in store.roles_of(["O5", "O-new"], "in")} == \
+        {e.edge_id for e in old[300:] if e.org == "O5"} | {e.edge_id for e in new}
+    store.close()

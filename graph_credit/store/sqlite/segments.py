@@ -690,6 +690,16 @@ def present(segs: list[Segment], eids: Sequence[str]) -> set[str]:
     return out
 
 
+def find_hidden(segs: list[Segment]) -> bool:
+    """Find (or recall) the rows newer segments hide, when ``segs`` are at most ``_PAIRWISE``
+    merged segments (each holds an id once, so only newer ones hide its rows); False otherwise."""
+    if len(segs) > _PAIRWISE or not all(seg.merged for seg in segs):
+        return False
+    for i, seg in enumerate(segs):
+        seg.shadowed(segs[i + 1 :])
+    return True
+
+
 def visible_masks(con: sqlite3.Connection, segs: list[Segment]) -> list[np.ndarray]:
     """Per segment, which of its rows readers see: not hidden by the table, a tombstone, a newer
     segment or a later row of the same batch. Vectorised: the hiding ids are binary-searched in each
@@ -704,7 +714,7 @@ def visible_masks(con: sqlite3.Connection, segs: list[Segment]) -> list[np.ndarr
         hiding = fixed_width(pa.array(table_ids, pa.large_string()))
         for mask, seg in zip(masks, segs, strict=True):
             mask[seg.find_fixed("eid", hiding)] = False
-    if len(segs) <= _PAIRWISE and all(seg.merged for seg in segs):  # each holds an id once: only newer ones hide
+    if find_hidden(segs):
         for i, (mask, seg) in enumerate(zip(masks, segs, strict=True)):
             mask[seg.shadowed(segs[i + 1 :])] = False
         return masks

@@ -370,11 +370,14 @@ class SQLiteStore:
     def warm(self) -> None:
         """Bring the graph index up to the committed roles now (mapping the saved base, or building
         one), and load its compiled traversal (a server calls this at start-up, so its first request
-        waits for neither)."""
+        waits for neither), and find the rows newer role segments hide (reads then skip probing them)."""
         if self._use_index and not self._in_write():
             index = self._catch_up(wait=True)
             if index is not None:
                 index.reach([], date(2000, 1, 1), 1, 1)
+        if self._segments is not None and not self._in_write():
+            with self._view() as con:
+                segments.find_hidden(self._seg_view(con)[0])
 
     def graph_index_bytes(self) -> int:
         """Bytes the graph index's base holds in memory (0 when there is none)."""
