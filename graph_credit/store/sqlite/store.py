@@ -331,7 +331,8 @@ class SQLiteStore:
         """The role segments registered in ``con``'s snapshot and the ids the roles table and the
         tombstones hold in it (what hides a segment's row), read in one statement; the ids are kept
         per roles generation (every change of the table, the tombstones or the registry bumps it in
-        its own transaction) when there are at most ``_HIDING_KEPT``. None (each read then asks) when
+        its own transaction; a newer generation's are the kept ones plus the log's changes since,
+        ``_hiding_since``) when there are at most ``_HIDING_KEPT``. None (each read then asks) when
         there are more, or inside a write transaction once it has changed the roles (its uncommitted
         rows hide too: every roles change bumps the generation, and no read comes between a change
         and its bump); a write transaction never keeps what it reads."""
@@ -347,13 +348,28 @@ class SQLiteStore:
         if self._in_write():  # the committed ids, while this transaction has not changed the roles
             return segs, hiding if kept_gen == gen and not self._txn_roles else None
         if kept_gen != gen:
-            few = con.execute("SELECT count(*) FROM (SELECT 1 FROM roles LIMIT ?) UNION ALL "
-                              "SELECT count(*) FROM (SELECT 1 FROM role_tombstones LIMIT ?)",
-                              (_HIDING_KEPT + 1, _HIDING_KEPT + 1)).fetchall()
-            hiding = None if sum(r[0] for r in few) > _HIDING_KEPT else frozenset(
-                r[0] for r in con.execute("SELECT eid FROM roles UNION SELECT eid FROM role_tombstones"))
+            hiding = self._hiding_since(con, kept_gen, hiding, gen)
             self._hiding = (gen, hiding)
         return segs, hiding
+
+    @staticmethod
+    def _hiding_since(con: sqlite3.Connection, kept_gen: int, kept: frozenset[str] | None,
+                      gen: int) -> frozenset[str] | None:
+        """The ids of the table rows and tombstones at ``gen`` in ``con``'s snapshot: those kept for
+        ``kept_gen`` plus the edges the log says changed since, while the log reaches back to it (a
+        change of the table or the tombstones is logged edge by edge; a bulk change restarts the log;
+        a deleted edge no segment holds stays in the set, which then hides nothing), else read whole.
+        None when there are more than ``_HIDING_KEPT``."""
+        log_from = int(con.execute("SELECT v FROM meta WHERE k = 'roles_log_from'").fetchone()[0])
+        if kept is not None and 0 <= log_from <= kept_gen <= gen:
+            found = kept | {r[0] for r in con.execute("SELECT eid FROM role_log WHERE gen > ?", (kept_gen,))}
+            return found if len(found) <= _HIDING_KEPT else None
+        few = con.execute("SELECT count(*) FROM (SELECT 1 FROM roles LIMIT ?) UNION ALL "
+                          "SELECT count(*) FROM (SELECT 1 FROM role_tombstones LIMIT ?)",
+                          (_HIDING_KEPT + 1, _HIDING_KEPT + 1)).fetchall()
+        if sum(r[0] for r in few) > _HIDING_KEPT:
+            return None
+        return frozenset(r[0] for r in con.execute("SELECT eid FROM roles UNION SELECT eid FROM role_tombstones"))
 
     @contextmanager
     def _view(self) -> Iterator[sqlite3.Connection]:
