@@ -1,6 +1,8 @@
 """Reads of the roles on columnar segments, for one store (run it with one code base, then another, on
-copies of the same store): the bare two-hop traversal by SQL (``Store.roles_of``), propagation of one new
-serious record, related-party risk to depth 3, and where the resident bytes go (RSS split by mapping).
+copies of the same store): the bare two-hop traversal by SQL (``Store.roles_of``), one check and a
+``check_many`` (what the query phase touches stays resident), related-party risk to depth 3,
+propagation of one new serious record (written into the store: use a copy), and where the resident
+bytes go (RSS split by mapping, from /proc/self/smaps).
 
     python bench/segment_reads.py DB CSV_DIR [--n 500] [--propagations 100] [--tag main]
     SEGMENT_READS_CODE=/path/to/other/checkout python bench/segment_reads.py ...   # that checkout's code
