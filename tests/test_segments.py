@@ -67,14 +67,16 @@ def test_segments_answer_exactly_as_the_table(ops: list[tuple[str, object]], tab
                                               tiers: tuple[int, int, int]) -> None:
     """Random loads (to segments, or to the table when small), upserts, deletions and compactions:
     every read, every write's counts and every traversal of the graph index agree with the table-only
-    store (``:memory:``) given the same writes; also with tiny tiers (batch segments merged every
-    three edges, every segment when more than two remain) and merges of four rows per
-    organisation range."""
+    store (``:memory:``) given the same writes, read through the writing store and through another
+    store on the same file (whose kept registry and hiding ids must follow each commit); also with
+    tiny tiers (batch segments merged every three edges, every segment when more than two remain)
+    and merges of four rows per organisation range."""
     with tempfile.TemporaryDirectory() as tmp:
         seg = SQLiteStore(Path(tmp) / "s.sqlite")
         seg._table_max = table_max
         seg._tier_rows, seg._max_segments, seg._segments.pass_rows = tiers  # type: ignore[union-attr]
         plain = SQLiteStore(":memory:")
+        reader = SQLiteStore(Path(tmp) / "s.sqlite")  # another connection: what it keeps must follow the commits
         try:
             for op, arg in ops:
                 if op == "load":
@@ -88,6 +90,7 @@ def test_segments_answer_exactly_as_the_table(ops: list[tuple[str, object]], tab
                 else:
                     seg.compact_roles()
                 assert answers(seg) == answers(plain)
+                assert answers(reader) == answers(plain)
             names = [r[0] for r in seg._read("SELECT name FROM role_segments")]
             assert len(names) <= seg._max_segments  # merged after each load, all when too many
             assert all((Path(tmp) / "s.sqlite.roles" / n / "eid.keys.npy").exists() for n in names)
@@ -98,6 +101,7 @@ def test_segments_answer_exactly_as_the_table(ops: list[tuple[str, object]], tab
         finally:
             seg.close()
             plain.close()
+            reader.close()
 
 
 def many(n: int, start: int = 0, org_of: int = 97) -> list[RoleEdge]:
@@ -336,4 +340,119 @@ def test_a_merge_with_nothing_visible_leaves_an_empty_sorted_segment(tmp_path: P
     assert list(store.iter_roles()) == [] and store.roles_of(["O3"], "in") == []
     store.load_roles([role_columns(edges[:10])])
     assert store.counts()["roles"] == 10 and len(store.roles_of(["O3"], "in")) == 1
+    store.close()
+
+
+WRITER = """
+import sys
+from graph_credit.model import RoleEdge
+from graph_credit.store import SQLiteStore
+from tests.segmented import role_columns
+from tests.test_segments import many
+
+db, step = sys.argv[1], sys.argv[2]
+store = SQLiteStore(db)
+store._table_max = 0  # every load a segment
+moved = [RoleEdge(e.holder, e.role, "O-moved", e.valid_from, None, None, None, "", e.edge_id) for e in many(300, 100)]
+if step == "load":
+    store.load_roles([role_columns(many(1_000))])
+elif step == "reload":
+    store.load_roles([role_columns(moved + many(500, 2_000))])
+elif step == "put":
+    store.put_roles([RoleEdge("P-put", moved[0].role, "O-put", moved[0].valid_from, None, None, None, "", f"{5:020x}")])
+elif step == "delete":
+    store.delete_roles([f"{7:020x}", f"{150:020x}", f"{2_100:020x}"])
+else:
+    store.compact_roles()
+store.close()
+"""
+
+
+def test_a_reader_sees_each_commit_of_another_process(tmp_path: Path) -> None:
+    """A store kept open in this process reads after every commit of a writer in another process:
+    a new segment registered (a load, a reload that moves edges to another organisation, a
+    compaction), a table row and a tombstone hiding a segment's row; each read answers exactly
+    what the same writes give the table-only store, never what this process kept from before."""
+    db = tmp_path / "s.sqlite"
+    reader = SQLiteStore(db)
+    plain = SQLiteStore(":memory:")
+    moved = [RoleEdge(e.holder, e.role, "O-moved", e.valid_from, None, None, None, "", e.edge_id)
+             for e in many(300, 100)]
+    mirror = {
+        "load": lambda: plain.load_roles([role_columns(many(1_000))]),
+        "reload": lambda: plain.load_roles([role_columns(moved + many(500, 2_000))]),
+        "put": lambda: plain.put_roles([RoleEdge("P-put", moved[0].role, "O-put", moved[0].valid_from, None, None,
+                                                 None, "", f"{5:020x}")]),
+        "delete": lambda: plain.delete_roles([f"{7:020x}", f"{150:020x}", f"{2_100:020x}"]),
+        "compact": lambda: None,
+    }
+    keys = ["O5", "O-moved", "O-put", "P7", "P-put", "P150"]
+    ids = [f"{i:020x}" for i in (5, 7, 150, 999, 2_100, 2_499)]
+    try:
+        for step in ("load", "reload", "put", "delete", "compact"):
+            before = reader.roles_of(keys, "both"), reader.get_roles(ids)  # fills what the reader keeps
+            subprocess.run([sys.executable, "-c", WRITER, str(db), step], cwd=ROOT, check=True, timeout=120)
+            mirror[step]()
+            got = by_id(reader.roles_of(keys, "both")), reader.get_roles(ids), reader.counts()["roles"]
+            assert got == (by_id(plain.roles_of(keys, "both")), plain.get_roles(ids), plain.counts()["roles"]), step
+            assert step == "compact" or got[:2] != (by_id(before[0]), before[1]), step  # each step changed them
+    finally:
+        reader.close()
+        plain.close()
+
+
+def test_merged_segments_hide_older_versions_from_their_sorted_ids(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two merged segments, the newer holding new versions of some of the older one's edges: what
+    readers see (counts, iteration, reads by organisation) is found from the segments' sorted id
+    lookups, without gathering every row's id from the rows (``_ids_at``: the rows file's pages
+    would stay mapped in a reader), and is kept for the next call."""
+    from graph_credit.store.sqlite import segments
+
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    store._table_max = 0
+    old = many(2_000)
+    new = [RoleEdge(e.holder, e.role, "O-new", e.valid_from, None, None, None, "", e.edge_id) for e in old[500:900]]
+    store.load_roles([role_columns(old)])
+    store.load_roles([role_columns(new + many(100, 5_000))])
+    assert len(store._read("SELECT name FROM role_segments")) == 2
+
+    def gathered(*_: object) -> None:
+        raise AssertionError("ids gathered from the rows")
+
+    monkeypatch.setattr(segments, "_ids_at", gathered)
+    plain = SQLiteStore(":memory:")
+    plain.load_roles([role_columns(old)])
+    plain.load_roles([role_columns(new + many(100, 5_000))])
+    for _ in range(2):
+        assert store.counts()["roles"] == plain.counts()["roles"] == 2_100
+        assert list(store.iter_roles()) == list(plain.iter_roles())
+        assert by_id(store.roles_of(["O-new", "O5"], "in")) == by_id(plain.roles_of(["O-new", "O5"], "in"))
+    store.close()
+    plain.close()
+
+
+def test_warm_finds_what_newer_segments_hide_so_reads_do_not_probe(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """After ``warm()`` (a server's start-up) a read on two merged segments checks the rows it found
+    against the hidden rows kept for them, not by searching each id in the newer segment's lookup."""
+    from graph_credit.store.sqlite import segments
+
+    db = tmp_path / "s.sqlite"
+    writer = SQLiteStore(db)
+    writer._table_max = 0
+    old = many(1_000)
+    new = [RoleEdge(e.holder, e.role, "O-new", e.valid_from, None, None, None, "", e.edge_id) for e in old[:300]]
+    writer.load_roles([role_columns(old)])
+    writer.load_roles([role_columns(new)])
+    writer.close()
+    store = SQLiteStore(db)
+    store.warm()
+
+    def probed(*_: object) -> None:
+        raise AssertionError("a newer segment's id lookup probed")
+
+    monkeypatch.setattr(segments.Lookup, "holds", probed)
+    assert {e.edge_id for e in store.roles_of(["O5", "O-new"], "in")} == \
+        {e.edge_id for e in old[300:] if e.org == "O5"} | {e.edge_id for e in new}
     store.close()

@@ -33,6 +33,31 @@ _OPEN = 2**31 - 1  # an open interval end in the graph index
 _LR = _ROLE_CODE[Role.LEGAL_REPRESENTATIVE.value]
 
 
+# The slots of RoleEdge, set directly: a frozen dataclass's __init__ sets each field through
+# object.__setattr__ and costs about five times as much, once per role row read (hundreds per traversal).
+_EDGE_SLOTS = tuple(RoleEdge.__dict__[f].__set__ for f in (
+    "edge_id", "holder", "role", "org", "valid_from", "valid_to", "ratio", "subscribed_capital", "title"))
+
+
+def _role_edge(r: tuple[Any, ...]) -> RoleEdge:
+    """A RoleEdge from a roles-table row, equal to ``RoleEdge(...)`` of its fields (a row always has its id)."""
+    if not r[0]:
+        return RoleEdge(holder=r[1], role=_ROLES[r[2]], org=r[3], valid_from=_day(r[4]),
+                        valid_to=_day(r[5]) if r[5] else None, ratio=r[6], subscribed_capital=r[7], title=r[8])
+    e = object.__new__(RoleEdge)
+    eid, holder, role, org, vf, vt, ratio, cap, title = _EDGE_SLOTS
+    eid(e, r[0])
+    holder(e, r[1])
+    role(e, _ROLES[r[2]])
+    org(e, r[3])
+    vf(e, _day(r[4]))
+    vt(e, _day(r[5]) if r[5] else None)
+    ratio(e, r[6])
+    cap(e, r[7])
+    title(e, r[8])
+    return e
+
+
 def _d(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
@@ -82,10 +107,7 @@ _ROLE = _Table(
         e.edge_id, e.holder, _ROLE_CODE[e.role], e.org, e.valid_from.toordinal(),
         e.valid_to.toordinal() if e.valid_to else None, e.ratio, e.subscribed_capital, e.title,
     ),
-    lambda r: RoleEdge(
-        holder=r[1], role=_ROLES[r[2]], org=r[3], valid_from=_day(r[4]), valid_to=_day(r[5]) if r[5] else None,
-        ratio=r[6], subscribed_capital=r[7], title=r[8], edge_id=r[0],
-    ),
+    _role_edge,
 )
 _RECORD = _Table(
     "records",

@@ -38,6 +38,10 @@ _SCHEMA = pa.schema([
 ])
 _ROLE_VALUES = pa.array([r.value for r in _ROLES], pa.string())
 _LOOKUPS = ("eid", "holder", "org")
+_TEXT = ("eid", "holder", "org", "title")  # a segment's string columns, in the order tuples reads them
+# Up to this many merged segments, the rows newer ones hide are found pair by pair in their sorted id
+# lookups (about n/2 searches per row for n segments); more are ordered together (visible_masks).
+_PAIRWISE = 4
 
 
 class SegmentError(DomainError):
@@ -124,12 +128,6 @@ def fixed_width(column: Any, width: int | None = None) -> np.ndarray:
     return out.view(f"S{w}").reshape(n)
 
 
-def _encode(keys: Sequence[str], like: np.ndarray) -> np.ndarray:
-    """``keys`` in ``like``'s fixed width; a key too long for it is left out (it cannot be there)."""
-    raw = [k.encode() for k in keys]
-    return np.array([r for r in raw if len(r) <= like.itemsize], dtype=like.dtype)
-
-
 class Segment:
     """One registered segment, memory-mapped; its lookups mapped from disk or, for a batch segment
     not merged yet, sorted in memory on first use. A merged segment holds one record batch per
@@ -151,6 +149,40 @@ class Segment:
         self.merged = (path / "eid.keys.npy").exists()
         self._lookups: dict[str, Lookup] = {}
         self._cols: dict[str, list[Any]] | None = None
+        self._texts = [b.select(list(_TEXT)) for b in self.batches]  # the string columns, per chunk
+        self._shadowed: dict[tuple[str, ...], np.ndarray] = {}  # see shadowed
+
+    def shadowed(self, newer: list[Segment]) -> np.ndarray:
+        """The rows (ascending) of this merged segment whose id one of the ``newer`` merged segments
+        holds, kept per list of newer segments (segments never change). Each newer segment's sorted
+        ids are read into memory one at a time and this segment's searched in them a slice at a time:
+        read, not mapped, so the pages do not stay resident in this process."""
+        names = tuple(seg.name for seg in newer)
+        found = self._shadowed.get(names)
+        if found is None:
+            parts = []
+            for seg in newer:
+                theirs = np.load(seg.path / "eid.keys.npy")
+                if not len(theirs):
+                    continue
+                width = f"S{max(theirs.itemsize, self.lookup('eid').keys.itemsize)}"
+                theirs = theirs.astype(width, copy=False)
+                at = 0
+                for mine in _npy_slices(self.path / "eid.keys.npy"):
+                    probe = mine.astype(width, copy=False)
+                    k = np.minimum(np.searchsorted(theirs, probe), len(theirs) - 1)
+                    parts.append(np.flatnonzero(theirs[k] == probe) + at)
+                    at += len(mine)
+                del theirs
+            pos = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+            rows = self.lookup("eid").rows
+            found = np.sort(np.asarray(rows[pos], dtype=np.int64)) if rows is not None else pos.astype(np.int64)
+            self._shadowed = {names: found}  # only the newest list of newer segments is asked again
+        return found
+
+    def shadowed_known(self, newer: list[Segment]) -> np.ndarray | None:
+        """``shadowed(newer)`` when a reader has already found it (else None: the caller probes)."""
+        return self._shadowed.get(tuple(seg.name for seg in newer)) if newer else np.zeros(0, dtype=np.int64)
 
     def column(self, name: str) -> pa.ChunkedArray:
         return self.table.column(name)
@@ -170,12 +202,12 @@ class Segment:
             self._lookups[kind] = found
         return found
 
-    def find(self, kind: str, keys: Sequence[str]) -> np.ndarray:
-        """Rows whose ``kind`` column is one of ``keys``, ascending."""
+    def find(self, kind: str, keys: Sequence[str] | np.ndarray) -> np.ndarray:
+        """Rows whose ``kind`` column is one of ``keys`` (strings, or fixed-width bytes), ascending."""
         look = self.lookup(kind)
-        if not len(look.keys) or not keys:
+        if not len(look.keys) or not len(keys):
             return np.zeros(0, dtype=np.int64)
-        return look.rows_of(_encode(keys, look.keys))
+        return look.rows_of(keys if isinstance(keys, np.ndarray) else _encoded(keys))
 
     def find_fixed(self, kind: str, wanted: np.ndarray) -> np.ndarray:
         return self.lookup(kind).rows_of(wanted)
@@ -185,60 +217,93 @@ class Segment:
 
     def texts(self, kind: str, rows: np.ndarray) -> list[Any]:
         """The values of string column ``kind`` at ``rows``."""
-        return self._take_text(self._columns()[kind], rows)
+        rows = np.asarray(rows, dtype=np.int64)
+        return self._take_text(self._columns()[kind], self._split(rows), len(rows))
 
-    def _split(self, rows: np.ndarray) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        """(chunk, positions in ``rows``, rows within the chunk) for each chunk ``rows`` touch."""
+    def in_force(self, rows: np.ndarray, day: int) -> np.ndarray:
+        """Those of ``rows`` whose edge is in force on day ordinal ``day`` (``vt`` 0: open)."""
+        parts = self._split(rows)
+        cols = self._columns()
+        vf, vt = self._take_numbers(cols["vf"], parts, len(rows)), self._take_numbers(cols["vt"], parts, len(rows))
+        return rows[(vf <= day) & ((vt == 0) | (vt > day))]
+
+    def _split(self, rows: np.ndarray) -> list[tuple[int, np.ndarray | None, np.ndarray]]:
+        """(chunk, positions in ``rows`` or None for all of them, rows within the chunk) for each
+        chunk ``rows`` touch: computed once per read, used for every column."""
         if len(self.batches) == 1:
-            yield 0, np.arange(len(rows)), rows
-            return
+            return [(0, None, rows)]
+        if not len(rows):
+            return [(0, None, rows)]
         chunk = np.searchsorted(self.starts, rows, side="right") - 1
+        if (chunk == chunk[0]).all():
+            return [(int(chunk[0]), None, rows - self.starts[chunk[0]])]
+        out: list[tuple[int, np.ndarray | None, np.ndarray]] = []
         for c in np.unique(chunk).tolist():
             at = np.flatnonzero(chunk == c)
-            yield c, at, rows[at] - self.starts[c]
+            out.append((c, at, rows[at] - self.starts[c]))
+        return out
 
-    def _take_text(self, chunks: list[Any], rows: np.ndarray) -> list[Any]:
-        rows = np.asarray(rows, dtype=np.int64)
-        if len(rows) <= 16:
-            if len(chunks) == 1:
-                return [chunks[0][r].as_py() for r in rows.tolist()]
-            out = []
-            for r in rows.tolist():
-                c = int(np.searchsorted(self.starts, r, side="right")) - 1
-                out.append(chunks[c][r - int(self.starts[c])].as_py())
-            return out
-        res: list[Any] = [None] * len(rows)
-        for c, at, local in self._split(rows):
-            values = chunks[c].take(pa.array(local, pa.int64())).to_pylist()
-            if len(at) == len(rows):
+    @staticmethod
+    def _take_text(chunks: list[Any], parts: list[tuple[int, np.ndarray | None, np.ndarray]], n: int) -> list[Any]:
+        """Strings at the rows of ``parts``: a run of consecutive rows (an organisation's edges in a
+        merged segment) as one slice, else an Arrow ``take``."""
+        res: list[Any] = [None] * n
+        for c, at, local in parts:
+            if not len(local):
+                continue
+            if len(local) == 1 or (np.diff(local) == 1).all():
+                values = chunks[c].slice(int(local[0]), len(local)).to_pylist()
+            else:
+                values = chunks[c].take(pa.array(local, pa.int64())).to_pylist()
+            if at is None:
                 return values
             for i, v in zip(at.tolist(), values, strict=True):
                 res[i] = v
         return res
 
-    def _take_numbers(self, chunks: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
-        if not len(rows):
-            return np.zeros(0)
-        if len(chunks) == 1:
-            return chunks[0][rows]
-        out = np.empty(len(rows), dtype=chunks[0].dtype)
-        for c, at, local in self._split(rows):
+    @staticmethod
+    def _take_numbers(chunks: list[np.ndarray], parts: list[tuple[int, np.ndarray | None, np.ndarray]],
+                      n: int) -> np.ndarray:
+        if len(parts) == 1 and parts[0][1] is None:
+            return chunks[parts[0][0]][parts[0][2]]
+        out = np.empty(n, dtype=chunks[0].dtype)
+        for c, at, local in parts:
             out[at] = chunks[c][local]
         return out
 
-    def tuples(self, rows: np.ndarray) -> list[tuple[Any, ...]]:
-        """Rows in the roles table's layout (``vt`` None for open, ``ratio``/``cap`` None if absent).
-        Numbers come from the mapped columns as numpy views; a few rows' strings one by one (an Arrow
-        ``take`` costs more than that for a handful), many rows' by ``take``."""
+    def tuples(self, rows: np.ndarray, eids: list[str] | None = None) -> list[tuple[Any, ...]]:
+        """Rows in the roles table's layout (``vt`` None for open, ``ratio``/``cap`` None if absent);
+        ``eids``: their edge ids when the caller has read them. Numbers come from the mapped columns
+        as numpy views; the strings of a chunk in one Arrow call (a slice for consecutive rows, else
+        one ``take`` of the four string columns)."""
         cols = self._columns()
         rows = np.asarray(rows, dtype=np.int64)
-        text = {k: self._take_text(cols[k], rows) for k in ("eid", "holder", "org", "title")}
-        num = {k: self._take_numbers(cols[k], rows).tolist() for k in ("role", "vf", "vt", "ratio", "cap")}
+        n = len(rows)
+        parts = self._split(rows)
+        text: list[list[Any]] = [[None] * n for _ in _TEXT]
+        for c, at, local in parts:
+            if not len(local):
+                continue
+            strs = self._texts[c]
+            if len(local) == 1 or (np.diff(local) == 1).all():
+                got = strs.slice(int(local[0]), len(local))
+            else:
+                got = strs.take(pa.array(local, pa.int64()))
+            for k in range(len(_TEXT)):
+                if k == 0 and eids is not None:
+                    continue
+                values = got.column(k).to_pylist()
+                if at is None:
+                    text[k] = values
+                else:
+                    for i, v in zip(at.tolist(), values, strict=True):
+                        text[k][i] = v
+        num = {k: self._take_numbers(cols[k], parts, n).tolist() for k in ("role", "vf", "vt", "ratio", "cap")}
         vt = [v or None for v in num["vt"]]
         ratio = [None if q != q else q for q in num["ratio"]]
         cap = [None if c != c else c for c in num["cap"]]
-        return list(zip(text["eid"], text["holder"], num["role"], text["org"], num["vf"], vt, ratio, cap,
-                        text["title"], strict=True))
+        return list(zip(text[0] if eids is None else eids, text[1], num["role"], text[2], num["vf"], vt, ratio, cap,
+                        text[3], strict=True))
 
     def _columns(self) -> dict[str, list[Any]]:
         found = self._cols
@@ -282,6 +347,17 @@ class Lookup:
                 np.save(out[-1], value, allow_pickle=False)
         return out
 
+    def holds(self, wanted: np.ndarray) -> np.ndarray:
+        """Per value of ``wanted`` (fixed-width bytes): whether it is a key."""
+        keys = self.keys
+        if not len(keys) or not len(wanted):
+            return np.zeros(len(wanted), dtype=bool)
+        fits = np.char.str_len(wanted) <= keys.itemsize if wanted.itemsize > keys.itemsize else None
+        probe = wanted.astype(keys.dtype)
+        at = np.minimum(np.searchsorted(keys, probe), len(keys) - 1)
+        out = np.asarray(keys[at] == probe)
+        return out if fits is None else out & fits
+
     def rows_of(self, wanted: np.ndarray) -> np.ndarray:
         """Rows whose value is one of ``wanted`` (fixed-width bytes), ascending."""
         keys = self.keys
@@ -290,6 +366,12 @@ class Lookup:
         if wanted.itemsize > keys.itemsize:  # longer values cannot be there
             wanted = wanted[np.char.str_len(wanted) <= keys.itemsize]
         wanted = wanted.astype(keys.dtype)
+        if len(wanted) == 1:  # one key (an organisation's roles): scalar steps, a handful of numpy calls
+            k = min(int(keys.searchsorted(wanted[0])), len(keys) - 1)
+            if keys[k] != wanted[0]:
+                return np.zeros(0, dtype=np.int64)
+            first, end = (k, k + 1) if self.ptr is None else (int(self.ptr[k]), int(self.ptr[k + 1]))
+            return np.arange(first, end, dtype=np.int64) if self.rows is None else np.sort(self.rows[first:end])
         at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
         at = at[keys[at] == wanted]
         if self.ptr is None:
@@ -311,11 +393,17 @@ class Segments:
     def __init__(self, db_path: str) -> None:
         self.directory = directory_of(db_path)
         self._open: dict[str, Segment] = {}
+        self._last: tuple[tuple[str, ...], tuple[Segment, ...]] = ((), ())  # the last registry read
         self.pass_rows = 2_000_000  # a merge's rows per organisation range: its memory, about 0.5 GB
 
     def registered(self, con: sqlite3.Connection) -> list[Segment]:
         """The segments registered in ``con``'s snapshot, oldest first."""
-        names = [r[0] for r in con.execute("SELECT name FROM role_segments ORDER BY seq")]
+        return self.opened(tuple(r[0] for r in con.execute("SELECT name FROM role_segments ORDER BY seq")))
+
+    def opened(self, names: tuple[str, ...]) -> list[Segment]:
+        """The segments of these registered names, opened (each once per process: they never change)."""
+        if names == self._last[0]:
+            return list(self._last[1])
         out = []
         for name in names:
             seg = self._open.get(name)
@@ -326,7 +414,15 @@ class Segments:
             for gone in set(self._open) - set(names):
                 if not (self.directory / gone).exists():
                     self._open.pop(gone, None)
+        self._last = (names, tuple(out))
         return out
+
+    def forget(self, paths: list[Path]) -> None:
+        """Drop opened segments whose directories a rolled-back transaction wrote (their names may be
+        written again with other rows)."""
+        for path in paths:
+            self._open.pop(path.name, None)
+        self._last = ((), ())
 
     def remove_unregistered(self, con: sqlite3.Connection) -> list[str]:
         """Inside a write transaction: delete segment directories no commit registered (a load killed
@@ -507,6 +603,19 @@ def _in_range(batch: pa.RecordBatch, mask: np.ndarray, lo: str | None, hi: str |
     return batch.filter(keep)
 
 
+def _npy_slices(path: Path, step: int = 1 << 20) -> Iterator[np.ndarray]:
+    """A one-dimensional ``.npy`` array read a slice at a time (by ``read``, not mapped)."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        shape, _, dtype = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0(f))
+        left = int(shape[0]) if shape else 0
+        while left:
+            part = np.fromfile(f, dtype=dtype, count=min(step, left))
+            left -= len(part)
+            yield part
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -528,20 +637,49 @@ def _in_table(con: sqlite3.Connection, eids: list[str]) -> set[str]:
     return out
 
 
-def lookup(con: sqlite3.Connection, segs: list[Segment], kind: str, keys: Sequence[str]) -> list[tuple[Any, ...]]:
-    """Visible segment rows whose ``kind`` column is one of ``keys`` (roles-table layout): one query
-    of the table for every row found, and one id lookup per segment newer than the oldest that
-    found one (a segment holds an id once)."""
-    keys = list(keys)
-    found = [(i, seg.tuples(rows)) for i, seg in enumerate(segs) if len(rows := seg.find(kind, keys))]
+def lookup(con: sqlite3.Connection, segs: list[Segment], kinds: str | tuple[str, ...], keys: Sequence[str],
+           day: int | None = None, hiding: frozenset[str] | None = None) -> list[tuple[Any, ...]]:
+    """Visible segment rows whose column (``kinds``: one or several of eid, holder, org) is one of
+    ``keys``, in force on day ordinal ``day`` when given (roles-table layout). A row found is hidden
+    by the table or a tombstone (``hiding``: their ids in the caller's snapshot when it has them,
+    else one query for every row found) or by a newer segment that holds its id (a segment holds an
+    id once)."""
+    kinds = (kinds,) if isinstance(kinds, str) else kinds
+    if not segs or not keys:
+        return []
+    wanted = _encoded(keys)
+    found: list[tuple[int, list[tuple[Any, ...]]]] = []
+    for i, seg in enumerate(segs):
+        hits = [seg.find(kind, wanted) for kind in kinds]
+        at = hits[0] if len(hits) == 1 else np.unique(np.concatenate(hits))
+        if day is not None and len(at):
+            at = seg.in_force(at, day)
+        if len(at) and (known := seg.shadowed_known(segs[i + 1 :])) is not None:
+            at = at[~np.isin(at, known)] if len(known) else at
+        if len(at):
+            found.append((i, seg.tuples(at)))  # a hidden row is rare: its tuple is dropped below
     if not found:
         return []
-    eids = [r[0] for _, rows in found for r in rows]
-    hidden = _in_table(con, eids)
-    newest: dict[str, int] = {}  # of the ids found, the newest segment that holds each
-    for j in range(found[0][0] + 1, len(segs)):
-        newest.update((e, j) for e in segs[j].eids(segs[j].find("eid", eids)))
-    return [r for i, rows in found for r in rows if r[0] not in hidden and newest.get(r[0], i) <= i]
+    if hiding is None:
+        hiding = frozenset(_in_table(con, [r[0] for _, rows in found for r in rows]))
+    out: list[tuple[Any, ...]] = []
+    for i, rows in found:
+        if hiding:
+            rows = [r for r in rows if r[0] not in hiding]
+        if i + 1 < len(segs) and rows and segs[i].shadowed_known(segs[i + 1 :]) is None:  # a newer version hides it
+            fixed = _encoded([r[0] for r in rows])
+            newer = np.zeros(len(rows), dtype=bool)
+            for seg in segs[i + 1 :]:
+                newer |= seg.lookup("eid").holds(fixed)
+            if newer.any():
+                rows = [r for r, h in zip(rows, newer.tolist(), strict=True) if not h]
+        out += rows
+    return out
+
+
+def _encoded(keys: Sequence[str]) -> np.ndarray:
+    """``keys`` as fixed-width bytes (the widest one's width; each lookup narrows them to its own)."""
+    return np.array([k.encode() for k in keys], dtype=bytes)
 
 
 def present(segs: list[Segment], eids: Sequence[str]) -> set[str]:
@@ -550,6 +688,16 @@ def present(segs: list[Segment], eids: Sequence[str]) -> set[str]:
     for seg in segs:
         out.update(seg.eids(seg.find("eid", eids)))
     return out
+
+
+def find_hidden(segs: list[Segment]) -> bool:
+    """Find (or recall) the rows newer segments hide, when ``segs`` are at most ``_PAIRWISE``
+    merged segments (each holds an id once, so only newer ones hide its rows); False otherwise."""
+    if len(segs) > _PAIRWISE or not all(seg.merged for seg in segs):
+        return False
+    for i, seg in enumerate(segs):
+        seg.shadowed(segs[i + 1 :])
+    return True
 
 
 def visible_masks(con: sqlite3.Connection, segs: list[Segment]) -> list[np.ndarray]:
@@ -566,6 +714,10 @@ def visible_masks(con: sqlite3.Connection, segs: list[Segment]) -> list[np.ndarr
         hiding = fixed_width(pa.array(table_ids, pa.large_string()))
         for mask, seg in zip(masks, segs, strict=True):
             mask[seg.find_fixed("eid", hiding)] = False
+    if find_hidden(segs):
+        for i, (mask, seg) in enumerate(zip(masks, segs, strict=True)):
+            mask[seg.shadowed(segs[i + 1 :])] = False
+        return masks
     if len(segs) > 1 or not segs[0].merged:
         keys = [_first_key(fixed_width(b.column("eid"))) for seg in segs for b in seg.batches]
         if any(covered != 16 and len(k) for k, covered in keys):  # one kind of integer for every id
@@ -601,6 +753,7 @@ def _ids_at(segs: list[Segment], rows: np.ndarray) -> np.ndarray:
         at = np.flatnonzero(which == i)
         seg = segs[i]
         for c, sub, local in seg._split(rows[at] - starts[i]):
+            sub = slice(None) if sub is None else sub
             taken = seg.batches[c].column("eid").take(pa.array(local, pa.int64()))
             parts.append((at[sub], fixed_width(taken)))
     width = max((f.itemsize for _, f in parts), default=1)

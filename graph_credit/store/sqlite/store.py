@@ -94,6 +94,7 @@ _COMPACT_SHARE = 200
 _COMPACT_MIN = 1_000
 _COMPACT_MAX = 10_000
 _COMPACT_HARD = 200_000
+_HIDING_KEPT = 50_000  # ids of table rows and tombstones kept in memory per roles generation (segment reads)
 _LOG_BATCH = 10_000  # a bulk batch of more edges is not logged edge by edge: a new base is built
 _CACHE_MIB = 16  # SQLite's page cache per connection
 _FACT_LOG_KEEP = 100_000  # facts generations the log keeps: a reader further behind reloads every target
@@ -170,6 +171,8 @@ class SQLiteStore:
         self._seg_new: list[Path] = []
         self._seg_old: list[Path] = []
         self._seg_garbage: list[Path] = []
+        self._hiding: tuple[int, frozenset[str] | None] = (-1, None)  # see _seg_view
+        self._txn_roles = False  # this write transaction has changed the roles (see _seg_view)
         self._table_max = _LOG_BATCH
         # Tiered merging (LSM): a load's batch segments are merged into one sorted segment each time
         # they hold _tier_rows edges, and every segment into one when more than _max_segments remain
@@ -221,6 +224,7 @@ class SQLiteStore:
             if self._depth == 0:
                 self._writer.execute("BEGIN IMMEDIATE")
                 self._owner = threading.get_ident()
+                self._txn_roles = False
             self._depth += 1
             try:
                 yield
@@ -230,6 +234,8 @@ class SQLiteStore:
                     self._txn_facts = None
                     self._writer.execute("ROLLBACK")
                     self._owner = None
+                    if self._segments is not None:
+                        self._segments.forget(self._seg_new)
                     self._drop_files(self._seg_new)
                     self._seg_old.clear()
                 raise
@@ -300,6 +306,7 @@ class SQLiteStore:
         pairs changed, the organisation before and after, for the graph index's delta; None for a bulk
         change, after which only a new base can answer (the log restarts at this generation)."""
         self._bump("roles_gen")
+        self._txn_roles = True
         con = self._writer
         if changed is None:
             con.execute("DELETE FROM role_log")
@@ -316,12 +323,56 @@ class SQLiteStore:
             sql = f"SELECT eid, org FROM roles WHERE eid IN ({','.join('?' * len(chunk))})"  # noqa: S608
             out += self._writer.execute(sql, chunk).fetchall()
         if segs := self._segs(self._writer):
-            out += [(r[0], r[3]) for r in segments.lookup(self._writer, segs, "eid", edge_ids)]
+            out += [(r[0], r[3]) for r in segments.lookup(self._writer, segs, "eid", list(edge_ids))]
         return out
 
     def _segs(self, con: sqlite3.Connection) -> list[Segment]:
         """The role segments registered in ``con``'s snapshot, oldest first."""
         return self._segments.registered(con) if self._segments is not None else []
+
+    def _seg_view(self, con: sqlite3.Connection) -> tuple[list[Segment], frozenset[str] | None]:
+        """The role segments registered in ``con``'s snapshot and the ids the roles table and the
+        tombstones hold in it (what hides a segment's row), read in one statement; the ids are kept
+        per roles generation (every change of the table, the tombstones or the registry bumps it in
+        its own transaction; a newer generation's are the kept ones plus the log's changes since,
+        ``_hiding_since``) when there are at most ``_HIDING_KEPT``. None (each read then asks) when
+        there are more, or inside a write transaction once it has changed the roles (its uncommitted
+        rows hide too: every roles change bumps the generation, and no read comes between a change
+        and its bump); a write transaction never keeps what it reads."""
+        if self._segments is None:
+            return [], None
+        rows = con.execute("SELECT name, (SELECT v FROM meta WHERE k = 'roles_gen') FROM role_segments ORDER BY seq"
+                           ).fetchall()
+        segs = self._segments.opened(tuple(r[0] for r in rows))
+        if not segs or self.path == ":memory:":
+            return segs, None
+        gen = rows[0][1]
+        kept_gen, hiding = self._hiding
+        if self._in_write():  # the committed ids, while this transaction has not changed the roles
+            return segs, hiding if kept_gen == gen and not self._txn_roles else None
+        if kept_gen != gen:
+            hiding = self._hiding_since(con, kept_gen, hiding, gen)
+            self._hiding = (gen, hiding)
+        return segs, hiding
+
+    @staticmethod
+    def _hiding_since(con: sqlite3.Connection, kept_gen: int, kept: frozenset[str] | None,
+                      gen: int) -> frozenset[str] | None:
+        """The ids of the table rows and tombstones at ``gen`` in ``con``'s snapshot: those kept for
+        ``kept_gen`` plus the edges the log says changed since, while the log reaches back to it (a
+        change of the table or the tombstones is logged edge by edge; a bulk change restarts the log;
+        a deleted edge no segment holds stays in the set, which then hides nothing), else read whole.
+        None when there are more than ``_HIDING_KEPT``."""
+        log_from = int(con.execute("SELECT v FROM meta WHERE k = 'roles_log_from'").fetchone()[0])
+        if kept is not None and 0 <= log_from <= kept_gen <= gen:
+            found = kept | {r[0] for r in con.execute("SELECT eid FROM role_log WHERE gen > ?", (kept_gen,))}
+            return found if len(found) <= _HIDING_KEPT else None
+        few = con.execute("SELECT count(*) FROM (SELECT 1 FROM roles LIMIT ?) UNION ALL "
+                          "SELECT count(*) FROM (SELECT 1 FROM role_tombstones LIMIT ?)",
+                          (_HIDING_KEPT + 1, _HIDING_KEPT + 1)).fetchall()
+        if sum(r[0] for r in few) > _HIDING_KEPT:
+            return None
+        return frozenset(r[0] for r in con.execute("SELECT eid FROM roles UNION SELECT eid FROM role_tombstones"))
 
     @contextmanager
     def _view(self) -> Iterator[sqlite3.Connection]:
@@ -338,11 +389,14 @@ class SQLiteStore:
     def warm(self) -> None:
         """Bring the graph index up to the committed roles now (mapping the saved base, or building
         one), and load its compiled traversal (a server calls this at start-up, so its first request
-        waits for neither)."""
+        waits for neither), and find the rows newer role segments hide (reads then skip probing them)."""
         if self._use_index and not self._in_write():
             index = self._catch_up(wait=True)
             if index is not None:
                 index.reach([], date(2000, 1, 1), 1, 1)
+        if self._segments is not None and not self._in_write():
+            with self._view() as con:
+                segments.find_hidden(self._seg_view(con)[0])
 
     def graph_index_bytes(self) -> int:
         """Bytes the graph index's base holds in memory (0 when there is none)."""
@@ -844,10 +898,11 @@ class SQLiteStore:
 
     def get_roles(self, edge_ids: Sequence[str]) -> dict[str, RoleEdge]:
         with self._view() as con:
-            found = {e.edge_id: e for e in self._by(_ROLE, "eid", edge_ids, con=con)}
-            if segs := self._segs(con):
+            segs, hiding = self._seg_view(con)
+            found = {e.edge_id: e for e in self._by(_ROLE, "eid", edge_ids, con=con)} if hiding != frozenset() else {}
+            if segs:
                 rest = [e for e in dict.fromkeys(edge_ids) if e not in found]
-                found.update((r[0], _ROLE.from_row(r)) for r in segments.lookup(con, segs, "eid", rest))
+                found.update((r[0], _ROLE.from_row(r)) for r in segments.lookup(con, segs, "eid", rest, hiding=hiding))
         return found
 
     def roles_of(
@@ -859,22 +914,23 @@ class SQLiteStore:
 
     def _roles_sql(self, nodes: list[str], direction: Direction, as_of: date | None) -> list[RoleEdge]:
         extra, params = "", []
-        day = as_of.toordinal() if as_of is not None else 0
+        day = as_of.toordinal() if as_of is not None else None
         if as_of is not None:
             extra = "AND vf <= ? AND (vt IS NULL OR vt > ?)"
             params = [day, day]
         out: list[RoleEdge] = []
         cols = ", ".join(_ROLE.columns)
+        columns = {"in": ("org",), "out": ("holder",), "both": ("org", "holder")}[direction]
         with self._view() as con:
-            segs = self._segs(con)
-            for column in {"in": ("org",), "out": ("holder",), "both": ("org", "holder")}[direction]:
-                for i in range(0, len(nodes), _CHUNK):
-                    chunk = nodes[i : i + _CHUNK]
-                    sql = f"SELECT {cols} FROM roles WHERE {column} IN ({','.join('?' * len(chunk))}) {extra}"  # noqa: S608
-                    out.extend(_ROLE.from_row(r) for r in con.execute(sql, [*chunk, *params]))
-                if segs:
-                    out.extend(_ROLE.from_row(r) for r in segments.lookup(con, segs, column, nodes)
-                               if as_of is None or (r[4] <= day and (r[5] is None or r[5] > day)))
+            segs, hiding = self._seg_view(con)
+            if hiding != frozenset():  # the table holds rows (or may: inside a write, or too many to keep)
+                for column in columns:
+                    for i in range(0, len(nodes), _CHUNK):
+                        chunk = nodes[i : i + _CHUNK]
+                        sql = f"SELECT {cols} FROM roles WHERE {column} IN ({','.join('?' * len(chunk))}) {extra}"  # noqa: S608
+                        out.extend(_ROLE.from_row(r) for r in con.execute(sql, [*chunk, *params]))
+            if segs:
+                out.extend(_ROLE.from_row(r) for r in segments.lookup(con, segs, columns, nodes, day, hiding))
         if direction == "both":
             out = list({e.edge_id: e for e in out}.values())
         return out
