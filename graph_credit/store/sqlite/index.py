@@ -22,6 +22,7 @@ from .schema import _LR, _OPEN, _ROLES, _day
 if TYPE_CHECKING:
     from .live import LiveIndex
 
+HUB_DEGREE = 32  # edges at a node (both directions) from which a traversal keeps its followed edges (hubs)
 _STEP_CACHE = 20_000  # path steps kept per graph index (about 300 bytes each): the hubs' edges recur
 
 _HEX = np.full(256, 255, dtype=np.uint8)
@@ -63,6 +64,17 @@ class _GraphIndex:
         self.odd_ratio = odd_ratio
         self._steps: dict[int, TraversedEdge] = {}
         self.flags: tuple[Any, int, np.ndarray] | None = None  # per node: has derived facts (live.LiveIndex.flags)
+        self._hubs: tuple[np.ndarray, np.ndarray, int] | None = None
+
+    @property
+    def hubs(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """The nodes with at least ``HUB_DEGREE`` edges (both directions), sorted, their edge counts and
+        that threshold (``reach.reach_rows``)."""
+        if self._hubs is None:
+            degree = np.diff(self.org_ptr.astype(np.int64)) + np.diff(self.h_ptr.astype(np.int64))
+            hubs = np.flatnonzero(degree >= HUB_DEGREE)
+            self._hubs = (hubs, degree[hubs], HUB_DEGREE)
+        return self._hubs
 
     def __len__(self) -> int:
         return len(self.holder)

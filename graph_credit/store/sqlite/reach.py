@@ -42,6 +42,47 @@ def _has(sorted_values: np.ndarray, v: int) -> bool:
 
 
 @numba.njit(cache=True)
+def _expand(a: int, b: int, ha: int, hb: int, da: int, db: int, n_edges: int, holder: np.ndarray,
+            h_perm: np.ndarray, vf: np.ndarray, vt: np.ndarray, erank: np.ndarray, dead: np.ndarray,
+            inc_edge: np.ndarray, inc_other: np.ndarray, d_vf: np.ndarray, d_vt: np.ndarray, d_key: np.ndarray,
+            day: int, buf_e: np.ndarray, buf_o: np.ndarray, buf_k: np.ndarray) -> int:
+    """The edges at a node in force on ``day`` (held in it: ``a:b``; held by it: ``h_perm[ha:hb]``; the
+    delta's: ``inc_*[da:db]``) into ``buf_e``, with the other end in ``buf_o`` (-1: an organisation not
+    looked up yet), and in ``buf_k`` their positions in the order followed; returns their count."""
+    k = 0
+    nd = len(dead) > 0
+    for e in range(a, b):  # edges held in the node: the other end is the holder
+        if vf[e] <= day and vt[e] > day and not (nd and _has(dead, e)):
+            buf_e[k], buf_o[k] = e, holder[e]
+            k += 1
+    for j in range(ha, hb):  # edges the node holds: the other end is the organisation
+        e = h_perm[j]
+        if a <= e < b:  # held in itself: already taken from the other side
+            continue
+        if vf[e] <= day and vt[e] > day and not (nd and _has(dead, e)):
+            buf_e[k], buf_o[k] = e, -1
+            k += 1
+    for j in range(da, db):  # the delta's edges at the node
+        d = inc_edge[j]
+        if d_vf[d] <= day and d_vt[d] > day:
+            buf_e[k], buf_o[k] = n_edges + d, inc_other[j]
+            k += 1
+    if db > da:  # base and delta edges: sort by the common scale
+        for t in range(k):
+            e = buf_e[t]
+            buf_k[t] = (np.int64(erank[e]) << 21 | 1 << 20) if e < n_edges else d_key[e - n_edges]
+        order = np.argsort(buf_k[:k])
+        buf_k[:k] = order
+    else:
+        for t in range(k):
+            buf_k[t] = (np.int64(erank[buf_e[t]]) << 32) | t
+        buf_k[:k].sort()
+        for t in range(k):
+            buf_k[t] &= 0xFFFFFFFF
+    return k
+
+
+@numba.njit(cache=True)
 def reach_rows(
     start: np.ndarray,
     n_base: int,
@@ -63,6 +104,12 @@ def reach_rows(
     depth: int,
     max_fanout: int,
     leaves: np.ndarray,
+    hubs: np.ndarray,
+    hub_degree: int,
+    hub_at: np.ndarray,
+    hub_k: np.ndarray,
+    hub_e: np.ndarray,
+    hub_o: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
            np.ndarray]:
     """Breadth-first from each start node (-1: not in the index) over edges in force on ``day``,
@@ -80,7 +127,16 @@ def reach_rows(
 
     ``leaves``, when not empty, marks per node those worth a row at the last hop (the nodes that may
     carry facts, for scoring): a node first reached there has no child, so leaving out the others
-    changes no other row's path. Empty: every node reached has its row."""
+    changes no other row's path. Empty: every node reached has its row.
+
+    ``hubs`` (sorted base node ids: every node with ``hub_degree`` edges or more; may be empty) name
+    the nodes whose followed edges are kept across calls, for this ``day``, ``max_fanout`` and
+    ``dead``: scanning and ordering a hub's hundreds of edges (each a random read) was most of a
+    traversal's time, and the same hubs recur in every batch. ``hub_k[h]`` is -1 until hub ``h`` is
+    first expanded, then its count of edges in force; ``hub_e``/``hub_o`` from ``hub_at[h]`` hold the
+    first ``min(k, max_fanout)`` of them in the order followed, with their other ends (room for as
+    many as the hub has edges, up to ``max_fanout``). A hub with delta edges at it is never served
+    from them."""
     r_src = np.empty(64, dtype=np.int64)
     r_node = np.empty(64, dtype=np.int64)
     r_dist = np.empty(64, dtype=np.int8)
@@ -97,7 +153,6 @@ def reach_rows(
     t_stamp = np.zeros(64, dtype=np.int64)
     n = nf = nc = 0
     n_edges = len(holder)
-    nd = len(dead) > 0
     pick = len(leaves) > 0
     for o in range(len(start)):
         x0 = start[o]
@@ -122,37 +177,27 @@ def reach_rows(
                 if len(inc_node):
                     da = np.searchsorted(inc_node, x)
                     db = np.searchsorted(inc_node, x, side="right")
-                k = 0
                 buf_e = _grow(buf_e, (b - a) + (hb - ha) + (db - da))
                 buf_o, buf_k = _grow(buf_o, len(buf_e)), _grow(buf_k, len(buf_e))
-                for e in range(a, b):  # edges held in x: the other end is the holder
-                    if vf[e] <= day and vt[e] > day and not (nd and _has(dead, e)):
-                        buf_e[k], buf_o[k] = e, holder[e]
-                        k += 1
-                for j in range(ha, hb):  # edges x holds: the other end is the organisation
-                    e = h_perm[j]
-                    if a <= e < b:  # held in itself: already taken from the other side
-                        continue
-                    if vf[e] <= day and vt[e] > day and not (nd and _has(dead, e)):
-                        buf_e[k], buf_o[k] = e, -1
-                        k += 1
-                for j in range(da, db):  # the delta's edges at x
-                    d = inc_edge[j]
-                    if d_vf[d] <= day and d_vt[d] > day:
-                        buf_e[k], buf_o[k] = n_edges + d, inc_other[j]
-                        k += 1
-                if db > da:  # base and delta edges: sort by the common scale
-                    for t in range(k):
-                        e = buf_e[t]
-                        buf_k[t] = (np.int64(erank[e]) << 21 | 1 << 20) if e < n_edges else d_key[e - n_edges]
-                    order = np.argsort(buf_k[:k])
-                    buf_k[:k] = order
+                h = -1
+                if db == da and (b - a) + (hb - ha) >= hub_degree and len(hubs):
+                    h = np.searchsorted(hubs, x)
+                    if h == len(hubs) or hubs[h] != x:
+                        h = -1
+                if h >= 0 and hub_k[h] >= 0:  # expanded before: its followed edges, in order
+                    k = hub_k[h]
+                    for t in range(min(k, max_fanout)):
+                        buf_e[t], buf_o[t], buf_k[t] = hub_e[hub_at[h] + t], hub_o[hub_at[h] + t], t
                 else:
-                    for t in range(k):
-                        buf_k[t] = (np.int64(erank[buf_e[t]]) << 32) | t
-                    buf_k[:k].sort()
-                    for t in range(k):
-                        buf_k[t] &= 0xFFFFFFFF
+                    k = _expand(a, b, ha, hb, da, db, n_edges, holder, h_perm, vf, vt, erank, dead, inc_edge,
+                                inc_other, d_vf, d_vt, d_key, day, buf_e, buf_o, buf_k)
+                    if h >= 0:  # kept for the next time the hub is reached
+                        for t in range(min(k, max_fanout)):
+                            at = buf_k[t]
+                            if buf_o[at] < 0:
+                                buf_o[at] = np.searchsorted(org_ptr, buf_e[at], side="right") - 1
+                            hub_e[hub_at[h] + t], hub_o[hub_at[h] + t] = buf_e[at], buf_o[at]
+                        hub_k[h] = k
                 if k > max_fanout:
                     c_row, c_extra = _grow(c_row, nc + 1), _grow(c_extra, nc + 1)
                     c_row[nc], c_extra[nc] = r, k - max_fanout
