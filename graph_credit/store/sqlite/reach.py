@@ -127,7 +127,8 @@ def reach_rows(
 
     ``leaves``, when not empty, marks per node those worth a row at the last hop (the nodes that may
     carry facts, for scoring): a node first reached there has no child, so leaving out the others
-    changes no other row's path. Empty: every node reached has its row.
+    changes no other row's path, and the edges followed are not listed (scoring never reads them).
+    Empty: every node reached has its row.
 
     ``hubs`` (sorted base node ids: every node with ``hub_degree`` edges or more; may be empty) name
     the nodes whose followed edges are kept across calls, for this ``day``, ``max_fanout`` and
@@ -203,14 +204,16 @@ def reach_rows(
                     c_row[nc], c_extra[nc] = r, k - max_fanout
                     nc += 1
                     k = max_fanout
-                f_edge, f_src = _grow(f_edge, nf + k), _grow(f_src, nf + k)
+                if not pick:
+                    f_edge, f_src = _grow(f_edge, nf + k), _grow(f_src, nf + k)
                 for t in range(k):
                     at = buf_k[t]
                     e, other = buf_e[at], buf_o[at]
                     if other < 0:  # only for the edges followed: a binary search over the organisations
                         other = np.searchsorted(org_ptr, e, side="right") - 1
-                    f_edge[nf], f_src[nf] = e, o
-                    nf += 1
+                    if not pick:
+                        f_edge[nf], f_src[nf] = e, o
+                        nf += 1
                     if pick and hop == depth and not leaves[other]:
                         continue  # never a parent, and not wanted
                     if 2 * (found + 1) > len(t_node):  # keep the set at most half full
