@@ -16,7 +16,7 @@ import sqlite3
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -28,10 +28,7 @@ from .schema import _OPEN, _ROLE
 
 _NO_INT = np.zeros(0, dtype=np.int64)
 _NO_BOOL = np.zeros(0, dtype=bool)
-_NO_INT32 = np.zeros(0, dtype=np.int32)
 _DELTA_SLOTS = 1 << 20  # delta edges that fit between two base edges on the common order scale
-_HUB_FANOUT = 1_000  # fan-out limits up to which hubs' followed edges are kept (room: hubs x the limit)
-_HUB_KEYS = 2  # (day, fan-out limit) pairs whose hubs' followed edges are kept per generation
 
 
 class _Edge(NamedTuple):
@@ -187,8 +184,6 @@ class LiveIndex:
         self.base = delta.base
         self.gen = delta.gen
         self._flags: tuple[FactTargets, int, np.ndarray] | None = None
-        # Per (day, fan-out limit): the hubs' followed edges (``reach.reach_rows``), filled as they are reached.
-        self._hubs: dict[tuple[int, int], tuple[Any, ...]] = {}
 
     def flags(self, known: FactTargets) -> np.ndarray:
         """Per node: in ``known.targets`` (the subjects with derived facts). A superset is harmless, so
@@ -257,26 +252,7 @@ class LiveIndex:
         first path that reached it (frontier order, then edge order). With ``leaves`` (per node), a
         node first reached at the last hop has a row only if marked there (``reach.reach_rows``)."""
         b, d = self.base, self.delta
-        day = on.toordinal()
         rows = reach_rows(self.nids(origins), len(b.keys), b.org_ptr, b.h_ptr, b.h_perm, b.holder, b.vf, b.vt,
                           b.erank, d.dead, d.inc_node, d.inc_edge, d.inc_other, d.d_vf, d.d_vt, d.d_key,
-                          day, depth, max_fanout, _NO_BOOL if leaves is None else leaves,
-                          *self._hub_edges(day, max_fanout))
+                          on.toordinal(), depth, max_fanout, _NO_BOOL if leaves is None else leaves, *b.hubs)
         return _Reach(self, list(origins), *rows)
-
-    def _hub_edges(self, day: int, max_fanout: int) -> tuple[Any, ...]:
-        """The base's hubs and the room for their followed edges on ``day`` (``reach.reach_rows``): kept
-        with this generation, whose dead edges they depend on; none beyond ``_HUB_FANOUT``."""
-        if max_fanout > _HUB_FANOUT:
-            return _NO_INT, 0, _NO_INT, _NO_INT, _NO_INT32, _NO_INT32
-        found = self._hubs.get((day, max_fanout))
-        if found is None:
-            hubs, degree, threshold = self.base.hubs
-            room = np.minimum(degree, max_fanout)
-            at = np.concatenate([[0], np.cumsum(room)]).astype(np.int64)
-            if len(self._hubs) >= _HUB_KEYS:
-                self._hubs.clear()
-            found = self._hubs[(day, max_fanout)] = (hubs, threshold, at, np.full(len(hubs), -1, dtype=np.int64),
-                                                     np.empty(at[-1], dtype=np.int32),
-                                                     np.empty(at[-1], dtype=np.int32))
-        return found

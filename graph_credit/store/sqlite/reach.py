@@ -83,6 +83,47 @@ def _expand(a: int, b: int, ha: int, hb: int, da: int, db: int, n_edges: int, ho
 
 
 @numba.njit(cache=True)
+def fill_hub(h: int, x: int, org_ptr: np.ndarray, h_ptr: np.ndarray, h_perm: np.ndarray, holder: np.ndarray,
+             vf: np.ndarray, vt: np.ndarray, erank: np.ndarray, hub_at: np.ndarray, hub_n: np.ndarray,
+             hub_e: np.ndarray, hub_o: np.ndarray, hub_vf: np.ndarray, hub_vt: np.ndarray) -> None:
+    """Copy the base edges at node ``x`` (hub ``h``) from ``hub_at[h]`` on, in the order a traversal follows
+    them (``erank``), each with its other end and validity, whatever the day; ``hub_n[h]``: how many."""
+    a, b, ha, hb = org_ptr[x], org_ptr[x + 1], h_ptr[x], h_ptr[x + 1]
+    m = (b - a) + (hb - ha)
+    es, others, keys = np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m, np.int64)
+    k = 0
+    for e in range(a, b):  # held in the node: the other end is the holder
+        es[k], others[k] = e, holder[e]
+        k += 1
+    for j in range(ha, hb):  # held by the node: the other end is the organisation
+        e = h_perm[j]
+        if a <= e < b:  # held in itself: already taken
+            continue
+        es[k], others[k] = e, np.searchsorted(org_ptr, e, side="right") - 1
+        k += 1
+    for t in range(k):
+        keys[t] = (np.int64(erank[es[t]]) << 32) | t
+    keys[:k].sort()
+    at = hub_at[h]
+    for t in range(k):
+        p = keys[t] & 0xFFFFFFFF
+        e = es[p]
+        hub_e[at + t], hub_o[at + t], hub_vf[at + t], hub_vt[at + t] = e, others[p], vf[e], vt[e]
+    hub_n[h] = k
+
+
+@numba.njit(cache=True)
+def fill_hubs(hubs: np.ndarray, org_ptr: np.ndarray, h_ptr: np.ndarray, h_perm: np.ndarray, holder: np.ndarray,
+              vf: np.ndarray, vt: np.ndarray, erank: np.ndarray, hub_at: np.ndarray, hub_n: np.ndarray,
+              hub_e: np.ndarray, hub_o: np.ndarray, hub_vf: np.ndarray, hub_vt: np.ndarray) -> None:
+    """``fill_hub`` for every hub not copied yet."""
+    for h in range(len(hubs)):
+        if hub_n[h] < 0:
+            fill_hub(h, hubs[h], org_ptr, h_ptr, h_perm, holder, vf, vt, erank, hub_at, hub_n, hub_e, hub_o, hub_vf,
+                     hub_vt)
+
+
+@numba.njit(cache=True)
 def reach_rows(
     start: np.ndarray,
     n_base: int,
@@ -107,9 +148,11 @@ def reach_rows(
     hubs: np.ndarray,
     hub_degree: int,
     hub_at: np.ndarray,
-    hub_k: np.ndarray,
+    hub_n: np.ndarray,
     hub_e: np.ndarray,
     hub_o: np.ndarray,
+    hub_vf: np.ndarray,
+    hub_vt: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
            np.ndarray]:
     """Breadth-first from each start node (-1: not in the index) over edges in force on ``day``,
@@ -131,13 +174,10 @@ def reach_rows(
     Empty: every node reached has its row.
 
     ``hubs`` (sorted base node ids: every node with ``hub_degree`` edges or more; may be empty) name
-    the nodes whose followed edges are kept across calls, for this ``day``, ``max_fanout`` and
-    ``dead``: scanning and ordering a hub's hundreds of edges (each a random read) was most of a
-    traversal's time, and the same hubs recur in every batch. ``hub_k[h]`` is -1 until hub ``h`` is
-    first expanded, then its count of edges in force; ``hub_e``/``hub_o`` from ``hub_at[h]`` hold the
-    first ``min(k, max_fanout)`` of them in the order followed, with their other ends (room for as
-    many as the hub has edges, up to ``max_fanout``). A hub with delta edges at it is never served
-    from them."""
+    the nodes whose base edges are read from a copy in the order followed (``fill_hub``), sequentially:
+    scanning and ordering a hub's hundreds of edges, each a random read, was most of a traversal's
+    time. A hub with delta edges at it is expanded from the arrays as any other node.
+    """
     r_src = np.empty(64, dtype=np.int64)
     r_node = np.empty(64, dtype=np.int64)
     r_dist = np.empty(64, dtype=np.int8)
@@ -155,6 +195,7 @@ def reach_rows(
     n = nf = nc = 0
     n_edges = len(holder)
     pick = len(leaves) > 0
+    nd = len(dead) > 0
     for o in range(len(start)):
         x0 = start[o]
         r_src, r_node, r_dist = _grow(r_src, n + 1), _grow(r_node, n + 1), _grow(r_dist, n + 1)
@@ -185,20 +226,19 @@ def reach_rows(
                     h = np.searchsorted(hubs, x)
                     if h == len(hubs) or hubs[h] != x:
                         h = -1
-                if h >= 0 and hub_k[h] >= 0:  # expanded before: its followed edges, in order
-                    k = hub_k[h]
-                    for t in range(min(k, max_fanout)):
-                        buf_e[t], buf_o[t], buf_k[t] = hub_e[hub_at[h] + t], hub_o[hub_at[h] + t], t
+                if h >= 0:  # its edges in the order followed, from its copy
+                    if hub_n[h] < 0:
+                        fill_hub(h, x, org_ptr, h_ptr, h_perm, holder, vf, vt, erank, hub_at, hub_n, hub_e, hub_o,
+                                 hub_vf, hub_vt)
+                    k = 0
+                    for t in range(hub_at[h], hub_at[h] + hub_n[h]):
+                        if hub_vf[t] <= day and hub_vt[t] > day and not (nd and _has(dead, hub_e[t])):
+                            if k < max_fanout:
+                                buf_e[k], buf_o[k], buf_k[k] = hub_e[t], hub_o[t], k
+                            k += 1
                 else:
                     k = _expand(a, b, ha, hb, da, db, n_edges, holder, h_perm, vf, vt, erank, dead, inc_edge,
                                 inc_other, d_vf, d_vt, d_key, day, buf_e, buf_o, buf_k)
-                    if h >= 0:  # kept for the next time the hub is reached
-                        for t in range(min(k, max_fanout)):
-                            at = buf_k[t]
-                            if buf_o[at] < 0:
-                                buf_o[at] = np.searchsorted(org_ptr, buf_e[at], side="right") - 1
-                            hub_e[hub_at[h] + t], hub_o[hub_at[h] + t] = buf_e[at], buf_o[at]
-                        hub_k[h] = k
                 if k > max_fanout:
                     c_row, c_extra = _grow(c_row, nc + 1), _grow(c_extra, nc + 1)
                     c_row[nc], c_extra[nc] = r, k - max_fanout

@@ -334,12 +334,13 @@ class SQLiteStore:
     # -- the graph index -----------------------------------------------------------------------
     def warm(self) -> None:
         """Bring the graph index up to the committed roles now (mapping the saved base, or building
-        one), and load its compiled traversal (a server calls this at start-up, so its first request
-        waits for neither)."""
+        one), load its compiled traversal and copy its hubs' edges (a server calls this at start-up, so
+        its first requests wait for none of them)."""
         if self._use_index and not self._in_write():
             index = self._catch_up(wait=True)
             if index is not None:
                 index.reach([], date(2000, 1, 1), 1, 1)
+                index.base.fill_hubs()
 
     def graph_index_bytes(self) -> int:
         """Bytes the graph index's base holds in memory (0 when there is none)."""
