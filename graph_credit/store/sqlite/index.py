@@ -92,7 +92,8 @@ class _GraphIndex:
 
     @property
     def nbytes(self) -> int:
-        return int(sum(getattr(self, name).nbytes for name in _INDEX_ARRAYS))
+        copies = [a for a in self._hubs or () if isinstance(a, np.ndarray)]  # the hubs' edges, once made
+        return int(sum(getattr(self, name).nbytes for name in _INDEX_ARRAYS) + sum(a.nbytes for a in copies))
 
     # -- building, saving, loading ------------------------------------------------------------------
     @classmethod
