@@ -214,3 +214,27 @@ def test_a_party_lifted_suspended_or_rolled_back_after_the_spans_were_read(tmp_p
     finally:
         fast.close()
         plain.close()
+
+
+def test_the_facts_of_parties_in_force_are_read_once_with_their_spans(tmp_path: Path) -> None:
+    """The candidates' whole fact rows come with their spans: the parties in force are decoded from them,
+    not read again (the subject's own facts and the candidates' are the two reads by target)."""
+    path = tmp_path / "r.sqlite"
+    fast, plain = SQLiteStore(path), SQLiteStore(path, graph_index=False)
+    on = date(2024, 1, 1)
+    try:
+        fast.put_roles([RoleEdge(p, Role.DIRECTOR, ORGS[0], START) for p in PEOPLE[:5]])
+        facts = _facts([(p, "joint_punishment", 0, None, False, i) for i, p in enumerate(PEOPLE[:5])])
+        for cause in sorted({f.cause for f in facts}, key=str):
+            fast.replace_facts(cause, [f for f in facts if f.cause == cause])
+        fast.warm()
+        statements: list[str] = []
+        fast._con().set_trace_callback(statements.append)  # this thread's reader
+        got = check_many(fast, [ORGS[0]], MATTER, on)
+        fast._con().set_trace_callback(None)
+        assert sorted(p["subject"] for p in got[0].related) == sorted(PEOPLE[:5])
+        assert _json(got) == _json([check(plain, ORGS[0], MATTER, on)])
+        assert sum("FROM facts WHERE target IN" in s for s in statements) == 2
+    finally:
+        fast.close()
+        plain.close()

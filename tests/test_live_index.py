@@ -15,6 +15,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,6 +25,7 @@ from graph_credit import graph as risk
 from graph_credit.ids import person_key
 from graph_credit.model import Role, RoleEdge
 from graph_credit.store import SQLiteStore
+from graph_credit.store.sqlite import index as index_module
 from graph_credit.store.sqlite import store as store_module
 from tests.helpers import make_id_number, make_uscc
 
@@ -77,6 +79,28 @@ op = st.one_of(
 )
 
 
+def run_ops(fast: SQLiteStore, plain: SQLiteStore, ops: list[tuple[Any, ...]], checks: int = 1) -> None:
+    """Apply the writes, comparing each check (``checks`` times over) with the index switched off."""
+    for o in ops:
+        stored = sorted(fast.iter_roles(), key=lambda e: e.edge_id)
+        if o[0] == "put":
+            fast.put_roles([o[1]])
+        elif o[0] == "end" and stored:
+            e = stored[o[1] % len(stored)]
+            fast.put_roles([RoleEdge(e.holder, e.role, e.org, e.valid_from, e.valid_from + timedelta(days=1 + o[2]),
+                                     e.ratio, e.subscribed_capital, e.title, e.edge_id)])
+        elif o[0] == "delete" and stored:
+            fast.delete_roles([stored[o[1] % len(stored)].edge_id])
+        elif o[0] == "check":
+            for _ in range(checks):
+                before = fast.index_stats()["index"]
+                same_answers(fast, plain, *o[1:])
+                assert fast.index_stats()["index"] == before + 1  # the fast path answered
+    for origin in ORGS[:3] + PEOPLE[:2]:  # and after the last write
+        for _ in range(checks):
+            same_answers(fast, plain, origin, DATES[-1], 2, 200)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(op, min_size=1, max_size=25))
 def test_random_interleavings_of_role_writes_and_checks_answer_as_committed_data(ops: list[tuple[Any, ...]]) -> None:
@@ -84,26 +108,31 @@ def test_random_interleavings_of_role_writes_and_checks_answer_as_committed_data
         fast, plain = open_pair(Path(tmp) / "g.sqlite")
         try:
             base_gen = fast.index_stats()["base_gen"]
-            for o in ops:
-                stored = sorted(fast.iter_roles(), key=lambda e: e.edge_id)
-                if o[0] == "put":
-                    fast.put_roles([o[1]])
-                elif o[0] == "end" and stored:
-                    e = stored[o[1] % len(stored)]
-                    fast.put_roles([RoleEdge(e.holder, e.role, e.org, e.valid_from,
-                                             e.valid_from + timedelta(days=1 + o[2]), e.ratio,
-                                             e.subscribed_capital, e.title, e.edge_id)])
-                elif o[0] == "delete" and stored:
-                    fast.delete_roles([stored[o[1] % len(stored)].edge_id])
-                elif o[0] == "check":
-                    before = fast.index_stats()["index"]
-                    same_answers(fast, plain, *o[1:])
-                    assert fast.index_stats()["index"] == before + 1  # the fast path answered
-            for origin in ORGS[:3] + PEOPLE[:2]:  # and after the last write
-                same_answers(fast, plain, origin, DATES[-1], 2, 200)
+            run_ops(fast, plain, ops)
             # Every change went into the delta: the base built at the start is still the one in use.
             assert fast.index_stats()["base_gen"] == base_gen
             assert fast.index_stats()["bases_built"] == 1
+        finally:
+            fast.close()
+            plain.close()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(op, min_size=1, max_size=25), st.booleans())
+def test_hubs_answer_from_the_copies_of_their_edges_as_committed_data(ops: list[tuple[Any, ...]], lazy: bool) -> None:
+    """Every node of three edges or more a hub: traversals read its base edges from a copy in the order
+    followed (``reach.fill_hub``), made at start-up or, ``lazy``, at the first traversal through it;
+    writes kill base edges at hubs and add delta edges to them."""
+    with mock.patch.object(index_module, "HUB_DEGREE", 3), tempfile.TemporaryDirectory() as tmp:
+        fast, plain = open_pair(Path(tmp) / "g.sqlite")
+        try:
+            assert fast._index is not None
+            copied = fast._index.base.hubs[3]
+            assert (copied >= 0).all()  # warm() copied every hub: PEOPLE[0] and the organisations at least
+            assert len(copied) >= 3
+            if lazy:
+                copied[:] = -1
+            run_ops(fast, plain, ops, checks=2)
         finally:
             fast.close()
             plain.close()

@@ -245,16 +245,17 @@ def related_of_origins(
     rows = cast(ReachesRows, store).reach_rows(origins, as_of, depth, max_fanout) if arrays else None
     if rows is None:
         return score_related(store, neighbourhoods(store, origins, as_of, depth, max_fanout))
-    wanted = np.flatnonzero(rows.dist > 0) if rows.candidate is None else np.flatnonzero(rows.candidate)
-    nodes, back = np.unique(rows.node[wanted], return_inverse=True)
-    names = rows.names(nodes)
+    wanted = (np.flatnonzero(rows.dist > 0) if rows.candidate is None else np.flatnonzero(rows.candidate)).tolist()
+    keys = rows.node[wanted].tolist()
+    nodes = list(dict.fromkeys(keys))  # each once (a dict, not np.unique: a single check has a handful)
+    names = rows.names(np.array(nodes, dtype=np.int64))
     spans = rows.spans(names) if rows.spans is not None else None
     # Judged over the backend's compact spans first: whole facts are read only where one is in force.
     adverse = _Adverse(store, names if spans is None else
                        [n for n, ss in zip(names, spans, strict=True) if any(_adverse_on(x, as_of) for x in ss)])
-    hit = np.array([n in adverse.by_target and bool(adverse(n, as_of)) for n in names], dtype=bool)
-    chosen = wanted[hit[back]] if len(wanted) else wanted
-    name_of = dict(zip(nodes.tolist(), names, strict=True))
+    name_of = dict(zip(nodes, names, strict=True))
+    hit = {k for k, n in name_of.items() if n in adverse.by_target and adverse(n, as_of)}
+    chosen = [r for r, k in zip(wanted, keys, strict=True) if k in hit]
 
     def name(r: int) -> str:
         k = int(rows.node[r])
@@ -264,7 +265,7 @@ def related_of_origins(
         return found
 
     out: list[list[RelatedParty]] = [[] for _ in origins]
-    for i, r in zip(np.searchsorted(rows.bounds, chosen, side="right").tolist(), chosen.tolist(), strict=True):
+    for i, r in zip(np.searchsorted(rows.bounds, chosen, side="right").tolist(), chosen, strict=True):
         steps: list[Step] = []
         row = r
         while (up := int(rows.parent[row])) >= 0:  # from the row up to the origin

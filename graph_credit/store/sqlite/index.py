@@ -17,11 +17,13 @@ import numpy as np
 
 from ...model import RoleEdge
 from ..base import ReachRows, Traversal, TraversedEdge
+from .reach import fill_hubs
 from .schema import _LR, _OPEN, _ROLES, _day
 
 if TYPE_CHECKING:
     from .live import LiveIndex
 
+HUB_DEGREE = 32  # edges at a node (both directions) from which a traversal reads a copy of them in order (hubs)
 _STEP_CACHE = 20_000  # path steps kept per graph index (about 300 bytes each): the hubs' edges recur
 
 _HEX = np.full(256, 255, dtype=np.uint8)
@@ -63,13 +65,35 @@ class _GraphIndex:
         self.odd_ratio = odd_ratio
         self._steps: dict[int, TraversedEdge] = {}
         self.flags: tuple[Any, int, np.ndarray] | None = None  # per node: has derived facts (live.LiveIndex.flags)
+        self._hubs: tuple[Any, ...] | None = None
+
+    @property
+    def hubs(self) -> tuple[Any, ...]:
+        """The nodes with at least ``HUB_DEGREE`` edges (sorted), that threshold, and the room for the copies of
+        their edges in the order followed (``reach.fill_hub``: where each starts, how many, -1 until
+        copied; the edges, their other ends, valid_from and valid_to): about 16 bytes per edge at a hub."""
+        if self._hubs is None:
+            degree = np.diff(self.org_ptr.astype(np.int64)) + np.diff(self.h_ptr.astype(np.int64))
+            hubs = np.flatnonzero(degree >= HUB_DEGREE)
+            at = np.zeros(len(hubs) + 1, dtype=np.int64)
+            np.cumsum(degree[hubs], out=at[1:])
+            room = int(at[-1])
+            self._hubs = (hubs, HUB_DEGREE, at, np.full(len(hubs), -1, dtype=np.int64),
+                          *(np.empty(room, dtype=np.int32) for _ in range(4)))
+        return self._hubs
+
+    def fill_hubs(self) -> None:
+        """Copy every hub's edges now (a server's start-up), not at the first traversal through each."""
+        fill_hubs(self.hubs[0], self.org_ptr, self.h_ptr, self.h_perm, self.holder, self.vf, self.vt, self.erank,
+                  *self.hubs[2:])
 
     def __len__(self) -> int:
         return len(self.holder)
 
     @property
     def nbytes(self) -> int:
-        return int(sum(getattr(self, name).nbytes for name in _INDEX_ARRAYS))
+        copies = [a for a in self._hubs or () if isinstance(a, np.ndarray)]  # the hubs' edges, once made
+        return int(sum(getattr(self, name).nbytes for name in _INDEX_ARRAYS) + sum(a.nbytes for a in copies))
 
     # -- building, saving, loading ------------------------------------------------------------------
     @classmethod

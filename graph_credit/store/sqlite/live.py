@@ -254,6 +254,5 @@ class LiveIndex:
         b, d = self.base, self.delta
         rows = reach_rows(self.nids(origins), len(b.keys), b.org_ptr, b.h_ptr, b.h_perm, b.holder, b.vf, b.vt,
                           b.erank, d.dead, d.inc_node, d.inc_edge, d.inc_other, d.d_vf, d.d_vt, d.d_key,
-                          on.toordinal(), depth, max_fanout, _NO_BOOL if leaves is None else leaves)
+                          on.toordinal(), depth, max_fanout, _NO_BOOL if leaves is None else leaves, *b.hubs)
         return _Reach(self, list(origins), *rows)
-

@@ -99,6 +99,7 @@ _LOG_BATCH = 10_000  # a bulk batch of more edges is not logged edge by edge: a 
 _CACHE_MIB = 16  # SQLite's page cache per connection
 _FACT_LOG_KEEP = 100_000  # facts generations the log keeps: a reader further behind reloads every target
 _SPAN_CACHE = 100_000  # subjects whose fact spans are kept per facts generation (about 1 KB each: 100 MB at most)
+_ROW_CACHE = 10_000  # subjects whose fact rows, read with their spans, are kept for the decode of those in force
 _FACT_CACHE = 20_000  # subjects whose decoded facts are kept per facts generation: those near hubs recur (each
 # pass of 2,000 checks at 10^6 reads those of about 3,000: 4,000 was emptied on nearly every pass)
 
@@ -112,17 +113,19 @@ def _edges_held(con: sqlite3.Connection) -> int:
 
 class _FactTargets:
     """The subjects that have at least one derived fact, as of a facts generation, and the spans of
-    the facts of those asked for (``base.FactSpan``), read on demand: a commit of this process's
-    swaps in a dict without the subjects it touched, so a span read before the commit never lands in
-    the dict read after it; ``added`` lists the subjects this process's writes added since it was
-    read, in order (per-node flags follow it)."""
+    the facts of those asked for (``base.FactSpan``), read on demand with their whole rows (``rows``,
+    the latest ones: a check then decodes those in force without reading them again): a commit of
+    this process's swaps in dicts without the subjects it touched, so a span or row read before the
+    commit never lands in a dict read after it; ``added`` lists the subjects this process's writes
+    added since it was read, in order (per-node flags follow it)."""
 
-    __slots__ = ("added", "gen", "spans", "targets")
+    __slots__ = ("added", "gen", "rows", "spans", "targets")
 
     def __init__(self, gen: int, targets: set[str]) -> None:
         self.gen = gen
         self.targets = targets
         self.spans: dict[str, tuple[FactSpan, ...]] = {}
+        self.rows: dict[str, tuple[tuple[Any, ...], ...]] = {}
         self.added: list[str] = []
 
 
@@ -268,6 +271,7 @@ class SQLiteStore:
             known = self._facts
             if known is not None and known.gen == end:  # else it is reloaded from the database
                 known.spans = {k: v for k, v in known.spans.items() if k not in touched}
+                known.rows = {k: v for k, v in known.rows.items() if k not in touched}
         label, cache = self._decoded
         if label == start:  # a new dict: a reader still filling the old one cannot add a stale entry
             self._decoded = (end, {k: v for k, v in cache.items() if k not in touched})
@@ -388,12 +392,14 @@ class SQLiteStore:
     # -- the graph index -----------------------------------------------------------------------
     def warm(self) -> None:
         """Bring the graph index up to the committed roles now (mapping the saved base, or building
-        one), and load its compiled traversal (a server calls this at start-up, so its first request
-        waits for neither), and find the rows newer role segments hide (reads then skip probing them)."""
+        one), load its compiled traversal and copy its hubs' edges, and find the rows newer role segments
+        hide (a server calls this at start-up, so its first requests wait for none of them, and segment
+        reads skip probing)."""
         if self._use_index and not self._in_write():
             index = self._catch_up(wait=True)
             if index is not None:
                 index.reach([], date(2000, 1, 1), 1, 1)
+                index.base.fill_hubs()
         if self._segments is not None and not self._in_write():
             with self._view() as con:
                 segments.find_hidden(self._seg_view(con)[0])
@@ -578,21 +584,23 @@ class SQLiteStore:
         return rows
 
     def _spans(self, known: _FactTargets, names: Sequence[str]) -> list[tuple[FactSpan, ...]]:
-        """The ``FactSpan``s of each of ``names`` (``known``'s, read now for those not yet read)."""
+        """The ``FactSpan``s of each of ``names`` (``known``'s, read now for those not yet read, with
+        their whole rows: ``facts_of`` decodes those in force from them)."""
         spans = known.spans
         missing = [n for n in names if n not in spans and n in known.targets]
         if missing:
             if len(spans) + len(missing) > _SPAN_CACHE:
                 spans = known.spans = {}
-            read: dict[str, list[FactSpan]] = {n: [] for n in missing}
-            for i in range(0, len(missing), _CHUNK):
-                chunk = missing[i : i + _CHUNK]
-                sql = ("SELECT target, consequence, valid_from, valid_to, ended_by, suspended, fact_id FROM facts "  # noqa: S608
-                       f"WHERE target IN ({','.join('?' * len(chunk))})")
-                for target, consequence, vf, vt, ended_by, suspended, fact_id in self._read(sql, chunk):
-                    read[target].append(FactSpan(consequence, _date(vf), _ddate(vt), ended_by, _suspended(suspended),
-                                                 fact_id))
-            spans.update((n, tuple(found)) for n, found in read.items())
+            read: dict[str, list[tuple[Any, ...]]] = {n: [] for n in missing}
+            for r in self._by_rows(_FACT, "target", missing):
+                read[r[5]].append(r)
+            rows = known.rows
+            if len(rows) + len(missing) > _ROW_CACHE:
+                rows = known.rows = {}
+            for n, found in read.items():
+                rows[n] = tuple(found)
+                spans[n] = tuple(FactSpan(r[4], _date(r[7]), _ddate(r[8]), r[14], _suspended(r[15]), r[0])
+                                 for r in found)
         return [spans.get(n, ()) for n in names]
 
     def _flagged(self, index: LiveIndex, committed: tuple[int, _FactTargets] | None) -> np.ndarray | None:
@@ -643,6 +651,15 @@ class SQLiteStore:
             con: sqlite3.Connection | None = None) -> list[Any]:
         """Rows whose ``column`` is in ``values``, sorted by the ``order`` columns across all chunks
         (read through ``con`` when given: a snapshot the caller holds)."""
+        rows = self._by_rows(table, column, values, con)
+        if order:
+            at = [table.columns.index(c) for c in order]
+            rows.sort(key=lambda r: tuple(r[i] for i in at))
+        return [table.from_row(r) for r in rows]
+
+    def _by_rows(self, table: _Table, column: str, values: Sequence[Any],
+                 con: sqlite3.Connection | None = None) -> list[tuple[Any, ...]]:
+        """The rows (as stored) whose ``column`` is in ``values``."""
         rows: list[tuple[Any, ...]] = []
         cols = ", ".join(table.columns)
         values = list(dict.fromkeys(values))
@@ -650,10 +667,7 @@ class SQLiteStore:
             chunk = values[i : i + _CHUNK]
             sql = f"SELECT {cols} FROM {table.name} WHERE {column} IN ({','.join('?' * len(chunk))})"  # noqa: S608
             rows.extend(con.execute(sql, chunk).fetchall() if con is not None else self._read(sql, chunk))
-        if order:
-            at = [table.columns.index(c) for c in order]
-            rows.sort(key=lambda r: tuple(r[i] for i in at))
-        return [table.from_row(r) for r in rows]
+        return rows
 
     def _iter(self, table: _Table, con: sqlite3.Connection | None = None) -> Iterator[Any]:
         # A dedicated connection so a long iteration neither blocks nor sees concurrent writes.
@@ -1067,8 +1081,8 @@ class SQLiteStore:
     def _follow_fact_log(self, known: _FactTargets) -> bool:
         """Bring ``known`` up to the committed facts generation from the fact log (another process's
         writes): its targets gain the subjects given facts (a superset stays right, so the per-node
-        flags follow ``added`` in place), and the spans and decoded facts of every subject touched are
-        dropped. False when the log no longer reaches back to ``known``'s generation."""
+        flags follow ``added`` in place), and the spans, rows and decoded facts of every subject touched
+        are dropped. False when the log no longer reaches back to ``known``'s generation."""
         if self.path == ":memory:":
             return False
         with self._snapshot() as con:
@@ -1094,6 +1108,7 @@ class SQLiteStore:
             known.added += sorted(fresh)
             gone = set(touched)
             known.spans = {k: v for k, v in known.spans.items() if k not in gone}
+            known.rows = {k: v for k, v in known.rows.items() if k not in gone}
             known.gen = end
         label, cache = self._decoded
         if label == start:
@@ -1132,7 +1147,11 @@ class SQLiteStore:
         missing = [t for t in wanted if t not in got]
         if missing:
             read: dict[str, list[DerivedFact]] = {t: [] for t in missing}
-            for f in self._by(_FACT, "target", missing):
+            known = self._facts
+            kept = known.rows if known is not None and known.gen == gen else {}  # read with their spans
+            for t in [t for t in missing if t in kept]:
+                read[t] = [_FACT.from_row(r) for r in kept[t]]
+            for f in self._by(_FACT, "target", [t for t in missing if t not in kept]):
                 read[f.target].append(f)
             if len(cache) + len(missing) > _FACT_CACHE:
                 cache.clear()
