@@ -350,8 +350,12 @@ def test_facts_another_process_writes_are_followed_from_the_log(
         assert {f.target for f in fast.facts_of(ORGS[:4])} == {ORGS[0], ORGS[2], ORGS[3]}
         flags = fast._flagged(index, fast._fact_targets())
         assert flags is not None and flags[index.nids([ORGS[2], ORGS[3]])].all()
+        known = fast._fact_targets()
+        assert known is not None and fast._spans(known[1], ORGS[:4])[2]  # ORGS[2]'s spans and rows kept
         other.replace_facts(cause, [fact(cause, ORGS[3], "bar_financing")])  # ORGS[2]'s fact withdrawn
         assert {f.target for f in fast.facts_of(ORGS[:4])} == {ORGS[0], ORGS[3]}
+        known = fast._fact_targets()
+        assert known is not None and fast._spans(known[1], ORGS[:4])[2] == ()
         assert fast.facts_of(ORGS[:4]) == plain.facts_of(ORGS[:4])
         monkeypatch.undo()  # the log pruned past the reader's generation: it reloads every target
         gen = other._gen("facts_gen")
