@@ -179,39 +179,149 @@ def _resolve_distinct(
     return codes, _Ids(key, person, reason, key_code, born)
 
 
+_CACHED_WIDTH = 40  # longer values (never valid identifiers) are resolved each time, not remembered
+
+
+def _fixed(values: pa.Array | list[str], width: int | None = None) -> np.ndarray:
+    """Strings as numpy fixed-width bytes (NUL-padded), for sorting and binary search."""
+    from ..store.sqlite.segments import fixed_width
+
+    arr = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
+    return fixed_width(arr, width)
+
+
+class _SortedRuns:
+    """A map from byte strings to integers as runs of sorted fixed-width keys, each new run merged
+    into the ones before it while it is at least half their size (an LSM shape): every key is
+    re-merged O(log n) times, and a lookup is a binary search per run. ``pc.index_in`` against every
+    value seen rebuilt a hash of all of them for each part: quadratic in the parts of a big file."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted keys, their values)
+
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """The value of each key, -1 when absent."""
+        out = np.full(len(keys), -1, dtype=np.int64)
+        for sk, val in self.runs:
+            at = self.lookup(sk, keys)
+            hit = (at >= 0) & (out < 0)
+            out[hit] = val[at[hit]]
+        return out
+
+    @staticmethod
+    def lookup(sk: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """The position of each key in the sorted ``sk``, -1 when absent."""
+        k = keys if keys.itemsize <= sk.itemsize else keys.astype(sk.dtype)  # wider: cut, then confirmed
+        at = np.minimum(np.searchsorted(sk, k), len(sk) - 1)
+        return np.where(sk[at] == keys, at, -1)
+
+    def add(self, keys: np.ndarray, values: np.ndarray) -> None:
+        order = np.argsort(keys, kind="stable")
+        self.runs.append((keys[order], values[order]))
+        while len(self.runs) > 1 and 2 * len(self.runs[-1][0]) >= len(self.runs[-2][0]):
+            (a, va), (b, vb) = self.runs[-2], self.runs.pop()
+            width = max(a.itemsize, b.itemsize)
+            a, b = a.astype(f"S{width}", copy=False), b.astype(f"S{width}", copy=False)
+            at = np.searchsorted(a, b) + np.arange(len(b))  # b's places in the merged run
+            merged, mv = np.empty(len(a) + len(b), dtype=a.dtype), np.empty(len(a) + len(b), dtype=np.int64)
+            rest = np.ones(len(merged), dtype=bool)
+            rest[at] = False
+            merged[at], mv[at], merged[rest], mv[rest] = b, vb, a, va
+            self.runs[-1] = (merged, mv)
+
+
+class _KnownKeys:
+    """Keys of the subjects of one kind imported so far in this run, as sorted fixed-width bytes
+    (binary search): a Python set of 30 M strings was gigabytes of a province's import."""
+
+    def __init__(self) -> None:
+        self.keys = np.zeros(0, dtype="S1")
+
+    def add(self, keys: list[str]) -> None:
+        new = _fixed(keys)
+        width = max(new.itemsize, self.keys.itemsize)
+        self.keys = np.union1d(self.keys.astype(f"S{width}"), new.astype(f"S{width}"))
+
+    def has(self, keys: list[str]) -> np.ndarray:
+        if not len(self.keys) or not keys:
+            return np.zeros(len(keys), dtype=bool)
+        return _SortedRuns.lookup(self.keys, _fixed(keys)) >= 0
+
+
 class _Resolver:
     """``_resolve_distinct`` that resolves each distinct value once per roles import, not once per
     part: a person holds roles in several parts, and the check characters and the HMAC pseudonym
-    were recomputed in each. Values seen so far are an Arrow array looked up with ``pc.index_in``;
-    only values not seen before are resolved, and ``exist`` (which valid keys name a known subject)
-    asked about them once. ``known_orgs`` and ``exist`` must not change while it is in use (the
-    subjects are all imported before roles)."""
+    were recomputed in each. The values seen so far are ``_SortedRuns`` of their bytes; only values
+    not seen before are resolved, and ``exist`` (which valid keys name a known subject) asked about
+    them once. What is remembered is numpy (keys as fixed-width bytes), not a Python string per
+    value: 30 M of those were most of a province's peak. ``known_orgs`` and ``exist`` must not
+    change while it is in use (the subjects are all imported before roles)."""
 
     def __init__(self, accept: str, exist: _Exist, known_orgs: _KnownOrgs | None = None) -> None:
         self.accept, self.exist, self.known_orgs = accept, exist, known_orgs
-        self.raw = pa.array([], pa.string())
-        self.ids = _Ids(np.empty(0, dtype=object), np.zeros(0, dtype=bool), np.empty(0, dtype=object),
-                        np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool))
+        self.seen = _SortedRuns()
+        self.n = 0
+        # Per value seen, at its slot (grown by doubling): the resolved key's bytes ('' when invalid),
+        # whether it is a person, why it is invalid, the birth date, whether it names a known subject.
+        self.cols: dict[str, np.ndarray] = {
+            "key": np.zeros(0, dtype="S1"), "person": np.zeros(0, dtype=bool), "reason": np.empty(0, dtype=object),
+            "born": np.zeros(0, dtype=np.int32), "exists": np.zeros(0, dtype=bool)}
+
+    def _remember(self, new: dict[str, np.ndarray]) -> None:
+        end = self.n + len(new["key"])
+        for name, values in new.items():
+            col = self.cols[name]
+            if values.dtype.kind == "S" and values.itemsize > col.itemsize:
+                col = self.cols[name] = col.astype(values.dtype)
+            if end > len(col):
+                grown = np.zeros(max(end, 2 * len(col)), dtype=col.dtype)
+                grown[: self.n] = col[: self.n]
+                col = self.cols[name] = grown
+            col[self.n : end] = values
+        self.n = end
 
     def __call__(self, s: pd.Series) -> tuple[np.ndarray, _Ids]:
         codes, uniques = pd.factorize(s.array if isinstance(s.dtype, pd.ArrowDtype) else s)
-        values = pa.array([str(u) for u in np.asarray(uniques, dtype=object).tolist()], pa.string())
-        at = pc.index_in(values, value_set=self.raw).to_numpy(zero_copy_only=False)
-        new = np.flatnonzero(np.isnan(at)) if at.dtype.kind == "f" else np.zeros(0, dtype=np.int64)
+        values = (pa.array(uniques).cast(pa.string()) if isinstance(uniques, pd.arrays.ArrowExtensionArray)
+                  else pa.array([str(u) for u in np.asarray(uniques, dtype=object).tolist()], pa.string()))
+        fixed = _fixed(values)
+        at = self.seen.find(fixed) if self.n else np.full(len(values), -1, dtype=np.int64)
+        new = np.flatnonzero(at < 0)
+        fresh_ids = None
         if len(new):
             fresh = values.take(pa.array(new))
             _, got = _resolve_distinct(pd.Series(fresh.to_pylist(), dtype=object), self.accept, self.known_orgs)
             valid = got.reason == None  # noqa: E711 - elementwise on an object array
             got.exists = np.zeros(len(new), dtype=bool)
             got.exists[valid] = self.exist(got.key[valid], got.person[valid])
-            at[new] = len(self.raw) + np.arange(len(new))
-            self.raw = pa.concat_arrays([self.raw, fresh])
-            self.ids = _Ids(*(np.concatenate([a, b]) for a, b in zip(
-                (self.ids.key, self.ids.person, self.ids.reason, self.ids.code, self.ids.born, self.ids.exists),
-                (got.key, got.person, got.reason, got.code, got.born, got.exists), strict=True)))
-        distinct = self.ids.take(at.astype(np.int64))
+            fresh_ids = got
+            # Remembered: values without a NUL (padding) and short enough for the fixed width.
+            keep = ~pc.match_substring(fresh, "\x00").to_numpy(zero_copy_only=False) & (
+                pc.binary_length(fresh).to_numpy(zero_copy_only=False) <= _CACHED_WIDTH)
+            kept = np.flatnonzero(keep)
+            if len(kept):
+                self.seen.add(fixed[new[kept]], self.n + np.arange(len(kept)))
+                self._remember({"key": _fixed(np.where(valid[kept], got.key[kept], "").tolist()),
+                                "person": got.person[kept], "reason": got.reason[kept],
+                                "born": got.born[kept].astype(np.int32), "exists": got.exists[kept]})
+        old = np.flatnonzero(at >= 0)
+        n = len(values)
+        distinct = _Ids(np.empty(n, dtype=object), np.zeros(n, dtype=bool), np.full(n, None, dtype=object),
+                        np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=bool))
+        if len(old):
+            slot, c = at[old], self.cols
+            keys = pa.array(c["key"][slot]).cast(pa.string()).to_numpy(zero_copy_only=False)
+            distinct.key[old] = np.where(c["reason"][slot] == None, keys, None)  # noqa: E711
+            distinct.person[old], distinct.reason[old] = c["person"][slot], c["reason"][slot]
+            distinct.born[old] = c["born"][slot]
+            cast(np.ndarray, distinct.exists)[old] = c["exists"][slot]
+        if fresh_ids is not None:
+            distinct.key[new], distinct.person[new], distinct.reason[new] = (
+                fresh_ids.key, fresh_ids.person, fresh_ids.reason)
+            distinct.born[new] = fresh_ids.born
+            cast(np.ndarray, distinct.exists)[new] = fresh_ids.exists
         # Equal codes for equal keys within this part (distinct inputs can normalise to one key).
-        distinct.code = pd.factorize(distinct.key)[0] if len(distinct.key) else np.zeros(0, dtype=np.int64)
+        distinct.code = pd.factorize(distinct.key)[0] if n else np.zeros(0, dtype=np.int64)
         return codes, distinct
 
 
