@@ -4,10 +4,14 @@ the report of an import run (rows written, rows rejected with file, line, field 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, MutableSet
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..fields import IMPORTED
 from ..model import (
@@ -47,6 +51,61 @@ class RowError:
     reason: str
 
 
+class KeySet(MutableSet[str]):
+    """A set of ASCII keys (organisation codes, person keys) held as sorted fixed-width bytes: a
+    province's import touches 30 M subjects, gigabytes as a Python set of str. ``update`` takes an
+    Arrow string array without a Python object per value; what is added is merged when read."""
+
+    def __init__(self, items: Iterable[str] = ()) -> None:
+        self._sorted = np.zeros(0, dtype="S1")
+        self._pending: list[np.ndarray] = []
+        self.update(items)
+
+    @staticmethod
+    def _fixed(items: Any) -> np.ndarray:
+        from ..store.sqlite.segments import fixed_width
+
+        arr = items if isinstance(items, pa.Array | pa.ChunkedArray) else pa.array(list(items), pa.string())
+        return fixed_width(arr)
+
+    def update(self, items: Any) -> None:
+        new = self._fixed(items)
+        if len(new):
+            self._pending.append(new)
+        if len(self._pending) > 64:
+            self._merged()
+
+    def _merged(self) -> np.ndarray:
+        if self._pending:
+            width = max(a.itemsize for a in [self._sorted, *self._pending])
+            self._sorted = np.unique(np.concatenate([a.astype(f"S{width}") for a in [self._sorted, *self._pending]]))
+            self._pending = []
+        return self._sorted
+
+    def __contains__(self, key: object) -> bool:
+        keys = self._merged()
+        if not isinstance(key, str) or not len(keys) or len(key.encode()) > keys.itemsize or "\x00" in key:
+            return False
+        at = int(np.searchsorted(keys, key.encode()))
+        return at < len(keys) and keys[at] == key.encode()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(pa.array(self._merged()).cast(pa.string()).to_pylist())
+
+    def __len__(self) -> int:
+        return len(self._merged())
+
+    def add(self, key: str) -> None:
+        self.update([key])
+
+    def discard(self, key: str) -> None:
+        if key in self:
+            self._sorted = self._sorted[self._sorted != key.encode()]
+
+    def __repr__(self) -> str:
+        return f"KeySet({len(self)} keys)"
+
+
 @dataclass
 class Touched:
     """What an import changed, so the caller can re-derive its consequences."""
@@ -54,8 +113,8 @@ class Touched:
     records: set[str] = field(default_factory=set)  # record ids inserted or updated
     list_entries: set[str] = field(default_factory=set)  # list entry ids inserted or updated
     list_subjects: set[str] = field(default_factory=set)  # subjects of those list entries
-    orgs: set[str] = field(default_factory=set)  # organisations whose role edges were inserted or updated
-    role_holders: set[str] = field(default_factory=set)  # holders of those edges
+    orgs: KeySet = field(default_factory=KeySet)  # organisations whose role edges were inserted or updated
+    role_holders: KeySet = field(default_factory=KeySet)  # holders of those edges
     honour_holders: set[str] = field(default_factory=set)  # holders of honours inserted or updated
 
 

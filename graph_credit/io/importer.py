@@ -374,8 +374,8 @@ class _Importer:
                     ahead = getattr(self.store, "path", None) != ":memory:"
                     for batch, n in _ahead(checked()) if ahead else checked():
                         total += WriteCounts(inserted=len(batch))
-                        touched.orgs.update(pc.unique(batch.org).to_pylist())
-                        touched.role_holders.update(pc.unique(batch.holder).to_pylist())
+                        touched.orgs.update(pc.unique(batch.org))
+                        touched.role_holders.update(pc.unique(batch.holder))
                         yield batch
                         bar.update(n)
 
@@ -391,8 +391,8 @@ class _Importer:
                         changed = [e for e in items if old.get(e.edge_id) != e]
                         changed.sort(key=lambda e: e.edge_id)  # primary-key order: sequential B-tree inserts
                         total += self.store.put_roles(changed) + WriteCounts(unchanged=len(items) - len(changed))
-                    touched.orgs.update(e.org for e in changed)
-                    touched.role_holders.update(e.holder for e in changed)
+                    touched.orgs.update([e.org for e in changed])
+                    touched.role_holders.update([e.holder for e in changed])
                     bar.update(len(part.pos))
         self.report.counts["roles"] = total
 
