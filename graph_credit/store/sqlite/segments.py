@@ -409,9 +409,11 @@ class Segments:
                     continue
                 part = pa.concat_tables(tables).combine_chunks()
                 del tables, parts
-                part = part.take(pc.sort_indices(part, sort_keys=[("org", "ascending")]))
-                writer.write_table(part, max_chunksize=max(part.num_rows, 1))
+                # By organisation: an integer sort of the fixed-width bytes (half of Arrow's string sort).
                 org = fixed_width(part.column("org"), width["org"])
+                order = order_fixed(org)
+                part, org = part.take(order), org[order]
+                writer.write_table(part, max_chunksize=max(part.num_rows, 1))
                 starts = np.flatnonzero(np.concatenate([[True], org[1:] != org[:-1]]))
                 org_keys.append(org[starts])
                 org_starts.append(starts + written)
