@@ -41,18 +41,21 @@ _USCC_LUT[np.frombuffer(USCC_ALPHABET.encode(), dtype=np.uint8)] = np.arange(31)
 _DIM = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
-def _matrix(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the 18-character ASCII values and their bytes as an (n, 18) matrix."""
-    cand = np.fromiter((len(v) == 18 and v.isascii() for v in values), dtype=bool, count=len(values))
-    pos = np.flatnonzero(cand)
-    joined = "".join(values[i] for i in pos).encode("ascii")
-    return pos, np.frombuffer(joined, dtype=np.uint8).reshape(-1, 18).astype(np.int64)
+def _matrix(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the 18-character ASCII values and their bytes as an (n, 18) matrix (Arrow-side:
+    no Python string per value)."""
+    cand = pc.and_(pc.equal(pc.binary_length(values), 18), pc.string_is_ascii(values))
+    pos = np.flatnonzero(pc.fill_null(cand, False).to_numpy(zero_copy_only=False))
+    if not len(pos):
+        return pos, np.zeros((0, 18), dtype=np.int64)
+    fixed = _fixed(values.take(pa.array(pos)), 18)
+    return pos, np.ascontiguousarray(fixed).view(np.uint8).reshape(-1, 18).astype(np.int64)
 
 
 _VALIDATE_CHUNK = 1 << 18  # distinct values resolved per pass: bounds the (n, 18) matrices and text copies
 
 
-def _uscc_valid(values: list[str]) -> np.ndarray:
+def _uscc_valid(values: pa.Array) -> np.ndarray:
     """GB 32100 as python-stdnum checks it: 8 digits, 10 alphabet characters, check character."""
     ok = np.zeros(len(values), dtype=bool)
     pos, m = _matrix(values)
@@ -67,7 +70,7 @@ def _uscc_valid(values: list[str]) -> np.ndarray:
 _EPOCH = date(1970, 1, 1).toordinal()
 
 
-def _ric_valid(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _ric_valid(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """``ids.id_number_problem`` vectorised for ASCII values: which are valid, and their birth dates
     as day ordinals (-1 where invalid). Invalid values are handed to ``ids`` for the reason."""
     ok = np.zeros(len(values), dtype=bool)
@@ -164,19 +167,31 @@ def _resolve_distinct(
 ) -> tuple[np.ndarray, _Ids]:
     """``_resolve`` of each distinct value, and which distinct value each row holds."""
     codes, uniques = pd.factorize(s.array if isinstance(s.dtype, pd.ArrowDtype) else s)
-    n = len(uniques)
+    return codes, _resolve_array(_strings(uniques), accept, known_orgs)
+
+
+def _strings(uniques: Any) -> pa.Array:
+    """Distinct values of a factorised column as an Arrow string array."""
+    if isinstance(uniques, pd.arrays.ArrowExtensionArray):
+        return pa.array(uniques).cast(pa.string())
+    return pa.array([str(u) for u in np.asarray(uniques, dtype=object).tolist()], pa.string())
+
+
+def _resolve_array(values: pa.Array, accept: str, known_orgs: _KnownOrgs | None = None) -> _Ids:
+    """``_resolve`` of each of ``values`` (distinct)."""
+    n = len(values)
     key = np.empty(n, dtype=object)
     person = np.zeros(n, dtype=bool)
     reason = np.full(n, None, dtype=object)
     born = np.full(n, -1, dtype=np.int64)
     # In slices: only the keys outlive a slice, not its text copies (millions of holders).
     for a in range(0, n, _VALIDATE_CHUNK):
-        raw = [str(u) for u in np.asarray(uniques[a : a + _VALIDATE_CHUNK], dtype=object).tolist()]
+        raw = values.slice(a, _VALIDATE_CHUNK)
         at = slice(a, a + len(raw))
         _resolve_values(raw, accept, known_orgs, key[at], person[at], reason[at], born[at])
     # Distinct inputs can normalise to one key (case, spaces): number the keys, not the inputs.
     key_code = pd.factorize(key)[0] if n else np.zeros(0, dtype=np.int64)
-    return codes, _Ids(key, person, reason, key_code, born)
+    return _Ids(key, person, reason, key_code, born)
 
 
 _CACHED_WIDTH = 40  # longer values (never valid identifiers) are resolved each time, not remembered
@@ -290,7 +305,7 @@ class _Resolver:
         fresh_ids = None
         if len(new):
             fresh = values.take(pa.array(new))
-            _, got = _resolve_distinct(pd.Series(fresh.to_pylist(), dtype=object), self.accept, self.known_orgs)
+            got = _resolve_array(fresh, self.accept, self.known_orgs)
             valid = got.reason == None  # noqa: E711 - elementwise on an object array
             got.exists = np.zeros(len(new), dtype=bool)
             got.exists[valid] = self.exist(got.key[valid], got.person[valid])
@@ -325,31 +340,52 @@ class _Resolver:
         return codes, distinct
 
 
+def _upper(raw: pa.Array, drop_separators: bool) -> pa.Array:
+    """``v.upper()`` (after removing spaces and hyphens, ``drop_separators``) of each value: Arrow's
+    ASCII kernels, and Python's own for the rare non-ASCII values (its case mapping is the reference)."""
+    out = raw
+    if drop_separators:
+        out = pc.replace_substring(pc.replace_substring(out, " ", ""), "-", "")
+    out = pc.ascii_upper(out)
+    other = pc.invert(pc.string_is_ascii(raw))
+    if pc.any(other).as_py():
+        texts = [v.replace(" ", "").replace("-", "") if drop_separators else v for v in raw.filter(other).to_pylist()]
+        out = pc.replace_with_mask(out, other, pa.array([v.upper() for v in texts], pa.string()))
+    return out
+
+
+def _take(values: pa.Array, idx: np.ndarray) -> list[str]:
+    return cast(list[str], values.take(pa.array(idx, pa.int64())).to_pylist()) if len(idx) else []
+
+
 def _resolve_values(
-    raw: list[str], accept: str, known_orgs: _KnownOrgs | None, key: np.ndarray, person: np.ndarray,
+    raw: pa.Array, accept: str, known_orgs: _KnownOrgs | None, key: np.ndarray, person: np.ndarray,
     reason: np.ndarray, born: np.ndarray
 ) -> None:
-    """Fill ``key``, ``person``, ``reason`` and ``born`` (views, one slot per value) for distinct ``raw`` values."""
+    """Fill ``key``, ``person``, ``reason`` and ``born`` (views, one slot per value) for distinct
+    ``raw`` values: the check characters over byte matrices, Python only for the keys of valid
+    values (the HMAC) and the reasons of invalid ones."""
     n = len(raw)
-    as_org = [v.replace(" ", "").replace("-", "").upper() for v in raw] if accept != "person" else raw
-    as_person = [v.upper() for v in raw] if accept != "org" else raw
+    as_org = _upper(raw, True) if accept != "person" else raw
+    as_person = _upper(raw, False) if accept != "org" else raw
     org_ok = _uscc_valid(as_org) if accept != "person" else np.zeros(n, dtype=bool)
     person_ok, person_born = _ric_valid(as_person) if accept != "org" else (np.zeros(n, dtype=bool), born)
     if accept == "any":  # a USCC of a known organisation wins over an equal-looking ID number
         both = np.flatnonzero(org_ok & person_ok)
         if len(both) and known_orgs is not None:
-            person_ok[both[known_orgs([as_org[i] for i in both])]] = False
+            person_ok[both[known_orgs(_take(as_org, both))]] = False
         org_ok &= ~person_ok
-    for i in np.flatnonzero(org_ok):
-        key[i] = as_org[i]
+    oi = np.flatnonzero(org_ok)
+    if len(oi):
+        key[oi] = as_org.take(pa.array(oi)).to_numpy(zero_copy_only=False)
     pi = np.flatnonzero(person_ok)
-    key[pi] = _pseudonyms([as_person[i] for i in pi]) if len(pi) else []
+    key[pi] = _pseudonyms(_take(as_person, pi)) if len(pi) else []
     person[pi] = True
     born[pi] = person_born[pi]
     # Invalid values: ask python-stdnum (via graph_credit.ids) for the reason, and accept what
     # its own normalisation accepts, so the result is exactly that of the scalar validators.
-    for i in np.flatnonzero(~org_ok & ~person_ok):
-        v = raw[i]
+    bad = np.flatnonzero(~org_ok & ~person_ok)
+    for i, v in zip(bad.tolist(), _take(raw, bad), strict=True):
         if not v:
             reason[i] = "missing"
             continue
