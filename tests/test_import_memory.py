@@ -12,7 +12,15 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from graph_credit.io.format import KeySet
-from graph_credit.io.validate import _fixed, _KnownKeys, _resolve_distinct, _Resolver, _SortedRuns
+from graph_credit.io.validate import (
+    _BAD_TEXT_RE2,
+    _clean_ascii,
+    _fixed,
+    _KnownKeys,
+    _resolve_distinct,
+    _Resolver,
+    _SortedRuns,
+)
 from tests.helpers import make_id_number, make_uscc
 
 keys = st.binary(min_size=0, max_size=12).filter(lambda b: not b.endswith(b"\x00"))
@@ -92,3 +100,15 @@ def test_a_key_set_is_a_set(batches: list[list[str]], probes: list[str]) -> None
     assert sorted(ks) == sorted(expected)
     assert [p in ks for p in probes] == [p in expected for p in probes]
     assert _fixed(list(expected)).dtype.kind == "S"
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(max_codepoint=0xA0), max_size=5), max_size=12), st.integers(0, 3))
+def test_the_ascii_byte_check_agrees_with_the_control_character_scan(values: list[str], start: int) -> None:
+    """An ASCII column passes the byte check exactly when the RE2 scan finds no refused character."""
+    s = pd.Series(pd.arrays.ArrowExtensionArray(pa.array(values, pa.string()))).iloc[start:]
+    refused = bool(s.str.contains(_BAD_TEXT_RE2, regex=True).to_numpy(dtype=bool, na_value=False).any())
+    if all(v.isascii() for v in s.tolist()):
+        assert _clean_ascii(s) == (not refused)
+    else:
+        assert not _clean_ascii(s)

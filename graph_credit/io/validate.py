@@ -637,11 +637,34 @@ _BAD_TEXT = re.compile(
 )
 
 
+# The refused characters that are ASCII (C0 controls but tab and line breaks, DEL): an ASCII
+# column is clean when none of its bytes is one of these.
+_BAD_ASCII = np.zeros(256, dtype=bool)
+_BAD_ASCII[[*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]] = True
+
+
+def _clean_ascii(s: pd.Series) -> bool:
+    """Whether a column is ASCII without a refused character: a byte lookup over its data buffers,
+    a quarter of the RE2 scan's time (most columns of a roles file are identifiers and dates)."""
+    arr = pa.array(s)
+    for chunk in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+        if not len(chunk):
+            continue
+        if chunk.null_count or not pa.types.is_string(chunk.type) or not pc.all(pc.string_is_ascii(chunk)).as_py():
+            return False
+        off = np.frombuffer(chunk.buffers()[1], dtype=np.int32)
+        lo, hi = int(off[chunk.offset]), int(off[chunk.offset + len(chunk)])
+        if hi > lo and _BAD_ASCII[np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[lo:hi]].any():
+            return False
+    return True
+
+
 def _refuse_control_characters(rows: _Rows) -> None:
-    """Flag rows with a refused character in any text column (one vectorised RE2 scan per column)."""
+    """Flag rows with a refused character in any text column (one vectorised RE2 scan per column
+    that is not plain ASCII without one)."""
     for col in rows.df.columns:
         s = rows.df[col]
-        if col == "_line" or not isinstance(s.dtype, pd.ArrowDtype):
+        if col == "_line" or not isinstance(s.dtype, pd.ArrowDtype) or _clean_ascii(s):
             continue
         mask = s.str.contains(_BAD_TEXT_RE2, regex=True).to_numpy(dtype=bool, na_value=False)
         if not mask.any():
