@@ -51,6 +51,7 @@ VALUES = [make_id_number(i) for i in range(1, 40)] + [make_uscc(i) for i in rang
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.lists(st.sampled_from(VALUES), min_size=1, max_size=25), min_size=1, max_size=8))
 @example([[make_id_number(2) + "\x00", "Z" * 60], [make_id_number(2), "Z" * 60]])  # NUL padding, too long
+@example([[make_id_number(2)], [make_id_number(2) + "\x00"]])  # a NUL-padded value is not the one remembered
 def test_the_resolver_answers_as_each_part_resolved_afresh(parts: list[list[str]]) -> None:
     known_orgs = {make_uscc(i) for i in range(1, 30, 2)}
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..fields import IMPORTED
 from ..model import (
@@ -52,45 +52,38 @@ class RowError:
 
 
 class KeySet(MutableSet[str]):
-    """A set of ASCII keys (organisation codes, person keys) held as sorted fixed-width bytes: a
-    province's import touches 30 M subjects, gigabytes as a Python set of str. ``update`` takes an
-    Arrow string array without a Python object per value; what is added is merged when read."""
+    """A set of keys (organisation codes, person keys) held as one Arrow string array of distinct
+    values: a province's import touches 30 M subjects, gigabytes as a Python set of str. ``update``
+    takes an Arrow array without a Python object per value; what is added is deduplicated (Arrow's
+    hash kernel) once it outgrows what is already held, so the work stays linear."""
 
     def __init__(self, items: Iterable[str] = ()) -> None:
-        self._sorted = np.zeros(0, dtype="S1")
-        self._pending: list[np.ndarray] = []
+        self._distinct = pa.array([], pa.large_string())
+        self._pending: list[pa.Array] = []
+        self._pending_rows = 0
         self.update(items)
 
-    @staticmethod
-    def _fixed(items: Any) -> np.ndarray:
-        from ..store.sqlite.segments import fixed_width
-
-        arr = items if isinstance(items, pa.Array | pa.ChunkedArray) else pa.array(list(items), pa.string())
-        return fixed_width(arr)
-
     def update(self, items: Any) -> None:
-        new = self._fixed(items)
-        if len(new):
-            self._pending.append(new)
-        if len(self._pending) > 64:
+        arr = items if isinstance(items, pa.Array | pa.ChunkedArray) else pa.array(list(items), pa.string())
+        if len(arr):
+            self._pending.append(arr.cast(pa.large_string()))
+            self._pending_rows += len(arr)
+        if self._pending_rows > max(len(self._distinct), 1 << 16):
             self._merged()
 
-    def _merged(self) -> np.ndarray:
+    def _merged(self) -> pa.Array:
         if self._pending:
-            width = max(a.itemsize for a in [self._sorted, *self._pending])
-            self._sorted = np.unique(np.concatenate([a.astype(f"S{width}") for a in [self._sorted, *self._pending]]))
-            self._pending = []
-        return self._sorted
+            every = pa.chunked_array([self._distinct, *self._pending], pa.large_string())
+            self._distinct = pc.unique(every)
+            self._pending, self._pending_rows = [], 0
+        return self._distinct
 
     def __contains__(self, key: object) -> bool:
-        keys = self._merged()
-        if not isinstance(key, str) or not len(keys) or len(key.encode()) > keys.itemsize or "\x00" in key:
-            return False
-        at = int(np.searchsorted(keys, key.encode()))
-        return at < len(keys) and keys[at] == key.encode()
+        # A scan: membership is for small checks (an import's caller iterates the set).
+        return isinstance(key, str) and pc.index(self._merged(), key).as_py() >= 0
 
     def __iter__(self) -> Iterator[str]:
-        return iter(pa.array(self._merged()).cast(pa.string()).to_pylist())
+        return iter(self._merged().to_pylist())
 
     def __len__(self) -> int:
         return len(self._merged())
@@ -100,7 +93,7 @@ class KeySet(MutableSet[str]):
 
     def discard(self, key: str) -> None:
         if key in self:
-            self._sorted = self._sorted[self._sorted != key.encode()]
+            self._distinct = self._distinct.filter(pc.not_equal(self._distinct, key))
 
     def __repr__(self) -> str:
         return f"KeySet({len(self)} keys)"

@@ -160,7 +160,7 @@ class _Importer:
             sel = np.flatnonzero(is_person_u == is_person)
             wanted = [distinct[i] for i in sel.tolist()]
             found_u[sel] = known.has(wanted)
-            ask = sel[~found_u[sel]].tolist()
+            ask = sorted(sel[~found_u[sel]].tolist(), key=distinct.__getitem__)  # key order: B-tree pages in turn
             for i in range(0, len(ask), 10_000):
                 chunk = [distinct[j] for j in ask[i : i + 10_000]]
                 found = getter(chunk)

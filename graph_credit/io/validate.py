@@ -205,44 +205,67 @@ def _fixed(values: pa.Array | list[str], width: int | None = None) -> np.ndarray
     return fixed_width(arr, width)
 
 
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _hash64(fixed: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of fixed-width values without NUL bytes, the same at any width: their 8-byte
+    words mixed in turn, the all-NUL words of the padding skipped."""
+    n, w = len(fixed), fixed.itemsize
+    words = -(-w // 8)
+    raw = np.zeros((n, words * 8), dtype=np.uint8)
+    raw[:, :w] = np.ascontiguousarray(fixed).view(np.uint8).reshape(n, w)
+    cols = raw.view(np.uint64).reshape(n, words)
+    h = np.zeros(n, dtype=np.uint64)
+    for j in range(words):
+        word = cols[:, j]
+        h = np.where(word != 0, (h ^ word) * _MIX, h)
+    return h ^ (h >> np.uint64(31))
+
+
 class _SortedRuns:
-    """A map from byte strings to integers as runs of sorted fixed-width keys, each new run merged
-    into the ones before it while it is at least half their size (an LSM shape): every key is
-    re-merged O(log n) times, and a lookup is a binary search per run. ``pc.index_in`` against every
-    value seen rebuilt a hash of all of them for each part: quadratic in the parts of a big file."""
+    """A map from byte strings (without NUL) to integers as runs sorted by a 64-bit hash of the
+    bytes (the bytes kept beside it, so a hit is confirmed and the map is exact), each new run
+    merged into the ones before it while it is at least half their size (an LSM shape): every key
+    is re-merged O(log n) times, and a lookup is an integer binary search per run. ``pc.index_in``
+    against every value seen rebuilt a hash of all of them for each part of a big file."""
 
     def __init__(self) -> None:
-        self.runs: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted keys, their values)
+        self.runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (sorted hashes, keys, values)
 
     def find(self, keys: np.ndarray) -> np.ndarray:
         """The value of each key, -1 when absent."""
         out = np.full(len(keys), -1, dtype=np.int64)
-        for sk, val in self.runs:
-            at = self.lookup(sk, keys)
-            hit = (at >= 0) & (out < 0)
-            out[hit] = val[at[hit]]
+        if not len(keys) or not self.runs:
+            return out
+        hashes = _hash64(keys)
+        order = np.argsort(hashes)  # queries in order: the searches walk each run once
+        qh, qk = hashes[order], keys[order]
+        for rh, rk, rv in self.runs:
+            at = np.minimum(np.searchsorted(rh, qh), len(rh) - 1)
+            hit = np.flatnonzero(rh[at] == qh)
+            width = max(rk.itemsize, qk.itemsize)
+            same = rk[at[hit]].astype(f"S{width}") == qk[hit].astype(f"S{width}")
+            hit = hit[same & (out[order[hit]] < 0)]
+            out[order[hit]] = rv[at[hit]]
         return out
 
-    @staticmethod
-    def lookup(sk: np.ndarray, keys: np.ndarray) -> np.ndarray:
-        """The position of each key in the sorted ``sk``, -1 when absent."""
-        k = keys if keys.itemsize <= sk.itemsize else keys.astype(sk.dtype)  # wider: cut, then confirmed
-        at = np.minimum(np.searchsorted(sk, k), len(sk) - 1)
-        return np.where(sk[at] == keys, at, -1)
-
     def add(self, keys: np.ndarray, values: np.ndarray) -> None:
-        order = np.argsort(keys, kind="stable")
-        self.runs.append((keys[order], values[order]))
+        hashes = _hash64(keys)
+        order = np.argsort(hashes, kind="stable")
+        self.runs.append((hashes[order], keys[order], values[order]))
         while len(self.runs) > 1 and 2 * len(self.runs[-1][0]) >= len(self.runs[-2][0]):
-            (a, va), (b, vb) = self.runs[-2], self.runs.pop()
-            width = max(a.itemsize, b.itemsize)
-            a, b = a.astype(f"S{width}", copy=False), b.astype(f"S{width}", copy=False)
-            at = np.searchsorted(a, b) + np.arange(len(b))  # b's places in the merged run
-            merged, mv = np.empty(len(a) + len(b), dtype=a.dtype), np.empty(len(a) + len(b), dtype=np.int64)
-            rest = np.ones(len(merged), dtype=bool)
+            (ah, ak, av), (bh, bk, bv) = self.runs[-2], self.runs.pop()
+            width = max(ak.itemsize, bk.itemsize)
+            at = np.searchsorted(ah, bh, side="right") + np.arange(len(bh))  # b's places in the merged run
+            rest = np.ones(len(ah) + len(bh), dtype=bool)
             rest[at] = False
-            merged[at], mv[at], merged[rest], mv[rest] = b, vb, a, va
-            self.runs[-1] = (merged, mv)
+            mh = np.empty(len(rest), dtype=np.uint64)
+            mk = np.empty(len(rest), dtype=f"S{width}")
+            mv = np.empty(len(rest), dtype=np.int64)
+            mh[at], mk[at], mv[at] = bh, bk, bv
+            mh[rest], mk[rest], mv[rest] = ah, ak, av
+            self.runs[-1] = (mh, mk, mv)
 
 
 class _KnownKeys:
@@ -260,7 +283,10 @@ class _KnownKeys:
     def has(self, keys: list[str]) -> np.ndarray:
         if not len(self.keys) or not keys:
             return np.zeros(len(keys), dtype=bool)
-        return _SortedRuns.lookup(self.keys, _fixed(keys)) >= 0
+        wanted = _fixed(keys)
+        k = wanted if wanted.itemsize <= self.keys.itemsize else wanted.astype(self.keys.dtype)  # cut: confirmed
+        at = np.minimum(np.searchsorted(self.keys, k), len(self.keys) - 1)
+        return cast(np.ndarray, self.keys[at] == wanted)
 
 
 class _Resolver:
@@ -299,8 +325,15 @@ class _Resolver:
         codes, uniques = pd.factorize(s.array if isinstance(s.dtype, pd.ArrowDtype) else s)
         values = (pa.array(uniques).cast(pa.string()) if isinstance(uniques, pd.arrays.ArrowExtensionArray)
                   else pa.array([str(u) for u in np.asarray(uniques, dtype=object).tolist()], pa.string()))
-        fixed = _fixed(values)
-        at = self.seen.find(fixed) if self.n else np.full(len(values), -1, dtype=np.int64)
+        # Remembered and looked up: values without a NUL (the padding) and short enough for a fixed width.
+        cacheable = ~pc.match_substring(values, "\x00").to_numpy(zero_copy_only=False) & (
+            pc.binary_length(values).to_numpy(zero_copy_only=False) <= _CACHED_WIDTH)
+        fixed = _fixed(values.filter(pa.array(cacheable)))
+        at = np.full(len(values), -1, dtype=np.int64)
+        if self.n:
+            at[cacheable] = self.seen.find(fixed)
+        slot_of = np.full(len(values), -1, dtype=np.int64)
+        slot_of[cacheable] = np.arange(len(fixed))  # each value's row in ``fixed``
         new = np.flatnonzero(at < 0)
         fresh_ids = None
         if len(new):
@@ -310,12 +343,9 @@ class _Resolver:
             got.exists = np.zeros(len(new), dtype=bool)
             got.exists[valid] = self.exist(got.key[valid], got.person[valid])
             fresh_ids = got
-            # Remembered: values without a NUL (padding) and short enough for the fixed width.
-            keep = ~pc.match_substring(fresh, "\x00").to_numpy(zero_copy_only=False) & (
-                pc.binary_length(fresh).to_numpy(zero_copy_only=False) <= _CACHED_WIDTH)
-            kept = np.flatnonzero(keep)
+            kept = np.flatnonzero(cacheable[new])
             if len(kept):
-                self.seen.add(fixed[new[kept]], self.n + np.arange(len(kept)))
+                self.seen.add(fixed[slot_of[new[kept]]], self.n + np.arange(len(kept)))
                 self._remember({"key": _fixed(np.where(valid[kept], got.key[kept], "").tolist()),
                                 "person": got.person[kept], "reason": got.reason[kept],
                                 "born": got.born[kept].astype(np.int32), "exists": got.exists[kept]})
