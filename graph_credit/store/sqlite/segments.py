@@ -311,7 +311,8 @@ class Segments:
     def __init__(self, db_path: str) -> None:
         self.directory = directory_of(db_path)
         self._open: dict[str, Segment] = {}
-        self.pass_rows = 2_000_000  # a merge's rows per organisation range: its memory, about 0.5 GB
+        self.pass_rows = 1_000_000  # a merge's rows per organisation range: its memory, about 0.25 GB (2 M
+        # put the 10^6 roles import 230 MiB over 2 GiB, for no CPU saved: 80.4 against 79.1 s)
 
     def registered(self, con: sqlite3.Connection) -> list[Segment]:
         """The segments registered in ``con``'s snapshot, oldest first."""
