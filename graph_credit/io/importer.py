@@ -65,6 +65,7 @@ from .validate import (
     _error_frame,
     _Ids,
     _InKeyOrder,
+    _KnownKeys,
     _mask,
     _normalised_id,
     _numbers,
@@ -73,6 +74,7 @@ from .validate import (
     _refuse_control_characters,
     _reject,
     _resolve,
+    _resolve_distinct,
     _Resolver,
     _row_errors,
     _Rows,
@@ -140,10 +142,8 @@ class _Importer:
         self.report = report
         self.progress = progress
         self.batch = max(1, batch_size)
-        self.known_orgs: set[str] = set()  # organisation codes known to exist (this import or the store)
-        self.known_persons: set[str] = set()
-        self.absent_orgs: set[str] = set()
-        self.absent_persons: set[str] = set()
+        self.known_orgs = _KnownKeys()  # subjects of this import (the store is asked about others)
+        self.known_persons = _KnownKeys()
 
     # references ---------------------------------------------------------------------------------
     def _exist(self, keys: np.ndarray, person: np.ndarray) -> np.ndarray:
@@ -153,19 +153,18 @@ class _Importer:
         is_person_u = np.zeros(len(distinct), dtype=bool)
         is_person_u[codes[codes >= 0]] = person[codes >= 0]
         found_u = np.zeros(len(distinct), dtype=bool)
-        for is_person, known, absent, getter in (
-            (False, self.known_orgs, self.absent_orgs, self.store.get_organisations),
-            (True, self.known_persons, self.absent_persons, self.store.get_persons),
+        for is_person, known, getter in (
+            (False, self.known_orgs, self.store.get_organisations),
+            (True, self.known_persons, self.store.get_persons),
         ):
-            sel = np.flatnonzero(is_person_u == is_person).tolist()
-            wanted = {distinct[i] for i in sel}
-            ask = sorted(wanted - known - absent)
+            sel = np.flatnonzero(is_person_u == is_person)
+            wanted = [distinct[i] for i in sel.tolist()]
+            found_u[sel] = known.has(wanted)
+            ask = sorted(sel[~found_u[sel]].tolist(), key=distinct.__getitem__)  # key order: B-tree pages in turn
             for i in range(0, len(ask), 10_000):
-                chunk = ask[i : i + 10_000]
-                found = set(getter(chunk))
-                known.update(found)
-                absent.update(set(chunk) - found)
-            found_u[sel] = [distinct[i] in known for i in sel]
+                chunk = [distinct[j] for j in ask[i : i + 10_000]]
+                found = getter(chunk)
+                found_u[ask[i : i + 10_000]] = [k in found for k in chunk]
         return np.where(codes >= 0, found_u[codes], False)
 
     def _known_orgs(self, codes: list[str]) -> np.ndarray:
@@ -277,7 +276,7 @@ class _Importer:
                 )
             ]
 
-        self.known_orgs.update(keys[good].tolist())
+        self.known_orgs.add(keys[good].tolist())
         self._write("organisations", _InKeyOrder(keys, good, make), self.store.put_organisations, None,
                     lambda o: o.code)
 
@@ -296,7 +295,7 @@ class _Importer:
                 keys[pos].tolist(), rows.take("id_number", pos), rows.take("name", pos), rows.take("region", pos),
                 strict=True)]
 
-        self.known_persons.update(keys[good].tolist())
+        self.known_persons.add(keys[good].tolist())
         self._write("persons", _InKeyOrder(keys, good, make), self.store.put_persons, None, lambda p: p.key)
 
     def roles(self, rows: _Rows) -> None:
@@ -343,7 +342,15 @@ class _Importer:
         total = self.report.counts.get("roles", WriteCounts())
         touched = self.report.touched
 
-        resolve_org, resolve_holder = _Resolver("org", self._exist), _Resolver("any", self._exist, self._known_orgs)
+        resolve_holder = _Resolver("any", self._exist, self._known_orgs)
+
+        def resolve_org(s: pd.Series) -> tuple[np.ndarray, _Ids]:
+            # Not remembered across parts: the parts are split by organisation, so none recurs.
+            codes, ids = _resolve_distinct(s, "org")
+            valid = ids.reason == None  # noqa: E711 - elementwise on an object array
+            ids.exists = np.zeros(len(ids.key), dtype=bool)
+            ids.exists[valid] = self._exist(ids.key[valid], ids.person[valid])
+            return codes, ids
 
         def batches(bar: Any) -> Iterator[tuple[_Rows, _Checks, RoleColumns]]:
             for rows in parts:
@@ -367,8 +374,8 @@ class _Importer:
                     ahead = getattr(self.store, "path", None) != ":memory:"
                     for batch, n in _ahead(checked()) if ahead else checked():
                         total += WriteCounts(inserted=len(batch))
-                        touched.orgs.update(pc.unique(batch.org).to_pylist())
-                        touched.role_holders.update(pc.unique(batch.holder).to_pylist())
+                        touched.orgs.update(pc.unique(batch.org))
+                        touched.role_holders.update(pc.unique(batch.holder))
                         yield batch
                         bar.update(n)
 
@@ -384,8 +391,8 @@ class _Importer:
                         changed = [e for e in items if old.get(e.edge_id) != e]
                         changed.sort(key=lambda e: e.edge_id)  # primary-key order: sequential B-tree inserts
                         total += self.store.put_roles(changed) + WriteCounts(unchanged=len(items) - len(changed))
-                    touched.orgs.update(e.org for e in changed)
-                    touched.role_holders.update(e.holder for e in changed)
+                    touched.orgs.update([e.org for e in changed])
+                    touched.role_holders.update([e.holder for e in changed])
                     bar.update(len(part.pos))
         self.report.counts["roles"] = total
 

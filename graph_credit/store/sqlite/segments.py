@@ -394,7 +394,8 @@ class Segments:
         self.directory = directory_of(db_path)
         self._open: dict[str, Segment] = {}
         self._last: tuple[tuple[str, ...], tuple[Segment, ...]] = ((), ())  # the last registry read
-        self.pass_rows = 2_000_000  # a merge's rows per organisation range: its memory, about 0.5 GB
+        self.pass_rows = 1_000_000  # a merge's rows per organisation range: its memory, about 0.25 GB (2 M
+        # put the 10^6 roles import 230 MiB over 2 GiB, for no CPU saved: 80.4 against 79.1 s)
 
     def registered(self, con: sqlite3.Connection) -> list[Segment]:
         """The segments registered in ``con``'s snapshot, oldest first."""
@@ -505,9 +506,11 @@ class Segments:
                     continue
                 part = pa.concat_tables(tables).combine_chunks()
                 del tables, parts
-                part = part.take(pc.sort_indices(part, sort_keys=[("org", "ascending")]))
-                writer.write_table(part, max_chunksize=max(part.num_rows, 1))
+                # By organisation: an integer sort of the fixed-width bytes (half of Arrow's string sort).
                 org = fixed_width(part.column("org"), width["org"])
+                order = order_fixed(org)
+                part, org = part.take(order), org[order]
+                writer.write_table(part, max_chunksize=max(part.num_rows, 1))
                 starts = np.flatnonzero(np.concatenate([[True], org[1:] != org[:-1]]))
                 org_keys.append(org[starts])
                 org_starts.append(starts + written)
