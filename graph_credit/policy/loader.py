@@ -478,7 +478,17 @@ def _data_root() -> Traversable:
 
 def available_jurisdictions(root: Path | Traversable | None = None) -> list[str]:
     """``default`` followed by every jurisdiction overlay, alphabetically."""
-    base = _data_root() if root is None else root
+    return list(_packaged_jurisdictions()) if root is None else _jurisdictions_in(root)
+
+
+@functools.cache
+def _packaged_jurisdictions() -> tuple[str, ...]:
+    # The package's data does not change while it runs (load_policy is cached alike); listing it cost
+    # about 0.5 ms on every record written.
+    return tuple(_jurisdictions_in(_data_root()))
+
+
+def _jurisdictions_in(base: Path | Traversable) -> list[str]:
     folder = base.joinpath("jurisdictions")
     names = (
         sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
