@@ -930,3 +930,26 @@ def test_each_reference_is_checked_once_per_roles_import(
     # values valid both as a USCC and as an ID number once more, to decide which they are.
     assert len(asked) <= len(set(roles["org_code"])) + 1 + 2 * len(set(roles["holder_id"]))
     assert max(collections.Counter(asked).values()) <= 2
+
+
+def test_a_killed_imports_scratch_is_removed_by_the_next_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import subprocess
+    import sys
+
+    from graph_credit.io.importer import _spill_dir
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()  # a process that has exited
+    dead = tmp_path / f"graph-credit-roles-{gone}-x1"
+    alive = tmp_path / f"graph-credit-roles-{os.getpid()}-x2"
+    other = tmp_path / "graph-credit-roles-abc"  # not named by a process: left alone
+    for d in (dead, alive, other):
+        d.mkdir()
+        (d / "part-0.arrow").write_bytes(b"x")
+    with _spill_dir() as work:
+        assert Path(work).name.startswith(f"graph-credit-roles-{os.getpid()}-")
+        assert not dead.exists() and alive.exists() and other.exists()
+    assert not Path(work).exists()

@@ -8,7 +8,9 @@ resident ID numbers are pseudonymised on the way in and never stored.
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
+import shutil
 import tempfile
 import threading
 import time
@@ -820,6 +822,25 @@ def import_dir(
     return report
 
 
+_SPILL = "graph-credit-roles-"
+
+
+def _spill_dir() -> tempfile.TemporaryDirectory[str]:
+    """The roles import's scratch directory, named with this process's id. Scratch that an import killed
+    before it could clean up left behind (its process gone: about 500 MB at 10^6) is removed first."""
+    for old in Path(tempfile.gettempdir()).glob(f"{_SPILL}*-*"):
+        pid = old.name[len(_SPILL):].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(old, ignore_errors=True)
+        except (PermissionError, OverflowError):  # another user's process, or no such number
+            continue
+    return tempfile.TemporaryDirectory(prefix=f"{_SPILL}{os.getpid()}-")
+
+
 def _import_file(importer: _Importer, kind: str, path: Path) -> None:
     started, cpu = time.perf_counter(), time.process_time()
     report = importer.report
@@ -828,7 +849,7 @@ def _import_file(importer: _Importer, kind: str, path: Path) -> None:
         try:
             plan = _spill_plan(path) if kind == "roles" else None
             if plan is not None:
-                work = Path(scope.enter_context(tempfile.TemporaryDirectory(prefix="graph-credit-roles-")))
+                work = Path(scope.enter_context(_spill_dir()))
                 spill = _SpilledRoles(path, *plan, work, importer.progress)
             else:
                 frame, errors = read_file(path, kind)
