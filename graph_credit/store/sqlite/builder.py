@@ -26,9 +26,9 @@ from .index import _GraphIndex
 _NICE = 5  # below the server's checks and writes
 
 
-def build_saved(database: str, sidecar: Path) -> int:
-    """Build the base of the committed roles in ``database`` from one snapshot and save it under
-    ``sidecar``; its generation."""
+def build_committed(database: str) -> _GraphIndex:
+    """A base of the committed roles in ``database``, from one snapshot on a connection of its own (a
+    builder must not leave a reader behind)."""
     con = sqlite3.connect(database, isolation_level=None, timeout=30)
     try:
         con.execute("BEGIN")
@@ -37,8 +37,14 @@ def build_saved(database: str, sidecar: Path) -> int:
         con.execute("COMMIT")
     finally:
         con.close()
+    return base
+
+
+def build_saved(database: str, sidecar: Path) -> int:
+    """Build the base of the committed roles in ``database`` and save it under ``sidecar``; its generation."""
+    base = build_committed(database)
     base.save(sidecar)
-    return gen
+    return base.gen
 
 
 @contextmanager

@@ -61,7 +61,7 @@ from ..base import (
     check_journal_table,
 )
 from . import segments
-from .builder import build_apart, build_lock
+from .builder import build_apart, build_committed, build_lock
 from .group import GroupCommit
 from .index import _GraphIndex
 from .live import Delta, LiveIndex
@@ -127,6 +127,12 @@ class _FactTargets:
         self.spans: dict[str, tuple[FactSpan, ...]] = {}
         self.rows: dict[str, tuple[tuple[Any, ...], ...]] = {}
         self.added: list[str] = []
+
+    def forget(self, touched: set[str]) -> None:
+        """Drop the spans and rows read of subjects whose facts changed (new dicts: a reader still filling
+        an old one cannot add a stale entry); the caller holds the store's targets lock."""
+        self.spans = {k: v for k, v in self.spans.items() if k not in touched}
+        self.rows = {k: v for k, v in self.rows.items() if k not in touched}
 
 
 # -- the store ------------------------------------------------------------------------------------------
@@ -270,10 +276,14 @@ class SQLiteStore:
         with self._targets_lock:
             known = self._facts
             if known is not None and known.gen == end:  # else it is reloaded from the database
-                known.spans = {k: v for k, v in known.spans.items() if k not in touched}
-                known.rows = {k: v for k, v in known.rows.items() if k not in touched}
+                known.forget(touched)
+        self._carry_decoded(start, end, touched)
+
+    def _carry_decoded(self, start: int, end: int, touched: set[str]) -> None:
+        """The decoded facts kept for generation ``start``, less the ``touched`` subjects, kept for ``end`` (a
+        new dict: a reader still filling the old one cannot add a stale entry)."""
         label, cache = self._decoded
-        if label == start:  # a new dict: a reader still filling the old one cannot add a stale entry
+        if label == start:
             self._decoded = (end, {k: v for k, v in cache.items() if k not in touched})
 
     def _in_write(self) -> bool:
@@ -530,7 +540,7 @@ class SQLiteStore:
         assert sidecar is not None
         with self._snapshot() as con:
             rows = _edges_held(con)
-            wanted = int(con.execute("SELECT v FROM meta WHERE k = 'roles_gen'").fetchone()[0])
+            wanted = self._gen("roles_gen")
         if rows >= self._save_min and os.access(sidecar if sidecar.exists() else sidecar.parent, os.W_OK):
             # Server processes that find the base stale at once build it once: the first builds, the
             # others wait for it and map what it saved.
@@ -543,14 +553,7 @@ class SQLiteStore:
             self._stats["bases_built"] += 1
             self._stats["bases_built_apart"] += 1
             return base
-        con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        try:
-            con.execute("BEGIN")
-            gen = int(con.execute("SELECT v FROM meta WHERE k = 'roles_gen'").fetchone()[0])
-            base = _GraphIndex.build(con, gen)
-            con.execute("COMMIT")
-        finally:
-            con.close()
+        base = build_committed(self.path)
         release_free_memory()  # the build's temporaries: hand the freed pages back to the system
         self._stats["bases_built"] += 1
         return base
@@ -1106,13 +1109,9 @@ class SQLiteStore:
             fresh = present - known.targets
             known.targets.update(fresh)
             known.added += sorted(fresh)
-            gone = set(touched)
-            known.spans = {k: v for k, v in known.spans.items() if k not in gone}
-            known.rows = {k: v for k, v in known.rows.items() if k not in gone}
+            known.forget(set(touched))
             known.gen = end
-        label, cache = self._decoded
-        if label == start:
-            self._decoded = (end, {k: v for k, v in cache.items() if k not in gone})
+        self._carry_decoded(start, end, set(touched))
         return True
 
     def _load_fact_targets(self) -> _FactTargets:
