@@ -53,8 +53,8 @@ def test_concurrent_appends_share_commits_and_each_returns_after_its_commit(tmp_
         store.close()
 
 
-def test_one_failing_entry_fails_only_its_own_caller(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = SQLiteStore(tmp_path / "a.sqlite")
+def refuse_bad_entries(store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the group commit fail any group that holds an entry with id "bad"."""
     write = store._appends._write
 
     def picky(payload: list[tuple[str, str, str]]) -> int:
@@ -63,6 +63,11 @@ def test_one_failing_entry_fails_only_its_own_caller(tmp_path: Path, monkeypatch
         return write(payload)
 
     monkeypatch.setattr(store._appends, "_write", picky)
+
+
+def test_one_failing_entry_fails_only_its_own_caller(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = SQLiteStore(tmp_path / "a.sqlite")
+    refuse_bad_entries(store, monkeypatch)
     results: dict[str, object] = {}
 
     def append(entry: str) -> None:
@@ -114,14 +119,7 @@ def test_append_later_hands_a_failing_entry_its_error_and_close_commits_what_is_
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "a.sqlite"
     store = SQLiteStore(path)
-    write = store._appends._write
-
-    def picky(payload: list[tuple[str, str, str]]) -> int:
-        if any(row[1] == "bad" for row in payload):
-            raise sqlite3.IntegrityError("bad entry")
-        return write(payload)
-
-    monkeypatch.setattr(store._appends, "_write", picky)
+    refuse_bad_entries(store, monkeypatch)
     with store.transaction():
         good, bad = store.append_later("audit", [{"id": "good"}]), store.append_later("audit", [{"id": "bad"}])
         last = store.append_later("audit", [{"id": "last"}])
