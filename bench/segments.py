@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -22,23 +23,29 @@ from graph_credit.store.base import RoleColumns
 ROLES = ["LEGAL_REPRESENTATIVE", "DIRECTOR", "SUPERVISOR", "SHAREHOLDER", "SENIOR_MANAGER"]
 
 
+def batch(rng: np.random.Generator, n: int, ids: list[str], arrow: bool) -> RoleColumns:
+    """One batch of synthetic edges with ``ids``, of the shapes a province has (``n`` edges in all)."""
+    m = len(ids)
+    holders = [f"p{h:024x}" for h in rng.integers(0, n // 3, m)]
+    orgs = [f"91{o:016d}" for o in rng.integers(0, n // 7, m)]
+    roles = [ROLES[r] for r in rng.integers(0, len(ROLES), m)]
+    titles = ["" if t else "董事长" for t in rng.integers(0, 10, m)]
+    vf = rng.integers(733_000, 739_000, m)
+    vt = np.where(rng.random(m) < 0.3, vf + 400, 0)
+    ratio = np.where(rng.random(m) < 0.2, rng.random(m), np.nan)
+    cols: list[Any] = [ids, holders, roles, orgs, titles]
+    if arrow:
+        cols = [pa.array(c, pa.string()) for c in cols]
+    return RoleColumns(cols[0], cols[1], cols[2], cols[3], vf, vt, ratio, np.full(m, np.nan), cols[4])
+
+
 def batches(n: int, arrow: bool, step: int = 100_000) -> list[RoleColumns]:
     rng = np.random.default_rng(7)
     out = []
     for a in range(0, n, step):
         m = min(step, n - a)
         ids = [f"{x:020x}" for x in rng.integers(0, 2**63, m)]  # random, as hashed ids are
-        holders = [f"p{h:024x}" for h in rng.integers(0, n // 3, m)]
-        orgs = [f"91{o:016d}" for o in rng.integers(0, n // 7, m)]
-        roles = [ROLES[r] for r in rng.integers(0, len(ROLES), m)]
-        titles = ["" if t else "董事长" for t in rng.integers(0, 10, m)]
-        vf = rng.integers(733_000, 739_000, m)
-        vt = np.where(rng.random(m) < 0.3, vf + 400, 0)
-        ratio = np.where(rng.random(m) < 0.2, rng.random(m), np.nan)
-        cols = [ids, holders, roles, orgs, titles]
-        if arrow:
-            cols = [pa.array(c, pa.string()) for c in cols]
-        out.append(RoleColumns(cols[0], cols[1], cols[2], cols[3], vf, vt, ratio, np.full(m, np.nan), cols[4]))
+        out.append(batch(rng, n, ids, arrow))
     return out
 
 

@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
+from segments import batch  # bench/segments.py: the same synthetic shapes
 
 from graph_credit.store import SQLiteStore
 from graph_credit.store.base import RoleColumns
 
-ROLES = ["LEGAL_REPRESENTATIVE", "DIRECTOR", "SUPERVISOR", "SHAREHOLDER", "SENIOR_MANAGER"]
 PEAK = {"RssAnon": 0.0, "RssFile": 0.0}
 
 
@@ -44,15 +43,7 @@ def edges(n: int, step: int = 500_000) -> Iterator[RoleColumns]:
     for a in range(0, n, step):
         m = min(step, n - a)
         ids = [f"{x:020x}" for x in rng.integers(0, 2**63, m) * 2 + rng.integers(0, 2, m)]
-        holders = [f"p{h:024x}" for h in rng.integers(0, n // 3, m)]
-        orgs = [f"91{o:016d}" for o in rng.integers(0, n // 7, m)]
-        roles = [ROLES[r] for r in rng.integers(0, len(ROLES), m)]
-        titles = ["" if t else "董事长" for t in rng.integers(0, 10, m)]
-        vf = rng.integers(733_000, 739_000, m)
-        vt = np.where(rng.random(m) < 0.3, vf + 400, 0)
-        ratio = np.where(rng.random(m) < 0.2, rng.random(m), np.nan)
-        s = [pa.array(c, pa.string()) for c in (ids, holders, roles, orgs, titles)]
-        yield RoleColumns(s[0], s[1], s[2], s[3], vf, vt, ratio, np.full(m, np.nan), s[4])
+        yield batch(rng, n, ids, arrow=True)
 
 
 def main() -> None:
